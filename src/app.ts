@@ -1,0 +1,49 @@
+/**
+ * Assembles the Express application from its dependencies. Tests build it with `buildApp()` and drive it over
+ * HTTP; `main.ts` adds configuration loading, storage, bootstrap and the listener.
+ */
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Config } from './config/schema';
+import { FHIR_BASE_PATH, fhirRouter } from './fhir/rest/router';
+import { errorHandler, notFoundHandler } from './http/error-handler';
+import { requestContext } from './http/request-context';
+import type { Logger } from './logger';
+import type { Storage } from './storage/ports';
+import { ProjectRegistry } from './tenancy/projects';
+
+/** Everything the app needs. */
+export interface AppDeps {
+  config: Config;
+  storage: Storage;
+  logger: Logger;
+  projects?: ProjectRegistry;
+}
+
+/**
+ * Builds the application.
+ * @param deps - configuration, storage and logger
+ * @returns the Express app
+ */
+export function buildApp(deps: AppDeps): Express {
+  const { config, storage, logger } = deps;
+  const projects = deps.projects ?? new ProjectRegistry(storage.records);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestContext(logger));
+  app.use(helmet({ contentSecurityPolicy: { directives: { 'frame-ancestors': ["'none'"] } } }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ready = await storage.ping().catch(() => false);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', storage: storage.kind });
+  });
+
+  app.use(FHIR_BASE_PATH, fhirRouter({ config, resources: storage.resources, projects }));
+  app.use(notFoundHandler());
+  app.use(errorHandler());
+  return app;
+}

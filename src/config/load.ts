@@ -1,0 +1,134 @@
+/**
+ * Builds the {@link Config} from environment variables. The only module that reads `process.env`.
+ * A bad value throws a {@link ConfigError} naming the variable; `main.ts` prints it and exits.
+ */
+import { type Config, DEFAULTS, ENV, LOG_LEVELS, type LogLevel } from './schema';
+
+/** A configuration value is invalid. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Tenant and project names appear in URLs and storage keys. */
+const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/**
+ * Reads and validates the configuration.
+ * @param env - the environment (defaults to process.env)
+ * @returns the typed configuration
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const get = (key: keyof typeof ENV): string | undefined => {
+    const value = env[ENV[key]];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  const port = parseInteger(ENV.port, get('port'), DEFAULTS.port, 0, 65535);
+  const publicUrl = parsePublicUrl(get('publicUrl') ?? `http://localhost:${port}`);
+  const pageSizeMax = parseInteger(ENV.pageSizeMax, get('pageSizeMax'), DEFAULTS.pageSizeMax, 1, 10_000);
+  const config: Config = {
+    port,
+    publicUrl,
+    dataDir: get('dataDir') ?? DEFAULTS.dataDir,
+    mongodbUri: parseMongoUri(get('mongodbUri')),
+    logLevel: parseLogLevel(get('logLevel')),
+    bootstrapTenant: parseSlug(ENV.bootstrapTenant, get('bootstrapTenant') ?? DEFAULTS.bootstrapTenant),
+    bootstrapProject: parseSlug(ENV.bootstrapProject, get('bootstrapProject') ?? DEFAULTS.bootstrapProject),
+    adminEmail: parseEmail(get('adminEmail') ?? DEFAULTS.adminEmail),
+    adminPassword: parseSecret(ENV.adminPassword, get('adminPassword'), 8),
+    adminClientId: parseClientId(get('adminClientId') ?? DEFAULTS.adminClientId),
+    adminClientSecret: parseSecret(ENV.adminClientSecret, get('adminClientSecret'), 16),
+    seedDemo: parseBoolean(ENV.seedDemo, get('seedDemo'), DEFAULTS.seedDemo),
+    bodyLimitBytes: parseSize(ENV.bodyLimitBytes, get('bodyLimitBytes'), DEFAULTS.bodyLimitBytes),
+    pageSizeDefault: parseInteger(ENV.pageSizeDefault, get('pageSizeDefault'), DEFAULTS.pageSizeDefault, 1, pageSizeMax),
+    pageSizeMax,
+    shutdownTimeoutMs: parseInteger(ENV.shutdownTimeoutMs, get('shutdownTimeoutMs'), DEFAULTS.shutdownTimeoutMs, 0, 600_000),
+  };
+  return config;
+}
+
+function parseInteger(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function parseBoolean(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined) return fallback;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function parseSize(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const match = /^(\d+)\s*(b|kb|mb)?$/i.exec(raw);
+  if (!match) throw new ConfigError(name, `expected a size such as 1048576, 512kb or 5mb, got "${raw}"`);
+  const unit = (match[2] ?? 'b').toLowerCase();
+  const bytes = Number(match[1]) * (unit === 'mb' ? 1024 * 1024 : unit === 'kb' ? 1024 : 1);
+  if (bytes < 1024 || bytes > 512 * 1024 * 1024) throw new ConfigError(name, 'must be between 1kb and 512mb');
+  return bytes;
+}
+
+function parsePublicUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(ENV.publicUrl, `not an absolute URL: "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(ENV.publicUrl, 'must use http or https');
+  }
+  if (url.search || url.hash) throw new ConfigError(ENV.publicUrl, 'must not contain a query or fragment');
+  return url.toString().replace(/\/+$/, '');
+}
+
+function parseMongoUri(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^mongodb(\+srv)?:\/\//.test(raw)) {
+    throw new ConfigError(ENV.mongodbUri, 'must start with mongodb:// or mongodb+srv://');
+  }
+  return raw;
+}
+
+function parseLogLevel(raw: string | undefined): LogLevel {
+  if (raw === undefined) return DEFAULTS.logLevel;
+  const level = raw.toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError(ENV.logLevel, `expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  }
+  return level as LogLevel;
+}
+
+function parseSlug(name: string, raw: string): string {
+  if (!SLUG.test(raw)) {
+    throw new ConfigError(name, `expected lowercase letters, digits and '-' (max 63), got "${raw}"`);
+  }
+  return raw;
+}
+
+function parseEmail(raw: string): string {
+  if (!/^[^\s@]+@[^\s@]+$/.test(raw)) throw new ConfigError(ENV.adminEmail, `not an email address: "${raw}"`);
+  return raw.toLowerCase();
+}
+
+function parseClientId(raw: string): string {
+  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(raw)) {
+    throw new ConfigError(ENV.adminClientId, 'must be a valid FHIR id (letters, digits, - and ., max 64)');
+  }
+  return raw;
+}
+
+function parseSecret(name: string, raw: string | undefined, minLength: number): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.length < minLength) throw new ConfigError(name, `must be at least ${minLength} characters`);
+  return raw;
+}

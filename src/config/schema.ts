@@ -1,0 +1,76 @@
+/**
+ * The server's configuration: one typed object, built from the environment at start-up by `load.ts`.
+ * Every key, its environment variable and its default are listed here and in README.md.
+ */
+
+/** pino log levels accepted by LOG_LEVEL. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The validated configuration. */
+export interface Config {
+  /** PORT: TCP port to listen on. */
+  port: number;
+  /** PUBLIC_URL: the externally visible base URL (no trailing slash); absolute URLs are built from it. */
+  publicUrl: string;
+  /** DATA_DIR: where the embedded store keeps its journal. */
+  dataDir: string;
+  /** MONGODB_URI: when set, MongoDB is used instead of the embedded store. */
+  mongodbUri?: string;
+  /** LOG_LEVEL: pino level. */
+  logLevel: LogLevel;
+  /** BOOTSTRAP_TENANT / BOOTSTRAP_PROJECT: the tenant and project created on an empty store. */
+  bootstrapTenant: string;
+  bootstrapProject: string;
+  /** ADMIN_EMAIL / ADMIN_PASSWORD: the bootstrap owner; the password is generated and printed once when unset. */
+  adminEmail: string;
+  adminPassword?: string;
+  /** ADMIN_CLIENT_ID / ADMIN_CLIENT_SECRET: the bootstrap admin client (client_credentials, system/*.*). */
+  adminClientId: string;
+  adminClientSecret?: string;
+  /** SEED_DEMO: load seed/demo.json into the bootstrap project at start-up (idempotent). */
+  seedDemo: boolean;
+  /** BODY_LIMIT: largest accepted request body in bytes (accepts suffixes kb, mb). */
+  bodyLimitBytes: number;
+  /** HISTORY_PAGE_DEFAULT / HISTORY_PAGE_MAX: `_count` default and ceiling for history bundles. */
+  pageSizeDefault: number;
+  pageSizeMax: number;
+  /** SHUTDOWN_TIMEOUT_MS: how long SIGTERM waits for in-flight requests before closing anyway. */
+  shutdownTimeoutMs: number;
+}
+
+/** Environment variable names, for documentation and error messages. */
+export const ENV = {
+  port: 'PORT',
+  publicUrl: 'PUBLIC_URL',
+  dataDir: 'DATA_DIR',
+  mongodbUri: 'MONGODB_URI',
+  logLevel: 'LOG_LEVEL',
+  bootstrapTenant: 'BOOTSTRAP_TENANT',
+  bootstrapProject: 'BOOTSTRAP_PROJECT',
+  adminEmail: 'ADMIN_EMAIL',
+  adminPassword: 'ADMIN_PASSWORD',
+  adminClientId: 'ADMIN_CLIENT_ID',
+  adminClientSecret: 'ADMIN_CLIENT_SECRET',
+  seedDemo: 'SEED_DEMO',
+  bodyLimitBytes: 'BODY_LIMIT',
+  pageSizeDefault: 'PAGE_SIZE_DEFAULT',
+  pageSizeMax: 'PAGE_SIZE_MAX',
+  shutdownTimeoutMs: 'SHUTDOWN_TIMEOUT_MS',
+} as const satisfies Record<keyof Config, string>;
+
+/** Defaults for every optional key. */
+export const DEFAULTS = {
+  port: 3000,
+  dataDir: './data',
+  logLevel: 'info' as LogLevel,
+  bootstrapTenant: 'default',
+  bootstrapProject: 'default',
+  adminEmail: 'admin@example.com',
+  adminClientId: 'admin-cli',
+  seedDemo: true,
+  bodyLimitBytes: 5 * 1024 * 1024,
+  pageSizeDefault: 20,
+  pageSizeMax: 1000,
+  shutdownTimeoutMs: 10_000,
+};

@@ -1,0 +1,12 @@
+/** Validation gate for every stored version: the R4 JSON schema plus required elements. */
+import { InvalidResourceError } from '../errors';
+import { validateResource } from '../validation/validate-resource';
+
+/**
+ * Throws a 400 with one issue per problem when the resource is invalid.
+ * @param resource - the resource about to be stored
+ */
+export function assertValidResource(resource: Record<string, unknown>): void {
+  const issues = validateResource(resource);
+  if (issues.length > 0) throw new InvalidResourceError(issues);
+}

@@ -1,0 +1,101 @@
+/**
+ * History interactions (https://hl7.org/fhir/R4/http.html#history): instance, type and system level, newest
+ * first, with `_count` and `_since`. Paging links carry `_offset` and a `_snapshot` instant fixed by the first
+ * page, so versions written while a client pages do not shift the pages it has yet to read.
+ */
+import type { Request } from 'express';
+import type { Bundle, BundleEntry, BundleLink } from 'fhir/r4';
+import type { Config } from '../../config/schema';
+import type { ResourceDocument } from '../../storage/ports';
+import { BadRequestError, ResourceNotFoundError } from '../errors';
+import { idParam, resourceTypeParam } from './context';
+import { etag, type FhirResponse } from './respond';
+
+const INSTANT = /^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?)?)?$/;
+
+function singleParam(req: Request, name: string): string | undefined {
+  const value = req.query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new BadRequestError(`Parameter ${name} must appear once`, [name]);
+  return value;
+}
+
+function parseInstant(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const date = INSTANT.test(value) ? new Date(value) : undefined;
+  if (!date || Number.isNaN(date.getTime())) throw new BadRequestError(`Parameter ${name}: '${value}' is not a valid instant`, [name]);
+  return date.toISOString();
+}
+
+function parseNonNegative(name: string, value: string | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(value)) throw new BadRequestError(`Parameter ${name}: '${value}' is not a non-negative integer`, [name]);
+  return Math.min(Number(value), max);
+}
+
+function historyEntry(base: string, doc: ResourceDocument): BundleEntry {
+  const url = `${doc.type}/${doc.id}`;
+  const method = doc.method === 'create' ? 'POST' : doc.method === 'delete' ? 'DELETE' : doc.method === 'patch' ? 'PATCH' : 'PUT';
+  return {
+    fullUrl: `${base}/${url}`,
+    ...(doc.resource ? { resource: doc.resource as unknown as BundleEntry['resource'] } : {}),
+    request: { method, url: method === 'POST' ? doc.type : url },
+    response: {
+      status: doc.deleted ? '204 No Content' : doc.method === 'create' ? '201 Created' : '200 OK',
+      etag: etag(doc.versionId),
+      lastModified: doc.lastUpdated,
+    },
+  };
+}
+
+async function historyBundle(req: Request, config: Config, path: string, type?: string, id?: string): Promise<FhirResponse> {
+  const count = parseNonNegative('_count', singleParam(req, '_count'), config.pageSizeDefault, config.pageSizeMax);
+  const offset = parseNonNegative('_offset', singleParam(req, '_offset'), 0, Number.MAX_SAFE_INTEGER);
+  const since = parseInstant('_since', singleParam(req, '_since'));
+  const snapshot = parseInstant('_snapshot', singleParam(req, '_snapshot')) ?? new Date(Date.now() + 1).toISOString();
+  const { entries, total } = await req.fhir.repo.history({ type, id, since, before: snapshot, skip: offset, limit: count });
+  const base = req.fhir.baseUrl;
+  const pageUrl = (at: number): string => {
+    const params = new URLSearchParams({ _count: String(count) });
+    if (since) params.set('_since', since);
+    params.set('_snapshot', snapshot);
+    params.set('_offset', String(at));
+    return `${base}${path}?${params.toString()}`;
+  };
+  const link: BundleLink[] = [{ relation: 'self', url: pageUrl(offset) }];
+  if (count > 0 && offset + count < total) link.push({ relation: 'next', url: pageUrl(offset + count) });
+  if (count > 0 && offset > 0) link.push({ relation: 'previous', url: pageUrl(Math.max(0, offset - count)) });
+  const bundle: Bundle = {
+    resourceType: 'Bundle',
+    type: 'history',
+    total,
+    link,
+    entry: entries.map((doc) => historyEntry(base, doc)),
+  };
+  return { status: 200, body: bundle as unknown as Record<string, unknown> };
+}
+
+/**
+ * History handlers bound to the configuration (page sizes).
+ * @param config - the server configuration
+ * @returns the three handlers
+ */
+export function historyHandlers(config: Config) {
+  return {
+    /** `GET [base]/[type]/[id]/_history` */
+    instance: async (req: Request) => {
+      const type = resourceTypeParam(req);
+      const id = idParam(req);
+      // A deleted resource still has a history; only an id never used is a 404.
+      if (!(await req.fhir.repo.readCurrent(type, id))) throw new ResourceNotFoundError(`${type}/${id} not found`);
+      return historyBundle(req, config, `/${type}/${id}/_history`, type, id);
+    },
+    /** `GET [base]/[type]/_history` */
+    type: async (req: Request) => {
+      const type = resourceTypeParam(req);
+      return historyBundle(req, config, `/${type}/_history`, type);
+    },
+    /** `GET [base]/_history` */
+    system: async (req: Request) => historyBundle(req, config, '/_history'),
+  };
+}

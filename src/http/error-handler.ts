@@ -1,0 +1,84 @@
+/**
+ * Renders every error in one place. FhirError → OperationOutcome (`application/fhir+json`) with its status;
+ * errors from the body parser are mapped to 400/413/415; anything else is logged with the request id and
+ * answered with a generic 500 that reveals nothing about internals.
+ */
+import type { NextFunction, Request, Response } from 'express';
+import {
+  BadRequestError,
+  FhirError,
+  PayloadTooLargeError,
+  ResourceNotFoundError,
+  UnsupportedMediaTypeError,
+} from '../fhir/errors';
+import { operationOutcome } from '../fhir/outcomes';
+import { FHIR_JSON } from './content-negotiation';
+
+/** Errors raised by Express's body parser carry a `type`. */
+interface BodyParserError extends Error {
+  type?: string;
+  status?: number;
+  limit?: number;
+}
+
+function fromBodyParser(err: BodyParserError): FhirError | undefined {
+  switch (err.type) {
+    case 'entity.parse.failed':
+      return new BadRequestError(`The request body is not valid JSON: ${err.message}`, undefined, 'structure');
+    case 'entity.too.large':
+      return new PayloadTooLargeError(`The request body exceeds the limit of ${err.limit ?? '?'} bytes`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new UnsupportedMediaTypeError(err.message);
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new BadRequestError(err.message);
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Converts an error into a FhirError (500 for anything unexpected).
+ * @param err - what was thrown
+ * @returns the FhirError to render, and whether it was unexpected
+ */
+export function toFhirError(err: unknown): { error: FhirError; unexpected: boolean } {
+  if (err instanceof FhirError) return { error: err, unexpected: false };
+  const mapped = err instanceof Error ? fromBodyParser(err as BodyParserError) : undefined;
+  if (mapped) return { error: mapped, unexpected: false };
+  return {
+    error: new FhirError(500, { code: 'exception', diagnostics: 'Internal server error' }),
+    unexpected: true,
+  };
+}
+
+/**
+ * Express error middleware.
+ * @returns the middleware
+ */
+export function errorHandler() {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const { error, unexpected } = toFhirError(err);
+    if (unexpected) req.ctx?.logger.error({ err }, 'unhandled error');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(error.status);
+    for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+    res.setHeader('Content-Type', FHIR_JSON);
+    res.send(JSON.stringify(operationOutcome(error.issues)));
+  };
+}
+
+/**
+ * The last route: nothing matched.
+ * @returns the middleware
+ */
+export function notFoundHandler() {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    next(new ResourceNotFoundError(`No route for ${req.method} ${req.path}`));
+  };
+}

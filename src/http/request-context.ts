@@ -1,0 +1,49 @@
+/**
+ * Per-request context: a request id (from a sane incoming `X-Request-Id` or generated), echoed in the
+ * `X-Request-Id` response header, and a child logger that stamps it on every line. One access-log line is
+ * written when the response finishes (method, path, status, duration — never bodies or credentials).
+ */
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from '../logger';
+
+const INCOMING_ID = /^[A-Za-z0-9\-_.:]{8,128}$/;
+
+/** What every request carries. */
+export interface RequestContext {
+  requestId: string;
+  logger: Logger;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      ctx: RequestContext;
+    }
+  }
+}
+
+/**
+ * Middleware creating `req.ctx`.
+ * @param logger - the process logger
+ * @returns the middleware
+ */
+export function requestContext(logger: Logger) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const incoming = req.get('x-request-id');
+    const requestId = incoming && INCOMING_ID.test(incoming) ? incoming : randomUUID();
+    const child = logger.child({ requestId });
+    req.ctx = { requestId, logger: child };
+    res.setHeader('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      child.info(
+        { method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(ms * 100) / 100 },
+        'request completed',
+      );
+    });
+    next();
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * Process entry: load the configuration, open storage, bootstrap the first project, load the demo seed,
+ * listen, and shut down gracefully on SIGTERM/SIGINT (stop accepting, let in-flight requests finish, flush the
+ * store). A configuration error prints the offending variable and exits with status 1.
+ */
+import type { Server } from 'node:http';
+import { buildApp } from './app';
+import { ConfigError, loadConfig } from './config/load';
+import type { Config } from './config/schema';
+import { fhirBaseUrl } from './fhir/rest/router';
+import { createLogger, type Logger } from './logger';
+import { type BootstrapResult, bootstrap, readSeedBundle } from './seed/bootstrap';
+import { loadSeedBundle } from './seed/load-bundle';
+import { FhirRepository } from './fhir/repository/repository';
+import { openStorage } from './storage/open';
+import type { Storage } from './storage/ports';
+import { ProjectRegistry } from './tenancy/projects';
+
+function banner(config: Config, boot: BootstrapResult, port: number): string {
+  const base = fhirBaseUrl(config.publicUrl, boot.project.tenant, boot.project.name);
+  const lines = [
+    '',
+    `FHIR server listening on port ${port} (${config.mongodbUri ? 'MongoDB' : `embedded store in ${config.dataDir}`})`,
+    `  FHIR base:          ${base}`,
+    `  CapabilityStatement: ${base}/metadata`,
+    `  Admin user:         ${boot.adminEmail}${boot.generatedPassword ? `  password: ${boot.generatedPassword}  (generated; shown once)` : ''}`,
+    `  Admin client:       ${boot.adminClientId}${boot.generatedClientSecret ? `  secret: ${boot.generatedClientSecret}  (generated; shown once)` : ''}`,
+    '  Admin token:        client_credentials grant with the admin client id and secret at',
+    `                      ${config.publicUrl}/w/${boot.project.tenant}/${boot.project.name}/api/v1/oauth/token  (scope system/*.*)`,
+  ];
+  if (!boot.generatedPassword || !boot.generatedClientSecret) {
+    lines.push('  Credentials not shown were set from ADMIN_PASSWORD / ADMIN_CLIENT_SECRET or generated on an earlier start.');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function loadDemo(storage: Storage, boot: BootstrapResult, logger: Logger): Promise<void> {
+  const repo = new FhirRepository(storage.resources, boot.project.key);
+  const summary = await loadSeedBundle(repo, await readSeedBundle('demo'));
+  logger.info({ project: boot.project.key, ...summary }, 'demo seed loaded');
+}
+
+function installShutdown(server: Server, storage: Storage, logger: Logger, timeoutMs: number): void {
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    force.unref();
+    server.close(() => {
+      storage
+        .close()
+        .then(() => {
+          logger.info('storage flushed and closed; bye');
+          process.exit(0);
+        })
+        .catch((err: unknown) => {
+          logger.error({ err }, 'error while closing storage');
+          process.exit(1);
+        });
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`Configuration error: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const storage = await openStorage({ mongodbUri: config.mongodbUri, dataDir: config.dataDir, logger });
+  const projects = new ProjectRegistry(storage.records);
+  const boot = await bootstrap(config, storage, projects);
+  logger.info({ project: boot.project.key, projectCreated: boot.projectCreated, ...boot.summary }, 'bootstrap project ready');
+  if (config.seedDemo) await loadDemo(storage, boot, logger);
+  const app = buildApp({ config, storage, logger, projects });
+  const server = app.listen(config.port, () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    process.stdout.write(banner(config, boot, port));
+  });
+  installShutdown(server, storage, logger, config.shutdownTimeoutMs);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`Start-up failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
