@@ -27,7 +27,8 @@ export function applyJsonPatch(document: Record<string, unknown>, operations: un
       const status = err.name === 'TEST_OPERATION_FAILED' ? 'Test operation failed' : describe(err);
       throw new UnprocessableEntityError(`JSON Patch operation ${String(err.index)} cannot be applied: ${status}`);
     }
-    throw err;
+    // fast-json-patch refuses __proto__/constructor/prototype paths with a TypeError.
+    throw new BadRequestError(`JSON Patch refused: ${err instanceof Error ? err.message : 'invalid operation'}`);
   }
 }
 

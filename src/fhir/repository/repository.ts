@@ -53,7 +53,7 @@ export interface HistoryPage {
   total: number;
 }
 
-const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+const ID_PATTERN = /^(?!\.+$)[A-Za-z0-9\-.]{1,64}$/;
 const MAX_UPDATE_ATTEMPTS = 10;
 
 /**
@@ -211,7 +211,10 @@ export class FhirRepository {
   ): Promise<WriteResult> {
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = new Date().toISOString();
-    const meta = { ...(isObject(resource.meta) ? resource.meta : {}), versionId: String(versionId), lastUpdated };
+    if (resource.meta !== undefined && !isObject(resource.meta)) {
+      throw new BadRequestError('meta must be an object', [`${resource.resourceType}.meta`]);
+    }
+    const meta = { ...(resource.meta as Record<string, unknown> | undefined), versionId: String(versionId), lastUpdated };
     const candidate: Resource = { ...resource, meta };
     assertValidResource(candidate);
     const { stored, generatedSecret } = await prepareForStorage(candidate, current?.deleted ? undefined : current?.resource);

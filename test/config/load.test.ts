@@ -1,0 +1,77 @@
+import { ConfigError, loadConfig } from '../../src/config/load';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    expect(loadConfig({})).toEqual({
+      port: 3000,
+      publicUrl: 'http://localhost:3000',
+      dataDir: './data',
+      mongodbUri: undefined,
+      logLevel: 'info',
+      bootstrapTenant: 'default',
+      bootstrapProject: 'default',
+      adminEmail: 'admin@example.com',
+      adminPassword: undefined,
+      adminClientId: 'admin-cli',
+      adminClientSecret: undefined,
+      seedDemo: true,
+      bodyLimitBytes: 5 * 1024 * 1024,
+      pageSizeDefault: 20,
+      pageSizeMax: 1000,
+      shutdownTimeoutMs: 10000,
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      PUBLIC_URL: 'https://fhir.example.org/',
+      DATA_DIR: '/var/lib/fhir',
+      MONGODB_URI: 'mongodb://db:27017/fhir?replicaSet=rs0',
+      LOG_LEVEL: 'DEBUG',
+      BOOTSTRAP_TENANT: 'acme',
+      BOOTSTRAP_PROJECT: 'clinic-1',
+      ADMIN_EMAIL: 'Root@Example.org',
+      ADMIN_PASSWORD: 'a long password',
+      ADMIN_CLIENT_ID: 'ops',
+      ADMIN_CLIENT_SECRET: '0123456789abcdef',
+      SEED_DEMO: 'false',
+      BODY_LIMIT: '2mb',
+      PAGE_SIZE_DEFAULT: '50',
+      PAGE_SIZE_MAX: '500',
+      SHUTDOWN_TIMEOUT_MS: '2000',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      publicUrl: 'https://fhir.example.org',
+      mongodbUri: 'mongodb://db:27017/fhir?replicaSet=rs0',
+      logLevel: 'debug',
+      bootstrapTenant: 'acme',
+      bootstrapProject: 'clinic-1',
+      adminEmail: 'root@example.org',
+      seedDemo: false,
+      bodyLimitBytes: 2 * 1024 * 1024,
+      pageSizeDefault: 50,
+      pageSizeMax: 500,
+    });
+  });
+
+  it.each([
+    ['PORT', 'eighty', 'PORT: expected an integer, got "eighty"'],
+    ['PORT', '70000', 'PORT: must be between 0 and 65535, got 70000'],
+    ['PUBLIC_URL', 'not a url', 'PUBLIC_URL: not an absolute URL: "not a url"'],
+    ['PUBLIC_URL', 'ftp://x', 'PUBLIC_URL: must use http or https'],
+    ['MONGODB_URI', 'postgres://x', 'MONGODB_URI: must start with mongodb:// or mongodb+srv://'],
+    ['LOG_LEVEL', 'loud', 'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
+    ['BOOTSTRAP_TENANT', 'Has Spaces', 'BOOTSTRAP_TENANT: expected lowercase letters, digits and \'-\' (max 63), got "Has Spaces"'],
+    ['ADMIN_EMAIL', 'nobody', 'ADMIN_EMAIL: not an email address: "nobody"'],
+    ['ADMIN_PASSWORD', 'short', 'ADMIN_PASSWORD: must be at least 8 characters'],
+    ['ADMIN_CLIENT_SECRET', 'short', 'ADMIN_CLIENT_SECRET: must be at least 16 characters'],
+    ['ADMIN_CLIENT_ID', 'bad id!', 'ADMIN_CLIENT_ID: must be a valid FHIR id (letters, digits, - and ., max 64)'],
+    ['SEED_DEMO', 'maybe', 'SEED_DEMO: expected true or false, got "maybe"'],
+    ['BODY_LIMIT', 'huge', 'BODY_LIMIT: expected a size such as 1048576, 512kb or 5mb, got "huge"'],
+  ])('stops on a bad %s naming the variable', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(new ConfigError(name, message.slice(name.length + 2)));
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+});
