@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './logger';
 import { type BootstrapResult, bootstrap, readSeedBundle } from './seed/bootstrap';
 import { loadSeedBundle } from './seed/load-bundle';
 import { FhirRepository } from './fhir/repository/repository';
+import { preloadResourceValidator } from './fhir/validation/validate-resource';
 import { openStorage } from './storage/open';
 import type { Storage } from './storage/ports';
 import { ProjectRegistry } from './tenancy/projects';
@@ -78,6 +79,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  // Load the generated validator now rather than on the first write.
+  preloadResourceValidator();
   const storage = await openStorage({ mongodbUri: config.mongodbUri, dataDir: config.dataDir, logger });
   const projects = new ProjectRegistry(storage.records);
   const boot = await bootstrap(config, storage, projects);
