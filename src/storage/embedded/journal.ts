@@ -1,0 +1,318 @@
+/**
+ * The embedded store's durability: an append-only NDJSON journal in DATA_DIR.
+ *
+ * - Every change is one line (one line per write batch, so a batch is all-or-nothing on replay).
+ * - Group commit: lines appended while a write+fdatasync is in flight are written and synced together by the
+ *   next one; a caller's promise resolves only after the fsync that covers its line.
+ * - At start the file is replayed. A torn or unparseable LAST line (a write cut short by a crash, never
+ *   acknowledged) is ignored; a bad line anywhere else is corruption and opening fails.
+ * - Then it is compacted: the current state is written to a temp file, fsync'd, renamed over the journal and
+ *   the directory fsync'd, which also drops the torn tail.
+ * - If a write or fsync fails, the journal stops accepting writes (fail-stop): memory may hold changes the
+ *   disk does not, and only a restart (replay) restores a state known to be durable.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ResourceDocument, StoredRecord } from '../ports';
+import type { StorageLogger } from '../logger';
+import { acquireDataDirLock } from './data-dir-lock';
+import { fsyncDirectory, readLines, writeFileDurably } from './journal-file';
+import type { JournalLine } from './journal-file';
+
+/** File name of the journal inside the data directory. */
+export const JOURNAL_FILE = 'journal.ndjson';
+const COMPACT_SUFFIX = '.compact-tmp';
+const FORMAT = 1;
+
+/** One journal line. */
+export type JournalEntry =
+  | { t: 'header'; format: number; compactedAt: string }
+  | { t: 'resources'; docs: Array<Omit<ResourceDocument, '_id'>> }
+  | { t: 'record-put'; record: StoredRecord }
+  | { t: 'record-delete'; kind: string; keys: string[] };
+
+/** How the journal talks to the in-memory state it persists. */
+export interface JournalHandlers {
+  /** Applies one replayed entry (never a header). */
+  replay(entry: Exclude<JournalEntry, { t: 'header' }>): void;
+  /** The whole current state as entries, written by compaction. */
+  snapshot(): Iterable<JournalEntry>;
+}
+
+/** A journal line other than the last one cannot be read: the data directory is damaged. */
+export class JournalCorruptionError extends Error {
+  constructor(
+    readonly file: string,
+    readonly lineNumber: number,
+    readonly offset: number,
+    cause: unknown,
+  ) {
+    super(
+      `journal ${file} is corrupt at line ${lineNumber} (byte ${offset}): ` +
+        `${cause instanceof Error ? cause.message : String(cause)}; refusing to start. ` +
+        'Restore the data directory from a backup, or remove the damaged line knowing its change is lost.',
+      { cause },
+    );
+    this.name = 'JournalCorruptionError';
+  }
+}
+
+/** A journal write or fsync failed; the store no longer accepts writes. */
+export class JournalWriteError extends Error {
+  constructor(file: string, cause: unknown) {
+    super(`writing the journal ${file} failed; the store is read-only until restarted`, { cause });
+    this.name = 'JournalWriteError';
+  }
+}
+
+/** The journal was closed. */
+export class JournalClosedError extends Error {
+  constructor(file: string) {
+    super(`journal ${file} is closed`);
+    this.name = 'JournalClosedError';
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function isVersion(value: unknown): boolean {
+  return (
+    isRecord(value) &&
+    typeof value.project === 'string' &&
+    typeof value.type === 'string' &&
+    typeof value.id === 'string' &&
+    typeof value.versionId === 'number' &&
+    typeof value.lastUpdated === 'string' &&
+    typeof value.deleted === 'boolean'
+  );
+}
+
+/**
+ * Parses and checks one journal line.
+ *
+ * @param text - the line without its newline
+ * @returns the entry
+ * @throws Error when the line is not a well-formed entry
+ */
+export function parseEntry(text: string): JournalEntry {
+  const entry: unknown = JSON.parse(text);
+  if (!isRecord(entry)) throw new Error('not a JSON object');
+  switch (entry.t) {
+    case 'header':
+      if (typeof entry.format !== 'number' || entry.format > FORMAT) {
+        throw new Error(`unsupported journal format ${String(entry.format)}`);
+      }
+      return entry as JournalEntry;
+    case 'resources':
+      if (!Array.isArray(entry.docs) || !entry.docs.every(isVersion)) throw new Error('malformed resources entry');
+      return entry as JournalEntry;
+    case 'record-put': {
+      const r = entry.record;
+      if (!isRecord(r) || typeof r.kind !== 'string' || typeof r.key !== 'string' || !isRecord(r.value)) {
+        throw new Error('malformed record-put entry');
+      }
+      return entry as JournalEntry;
+    }
+    case 'record-delete':
+      if (typeof entry.kind !== 'string' || !Array.isArray(entry.keys)) throw new Error('malformed record-delete entry');
+      return entry as JournalEntry;
+    default:
+      throw new Error(`unknown entry type ${JSON.stringify(entry.t)}`);
+  }
+}
+
+/** Replays a journal file; returns the ignored torn last line, if any. */
+function replayFile(file: string, handlers: JournalHandlers): { lines: number; torn?: JournalLine } {
+  let lines = 0;
+  let previous: JournalLine | undefined;
+  const apply = (line: JournalLine): void => {
+    if (line.text.trim() === '') return;
+    const entry = parseEntry(line.text);
+    lines++;
+    if (entry.t !== 'header') handlers.replay(entry);
+  };
+  for (const line of readLines(file)) {
+    if (previous) {
+      try {
+        apply(previous);
+      } catch (err) {
+        throw new JournalCorruptionError(file, previous.lineNumber, previous.offset, err);
+      }
+    }
+    previous = line;
+  }
+  if (!previous) return { lines };
+  if (!previous.terminated) return { lines, torn: previous };
+  let entry: JournalEntry;
+  try {
+    entry = parseEntry(previous.text);
+  } catch {
+    return previous.text.trim() === '' ? { lines } : { lines, torn: previous };
+  }
+  lines++;
+  try {
+    if (entry.t !== 'header') handlers.replay(entry);
+  } catch (err) {
+    throw new JournalCorruptionError(file, previous.lineNumber, previous.offset, err);
+  }
+  return { lines };
+}
+
+/** Options for {@link Journal.open}. */
+export interface JournalOptions {
+  dataDir: string;
+  logger: StorageLogger;
+  handlers: JournalHandlers;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** An open, append-only journal with group commit. */
+export class Journal {
+  private pending: string[] = [];
+  private waiters: Waiter[] = [];
+  private flushing: Promise<void> | undefined;
+  private failure: Error | undefined;
+  private closing: Promise<void> | undefined;
+  /** Number of write+fsync rounds and of lines they carried (to observe group commit). */
+  readonly stats = { flushes: 0, lines: 0 };
+
+  private constructor(
+    readonly file: string,
+    private readonly handle: fs.promises.FileHandle,
+    private readonly releaseLock: () => void,
+  ) {}
+
+  /**
+   * Locks the data directory, replays the journal into the handlers, compacts it and opens it for appends.
+   *
+   * @param options - data directory, logger and state handlers
+   * @returns the open journal
+   * @throws JournalCorruptionError when a line other than the last cannot be read
+   */
+  static async open(options: JournalOptions): Promise<Journal> {
+    const { dataDir, logger, handlers } = options;
+    fs.mkdirSync(dataDir, { recursive: true });
+    const release = acquireDataDirLock(dataDir);
+    try {
+      const file = path.join(dataDir, JOURNAL_FILE);
+      fs.rmSync(file + COMPACT_SUFFIX, { force: true });
+      const started = Date.now();
+      const bytesBefore = fs.existsSync(file) ? fs.statSync(file).size : 0;
+      const replayed = fs.existsSync(file) ? replayFile(file, handlers) : { lines: 0 };
+      if (replayed.torn) {
+        const { lineNumber, offset } = replayed.torn;
+        logger.warn({ file, lineNumber, offset }, 'journal: ignored a torn last line (an unacknowledged write)');
+      }
+      const bytesAfter = compact(dataDir, file, handlers.snapshot());
+      logger.info(
+        { file, entries: replayed.lines, bytesBefore, bytesAfter, ms: Date.now() - started },
+        'journal: replayed and compacted',
+      );
+      const handle = await fs.promises.open(file, 'a');
+      return new Journal(file, handle, release);
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** False once a write failed or the journal was closed. */
+  get writable(): boolean {
+    return this.failure === undefined && this.closing === undefined;
+  }
+
+  /**
+   * Throws when the journal cannot take writes, so a store refuses a change before applying it in memory.
+   *
+   * @throws JournalWriteError after a failed write, JournalClosedError after close
+   */
+  assertWritable(): void {
+    if (this.failure) throw this.failure;
+    if (this.closing) throw new JournalClosedError(this.file);
+  }
+
+  /**
+   * Appends an entry; resolves once it is on disk (fsync'd).
+   *
+   * @param entry - the change
+   */
+  append(entry: JournalEntry): Promise<void> {
+    return this.appendSerialized(JSON.stringify(entry));
+  }
+
+  /**
+   * Appends an already serialized entry (one line of JSON, no newline); resolves once it is fsync'd.
+   *
+   * @param line - `JSON.stringify` of a {@link JournalEntry}
+   */
+  appendSerialized(line: string): Promise<void> {
+    try {
+      this.assertWritable();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push(`${line}\n`);
+      this.waiters.push({ resolve, reject });
+      this.flushing ??= this.flushLoop();
+    });
+  }
+
+  /** Waits for pending appends, then closes the file and releases the data directory. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      while (this.flushing) await this.flushing;
+      await this.handle.close();
+      this.releaseLock();
+    })();
+    return this.closing;
+  }
+
+  private async flushLoop(): Promise<void> {
+    // Let appends made in the same tick join the first round.
+    await Promise.resolve();
+    while (this.pending.length > 0) {
+      const lines = this.pending;
+      const waiters = this.waiters;
+      this.pending = [];
+      this.waiters = [];
+      try {
+        const data = Buffer.from(lines.join(''), 'utf8');
+        let written = 0;
+        while (written < data.length) {
+          written += (await this.handle.write(data, written, data.length - written)).bytesWritten;
+        }
+        await this.handle.datasync();
+        this.stats.flushes++;
+        this.stats.lines += lines.length;
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        this.failure = new JournalWriteError(this.file, err);
+        for (const w of [...waiters, ...this.waiters]) w.reject(this.failure);
+        this.pending = [];
+        this.waiters = [];
+      }
+    }
+    this.flushing = undefined;
+  }
+}
+
+/** Writes the snapshot to a temp file, fsyncs it, renames it over the journal and fsyncs the directory. */
+function compact(dataDir: string, file: string, entries: Iterable<JournalEntry>): number {
+  const tmp = file + COMPACT_SUFFIX;
+  function* lines(): Iterable<string> {
+    const header: JournalEntry = { t: 'header', format: FORMAT, compactedAt: new Date().toISOString() };
+    yield `${JSON.stringify(header)}\n`;
+    for (const entry of entries) yield `${JSON.stringify(entry)}\n`;
+  }
+  const bytes = writeFileDurably(tmp, lines());
+  fs.renameSync(tmp, file);
+  fsyncDirectory(dataDir);
+  return bytes;
+}

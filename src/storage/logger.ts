@@ -1,0 +1,15 @@
+/**
+ * The logging surface storage needs; a pino logger satisfies it.
+ */
+
+/** Structured logger used by storage adapters (startup, replay and compaction reports, warnings). */
+export interface StorageLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+/** A logger that drops everything (the default when none is given). */
+export const SILENT_LOGGER: StorageLogger = {
+  info: () => undefined,
+  warn: () => undefined,
+};
