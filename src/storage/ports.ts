@@ -41,8 +41,10 @@ export interface ResourceDocument {
    * The store refuses a write that would make two documents share one ({@link UniqueConflictError}).
    */
   uniqueKeys?: string[];
-  /** Search index values extracted from the resource (filled by the search layer). */
+  /** Search index values extracted from the resource (filled by the search layer; docs/search-index.md). */
   index?: Record<string, unknown>;
+  /** Scalar sort keys per search parameter, for `_sort` (docs/search-index.md). */
+  sort?: Record<string, unknown>;
 }
 
 /**
