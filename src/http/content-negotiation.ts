@@ -1,11 +1,10 @@
 /**
  * FHIR content negotiation (https://hl7.org/fhir/R4/http.html#mime-type):
  * - responses are JSON only; an `Accept` header or `_format` that admits no JSON type (e.g. XML, Turtle) → 406;
- * - request bodies must be `application/fhir+json` or `application/json` (`application/json-patch+json` for
- *   PATCH); anything else → 415.
+ * - request bodies are checked against each route's media types in `fhir/rest/dispatch.ts` (415).
  */
 import type { NextFunction, Request, Response } from 'express';
-import { NotAcceptableError, UnsupportedMediaTypeError } from '../fhir/errors';
+import { NotAcceptableError } from '../fhir/errors';
 
 const JSON_FORMATS = new Set(['json', 'application/json', 'application/fhir+json', 'application/json+fhir']);
 const JSON_ACCEPT = /^(\*\/\*|application\/\*|application\/(fhir\+)?json|application\/json\+fhir)$/i;
@@ -41,22 +40,4 @@ function acceptsJson(accept: string): boolean {
     if (q && Number(q.slice(2)) === 0) return false;
     return JSON_ACCEPT.test((type ?? '').trim());
   });
-}
-
-/**
- * Checks the Content-Type of requests that carry a body.
- * @param allowed - accepted media types (lowercase, without parameters)
- * @returns the middleware
- */
-export function requireContentType(allowed: readonly string[]) {
-  return (req: Request, _res: Response, next: NextFunction): void => {
-    const header = req.get('content-type');
-    const type = header?.split(';')[0]?.trim().toLowerCase();
-    if (!type || !allowed.includes(type)) {
-      throw new UnsupportedMediaTypeError(
-        `Content-Type '${header ?? '(none)'}' is not supported here; use ${allowed.join(' or ')}`,
-      );
-    }
-    next();
-  };
 }

@@ -5,6 +5,8 @@
  */
 import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4';
 import { PROJECT_RESOURCE_TYPES, RESOURCE_TYPES } from '../definitions';
+import type { FhirContext } from './fhir-request';
+import type { FhirResponse } from './respond';
 
 /** Software identity reported in the CapabilityStatement. */
 export const SOFTWARE = { name: 'fhir-smart-server', version: '0.1.0' };
@@ -56,4 +58,18 @@ export function buildCapabilityStatement(baseUrl: string, date: string): Capabil
       },
     ],
   };
+}
+
+/** Statements already built, per FHIR base URL (they only differ by URL). */
+const statements = new Map<string, Record<string, unknown>>();
+const STARTED_AT = new Date().toISOString();
+
+/** `GET [base]/metadata` */
+export async function capabilitiesHandler(ctx: FhirContext): Promise<FhirResponse> {
+  let statement = statements.get(ctx.baseUrl);
+  if (!statement) {
+    statement = buildCapabilityStatement(ctx.baseUrl, STARTED_AT) as unknown as Record<string, unknown>;
+    statements.set(ctx.baseUrl, statement);
+  }
+  return { status: 200, body: statement };
 }

@@ -3,15 +3,15 @@
  * https://hl7.org/fhir/R4/http.html — create → 201 + Location/ETag/Last-Modified; read → 200 + ETag;
  * update of an unknown id creates it (201); delete → 204, and a later read → 410.
  */
-import type { Request } from 'express';
 import type { WriteResult } from '../repository/repository';
-import { idParam, resourceBody, resourceTypeParam } from './context';
+import { idParam, resourceBody, resourceTypeParam, type RouteParams } from './context';
+import type { FhirContext, FhirRequest } from './fhir-request';
 import { type FhirResponse, versionHeaders } from './respond';
 
-function writeResponse(req: Request, type: string, result: WriteResult, verb: string): FhirResponse {
+function writeResponse(ctx: FhirContext, type: string, result: WriteResult, verb: string): FhirResponse {
   const id = result.resource.id as string;
   const headers = versionHeaders(result.versionId, result.lastUpdated);
-  if (result.created) headers.Location = `${req.fhir.baseUrl}/${type}/${id}/_history/${result.versionId}`;
+  if (result.created) headers.Location = `${ctx.baseUrl}/${type}/${id}/_history/${result.versionId}`;
   return {
     status: result.created ? 201 : 200,
     body: result.resource,
@@ -20,52 +20,47 @@ function writeResponse(req: Request, type: string, result: WriteResult, verb: st
   };
 }
 
-function ifMatch(req: Request): string | undefined {
-  return req.get('if-match');
-}
-
 /** `GET [base]/[type]/[id]` */
-export async function readHandler(req: Request): Promise<FhirResponse> {
-  const doc = await req.fhir.repo.read(resourceTypeParam(req), idParam(req));
+export async function readHandler(ctx: FhirContext, _req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
+  const doc = await ctx.repo.read(resourceTypeParam(params), idParam(params));
   return { status: 200, body: doc.resource, headers: versionHeaders(doc.versionId, doc.lastUpdated) };
 }
 
 /** `GET [base]/[type]/[id]/_history/[vid]` */
-export async function vreadHandler(req: Request): Promise<FhirResponse> {
-  const doc = await req.fhir.repo.vread(resourceTypeParam(req), idParam(req), String(req.params.vid));
+export async function vreadHandler(ctx: FhirContext, _req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
+  const doc = await ctx.repo.vread(resourceTypeParam(params), idParam(params), params.vid ?? '');
   return { status: 200, body: doc.resource, headers: versionHeaders(doc.versionId, doc.lastUpdated) };
 }
 
 /** `POST [base]/[type]` */
-export async function createHandler(req: Request): Promise<FhirResponse> {
-  const type = resourceTypeParam(req);
-  const result = await req.fhir.repo.create(resourceBody(req, type) as Parameters<typeof req.fhir.repo.create>[0]);
-  return writeResponse(req, type, result, 'Created');
+export async function createHandler(ctx: FhirContext, req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
+  const type = resourceTypeParam(params);
+  const result = await ctx.repo.create(resourceBody(req, type));
+  return writeResponse(ctx, type, result, 'Created');
 }
 
 /** `PUT [base]/[type]/[id]` */
-export async function updateHandler(req: Request): Promise<FhirResponse> {
-  const type = resourceTypeParam(req);
-  const id = idParam(req);
-  const body = resourceBody(req, type);
-  const result = await req.fhir.repo.update(type, id, body, { ifMatch: ifMatch(req) });
-  return writeResponse(req, type, result, result.created ? 'Created' : 'Updated');
+export async function updateHandler(ctx: FhirContext, req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
+  const type = resourceTypeParam(params);
+  const id = idParam(params);
+  const result = await ctx.repo.update(type, id, resourceBody(req, type), { ifMatch: req.headers.ifMatch });
+  return writeResponse(ctx, type, result, result.created ? 'Created' : 'Updated');
 }
 
 /** `PATCH [base]/[type]/[id]` with a JSON Patch body */
-export async function patchHandler(req: Request): Promise<FhirResponse> {
-  const type = resourceTypeParam(req);
-  const result = await req.fhir.repo.patch(type, idParam(req), req.body, { ifMatch: ifMatch(req) });
-  return writeResponse(req, type, result, 'Patched');
+export async function patchHandler(ctx: FhirContext, req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
+  const type = resourceTypeParam(params);
+  const result = await ctx.repo.patch(type, idParam(params), req.body, { ifMatch: req.headers.ifMatch });
+  return writeResponse(ctx, type, result, 'Patched');
 }
 
 /** `DELETE [base]/[type]/[id]` */
-export async function deleteHandler(req: Request): Promise<FhirResponse> {
-  const type = resourceTypeParam(req);
-  const id = idParam(req);
-  const { versionId } = await req.fhir.repo.delete(type, id, { ifMatch: ifMatch(req) });
+export async function deleteHandler(ctx: FhirContext, req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
+  const type = resourceTypeParam(params);
+  const id = idParam(params);
+  const { versionId } = await ctx.repo.delete(type, id, { ifMatch: req.headers.ifMatch });
   const outcome = versionId ? `Deleted ${type}/${id}` : `${type}/${id} was already deleted`;
-  const wantsOutcome = /return=OperationOutcome/i.test(req.get('prefer') ?? '');
+  const wantsOutcome = /return=OperationOutcome/i.test(req.headers.prefer ?? '');
   return {
     status: wantsOutcome ? 200 : 204,
     headers: versionId ? { ETag: `W/"${versionId}"` } : {},

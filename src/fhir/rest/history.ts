@@ -3,21 +3,19 @@
  * first, with `_count` and `_since`. Paging links carry `_offset` and a `_snapshot` instant fixed by the first
  * page, so versions written while a client pages do not shift the pages it has yet to read.
  */
-import type { Request } from 'express';
 import type { Bundle, BundleEntry, BundleLink } from 'fhir/r4';
-import type { Config } from '../../config/schema';
 import type { ResourceDocument } from '../../storage/ports';
 import { BadRequestError, ResourceNotFoundError } from '../errors';
-import { idParam, resourceTypeParam } from './context';
+import { idParam, resourceTypeParam, type RouteParams } from './context';
+import { type FhirContext, type FhirRequest, queryValue } from './fhir-request';
 import { etag, type FhirResponse } from './respond';
 
 const INSTANT = /^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?)?)?$/;
 
-function singleParam(req: Request, name: string): string | undefined {
-  const value = req.query[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new BadRequestError(`Parameter ${name} must appear once`, [name]);
-  return value;
+function singleParam(req: FhirRequest, name: string): string | undefined {
+  const values = req.query.filter(([key]) => key === name);
+  if (values.length > 1) throw new BadRequestError(`Parameter ${name} must appear once`, [name]);
+  return queryValue(req, name);
 }
 
 function parseInstant(name: string, value: string | undefined): string | undefined {
@@ -48,13 +46,14 @@ function historyEntry(base: string, doc: ResourceDocument): BundleEntry {
   };
 }
 
-async function historyBundle(req: Request, config: Config, path: string, type?: string, id?: string): Promise<FhirResponse> {
+async function historyBundle(ctx: FhirContext, req: FhirRequest, path: string, type?: string, id?: string): Promise<FhirResponse> {
+  const { config } = ctx;
   const count = parseNonNegative('_count', singleParam(req, '_count'), config.pageSizeDefault, config.pageSizeMax);
   const offset = parseNonNegative('_offset', singleParam(req, '_offset'), 0, Number.MAX_SAFE_INTEGER);
   const since = parseInstant('_since', singleParam(req, '_since'));
   const snapshot = parseInstant('_snapshot', singleParam(req, '_snapshot')) ?? new Date(Date.now() + 1).toISOString();
-  const { entries, total } = await req.fhir.repo.history({ type, id, since, before: snapshot, skip: offset, limit: count });
-  const base = req.fhir.baseUrl;
+  const { entries, total } = await ctx.repo.history({ type, id, since, before: snapshot, skip: offset, limit: count });
+  const base = ctx.baseUrl;
   const pageUrl = (at: number): string => {
     const params = new URLSearchParams({ _count: String(count) });
     if (since) params.set('_since', since);
@@ -75,27 +74,22 @@ async function historyBundle(req: Request, config: Config, path: string, type?: 
   return { status: 200, body: bundle as unknown as Record<string, unknown> };
 }
 
-/**
- * History handlers bound to the configuration (page sizes).
- * @param config - the server configuration
- * @returns the three handlers
- */
-export function historyHandlers(config: Config) {
-  return {
-    /** `GET [base]/[type]/[id]/_history` */
-    instance: async (req: Request) => {
-      const type = resourceTypeParam(req);
-      const id = idParam(req);
-      // A deleted resource still has a history; only an id never used is a 404.
-      if (!(await req.fhir.repo.readCurrent(type, id))) throw new ResourceNotFoundError(`${type}/${id} not found`);
-      return historyBundle(req, config, `/${type}/${id}/_history`, type, id);
-    },
-    /** `GET [base]/[type]/_history` */
-    type: async (req: Request) => {
-      const type = resourceTypeParam(req);
-      return historyBundle(req, config, `/${type}/_history`, type);
-    },
-    /** `GET [base]/_history` */
-    system: async (req: Request) => historyBundle(req, config, '/_history'),
-  };
+/** `GET [base]/[type]/[id]/_history` */
+export async function instanceHistoryHandler(ctx: FhirContext, req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
+  const type = resourceTypeParam(params);
+  const id = idParam(params);
+  // A deleted resource still has a history; only an id never used is a 404.
+  if (!(await ctx.repo.readCurrent(type, id))) throw new ResourceNotFoundError(`${type}/${id} not found`);
+  return historyBundle(ctx, req, `/${type}/${id}/_history`, type, id);
+}
+
+/** `GET [base]/[type]/_history` */
+export async function typeHistoryHandler(ctx: FhirContext, req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
+  const type = resourceTypeParam(params);
+  return historyBundle(ctx, req, `/${type}/_history`, type);
+}
+
+/** `GET [base]/_history` */
+export async function systemHistoryHandler(ctx: FhirContext, req: FhirRequest): Promise<FhirResponse> {
+  return historyBundle(ctx, req, '/_history');
 }

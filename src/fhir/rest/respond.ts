@@ -3,7 +3,7 @@
  * `Prefer: return=minimal | representation | OperationOutcome` choice for writes
  * (https://hl7.org/fhir/R4/http.html#ops).
  */
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { FHIR_JSON } from '../../http/content-negotiation';
 import { informationOutcome } from '../outcomes';
 
@@ -36,9 +36,13 @@ export function versionHeaders(versionId: string | number, lastUpdated: string):
   return { ETag: etag(versionId), 'Last-Modified': new Date(lastUpdated).toUTCString() };
 }
 
-function preferredReturn(req: Request): 'minimal' | 'representation' | 'OperationOutcome' {
-  const prefer = req.get('prefer') ?? '';
-  const match = /(?:^|[,;\s])return=(minimal|representation|OperationOutcome)\b/i.exec(prefer);
+/**
+ * The `Prefer: return=` choice.
+ * @param prefer - the Prefer header value
+ * @returns minimal, representation (the default) or OperationOutcome
+ */
+export function preferredReturn(prefer: string | undefined): 'minimal' | 'representation' | 'OperationOutcome' {
+  const match = /(?:^|[,;\s])return=(minimal|representation|OperationOutcome)\b/i.exec(prefer ?? '');
   const value = match?.[1]?.toLowerCase();
   if (value === 'minimal') return 'minimal';
   if (value === 'operationoutcome') return 'OperationOutcome';
@@ -46,21 +50,30 @@ function preferredReturn(req: Request): 'minimal' | 'representation' | 'Operatio
 }
 
 /**
+ * The body to send for a result, applying `Prefer: return=` to writes.
+ * @param result - the handler's result
+ * @param prefer - the Prefer header value
+ * @returns the body, or undefined for none
+ */
+export function responseBody(result: FhirResponse, prefer: string | undefined): Record<string, unknown> | undefined {
+  if (!result.write) return result.body;
+  const preference = preferredReturn(prefer);
+  if (preference === 'minimal') return undefined;
+  if (preference === 'OperationOutcome') return informationOutcome(result.write.outcome) as unknown as Record<string, unknown>;
+  return result.body;
+}
+
+/**
  * Sends a handler's result.
- * @param req - the request (for Prefer)
  * @param res - the response
  * @param result - the handler's result
+ * @param prefer - the request's Prefer header
  */
-export function sendFhirResponse(req: Request, res: Response, result: FhirResponse): void {
+export function sendFhirResponse(res: Response, result: FhirResponse, prefer: string | undefined): void {
   res.status(result.status);
   res.setHeader('Cache-Control', 'no-store');
   for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
-  let body = result.body;
-  if (result.write) {
-    const preference = preferredReturn(req);
-    if (preference === 'minimal') body = undefined;
-    else if (preference === 'OperationOutcome') body = informationOutcome(result.write.outcome) as unknown as Record<string, unknown>;
-  }
+  const body = responseBody(result, prefer);
   if (body === undefined) {
     res.end();
     return;

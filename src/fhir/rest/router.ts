@@ -1,20 +1,19 @@
 /**
- * The FHIR REST router, mounted at `/w/{tenant}/{project}/api/v1/fhir/r4`.
- * Resolves the project (unknown tenant or project → 404), enforces JSON-only content negotiation, parses
- * bodies, and dispatches each interaction to a thin handler whose result `sendFhirResponse` writes.
+ * The HTTP adapter of the FHIR API, mounted at `/w/{tenant}/{project}/api/v1/fhir/r4`.
+ * Resolves the project (unknown tenant or project → 404), enforces JSON-only responses, parses the body,
+ * turns the Express request into a {@link FhirRequest}, and lets `dispatch()` run it.
  */
 import { type NextFunction, type Request, type Response, Router } from 'express';
 import type { Config } from '../../config/schema';
 import { jsonBody } from '../../http/body';
-import { requireContentType, requireJsonResponse } from '../../http/content-negotiation';
+import { requireJsonResponse } from '../../http/content-negotiation';
 import type { ResourceStore } from '../../storage/ports';
 import type { ProjectRegistry } from '../../tenancy/projects';
-import { MethodNotAllowedError, ResourceNotFoundError } from '../errors';
+import { ResourceNotFoundError } from '../errors';
 import { FhirRepository } from '../repository/repository';
-import { buildCapabilityStatement } from './capabilities';
-import { createHandler, deleteHandler, patchHandler, readHandler, updateHandler, vreadHandler } from './crud';
-import { historyHandlers } from './history';
-import { type FhirResponse, sendFhirResponse } from './respond';
+import { dispatch } from './dispatch';
+import type { FhirContext, FhirRequest } from './fhir-request';
+import { sendFhirResponse } from './respond';
 
 /** The FHIR base path pattern (Express 5 syntax). */
 export const FHIR_BASE_PATH = '/w/:tenant/:project/api/v1/fhir/r4';
@@ -24,6 +23,15 @@ export interface FhirRouterDeps {
   config: Config;
   resources: ResourceStore;
   projects: ProjectRegistry;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      fhir: FhirContext;
+    }
+  }
 }
 
 /**
@@ -37,9 +45,36 @@ export function fhirBaseUrl(publicUrl: string, tenant: string, project: string):
   return `${publicUrl}/w/${tenant}/${project}/api/v1/fhir/r4`;
 }
 
-function handle(fn: (req: Request) => Promise<FhirResponse> | FhirResponse) {
-  return async (req: Request, res: Response): Promise<void> => {
-    sendFhirResponse(req, res, await fn(req));
+function header(req: Request, name: string): string | undefined {
+  return req.get(name) ?? undefined;
+}
+
+/**
+ * Converts an Express request (under the FHIR base) into a FhirRequest.
+ * @param req - the Express request
+ * @returns the FHIR request
+ */
+export function toFhirRequest(req: Request): FhirRequest {
+  const url = new URL(req.url, 'http://local');
+  let path: string[];
+  try {
+    path = url.pathname.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+  } catch {
+    throw new ResourceNotFoundError('The request path is not valid percent-encoding');
+  }
+  return {
+    method: req.method.toUpperCase(),
+    path,
+    query: [...url.searchParams.entries()],
+    contentType: req.get('content-type')?.split(';')[0]?.trim().toLowerCase(),
+    body: req.body,
+    headers: {
+      ifMatch: header(req, 'if-match'),
+      ifNoneMatch: header(req, 'if-none-match'),
+      ifModifiedSince: header(req, 'if-modified-since'),
+      ifNoneExist: header(req, 'if-none-exist'),
+      prefer: header(req, 'prefer'),
+    },
   };
 }
 
@@ -51,13 +86,6 @@ function handle(fn: (req: Request) => Promise<FhirResponse> | FhirResponse) {
 export function fhirRouter(deps: FhirRouterDeps): Router {
   const { config } = deps;
   const router = Router({ mergeParams: true });
-  const history = historyHandlers(config);
-  const startedAt = new Date().toISOString();
-  const capabilities = new Map<string, Record<string, unknown>>();
-  const body = jsonBody(config.bodyLimitBytes);
-  const resourceContent = requireContentType(['application/fhir+json', 'application/json', 'application/json+fhir']);
-  const patchContent = requireContentType(['application/json-patch+json']);
-
   router.use(async (req: Request, _res: Response, next: NextFunction) => {
     const tenant = String(req.params.tenant);
     const name = String(req.params.project);
@@ -67,30 +95,17 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
       project,
       repo: new FhirRepository(deps.resources, project.key),
       baseUrl: fhirBaseUrl(config.publicUrl, project.tenant, project.name),
+      config,
     };
     next();
   });
   router.use(requireJsonResponse());
-
-  router.get('/metadata', handle((req) => {
-    let statement = capabilities.get(req.fhir.baseUrl);
-    if (!statement) {
-      statement = buildCapabilityStatement(req.fhir.baseUrl, startedAt) as unknown as Record<string, unknown>;
-      capabilities.set(req.fhir.baseUrl, statement);
-    }
-    return { status: 200, body: statement };
-  }));
-  router.get('/_history', handle(history.system));
-  router.get('/:type/_history', handle(history.type));
-  router.get('/:type/:id/_history', handle(history.instance));
-  router.get('/:type/:id/_history/:vid', handle(vreadHandler));
-  router.get('/:type/:id', handle(readHandler));
-  router.post('/:type', resourceContent, body, handle(createHandler));
-  router.put('/:type/:id', resourceContent, body, handle(updateHandler));
-  router.patch('/:type/:id', patchContent, body, handle(patchHandler));
-  router.delete('/:type/:id', handle(deleteHandler));
-  router.all('/:type/:id', () => {
-    throw new MethodNotAllowedError('Allowed on an instance: GET, PUT, PATCH, DELETE');
+  router.use(jsonBody(config.bodyLimitBytes));
+  router.use(async (req: Request, res: Response) => {
+    const fhirRequest = toFhirRequest(req);
+    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const result = await dispatch(req.fhir, fhirRequest, { checkContentType: hasBody || ['POST', 'PUT', 'PATCH'].includes(fhirRequest.method) });
+    sendFhirResponse(res, result, fhirRequest.headers.prefer);
   });
   return router;
 }

@@ -1,0 +1,105 @@
+/**
+ * The FHIR interaction route table and dispatcher, independent of HTTP. Each route names a method, a path
+ * pattern over the segments after the FHIR base (`:name` captures a segment), the body media types it accepts,
+ * and a thin handler. Unknown paths → 404; a known path with another method → 405.
+ */
+import { MethodNotAllowedError, ResourceNotFoundError, UnsupportedMediaTypeError } from '../errors';
+import { capabilitiesHandler } from './capabilities';
+import type { RouteParams } from './context';
+import { createHandler, deleteHandler, patchHandler, readHandler, updateHandler, vreadHandler } from './crud';
+import type { FhirContext, FhirRequest } from './fhir-request';
+import { instanceHistoryHandler, systemHistoryHandler, typeHistoryHandler } from './history';
+import type { FhirResponse } from './respond';
+
+/** A handler of one interaction. */
+export type FhirHandler = (ctx: FhirContext, req: FhirRequest, params: RouteParams) => Promise<FhirResponse>;
+
+/** One entry of the route table. */
+export interface FhirRoute {
+  method: string;
+  /** Segments; `:name` captures. */
+  pattern: string[];
+  handler: FhirHandler;
+  /** Accepted body media types (checked only for requests that arrive over HTTP with a body). */
+  accepts?: readonly string[];
+}
+
+/** Media types accepted for resource bodies. */
+export const RESOURCE_MEDIA_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'] as const;
+/** Media types accepted for PATCH bodies. */
+export const PATCH_MEDIA_TYPES = ['application/json-patch+json'] as const;
+
+const route = (method: string, path: string, handler: FhirHandler, accepts?: readonly string[]): FhirRoute => ({
+  method,
+  pattern: path === '' ? [] : path.split('/'),
+  handler,
+  accepts,
+});
+
+/** The routes, most specific first. */
+export const FHIR_ROUTES: FhirRoute[] = [
+  route('GET', 'metadata', capabilitiesHandler),
+  route('GET', '_history', systemHistoryHandler),
+  route('GET', ':type/_history', typeHistoryHandler),
+  route('GET', ':type/:id/_history', instanceHistoryHandler),
+  route('GET', ':type/:id/_history/:vid', vreadHandler),
+  route('GET', ':type/:id', readHandler),
+  route('POST', ':type', createHandler, RESOURCE_MEDIA_TYPES),
+  route('PUT', ':type/:id', updateHandler, RESOURCE_MEDIA_TYPES),
+  route('PATCH', ':type/:id', patchHandler, PATCH_MEDIA_TYPES),
+  route('DELETE', ':type/:id', deleteHandler),
+];
+
+function match(pattern: string[], path: string[]): RouteParams | undefined {
+  if (pattern.length !== path.length) return undefined;
+  const params: RouteParams = {};
+  for (const [i, part] of pattern.entries()) {
+    const segment = path[i] as string;
+    if (part.startsWith(':')) {
+      // A capture never swallows a reserved segment (`_history`, `_search`, `$op`, `metadata`).
+      if (segment.startsWith('_') || segment.startsWith('$')) return undefined;
+      params[part.slice(1)] = segment;
+    } else if (part !== segment) {
+      return undefined;
+    }
+  }
+  return params;
+}
+
+/**
+ * Finds the route for a request.
+ * @param req - the request
+ * @param routes - the route table
+ * @returns the route and its captured parameters
+ */
+export function findRoute(req: FhirRequest, routes: FhirRoute[] = FHIR_ROUTES): { route: FhirRoute; params: RouteParams } {
+  let pathMatched = false;
+  for (const candidate of routes) {
+    const params = match(candidate.pattern, req.path);
+    if (!params) continue;
+    pathMatched = true;
+    if (candidate.method === req.method || (req.method === 'HEAD' && candidate.method === 'GET')) return { route: candidate, params };
+  }
+  if (pathMatched) {
+    const allowed = routes.filter((r) => match(r.pattern, req.path)).map((r) => r.method);
+    throw new MethodNotAllowedError(`${req.method} is not allowed here; allowed: ${[...new Set(allowed)].join(', ')}`);
+  }
+  throw new ResourceNotFoundError(`No FHIR interaction at ${req.method} /${req.path.join('/')}`);
+}
+
+/**
+ * Runs a request.
+ * @param ctx - the project context
+ * @param req - the request
+ * @param options - `checkContentType`: enforce the route's media types (HTTP requests)
+ * @returns the handler's response
+ */
+export async function dispatch(ctx: FhirContext, req: FhirRequest, options: { checkContentType?: boolean } = {}): Promise<FhirResponse> {
+  const { route: found, params } = findRoute(req);
+  if (options.checkContentType && found.accepts && !found.accepts.includes(req.contentType ?? '')) {
+    throw new UnsupportedMediaTypeError(
+      `Content-Type '${req.contentType ?? '(none)'}' is not supported here; use ${found.accepts.join(' or ')}`,
+    );
+  }
+  return found.handler(ctx, req, params);
+}

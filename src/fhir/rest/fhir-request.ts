@@ -1,0 +1,51 @@
+/**
+ * The transport-independent form of a FHIR interaction. The HTTP adapter (`router.ts`) and Bundle processing
+ * build the same `FhirRequest` and hand it to `dispatch()`, so an entry of a batch behaves exactly like the same
+ * request sent on its own.
+ */
+import type { Config } from '../../config/schema';
+import type { Project } from '../../tenancy/projects';
+import type { FhirRepository } from '../repository/repository';
+
+/** Headers that change the meaning of an interaction. */
+export interface FhirRequestHeaders {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+  ifModifiedSince?: string;
+  ifNoneExist?: string;
+  prefer?: string;
+}
+
+/** A FHIR interaction request relative to a project's FHIR base. */
+export interface FhirRequest {
+  /** Upper-case HTTP method. */
+  method: string;
+  /** Decoded path segments after the FHIR base (`['Patient', '123', '_history', '2']`). */
+  path: string[];
+  /** Query parameters in order; a repeated name appears several times. */
+  query: Array<[name: string, value: string]>;
+  /** Media type of the body without parameters (`application/fhir+json`), when there is a body. */
+  contentType?: string;
+  /** The parsed body. */
+  body?: unknown;
+  headers: FhirRequestHeaders;
+}
+
+/** What handlers need besides the request. */
+export interface FhirContext {
+  project: Project;
+  repo: FhirRepository;
+  /** Absolute FHIR base URL of the project (`{PUBLIC_URL}/w/{tenant}/{project}/api/v1/fhir/r4`). */
+  baseUrl: string;
+  config: Config;
+}
+
+/**
+ * The single value of a query parameter.
+ * @param req - the request
+ * @param name - the parameter name
+ * @returns the value, or undefined when absent
+ */
+export function queryValue(req: FhirRequest, name: string): string | undefined {
+  return req.query.find(([key]) => key === name)?.[1];
+}
