@@ -1,0 +1,125 @@
+/**
+ * Child-process plumbing for the benchmark: free ports, spawning a target with its output kept for diagnostics,
+ * waiting for `/healthz`, and stopping it (SIGTERM, then SIGKILL).
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** How much of a child's stdout/stderr is kept to explain a failed start. */
+const OUTPUT_TAIL_BYTES = 16 * 1024;
+
+/** A target process started by the harness. */
+export interface Target {
+  /** Short name shown in the results table (`baseline` or `server`). */
+  name: string;
+  /** Base URL, e.g. `http://127.0.0.1:40123`. */
+  url: string;
+  child: ChildProcess;
+  /** The last bytes the child printed (stdout and stderr interleaved). */
+  outputTail(): string;
+}
+
+/**
+ * Asks the OS for a free TCP port on the loopback interface.
+ *
+ * @returns a port number that was free a moment ago
+ */
+export function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+/**
+ * Spawns a target process listening on `port`.
+ *
+ * @param name - name shown in the results
+ * @param args - arguments to the current Node binary (script path first, or flags then script)
+ * @param port - the port the child is told to listen on
+ * @param env - extra environment variables (an `undefined` value removes an inherited one)
+ * @param cwd - working directory of the child
+ * @returns the running target
+ */
+export function spawnTarget(name: string, args: string[], port: number, env: NodeJS.ProcessEnv, cwd: string): Target {
+  const child = spawn(process.execPath, args, {
+    cwd,
+    env: { ...process.env, ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let tail = '';
+  const keep = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_TAIL_BYTES);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return { name, url: `http://127.0.0.1:${port}`, child, outputTail: () => tail };
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/**
+ * Polls `GET {url}/healthz` until it answers 200.
+ *
+ * @param target - the target to wait for
+ * @param timeoutMs - how long to wait before giving up
+ * @throws Error when the child exits first or the timeout passes; the message carries the child's last output
+ */
+export async function waitHealthy(target: Target, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exited(target.child)) {
+      throw new Error(
+        `${target.name} exited (code ${target.child.exitCode}, signal ${target.child.signalCode}) before ` +
+          `answering /healthz. Its last output:\n${target.outputTail()}`,
+      );
+    }
+    try {
+      const res = await fetch(`${target.url}/healthz`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(
+    `${target.name} did not answer /healthz within ${timeoutMs} ms. Its last output:\n${target.outputTail()}`,
+  );
+}
+
+/**
+ * Stops a target: SIGTERM, then SIGKILL if it is still running after `graceMs`.
+ *
+ * @param target - the target to stop
+ * @param graceMs - time allowed for a clean shutdown
+ */
+export async function stopTarget(target: Target, graceMs = 5000): Promise<void> {
+  const { child } = target;
+  if (exited(child)) return;
+  const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await done;
+  clearTimeout(timer);
+}
+
+/**
+ * Sends SIGKILL to every target still running; synchronous, for use in `process.on('exit')`.
+ *
+ * @param targets - the targets to kill
+ */
+export function killTargetsNow(targets: readonly Target[]): void {
+  for (const target of targets) {
+    if (!exited(target.child)) target.child.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * `npm run bench`: loads the built server and a bare Express baseline with autocannon, one scenario and one target
+ * at a time, and prints req/s, latency and the server/baseline ratio against the goals in DESIGN.md §7.
+ *
+ * Settings (environment): BENCH_DURATION seconds per run (default 10), BENCH_WARMUP seconds of discarded load
+ * before each run (default 2, 0 = none), BENCH_PATIENTS (default 1000), BENCH_HISTORY_PATIENTS (default 100),
+ * BENCH_SCENARIOS (comma list, default all), BENCH_SERVER_ENTRY (default dist/main.js), BENCH_START_TIMEOUT
+ * seconds (default 60).
+ * Exit code: 0 whether or not goals are met; 1 when the harness itself fails; 130/143 on SIGINT/SIGTERM.
+ */
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { LatencyRecorder } from './latency';
+import { findFreePort, killTargetsNow, spawnTarget, stopTarget, waitHealthy } from './processes';
+import type { Target } from './processes';
+import { buildReport, formatTable, judge, toRow, writeReport } from './report';
+import type { ResultRow } from './report';
+import { prepareData, scenarioOptions, SCENARIOS } from './scenarios';
+import type { LoadSettings, PreparedData, ScenarioName } from './scenarios';
+
+const ROOT = path.resolve(__dirname, '..');
+const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'latest.json');
+const SERVER = 'server';
+const BASELINE = 'baseline';
+
+function envNumber(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number ≥ ${min}, got "${raw}"`);
+  return value;
+}
+
+function envScenarios(): ScenarioName[] {
+  const raw = process.env.BENCH_SCENARIOS;
+  if (raw === undefined || raw.trim() === '') return [...SCENARIOS];
+  const wanted = raw.split(',').map((s) => s.trim());
+  const unknown = wanted.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
+  if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: unknown scenario(s) ${unknown.join(', ')}`);
+  return SCENARIOS.filter((s) => wanted.includes(s));
+}
+
+/** State the signal handlers and the final cleanup need. */
+const running: { targets: Target[]; load: autocannon.Instance | null; dataDir: string | null } = {
+  targets: [],
+  load: null,
+  dataDir: null,
+};
+
+function cleanUpNow(): void {
+  running.load?.stop();
+  killTargetsNow(running.targets);
+  if (running.dataDir !== null) rmSync(running.dataDir, { recursive: true, force: true });
+  running.dataDir = null;
+}
+
+interface LoadOutcome {
+  result: autocannon.Result;
+  latency: LatencyRecorder;
+}
+
+function load(options: autocannon.Options): Promise<LoadOutcome> {
+  const latency = new LatencyRecorder();
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(options, (err: unknown, result: autocannon.Result) => {
+      running.load = null;
+      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      else resolve({ result, latency });
+    });
+    // Same rule as autocannon's own histogram: only 2xx responses count towards latency.
+    instance.on('response', (_client, status: number, _bytes, ms: number) => {
+      if (status >= 200 && status < 300) latency.record(ms);
+    });
+    running.load = instance;
+  });
+}
+
+function peakRssMiB(target: Target): number | null {
+  try {
+    const status = readFileSync(`/proc/${target.child.pid}/status`, 'utf8');
+    const kb = /^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1];
+    return kb === undefined ? null : Math.round(Number(kb) / 1024);
+  } catch {
+    return null; // Not Linux, or the process is gone.
+  }
+}
+
+function assertAlive(target: Target): void {
+  const { child } = target;
+  if (child.exitCode !== null || child.signalCode !== null) {
+    throw new Error(`${target.name} died during the run. Its last output:\n${target.outputTail()}`);
+  }
+}
+
+async function startTargets(serverEntry: string, startTimeoutMs: number): Promise<[Target, Target]> {
+  const [basePort, serverPort] = [await findFreePort(), await findFreePort()];
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'fhir-bench-'));
+  running.dataDir = dataDir;
+  // `--import tsx` resolves from the child's cwd, the repository root, where tsx is installed.
+  const baselineArgs = ['--import', 'tsx', path.join(ROOT, 'bench', 'baseline.ts')];
+  const baseline = spawnTarget(BASELINE, baselineArgs, basePort, { NODE_ENV: 'production' }, ROOT);
+  running.targets.push(baseline);
+  const serverEnv: NodeJS.ProcessEnv = {
+    NODE_ENV: 'production',
+    PUBLIC_URL: `http://127.0.0.1:${serverPort}`,
+    DATA_DIR: dataDir,
+    MONGODB_URI: undefined, // embedded store, whatever the caller's environment says
+    LOG_LEVEL: 'silent',
+    SEED_DEMO: 'false',
+    BOOTSTRAP_TENANT: 'default',
+    BOOTSTRAP_PROJECT: 'default',
+  };
+  const server = spawnTarget(SERVER, [serverEntry], serverPort, serverEnv, ROOT);
+  running.targets.push(server);
+  await Promise.all([waitHealthy(baseline, startTimeoutMs), waitHealthy(server, startTimeoutMs)]);
+  return [baseline, server];
+}
+
+async function main(): Promise<void> {
+  const settings: LoadSettings = {
+    connections: 10,
+    pipelining: 1,
+    durationSeconds: envNumber('BENCH_DURATION', 10, 1),
+  };
+  const warmupSeconds = envNumber('BENCH_WARMUP', 2, 0);
+  const patients = envNumber('BENCH_PATIENTS', 1000, 1);
+  const historyPatients = envNumber('BENCH_HISTORY_PATIENTS', 100, 1);
+  const startTimeoutMs = envNumber('BENCH_START_TIMEOUT', 60, 1) * 1000;
+  const scenarios = envScenarios();
+  const serverEntry = path.resolve(ROOT, process.env.BENCH_SERVER_ENTRY ?? 'dist/main.js');
+  if (!existsSync(serverEntry)) throw new Error(`${serverEntry} does not exist: run \`npm run build\` first`);
+
+  console.log(
+    `bench: ${os.cpus().length} cpus, node ${process.version}; ${settings.connections} connections, ` +
+      `pipelining ${settings.pipelining}, ${settings.durationSeconds}s per run (+${warmupSeconds}s warm-up)`,
+  );
+  const targets = await startTargets(serverEntry, startTimeoutMs);
+  const data = new Map<Target, PreparedData>();
+  for (const target of targets) {
+    const started = Date.now();
+    data.set(target, await prepareData(target.url, patients, historyPatients));
+    console.log(`prepared ${patients}+${historyPatients} Patients on ${target.name} in ${Date.now() - started} ms`);
+  }
+
+  const rows: ResultRow[] = [];
+  for (const scenario of scenarios) {
+    for (const target of targets) {
+      const prepared = data.get(target);
+      if (prepared === undefined) throw new Error(`no data prepared on ${target.name}`);
+      if (warmupSeconds > 0) {
+        await load(scenarioOptions(scenario, target.url, prepared, { ...settings, durationSeconds: warmupSeconds }));
+      }
+      const { result, latency } = await load(scenarioOptions(scenario, target.url, prepared, settings));
+      const row = toRow(scenario, target.name, result, latency);
+      assertAlive(target);
+      rows.push(row);
+      console.log(
+        `${scenario.padEnd(8)} ${target.name.padEnd(9)} ${row.reqPerSec.toFixed(0).padStart(7)} req/s` +
+          `  p99 ${row.p99Ms.toFixed(3)} ms  non-2xx+errors ${row.non2xx + row.errors}`,
+      );
+    }
+  }
+
+  const memory = Object.fromEntries(targets.map((t) => [t.name, peakRssMiB(t)]));
+  const verdicts = judge(rows, SERVER, BASELINE);
+  const report = buildReport(rows, verdicts, { ...settings, warmupSeconds, patients, historyPatients }, memory);
+  writeReport(report, RESULTS_FILE);
+
+  console.log(`\n${formatTable(rows, verdicts, SERVER)}\n`);
+  console.log(`peak RSS (MiB): ${targets.map((t) => `${t.name} ${memory[t.name] ?? '?'}`).join(', ')}`);
+  const missed = verdicts.filter((v) => !v.met).map((v) => v.scenario);
+  console.log(
+    missed.length === 0
+      ? 'ALL GOALS MET'
+      : `GOALS MISSED: ${missed.join(', ')} (goals: read ratio ≥ 0.5, create ratio ≥ 0.25, 0 non-2xx/errors)`,
+  );
+  console.log(`wrote ${path.relative(process.cwd(), RESULTS_FILE)}`);
+  console.log('note: server, baseline and autocannon share this machine\'s cores; compare ratios, not absolutes');
+
+  for (const target of targets) await stopTarget(target);
+}
+
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  process.on(signal, () => {
+    console.error(`\nbench: ${signal}, stopping children`);
+    cleanUpNow();
+    process.exit(code);
+  });
+}
+process.on('exit', cleanUpNow);
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,161 @@
+/**
+ * Benchmark scenarios and the data they need. Each target (baseline and server) gets the same preparation through
+ * its HTTP API, and each scenario turns into autocannon options whose `setupRequest` picks a fresh id per request.
+ */
+import type autocannon from 'autocannon';
+import { FHIR_BASE_PATH, FHIR_JSON, makePatient } from './fixtures';
+
+/** Versions each history Patient is given during preparation (one create, then updates). */
+export const HISTORY_VERSIONS = 3;
+
+/** Name of a scenario. */
+export type ScenarioName = 'read' | 'create' | 'update' | 'history';
+
+/** Scenarios in the order they run. */
+export const SCENARIOS: readonly ScenarioName[] = ['read', 'create', 'update', 'history'];
+
+/** Minimum server/baseline req/s ratio per scenario; scenarios without one only need zero errors. */
+export const RATIO_GOALS: Partial<Record<ScenarioName, number>> = { read: 0.5, create: 0.25 };
+
+/** Ids created on one target during preparation. */
+export interface PreparedData {
+  /** Patients read by `read` and overwritten by `update`. */
+  ids: string[];
+  /** Patients with exactly {@link HISTORY_VERSIONS} versions, read by `history`. */
+  historyIds: string[];
+}
+
+/** Load settings shared by every scenario. */
+export interface LoadSettings {
+  connections: number;
+  durationSeconds: number;
+  pipelining: number;
+}
+
+const HEADERS = { 'content-type': FHIR_JSON, accept: FHIR_JSON };
+const PATIENT_PATH = `${FHIR_BASE_PATH}/Patient`;
+const LOCATION_ID = /\/Patient\/([^/]+)\/_history\/1$/;
+
+async function createPatient(baseUrl: string, seq: number): Promise<string> {
+  const res = await fetch(`${baseUrl}${PATIENT_PATH}`, {
+    method: 'POST',
+    headers: HEADERS,
+    body: JSON.stringify(makePatient(seq)),
+  });
+  const text = await res.text();
+  const location = res.headers.get('location') ?? '';
+  const id = LOCATION_ID.exec(location)?.[1];
+  if (res.status !== 201 || id === undefined) {
+    throw new Error(
+      `POST ${PATIENT_PATH} answered ${res.status} with Location "${location}" ` +
+        `(expected 201 and .../Patient/{id}/_history/1): ${text.slice(0, 500)}`,
+    );
+  }
+  return id;
+}
+
+async function updatePatient(baseUrl: string, id: string, seq: number): Promise<void> {
+  const res = await fetch(`${baseUrl}${PATIENT_PATH}/${id}`, {
+    method: 'PUT',
+    headers: HEADERS,
+    body: JSON.stringify({ ...makePatient(seq), id }),
+  });
+  const text = await res.text();
+  if (res.status !== 200) {
+    throw new Error(`PUT ${PATIENT_PATH}/${id} answered ${res.status}: ${text.slice(0, 500)}`);
+  }
+}
+
+async function inParallel(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const i = next++;
+      await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+}
+
+/**
+ * Creates the Patients the scenarios use, through the target's FHIR API.
+ *
+ * @param baseUrl - the target's base URL
+ * @param patients - how many Patients `read` and `update` pick from
+ * @param historyPatients - how many Patients `history` picks from (each gets {@link HISTORY_VERSIONS} versions)
+ * @returns the created ids
+ * @throws Error when an answer does not follow the contract (status, Location)
+ */
+export async function prepareData(baseUrl: string, patients: number, historyPatients: number): Promise<PreparedData> {
+  const ids: string[] = new Array<string>(patients);
+  const historyIds: string[] = new Array<string>(historyPatients);
+  await inParallel(patients, 10, async (i) => {
+    ids[i] = await createPatient(baseUrl, i);
+  });
+  await inParallel(historyPatients, 10, async (i) => {
+    const id = await createPatient(baseUrl, patients + i);
+    for (let v = 2; v <= HISTORY_VERSIONS; v++) await updatePatient(baseUrl, id, patients + i + v);
+    historyIds[i] = id;
+  });
+  return { ids, historyIds };
+}
+
+function pick<T>(items: readonly T[]): T {
+  const item = items[Math.floor(Math.random() * items.length)];
+  if (item === undefined) throw new Error('cannot pick from an empty pool');
+  return item;
+}
+
+function requestFor(scenario: ScenarioName, data: PreparedData): autocannon.Request {
+  switch (scenario) {
+    case 'read':
+      return {
+        method: 'GET',
+        setupRequest: (req) => ({ ...req, path: `${PATIENT_PATH}/${pick(data.ids)}` }),
+      };
+    case 'create':
+      return { method: 'POST', path: PATIENT_PATH, body: JSON.stringify(makePatient(0)) };
+    case 'update': {
+      // Bodies carry the id of their path and no meta, so the server applies them without If-Match checks.
+      const bodies = data.ids.map((id, i) => ({ id, body: JSON.stringify({ ...makePatient(i + 1), id }) }));
+      return {
+        method: 'PUT',
+        setupRequest: (req) => {
+          const chosen = pick(bodies);
+          return { ...req, path: `${PATIENT_PATH}/${chosen.id}`, body: chosen.body };
+        },
+      };
+    }
+    case 'history':
+      return {
+        method: 'GET',
+        setupRequest: (req) => ({ ...req, path: `${PATIENT_PATH}/${pick(data.historyIds)}/_history` }),
+      };
+  }
+}
+
+/**
+ * Builds the autocannon options for one scenario against one target.
+ *
+ * @param scenario - the scenario to run
+ * @param baseUrl - the target's base URL
+ * @param data - the ids prepared on that target
+ * @param settings - connections, duration and pipelining
+ * @returns options for `autocannon()`
+ */
+export function scenarioOptions(
+  scenario: ScenarioName,
+  baseUrl: string,
+  data: PreparedData,
+  settings: LoadSettings,
+): autocannon.Options {
+  return {
+    url: baseUrl,
+    title: scenario,
+    connections: settings.connections,
+    duration: settings.durationSeconds,
+    pipelining: settings.pipelining,
+    headers: HEADERS,
+    requests: [requestFor(scenario, data)],
+  };
+}
