@@ -26,7 +26,8 @@ function banner(config: Config, boot: BootstrapResult, port: number): string {
     `  CapabilityStatement: ${base}/metadata`,
     `  Admin user:         ${boot.adminEmail}${boot.generatedPassword ? `  password: ${boot.generatedPassword}  (generated; shown once)` : ''}`,
     `  Admin client:       ${boot.adminClientId}${boot.generatedClientSecret ? `  secret: ${boot.generatedClientSecret}  (generated; shown once)` : ''}`,
-    '  Admin token:        client_credentials grant with the admin client id and secret at',
+    '  Admin token:        client_credentials grant with the admin client id and secret (served once the OAuth',
+    '                      server is enabled; until then the FHIR API needs no token) at',
     `                      ${config.publicUrl}/w/${boot.project.tenant}/${boot.project.name}/api/v1/oauth/token  (scope system/*.*)`,
   ];
   if (!boot.generatedPassword || !boot.generatedClientSecret) {
