@@ -22,6 +22,7 @@ import {
   ResourceNotFoundError,
   VersionConflictFhirError,
 } from '../errors';
+import { buildSearchIndex } from '../search/indexing/build-index';
 import { applyJsonPatch } from './json-patch';
 import { assertValidResource } from './validate';
 import { prepareForStorage, toPublicView, uniqueKeysFor } from './write-only-fields';
@@ -220,6 +221,7 @@ export class FhirRepository {
     const { stored, generatedSecret } = await prepareForStorage(candidate, current?.deleted ? undefined : current?.resource);
     const type = candidate.resourceType;
     const id = candidate.id as string;
+    const { index, sort } = buildSearchIndex(stored);
     try {
       await this.store.write([
         {
@@ -234,6 +236,8 @@ export class FhirRepository {
             method,
             resource: stored,
             uniqueKeys: uniqueKeysFor(stored),
+            index,
+            sort,
           },
         },
       ]);

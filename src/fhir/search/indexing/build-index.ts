@@ -1,0 +1,122 @@
+/**
+ * Builds the search index stored with each resource version (docs/search-index.md): for every SearchParameter of
+ * the resource's type, the compiled expression is evaluated and its results normalized into entries; composite
+ * parameters combine their components per matched element; `sort` holds one scalar per parameter for `_sort`.
+ */
+import type { SearchParameter } from 'fhir/r4';
+import { getSearchParameters } from '../../definitions';
+import { compilePath } from './compile';
+import { ENTRY_BUILDERS, type Entry } from './entries';
+
+/** What is stored with a resource version. */
+export interface SearchIndex {
+  index: Record<string, Entry[]>;
+  sort: Record<string, unknown>;
+}
+
+/** Parameters whose values come from elsewhere (`_id`, `_lastUpdated` are top-level fields) or are not indexed. */
+const NOT_INDEXED = new Set(['_id', '_lastUpdated', '_text', '_content', '_query', '_list', '_has', '_type']);
+
+const componentParams = new Map<string, SearchParameter | undefined>();
+
+function componentParam(type: string, definition: string): SearchParameter | undefined {
+  const key = `${type} ${definition}`;
+  if (!componentParams.has(key)) {
+    componentParams.set(key, getSearchParameters(type).find((p) => p.url === definition));
+  }
+  return componentParams.get(key);
+}
+
+function basePath(expression: string): string | undefined {
+  return /^[A-Z][A-Za-z]+(\.[a-z][A-Za-z]*)*$/.test(expression) ? expression : undefined;
+}
+
+function compositeEntries(type: string, param: SearchParameter, resource: Record<string, unknown>): Entry[] {
+  const expression = param.expression;
+  const base = expression && basePath(expression);
+  const elements = base ? compilePath(expression)?.(resource) ?? [] : [];
+  const entries: Entry[] = [];
+  for (const element of elements) {
+    let combos: Entry[] = [{}];
+    for (const component of param.component ?? []) {
+      const def = componentParam(type, component.definition);
+      const build = def && ENTRY_BUILDERS[def.type];
+      const fn = build && compilePath(component.expression, base);
+      const values = fn ? fn(element).flatMap((v) => build(v)) : [];
+      if (!def || values.length === 0) {
+        combos = [];
+        break;
+      }
+      combos = combos.flatMap((combo) => values.map((v) => ({ ...combo, [def.code]: v })));
+    }
+    entries.push(...combos);
+  }
+  return entries;
+}
+
+function sortKey(type: string, entries: Entry[]): unknown {
+  const first = entries[0];
+  if (!first) return undefined;
+  switch (type) {
+    case 'string':
+      return first.n;
+    case 'token':
+      return first.c ?? first.t;
+    case 'reference':
+      return first.r ?? first.u;
+    case 'date':
+      return entries.map((e) => e.lo as string).sort()[0];
+    case 'number':
+    case 'quantity':
+      return Math.min(...entries.map((e) => (typeof e.v === 'number' ? e.v : Infinity)));
+    case 'uri':
+      return first.e;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Extracts and normalizes the search values of a resource.
+ * @param resource - the resource as stored
+ * @returns the index and sort keys
+ */
+export function buildSearchIndex(resource: Record<string, unknown>): SearchIndex {
+  const type = resource.resourceType as string;
+  const index: Record<string, Entry[]> = {};
+  const sort: Record<string, unknown> = {};
+  for (const param of getSearchParameters(type)) {
+    if (NOT_INDEXED.has(param.code) || !param.expression) continue;
+    let entries: Entry[];
+    if (param.type === 'composite') {
+      entries = compositeEntries(type, param, resource);
+    } else {
+      const build = ENTRY_BUILDERS[param.type];
+      const fn = build && compilePath(param.expression);
+      if (!fn) continue;
+      let values: unknown[];
+      try {
+        values = fn(resource);
+      } catch {
+        continue;
+      }
+      entries = values.flatMap((v) => build(v));
+    }
+    if (entries.length === 0) continue;
+    index[param.code] = dedupe(entries);
+    const key = sortKey(param.type, entries);
+    if (key !== undefined && key !== Infinity) sort[param.code] = key;
+  }
+  return { index, sort };
+}
+
+function dedupe(entries: Entry[]): Entry[] {
+  if (entries.length < 2) return entries;
+  const seen = new Set<string>();
+  return entries.filter((e) => {
+    const key = JSON.stringify(e);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
