@@ -7,6 +7,8 @@
  * - POST {base}/Patient               → parses the body, echoes it with a new id and meta, 201 + Location
  * - PUT  {base}/Patient/:id           → parses the body, echoes it with the path id and meta, 200
  * - GET  {base}/Patient/:id/_history  → a history Bundle of three versions
+ * - GET  {base}/Observation?...        → a searchset Bundle of 20 Observations (plus 20 Patients with _include)
+ * - POST {base}                        → parses a transaction Bundle, answers a transaction-response
  * - GET  /healthz, /readyz            → 200
  *
  * Run as a child process by bench/run.ts (`PORT` from the environment, default 3001).
@@ -15,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import express from 'express';
 import type { Express, Request, Response } from 'express';
-import { FHIR_BASE_PATH, FHIR_JSON, makeStoredPatient } from './fixtures';
+import { FHIR_BASE_PATH, FHIR_JSON, makeObservation, makeStoredPatient } from './fixtures';
 
 /** Number of versions the fixed history Bundle lists (the harness prepares the same number on the server). */
 export const BASELINE_HISTORY_VERSIONS = 3;
@@ -71,6 +73,27 @@ export function buildBaselineApp(): Express {
     res.setHeader('Location', `http://localhost${base}/${id}/_history/1`);
     res.setHeader('ETag', 'W/"1"');
     sendFhir(res, 201, stamp(req.body, id, '1'));
+  });
+  app.get(`${FHIR_BASE_PATH}/Observation`, (req: Request, res: Response) => {
+    const entry: unknown[] = [];
+    for (let i = 0; i < 20; i++) {
+      const id = randomUUID();
+      entry.push({ fullUrl: `http://localhost${FHIR_BASE_PATH}/Observation/${id}`, resource: { ...makeObservation(i, `Patient/p${i}`), id }, search: { mode: 'match' } });
+    }
+    if (req.query._include !== undefined) {
+      for (let i = 0; i < 20; i++) {
+        entry.push({ fullUrl: `http://localhost${base}/p${i}`, resource: makeStoredPatient(`p${i}`), search: { mode: 'include' } });
+      }
+    }
+    sendFhir(res, 200, { resourceType: 'Bundle', type: 'searchset', total: 500, link: [{ relation: 'self', url: req.url }], entry });
+  });
+  app.post(FHIR_BASE_PATH, (req: Request, res: Response) => {
+    const entries = Array.isArray(req.body?.entry) ? (req.body.entry as unknown[]) : [];
+    const entry = entries.map(() => {
+      const id = randomUUID();
+      return { response: { status: '201 Created', location: `Patient/${id}/_history/1`, etag: 'W/"1"' } };
+    });
+    sendFhir(res, 200, { resourceType: 'Bundle', type: 'transaction-response', entry });
   });
   app.put(`${base}/:id`, (req: Request<{ id: string }>, res: Response) => {
     res.setHeader('ETag', 'W/"2"');

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type autocannon from 'autocannon';
 import type { LatencyRecorder } from './latency';
-import { RATIO_GOALS } from './scenarios';
+import { RATIO_GOALS, THROUGHPUT_GOALS } from './scenarios';
 import type { LoadSettings, ScenarioName } from './scenarios';
 
 /** One measured run: a scenario against a target. */
@@ -88,7 +88,9 @@ export function judge(rows: readonly ResultRow[], serverName: string, baselineNa
     const ratioGoal = RATIO_GOALS[server.scenario] ?? null;
     const serverFailures = server.non2xx + server.errors;
     const ratioOk = ratioGoal === null || (ratio !== null && ratio >= ratioGoal);
-    verdicts.push({ scenario: server.scenario, ratio, ratioGoal, serverFailures, met: ratioOk && serverFailures === 0 });
+    const throughput = THROUGHPUT_GOALS[server.scenario];
+    const throughputOk = throughput === undefined || server.reqPerSec >= throughput.minReqPerSec;
+    verdicts.push({ scenario: server.scenario, ratio, ratioGoal, serverFailures, met: ratioOk && throughputOk && serverFailures === 0 });
   }
   return verdicts;
 }
@@ -96,9 +98,12 @@ export function judge(rows: readonly ResultRow[], serverName: string, baselineNa
 function describeVerdict(v: Verdict): string {
   const goals: string[] = [];
   if (v.ratioGoal !== null) goals.push(`ratio ≥ ${v.ratioGoal}`);
+  const throughput = THROUGHPUT_GOALS[v.scenario];
+  if (throughput) goals.push(throughput.label);
   goals.push('errors 0');
   const misses: string[] = [];
   if (v.ratioGoal !== null && (v.ratio === null || v.ratio < v.ratioGoal)) misses.push('ratio too low');
+  if (throughput && !v.met && v.serverFailures === 0 && (v.ratioGoal === null || (v.ratio ?? 0) >= v.ratioGoal)) misses.push('throughput too low');
   if (v.serverFailures > 0) misses.push(`${v.serverFailures} non-2xx/errors`);
   return v.met ? `OK (${goals.join(', ')})` : `MISS: ${misses.join(', ')} (goal ${goals.join(', ')})`;
 }

@@ -3,7 +3,7 @@
  * at a time, and prints req/s, latency and the server/baseline ratio against the goals in DESIGN.md §7.
  *
  * Settings (environment): BENCH_DURATION seconds per run (default 10), BENCH_WARMUP seconds of discarded load
- * before each run (default 2, 0 = none), BENCH_PATIENTS (default 1000), BENCH_HISTORY_PATIENTS (default 100),
+ * before each run (default 2, 0 = none), BENCH_PATIENTS (default 1000), BENCH_HISTORY_PATIENTS (default 100), BENCH_OBSERVATIONS (default 10000, for the search scenarios),
  * BENCH_SCENARIOS (comma list, default all), BENCH_SERVER_ENTRY (default dist/main.js), BENCH_START_TIMEOUT
  * seconds (default 60).
  * Exit code: 0 whether or not goals are met; 1 when the harness itself fails; 130/143 on SIGINT/SIGTERM.
@@ -125,10 +125,11 @@ async function main(): Promise<void> {
     durationSeconds: envNumber('BENCH_DURATION', 10, 1),
   };
   const warmupSeconds = envNumber('BENCH_WARMUP', 2, 0);
+  const scenarios = envScenarios();
   const patients = envNumber('BENCH_PATIENTS', 1000, 1);
   const historyPatients = envNumber('BENCH_HISTORY_PATIENTS', 100, 1);
+  const observations = scenarios.some((s) => s.startsWith('search')) ? envNumber('BENCH_OBSERVATIONS', 10000, 0) : 0;
   const startTimeoutMs = envNumber('BENCH_START_TIMEOUT', 60, 1) * 1000;
-  const scenarios = envScenarios();
   const serverEntry = path.resolve(ROOT, process.env.BENCH_SERVER_ENTRY ?? 'dist/main.js');
   if (!existsSync(serverEntry)) throw new Error(`${serverEntry} does not exist: run \`npm run build\` first`);
 
@@ -140,8 +141,11 @@ async function main(): Promise<void> {
   const data = new Map<Target, PreparedData>();
   for (const target of targets) {
     const started = Date.now();
-    data.set(target, await prepareData(target.url, patients, historyPatients));
-    console.log(`prepared ${patients}+${historyPatients} Patients on ${target.name} in ${Date.now() - started} ms`);
+    const prepared = await prepareData(target.url, patients, historyPatients, observations);
+    data.set(target, prepared);
+    console.log(
+      `prepared ${patients}+${historyPatients} Patients, ${prepared.observations} Observations on ${target.name} in ${Date.now() - started} ms`,
+    );
   }
 
   const rows: ResultRow[] = [];
@@ -157,7 +161,7 @@ async function main(): Promise<void> {
       assertAlive(target);
       rows.push(row);
       console.log(
-        `${scenario.padEnd(8)} ${target.name.padEnd(9)} ${row.reqPerSec.toFixed(0).padStart(7)} req/s` +
+        `${scenario.padEnd(14)} ${target.name.padEnd(9)} ${row.reqPerSec.toFixed(0).padStart(7)} req/s` +
           `  p99 ${row.p99Ms.toFixed(3)} ms  non-2xx+errors ${row.non2xx + row.errors}`,
       );
     }

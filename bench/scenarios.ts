@@ -3,19 +3,27 @@
  * its HTTP API, and each scenario turns into autocannon options whose `setupRequest` picks a fresh id per request.
  */
 import type autocannon from 'autocannon';
-import { FHIR_BASE_PATH, FHIR_JSON, makePatient } from './fixtures';
+import { FHIR_BASE_PATH, FHIR_JSON, makePatient, makeTransaction, OBSERVATION_CODES } from './fixtures';
 
 /** Versions each history Patient is given during preparation (one create, then updates). */
 export const HISTORY_VERSIONS = 3;
 
 /** Name of a scenario. */
-export type ScenarioName = 'read' | 'create' | 'update' | 'history';
+export type ScenarioName = 'read' | 'create' | 'update' | 'history' | 'search-token' | 'search-include' | 'transaction';
 
 /** Scenarios in the order they run. */
-export const SCENARIOS: readonly ScenarioName[] = ['read', 'create', 'update', 'history'];
+export const SCENARIOS: readonly ScenarioName[] = ['read', 'create', 'update', 'history', 'search-token', 'search-include', 'transaction'];
 
 /** Minimum server/baseline req/s ratio per scenario; scenarios without one only need zero errors. */
-export const RATIO_GOALS: Partial<Record<ScenarioName, number>> = { read: 0.5, create: 0.25 };
+export const RATIO_GOALS: Partial<Record<ScenarioName, number>> = { read: 0.5, create: 0.25, 'search-token': 0.3 };
+
+/** Entries per transaction Bundle in the `transaction` scenario. */
+export const TRANSACTION_SIZE = 100;
+
+/** Absolute goals: minimum server req/s, with what it means. */
+export const THROUGHPUT_GOALS: Partial<Record<ScenarioName, { minReqPerSec: number; label: string }>> = {
+  transaction: { minReqPerSec: 2000 / TRANSACTION_SIZE, label: `≥ 2,000 resources/s in ${TRANSACTION_SIZE}-entry transactions` },
+};
 
 /** Ids created on one target during preparation. */
 export interface PreparedData {
@@ -23,6 +31,8 @@ export interface PreparedData {
   ids: string[];
   /** Patients with exactly {@link HISTORY_VERSIONS} versions, read by `history`. */
   historyIds: string[];
+  /** Observations created for the search scenarios. */
+  observations: number;
 }
 
 /** Load settings shared by every scenario. */
@@ -83,10 +93,17 @@ async function inParallel(count: number, concurrency: number, task: (i: number) 
  * @param baseUrl - the target's base URL
  * @param patients - how many Patients `read` and `update` pick from
  * @param historyPatients - how many Patients `history` picks from (each gets {@link HISTORY_VERSIONS} versions)
+ * @param observations - how many Observations the search scenarios search over (posted as transactions)
  * @returns the created ids
  * @throws Error when an answer does not follow the contract (status, Location)
  */
-export async function prepareData(baseUrl: string, patients: number, historyPatients: number): Promise<PreparedData> {
+async function postTransaction(baseUrl: string, seq: number): Promise<void> {
+  const res = await fetch(`${baseUrl}${FHIR_BASE_PATH}`, { method: 'POST', headers: HEADERS, body: JSON.stringify(makeTransaction(seq, TRANSACTION_SIZE)) });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`POST ${FHIR_BASE_PATH} (transaction) answered ${res.status}: ${text.slice(0, 500)}`);
+}
+
+export async function prepareData(baseUrl: string, patients: number, historyPatients: number, observations = 0): Promise<PreparedData> {
   const ids: string[] = new Array<string>(patients);
   const historyIds: string[] = new Array<string>(historyPatients);
   await inParallel(patients, 10, async (i) => {
@@ -97,7 +114,11 @@ export async function prepareData(baseUrl: string, patients: number, historyPati
     for (let v = 2; v <= HISTORY_VERSIONS; v++) await updatePatient(baseUrl, id, patients + i + v);
     historyIds[i] = id;
   });
-  return { ids, historyIds };
+  // Each transaction holds 20 Patients and 80 Observations; sequence numbers above 10^6 keep them apart from
+  // the bundles the `transaction` scenario posts.
+  const bundles = Math.ceil(observations / ((TRANSACTION_SIZE * 4) / 5));
+  await inParallel(bundles, 4, async (i) => postTransaction(baseUrl, 1_000_000 + i));
+  return { ids, historyIds, observations: (bundles * TRANSACTION_SIZE * 4) / 5 };
 }
 
 function pick<T>(items: readonly T[]): T {
@@ -131,6 +152,26 @@ function requestFor(scenario: ScenarioName, data: PreparedData): autocannon.Requ
         method: 'GET',
         setupRequest: (req) => ({ ...req, path: `${PATIENT_PATH}/${pick(data.historyIds)}/_history` }),
       };
+    case 'search-token':
+      return {
+        method: 'GET',
+        setupRequest: (req) => ({ ...req, path: `${FHIR_BASE_PATH}/Observation?code=${encodeURIComponent(`http://loinc.org|${pick(OBSERVATION_CODES)}`)}&_count=20` }),
+      };
+    case 'search-include':
+      return {
+        method: 'GET',
+        setupRequest: (req) => ({
+          ...req,
+          path: `${FHIR_BASE_PATH}/Observation?code=${encodeURIComponent(`http://loinc.org|${pick(OBSERVATION_CODES)}`)}&_count=20&_include=Observation:subject`,
+        }),
+      };
+    case 'transaction': {
+      let seq = 0;
+      return {
+        method: 'POST',
+        setupRequest: (req) => ({ ...req, path: FHIR_BASE_PATH, body: JSON.stringify(makeTransaction(seq++, TRANSACTION_SIZE)) }),
+      };
+    }
   }
 }
 
