@@ -1,0 +1,77 @@
+/**
+ * The `searchset` Bundle (https://hl7.org/fhir/R4/bundle.html, search.html#paging): `total` (unless
+ * `_total=none`), `self`/`first`/`next`/`previous` links carrying the paging cursor, entries with `fullUrl`,
+ * `resource` and `search.mode` (`match`, `include`, and one `outcome` entry first when parameters were ignored).
+ * Resources are the public view (no write-only fields); matches are shaped by `_summary`/`_elements`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, BundleLink } from 'fhir/r4';
+import type { ResourceDocument } from '../../storage/ports';
+import { operationOutcome } from '../outcomes';
+import type { FhirContext } from '../rest/fhir-request';
+import { type Cursor, encodeCursor } from './cursor';
+import { publicDocument } from './documents';
+import type { SearchResult } from './execute';
+import { shapeResource, type ShapeOptions } from './summary';
+
+function entry(base: string, doc: ResourceDocument, mode: 'match' | 'include', shape: ShapeOptions): BundleEntry {
+  const resource = publicDocument(doc).resource ?? {};
+  return {
+    fullUrl: `${base}/${doc.type}/${doc.id}`,
+    resource: (mode === 'match' ? shapeResource(resource, shape) : resource) as unknown as BundleEntry['resource'],
+    search: { mode },
+  };
+}
+
+function links(base: string, path: string, query: Array<[string, string]>, result: SearchResult): BundleLink[] {
+  const { page, controls } = result;
+  const url = (cursor: Cursor): string => {
+    const params = new URLSearchParams(query.filter(([name]) => name !== '_cursor'));
+    params.append('_cursor', encodeCursor(cursor));
+    return `${base}${path}?${params.toString()}`;
+  };
+  const { snapshot, direction, key } = page.cursor;
+  const list: BundleLink[] = [{ relation: 'self', url: url(page.cursor) }];
+  if (controls.count === 0 || controls.summary === 'count') return list;
+  list.push({ relation: 'first', url: url({ snapshot, direction: 'next', key: null }) });
+  const first = page.entries[0];
+  const last = page.entries[page.entries.length - 1];
+  const forward = direction === 'next';
+  if (last && (forward ? page.hasMore : true)) list.push({ relation: 'next', url: url({ snapshot, direction: 'next', key: last.key }) });
+  if (first && (forward ? key !== null : page.hasMore)) {
+    list.push({ relation: 'previous', url: url({ snapshot, direction: 'previous', key: first.key }) });
+  }
+  return list;
+}
+
+/**
+ * Builds the searchset Bundle.
+ * @param ctx - the project context
+ * @param path - the search path relative to the FHIR base (`/Patient`, `''`, `/Patient/1/Observation`)
+ * @param query - the request's name/value pairs (URL and form body), echoed in the links
+ * @param result - the executed search
+ * @returns the Bundle
+ */
+export function searchBundle(ctx: FhirContext, path: string, query: Array<[string, string]>, result: SearchResult): Bundle {
+  const base = ctx.baseUrl;
+  const shape: ShapeOptions = { summary: result.controls.summary, elements: result.controls.elements };
+  const entries: BundleEntry[] = [];
+  if (result.warnings.length > 0) {
+    entries.push({
+      fullUrl: `urn:uuid:${randomUUID()}`,
+      resource: operationOutcome(result.warnings),
+      search: { mode: 'outcome' },
+    });
+  }
+  entries.push(...result.page.entries.map((e) => entry(base, e.doc, 'match', shape)));
+  entries.push(...result.included.map((doc) => entry(base, doc, 'include', shape)));
+  return {
+    resourceType: 'Bundle',
+    id: randomUUID(),
+    meta: { lastUpdated: new Date().toISOString() },
+    type: 'searchset',
+    ...(result.total !== undefined ? { total: result.total } : {}),
+    link: links(base, path, query, result),
+    ...(entries.length > 0 ? { entry: entries } : {}),
+  };
+}
