@@ -87,7 +87,7 @@ describe('capabilities', () => {
     expect(types.length).toBeGreaterThan(140);
     const patient = res.body.rest[0].resource.find((r: { type: string }) => r.type === 'Patient');
     expect(patient.interaction.map((i: { code: string }) => i.code).sort()).toEqual(
-      ['create', 'delete', 'history-instance', 'history-type', 'patch', 'read', 'update', 'vread'].sort(),
+      ['create', 'delete', 'history-instance', 'history-type', 'patch', 'read', 'search-type', 'update', 'vread'].sort(),
     );
     expect(res.body.implementation.url).toBe(`${t.config.publicUrl}${base}`);
   });

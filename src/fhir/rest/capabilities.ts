@@ -3,8 +3,8 @@
  * every resource type it knows (R4 plus the project's auth types) with the interactions the router serves.
  * https://hl7.org/fhir/R4/capabilitystatement.html
  */
-import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4';
-import { PROJECT_RESOURCE_TYPES, RESOURCE_TYPES } from '../definitions';
+import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceSearchParam } from 'fhir/r4';
+import { getSearchParameters, PROJECT_RESOURCE_TYPES, RESOURCE_TYPES } from '../definitions';
 import type { FhirContext } from './fhir-request';
 import type { FhirResponse } from './respond';
 
@@ -12,11 +12,50 @@ import type { FhirResponse } from './respond';
 export const SOFTWARE = { name: 'fhir-smart-server', version: '0.1.0' };
 
 /** Type-level interactions served for every resource type. */
-export const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create'] as const;
+export const TYPE_INTERACTIONS = [
+  'read',
+  'vread',
+  'update',
+  'patch',
+  'delete',
+  'history-instance',
+  'history-type',
+  'create',
+  'search-type',
+] as const;
 
 const PROJECT_PROFILE_BASE = 'https://fhir-server.dev/StructureDefinition/';
 
-function resourceEntry(type: string): CapabilityStatementRestResource {
+function searchParams(type: string, only: (base: readonly string[]) => boolean = () => true): CapabilityStatementRestResourceSearchParam[] {
+  return getSearchParameters(type)
+    .filter((p) => (p.expression || p.code === '_id' || p.code === '_lastUpdated') && only(p.base as readonly string[]))
+    .map((p) => ({ name: p.code, definition: p.url, type: p.type }));
+}
+
+function referenceCodes(type: string): string[] {
+  return getSearchParameters(type)
+    .filter((p) => p.type === 'reference' && p.expression)
+    .map((p) => p.code);
+}
+
+/** `_revinclude` values per target type: `Source:param` for every reference parameter that may point at it. */
+function revIncludesByTarget(): Map<string, string[]> {
+  const byTarget = new Map<string, string[]>();
+  for (const source of RESOURCE_TYPES) {
+    for (const param of getSearchParameters(source)) {
+      if (param.type !== 'reference' || !param.expression) continue;
+      const targets = (param.target ?? []) as readonly string[];
+      for (const target of targets.includes('Resource') ? RESOURCE_TYPES : targets) {
+        const list = byTarget.get(target) ?? [];
+        list.push(`${source}:${param.code}`);
+        byTarget.set(target, list);
+      }
+    }
+  }
+  return byTarget;
+}
+
+function resourceEntry(type: string, revIncludes: Map<string, string[]>): CapabilityStatementRestResource {
   return {
     // The project's auth types are not R4 names, so the generated R4 type union does not list them.
     type: type as CapabilityStatementRestResource['type'],
@@ -25,10 +64,13 @@ function resourceEntry(type: string): CapabilityStatementRestResource {
     versioning: 'versioned-update',
     readHistory: true,
     updateCreate: true,
-    conditionalCreate: false,
-    conditionalRead: 'not-supported',
-    conditionalUpdate: false,
-    conditionalDelete: 'not-supported',
+    conditionalCreate: true,
+    conditionalRead: 'full-support',
+    conditionalUpdate: true,
+    conditionalDelete: 'single',
+    searchInclude: ['*', ...referenceCodes(type).map((code) => `${type}:${code}`)],
+    searchRevInclude: [...new Set(revIncludes.get(type) ?? [])].sort(),
+    searchParam: searchParams(type),
   };
 }
 
@@ -39,6 +81,7 @@ function resourceEntry(type: string): CapabilityStatementRestResource {
  * @returns the CapabilityStatement
  */
 export function buildCapabilityStatement(baseUrl: string, date: string): CapabilityStatement {
+  const revIncludes = revIncludesByTarget();
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -53,8 +96,13 @@ export function buildCapabilityStatement(baseUrl: string, date: string): Capabil
     rest: [
       {
         mode: 'server',
-        resource: [...RESOURCE_TYPES].sort().map(resourceEntry),
-        interaction: [{ code: 'history-system' }],
+        resource: [...RESOURCE_TYPES].sort().map((type) => resourceEntry(type, revIncludes)),
+        interaction: [{ code: 'history-system' }, { code: 'search-system' }],
+        searchParam: [
+          { name: '_type', type: 'token', documentation: 'System search: the resource types to search (comma-separated)' },
+          // The Resource-level parameters (`_id`, `_lastUpdated`, `_tag`, ...), valid for every type.
+          ...searchParams('Patient', (base) => base.includes('Resource')),
+        ],
       },
     ],
   };

@@ -1,9 +1,11 @@
 /**
  * Instance and type interactions: read, vread, create, update, patch, delete.
  * https://hl7.org/fhir/R4/http.html — create → 201 + Location/ETag/Last-Modified; read → 200 + ETag;
- * update of an unknown id creates it (201); delete → 204, and a later read → 410.
+ * update of an unknown id creates it (201); delete → 204, and a later read → 410. Conditional read
+ * (`If-None-Match`, `If-Modified-Since` → 304) and conditional create (`If-None-Exist`) are in conditional.ts.
  */
 import type { WriteResult } from '../repository/repository';
+import { conditionalCreate, notModified } from './conditional';
 import { idParam, resourceBody, resourceTypeParam, type RouteParams } from './context';
 import type { FhirContext, FhirRequest } from './fhir-request';
 import { type FhirResponse, versionHeaders } from './respond';
@@ -21,21 +23,26 @@ function writeResponse(ctx: FhirContext, type: string, result: WriteResult, verb
 }
 
 /** `GET [base]/[type]/[id]` */
-export async function readHandler(ctx: FhirContext, _req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
+export async function readHandler(ctx: FhirContext, req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
   const doc = await ctx.repo.read(resourceTypeParam(params), idParam(params));
-  return { status: 200, body: doc.resource, headers: versionHeaders(doc.versionId, doc.lastUpdated) };
+  return notModified(req, doc) ?? { status: 200, body: doc.resource, headers: versionHeaders(doc.versionId, doc.lastUpdated) };
 }
 
 /** `GET [base]/[type]/[id]/_history/[vid]` */
-export async function vreadHandler(ctx: FhirContext, _req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
+export async function vreadHandler(ctx: FhirContext, req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
   const doc = await ctx.repo.vread(resourceTypeParam(params), idParam(params), params.vid ?? '');
-  return { status: 200, body: doc.resource, headers: versionHeaders(doc.versionId, doc.lastUpdated) };
+  return notModified(req, doc) ?? { status: 200, body: doc.resource, headers: versionHeaders(doc.versionId, doc.lastUpdated) };
 }
 
 /** `POST [base]/[type]` */
 export async function createHandler(ctx: FhirContext, req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
   const type = resourceTypeParam(params);
-  const result = await ctx.repo.create(resourceBody(req, type));
+  const body = resourceBody(req, type);
+  if (req.headers.ifNoneExist !== undefined) {
+    const existing = await conditionalCreate(ctx, type, req.headers.ifNoneExist);
+    if (existing) return existing;
+  }
+  const result = await ctx.repo.create(body);
   return writeResponse(ctx, type, result, 'Created');
 }
 

@@ -9,6 +9,14 @@ import type { RouteParams } from './context';
 import { createHandler, deleteHandler, patchHandler, readHandler, updateHandler, vreadHandler } from './crud';
 import type { FhirContext, FhirRequest } from './fhir-request';
 import { instanceHistoryHandler, systemHistoryHandler, typeHistoryHandler } from './history';
+import { conditionalDeleteHandler, conditionalUpdateHandler } from './conditional';
+import {
+  searchCompartmentHandler,
+  searchSystemHandler,
+  searchSystemPostHandler,
+  searchTypeHandler,
+  searchTypePostHandler,
+} from './search';
 import type { FhirResponse } from './respond';
 
 /** A handler of one interaction. */
@@ -28,6 +36,8 @@ export interface FhirRoute {
 export const RESOURCE_MEDIA_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'] as const;
 /** Media types accepted for PATCH bodies. */
 export const PATCH_MEDIA_TYPES = ['application/json-patch+json'] as const;
+/** Media types accepted for `POST _search` bodies. */
+export const FORM_MEDIA_TYPES = ['application/x-www-form-urlencoded'] as const;
 
 const route = (method: string, path: string, handler: FhirHandler, accepts?: readonly string[]): FhirRoute => ({
   method,
@@ -48,6 +58,13 @@ export const FHIR_ROUTES: FhirRoute[] = [
   route('PUT', ':type/:id', updateHandler, RESOURCE_MEDIA_TYPES),
   route('PATCH', ':type/:id', patchHandler, PATCH_MEDIA_TYPES),
   route('DELETE', ':type/:id', deleteHandler),
+  route('GET', '', searchSystemHandler),
+  route('POST', '_search', searchSystemPostHandler, FORM_MEDIA_TYPES),
+  route('GET', ':type', searchTypeHandler),
+  route('POST', ':type/_search', searchTypePostHandler, FORM_MEDIA_TYPES),
+  route('GET', 'Patient/:id/:compartmentType', searchCompartmentHandler),
+  route('PUT', ':type', conditionalUpdateHandler, RESOURCE_MEDIA_TYPES),
+  route('DELETE', ':type', conditionalDeleteHandler),
 ];
 
 function match(pattern: string[], path: string[]): RouteParams | undefined {

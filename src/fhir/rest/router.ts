@@ -3,17 +3,20 @@
  * Resolves the project (unknown tenant or project → 404), enforces JSON-only responses, parses the body,
  * turns the Express request into a {@link FhirRequest}, and lets `dispatch()` run it.
  */
-import { type NextFunction, type Request, type Response, Router } from 'express';
+import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { Config } from '../../config/schema';
 import { jsonBody } from '../../http/body';
 import { requireJsonResponse } from '../../http/content-negotiation';
 import type { ResourceStore } from '../../storage/ports';
 import type { ProjectRegistry } from '../../tenancy/projects';
-import { ResourceNotFoundError } from '../errors';
+import { BadRequestError, PayloadTooLargeError, ResourceNotFoundError } from '../errors';
 import { FhirRepository } from '../repository/repository';
 import { dispatch } from './dispatch';
 import type { FhirContext, FhirRequest } from './fhir-request';
 import { sendFhirResponse } from './respond';
+
+/** Most parameters in a form-encoded `_search` body. */
+export const FORM_PARAMETER_LIMIT = 1000;
 
 /** The FHIR base path pattern (Express 5 syntax). */
 export const FHIR_BASE_PATH = '/w/:tenant/:project/api/v1/fhir/r4';
@@ -55,6 +58,10 @@ function header(req: Request, name: string): string | undefined {
  * @returns the FHIR request
  */
 export function toFhirRequest(req: Request): FhirRequest {
+  // URL parsing would resolve dot segments (`Patient/..` → the base, a system search): refuse them instead.
+  if ((req.url.split('?')[0] ?? '').split('/').some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment))) {
+    throw new ResourceNotFoundError('Dot segments are not allowed in FHIR paths');
+  }
   const url = new URL(req.url, 'http://local');
   let path: string[];
   try {
@@ -101,6 +108,15 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
   });
   router.use(requireJsonResponse());
   router.use(jsonBody(config.bodyLimitBytes));
+  // `POST _search` bodies. extended: false keeps every name verbatim (`a[b]=c` stays the name `a[b]`): form
+  // names are search parameter names, never object paths.
+  router.use(express.urlencoded({ extended: false, limit: config.bodyLimitBytes, parameterLimit: FORM_PARAMETER_LIMIT }));
+  router.use((err: unknown, _req: Request, _res: Response, next: NextFunction) => {
+    const type = (err as { type?: unknown } | null)?.type;
+    if (type === 'parameters.too.many') next(new PayloadTooLargeError(`A _search body may carry at most ${FORM_PARAMETER_LIMIT} parameters`));
+    else if (type === 'querystring.parse.rangeError') next(new BadRequestError('The _search body is not valid form encoding'));
+    else next(err);
+  });
   router.use(async (req: Request, res: Response) => {
     const fhirRequest = toFhirRequest(req);
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
