@@ -47,6 +47,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: parseSize(ENV.bodyLimitBytes, get('bodyLimitBytes'), DEFAULTS.bodyLimitBytes),
     pageSizeDefault: parseInteger(ENV.pageSizeDefault, get('pageSizeDefault'), DEFAULTS.pageSizeDefault, 1, pageSizeMax),
     pageSizeMax,
+    bundleMaxEntries: parseInteger(ENV.bundleMaxEntries, get('bundleMaxEntries'), DEFAULTS.bundleMaxEntries, 1, 100_000),
     shutdownTimeoutMs: parseInteger(ENV.shutdownTimeoutMs, get('shutdownTimeoutMs'), DEFAULTS.shutdownTimeoutMs, 0, 600_000),
   };
   return config;

@@ -35,6 +35,8 @@ export interface Config {
   /** HISTORY_PAGE_DEFAULT / HISTORY_PAGE_MAX: `_count` default and ceiling for history bundles. */
   pageSizeDefault: number;
   pageSizeMax: number;
+  /** BUNDLE_MAX_ENTRIES: most entries accepted in a batch or transaction Bundle. */
+  bundleMaxEntries: number;
   /** SHUTDOWN_TIMEOUT_MS: how long SIGTERM waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: number;
 }
@@ -56,6 +58,7 @@ export const ENV = {
   bodyLimitBytes: 'BODY_LIMIT',
   pageSizeDefault: 'PAGE_SIZE_DEFAULT',
   pageSizeMax: 'PAGE_SIZE_MAX',
+  bundleMaxEntries: 'BUNDLE_MAX_ENTRIES',
   shutdownTimeoutMs: 'SHUTDOWN_TIMEOUT_MS',
 } as const satisfies Record<keyof Config, string>;
 
@@ -72,5 +75,6 @@ export const DEFAULTS = {
   bodyLimitBytes: 5 * 1024 * 1024,
   pageSizeDefault: 20,
   pageSizeMax: 1000,
+  bundleMaxEntries: 1000,
   shutdownTimeoutMs: 10_000,
 };

@@ -7,6 +7,7 @@ import type { Storage } from '../../src/storage/ports';
 import { at, deletion, ids, useStorage, version, writeOf } from './contract-harness';
 import type { CleanupStorage } from './contract-harness';
 import { resourceSearchContract } from './resource-search.contract';
+import { stagedStoreContract } from './staged-store.contract';
 
 /**
  * Registers the ResourceStore contract tests.
@@ -321,4 +322,5 @@ export function resourceStoreContract(name: string, open: () => Promise<Storage>
   });
 
   resourceSearchContract(name, open, cleanup);
+  stagedStoreContract(name, open, cleanup);
 }

@@ -73,18 +73,27 @@ export class FhirRepository {
    * @param project - the project key (`tenant/project`)
    */
   constructor(
-    private readonly store: ResourceStore,
+    /** The store underneath (searches read it directly; transactions wrap it in a staged view). */
+    readonly store: ResourceStore,
     readonly project: string,
   ) {}
 
   /**
    * Creates a resource with a server-assigned id (`POST [base]/[type]`); any id in the body is ignored.
    * @param resource - the new resource
+   * @param assignedId - the id to use instead of a fresh UUID (Bundle processing assigns ids up front so that
+   *   `urn:uuid:` references can be rewritten); it must be unused
    * @returns the stored version
    */
-  async create(resource: Resource): Promise<WriteResult> {
-    const id = randomUUID();
-    return this.writeVersion({ ...resource, id }, undefined, 'create');
+  async create(resource: Resource, assignedId?: string): Promise<WriteResult> {
+    const id = assignedId ?? randomUUID();
+    if (!isValidId(id)) throw new BadRequestError(`'${id}' is not a valid FHIR id`);
+    try {
+      return await this.writeVersion({ ...resource, id }, undefined, 'create');
+    } catch (err) {
+      if (err instanceof VersionConflictError) throw new ConflictError(`${resource.resourceType}/${id} already exists`);
+      throw err;
+    }
   }
 
   /**

@@ -97,7 +97,7 @@ export function buildCapabilityStatement(baseUrl: string, date: string): Capabil
       {
         mode: 'server',
         resource: [...RESOURCE_TYPES].sort().map((type) => resourceEntry(type, revIncludes)),
-        interaction: [{ code: 'history-system' }, { code: 'search-system' }],
+        interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }, { code: 'search-system' }],
         searchParam: [
           { name: '_type', type: 'token', documentation: 'System search: the resource types to search (comma-separated)' },
           // The Resource-level parameters (`_id`, `_lastUpdated`, `_tag`, ...), valid for every type.

@@ -62,24 +62,42 @@ export async function conditionalCreate(ctx: FhirContext, type: string, header: 
   };
 }
 
-/** `PUT [base]/[type]?params` */
-export async function conditionalUpdateHandler(ctx: FhirContext, req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
-  const type = resourceTypeParam(params);
-  const body = resourceBody(req, type);
-  const [match] = await findMatches(ctx, type, req.query);
-  let id: string;
+/**
+ * The id a conditional update writes: the single match's, else the body's id when it is free.
+ * @param ctx - the project context
+ * @param type - the resource type
+ * @param body - the new content
+ * @param criteria - the search parameters
+ * @returns the id to update or create, or undefined to create with a new id
+ * @throws MultipleMatchesError, BadRequestError (body id differs from the match), ConflictError (body id taken)
+ */
+export async function conditionalUpdateTarget(
+  ctx: FhirContext,
+  type: string,
+  body: Record<string, unknown>,
+  criteria: Array<[string, string]>,
+): Promise<string | undefined> {
+  const [match] = await findMatches(ctx, type, criteria);
   if (match) {
     if (body.id !== undefined && body.id !== match.id) {
       throw new BadRequestError(`Resource id '${String(body.id)}' does not match the resource found by the criteria (${match.id})`, [`${type}.id`]);
     }
-    id = match.id;
-  } else if (body.id !== undefined) {
-    if (typeof body.id !== 'string' || !isValidId(body.id)) throw new BadRequestError(`'${String(body.id)}' is not a valid FHIR id`, [`${type}.id`]);
-    const current = await ctx.repo.readCurrent(type, body.id);
-    if (current && !current.deleted) throw new ConflictError(`${type}/${body.id} exists but does not match the criteria`, [`${type}.id`]);
-    id = body.id;
-  } else {
-    const result = await ctx.repo.create(body);
+    return match.id;
+  }
+  if (body.id === undefined) return undefined;
+  if (typeof body.id !== 'string' || !isValidId(body.id)) throw new BadRequestError(`'${String(body.id)}' is not a valid FHIR id`, [`${type}.id`]);
+  const current = await ctx.repo.readCurrent(type, body.id);
+  if (current && !current.deleted) throw new ConflictError(`${type}/${body.id} exists but does not match the criteria`, [`${type}.id`]);
+  return body.id;
+}
+
+/** `PUT [base]/[type]?params` */
+export async function conditionalUpdateHandler(ctx: FhirContext, req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
+  const type = resourceTypeParam(params);
+  const body = resourceBody(req, type);
+  const id = await conditionalUpdateTarget(ctx, type, body, req.query);
+  if (id === undefined) {
+    const result = await ctx.repo.create(body, req.assignedId);
     return writeResponse(ctx, type, result.resource, result.versionId, result.lastUpdated, true);
   }
   const result = await ctx.repo.update(type, id, { ...body, id } as Resource, { ifMatch: req.headers.ifMatch });

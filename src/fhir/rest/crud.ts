@@ -42,7 +42,7 @@ export async function createHandler(ctx: FhirContext, req: FhirRequest, params: 
     const existing = await conditionalCreate(ctx, type, req.headers.ifNoneExist);
     if (existing) return existing;
   }
-  const result = await ctx.repo.create(body);
+  const result = await ctx.repo.create(body, req.assignedId);
   return writeResponse(ctx, type, result, 'Created');
 }
 

@@ -4,6 +4,7 @@
  * and a thin handler. Unknown paths → 404; a known path with another method → 405.
  */
 import { MethodNotAllowedError, ResourceNotFoundError, UnsupportedMediaTypeError } from '../errors';
+import { bundleHandler } from './bundle';
 import { capabilitiesHandler } from './capabilities';
 import type { RouteParams } from './context';
 import { createHandler, deleteHandler, patchHandler, readHandler, updateHandler, vreadHandler } from './crud';
@@ -59,6 +60,7 @@ export const FHIR_ROUTES: FhirRoute[] = [
   route('PATCH', ':type/:id', patchHandler, PATCH_MEDIA_TYPES),
   route('DELETE', ':type/:id', deleteHandler),
   route('GET', '', searchSystemHandler),
+  route('POST', '', bundleHandler, RESOURCE_MEDIA_TYPES),
   route('POST', '_search', searchSystemPostHandler, FORM_MEDIA_TYPES),
   route('GET', ':type', searchTypeHandler),
   route('POST', ':type/_search', searchTypePostHandler, FORM_MEDIA_TYPES),

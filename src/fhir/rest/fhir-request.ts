@@ -29,6 +29,11 @@ export interface FhirRequest {
   /** The parsed body. */
   body?: unknown;
   headers: FhirRequestHeaders;
+  /**
+   * The id a create must use (Bundle processing assigns ids up front so that `urn:uuid:` references can be
+   * rewritten before anything runs). Never set from HTTP input.
+   */
+  assignedId?: string;
 }
 
 /** What handlers need besides the request. */

@@ -2,21 +2,9 @@
  * The search layer's access to stored documents: every filter is confined to the caller's project and to live
  * (non-deleted) documents here, in one place, so no search path can forget it.
  */
-import type { Filter, FindOptions, ResourceDocument, ResourceStore } from '../../storage/ports';
-import type { FhirRepository } from '../repository/repository';
+import type { Filter, FindOptions, ResourceDocument } from '../../storage/ports';
 import { toPublicView } from '../repository/write-only-fields';
 import type { FhirContext } from '../rest/fhir-request';
-
-/**
- * The store behind a repository.
- * TODO(search): FhirRepository has no search/count yet. When the access-controlled repository lands, searches
- * must go through it (policy filters pushed down, results re-checked); this is the single place to switch.
- */
-function storeOf(repo: FhirRepository): ResourceStore {
-  const store = (repo as unknown as { store?: ResourceStore }).store;
-  if (!store) throw new Error('the repository exposes no resource store to search');
-  return store;
-}
 
 function scoped(ctx: FhirContext, filter: Filter): Filter {
   // Spread first: the project and deletion conditions always win over anything in the filter.
@@ -31,7 +19,7 @@ function scoped(ctx: FhirContext, filter: Filter): Filter {
  * @returns the stored documents
  */
 export async function searchDocuments(ctx: FhirContext, filter: Filter, options: FindOptions = {}): Promise<ResourceDocument[]> {
-  return storeOf(ctx.repo).search(scoped(ctx, filter), options);
+  return ctx.repo.store.search(scoped(ctx, filter), options);
 }
 
 /**
@@ -41,7 +29,7 @@ export async function searchDocuments(ctx: FhirContext, filter: Filter, options:
  * @returns the count
  */
 export async function countDocuments(ctx: FhirContext, filter: Filter): Promise<number> {
-  return storeOf(ctx.repo).count(scoped(ctx, filter));
+  return ctx.repo.store.count(scoped(ctx, filter));
 }
 
 /**
