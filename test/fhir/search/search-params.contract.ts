@@ -12,7 +12,8 @@ const LOINC = 'http://loinc.org';
 const UCUM = 'http://unitsofmeasure.org';
 
 const FIXTURES: Resource[] = [
-  { resourceType: 'Patient', id: 'p1', name: [{ family: 'Dupont', given: ['Éloïse'] }], birthDate: '1980-05-15', gender: 'female', identifier: [{ system: 'sys-a', value: '111' }], active: true },
+  { resourceType: 'Patient', id: 'p1', name: [{ family: 'Dupont', given: ['Éloïse'] }], birthDate: '1980-05-15', gender: 'female', identifier: [{ system: 'sys-a', value: '111' }], active: true,
+    meta: { tag: [{ system: 'urn:tags', code: 'vip' }], profile: ['http://ex.org/StructureDefinition/p'], security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' }] } },
   { resourceType: 'Patient', id: 'p2', name: [{ family: 'Martin', given: ['Eloise'] }], birthDate: '1980', gender: 'male', identifier: [{ system: 'sys-b', value: '111' }] },
   { resourceType: 'Patient', id: 'p3', name: [{ family: 'a.*b' }], birthDate: '1990-01-01', gender: 'other', identifier: [{ value: '111' }] },
   {
@@ -115,6 +116,12 @@ const CASES: Array<[string, string, string, string[]]> = [
   ['Patient', '_id', 'p1,p3', ['p1', 'p3']],
   ['Patient', '_lastUpdated', 'gt2000', ['p1', 'p2', 'p3']],
   ['Patient', '_lastUpdated', 'lt2000', []],
+  ['Patient', '_tag', 'urn:tags|vip', ['p1']],
+  ['Patient', '_tag:not', 'vip', ['p2', 'p3']],
+  ['Patient', '_profile', 'http://ex.org/StructureDefinition/p', ['p1']],
+  ['Patient', '_security', 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality|R', ['p1']],
+  // choice types: value[x] as string
+  ['Observation', 'value-string', 'HI', ['o3']],
 ];
 
 /**
