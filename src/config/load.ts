@@ -49,6 +49,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pageSizeMax,
     bundleMaxEntries: parseInteger(ENV.bundleMaxEntries, get('bundleMaxEntries'), DEFAULTS.bundleMaxEntries, 1, 100_000),
     shutdownTimeoutMs: parseInteger(ENV.shutdownTimeoutMs, get('shutdownTimeoutMs'), DEFAULTS.shutdownTimeoutMs, 0, 600_000),
+    loginMaxFailures: parseInteger(ENV.loginMaxFailures, get('loginMaxFailures'), DEFAULTS.loginMaxFailures, 1, 10_000),
+    loginFailureWindowSeconds: parseInteger(ENV.loginFailureWindowSeconds, get('loginFailureWindowSeconds'), DEFAULTS.loginFailureWindowSeconds, 1, 86_400),
+    sessionLifetimeSeconds: parseInteger(ENV.sessionLifetimeSeconds, get('sessionLifetimeSeconds'), DEFAULTS.sessionLifetimeSeconds, 60, 30 * 86_400),
   };
   return config;
 }

@@ -39,6 +39,12 @@ export interface Config {
   bundleMaxEntries: number;
   /** SHUTDOWN_TIMEOUT_MS: how long SIGTERM waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: number;
+  /** LOGIN_MAX_FAILURES: failed sign-ins allowed per IP and per account within the window; then 429. */
+  loginMaxFailures: number;
+  /** LOGIN_FAILURE_WINDOW_SECONDS: the window over which failed sign-ins are counted. */
+  loginFailureWindowSeconds: number;
+  /** SESSION_LIFETIME_SECONDS: how long a sign-in session (the `fhir_session` cookie) lasts. */
+  sessionLifetimeSeconds: number;
 }
 
 /** Environment variable names, for documentation and error messages. */
@@ -60,6 +66,9 @@ export const ENV = {
   pageSizeMax: 'PAGE_SIZE_MAX',
   bundleMaxEntries: 'BUNDLE_MAX_ENTRIES',
   shutdownTimeoutMs: 'SHUTDOWN_TIMEOUT_MS',
+  loginMaxFailures: 'LOGIN_MAX_FAILURES',
+  loginFailureWindowSeconds: 'LOGIN_FAILURE_WINDOW_SECONDS',
+  sessionLifetimeSeconds: 'SESSION_LIFETIME_SECONDS',
 } as const satisfies Record<keyof Config, string>;
 
 /** Defaults for every optional key. */
@@ -77,4 +86,7 @@ export const DEFAULTS = {
   pageSizeMax: 1000,
   bundleMaxEntries: 1000,
   shutdownTimeoutMs: 10_000,
+  loginMaxFailures: 10,
+  loginFailureWindowSeconds: 900,
+  sessionLifetimeSeconds: 8 * 3600,
 };

@@ -1,0 +1,109 @@
+/**
+ * Users and memberships as the sign-in sees them, read straight from the resource store (the stored User
+ * carries its password hash, which never leaves this module). An email is unique per project, so a user is
+ * found through the unique key `User.email|<lowercased email>`.
+ */
+import { hashPassword, verifyPassword } from '../../security/hashing';
+import type { ResourceStore } from '../../storage/ports';
+
+/** A user who may sign in. */
+export interface SignInUser {
+  id: string;
+  email: string;
+  /** Display name (HumanName.text or given + family), when there is one. */
+  name?: string;
+  active: boolean;
+}
+
+/** The outcome of checking credentials. */
+export type CredentialCheck =
+  | { ok: true; user: SignInUser; membershipId?: string }
+  | { ok: false; reason: 'invalid' | 'inactive' };
+
+let dummyHash: Promise<string> | undefined;
+
+/** A hash to verify against when the email is unknown, so both cases take the same time. */
+function timingDummy(): Promise<string> {
+  dummyHash ??= hashPassword('timing-equalization-only');
+  return dummyHash;
+}
+
+function toSignInUser(resource: Record<string, unknown>): SignInUser {
+  const name = resource.name as { text?: string; given?: string[]; family?: string } | undefined;
+  const label = name?.text ?? ([...(name?.given ?? []), name?.family].filter(Boolean).join(' ') || undefined);
+  return {
+    id: String(resource.id),
+    email: String(resource.email ?? ''),
+    ...(label ? { name: label } : {}),
+    active: resource.active !== false,
+  };
+}
+
+/**
+ * Reads a user by id.
+ * @param resources - the resource store
+ * @param project - the project key
+ * @param id - the User id
+ * @returns the user, or undefined when missing or deleted
+ */
+export async function readUser(resources: ResourceStore, project: string, id: string): Promise<SignInUser | undefined> {
+  const doc = await resources.readCurrent(project, 'User', id);
+  return doc && !doc.deleted && doc.resource ? toSignInUser(doc.resource) : undefined;
+}
+
+/**
+ * The user's memberships in the project.
+ * @param resources - the resource store
+ * @param project - the project key
+ * @param userId - the User id
+ * @returns each membership's id and whether it is active
+ */
+export async function findMemberships(resources: ResourceStore, project: string, userId: string): Promise<Array<{ id: string; active: boolean }>> {
+  const docs = await resources.search({ project, type: 'Membership', 'index.user': { $elemMatch: { r: `User/${userId}` } } });
+  return docs
+    .filter((doc) => !doc.deleted && doc.resource)
+    .map((doc) => ({ id: doc.id, active: doc.resource?.active !== false }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/**
+ * Whether a user may act: active, and, when memberships exist, at least one active one.
+ * @param resources - the resource store
+ * @param project - the project key
+ * @param userId - the User id
+ * @returns the user and the membership to use, or undefined when the user may not act
+ */
+export async function activeUser(
+  resources: ResourceStore,
+  project: string,
+  userId: string,
+): Promise<{ user: SignInUser; membershipId?: string } | undefined> {
+  const user = await readUser(resources, project, userId);
+  if (!user?.active) return undefined;
+  const memberships = await findMemberships(resources, project, userId);
+  if (memberships.length === 0) return { user };
+  const membership = memberships.find((m) => m.active);
+  return membership ? { user, membershipId: membership.id } : undefined;
+}
+
+/**
+ * Checks an email and password against the project's users (scrypt, constant-time; an unknown email costs the
+ * same as a wrong password). An inactive user, or one whose memberships are all inactive, is refused even with
+ * the right password.
+ * @param resources - the resource store
+ * @param project - the project key
+ * @param email - the submitted email
+ * @param password - the submitted password
+ * @returns the user, or why not
+ */
+export async function checkCredentials(resources: ResourceStore, project: string, email: string, password: string): Promise<CredentialCheck> {
+  const normalized = email.trim().toLowerCase();
+  const [doc] = normalized
+    ? await resources.search({ project, type: 'User', uniqueKeys: `User.email|${normalized}` }, { limit: 1 })
+    : [];
+  const hash = doc && !doc.deleted && typeof doc.resource?.password === 'string' ? doc.resource.password : undefined;
+  const matches = await verifyPassword(password, hash ?? (await timingDummy()));
+  if (!hash || !matches || !doc) return { ok: false, reason: 'invalid' };
+  const active = await activeUser(resources, project, doc.id);
+  return active ? { ok: true, ...active } : { ok: false, reason: 'inactive' };
+}

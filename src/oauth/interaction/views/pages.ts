@@ -1,0 +1,115 @@
+/**
+ * The interaction pages' content: login, consent, logout, and the error pages. Plain forms that work without
+ * JavaScript; every field has a visible label and every button says what it does.
+ */
+import { html, type SafeHtml } from './html';
+
+/** A page title and body, rendered by `sendPage`. */
+export interface PageContent {
+  title: string;
+  content: SafeHtml;
+}
+
+/** Data for the login form. */
+export interface LoginView {
+  action: string;
+  interaction: string;
+  csrf: string;
+  clientName: string;
+  email?: string;
+  error?: string;
+}
+
+/**
+ * The sign-in form.
+ * @param view - form action, hidden fields, client name and any error to show
+ * @returns the page
+ */
+export function loginPage(view: LoginView): PageContent {
+  return {
+    title: 'Sign in',
+    content: html`<p class="client">to continue to <strong>${view.clientName}</strong></p>
+${view.error ? html`<p class="error" role="alert" id="login-error">${view.error}</p>` : ''}
+<form method="post" action="${view.action}"${view.error ? html` aria-describedby="login-error"` : ''}>
+<input type="hidden" name="interaction" value="${view.interaction}">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="username" required value="${view.email ?? ''}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>`,
+  };
+}
+
+/** Data for the consent form. */
+export interface ConsentView {
+  action: string;
+  interaction: string;
+  csrf: string;
+  clientName: string;
+  userLabel: string;
+  /** Plain-language descriptions, one per scope. */
+  scopes: Array<{ scope: string; text: string }>;
+}
+
+/**
+ * The consent form: what the client asks for, Allow or Deny.
+ * @param view - form action, hidden fields and the scopes in plain language
+ * @returns the page
+ */
+export function consentPage(view: ConsentView): PageContent {
+  const items = view.scopes.map((s) => html`<li>${s.text} <code>${s.scope}</code></li>`);
+  return {
+    title: 'Allow access?',
+    content: html`<p class="client"><strong>${view.clientName}</strong> wants to:</p>
+<ul class="scopes">${items}</ul>
+<p>Signed in as ${view.userLabel}.</p>
+<form method="post" action="${view.action}">
+<input type="hidden" name="interaction" value="${view.interaction}">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+</form>`,
+  };
+}
+
+/**
+ * The sign-out confirmation (a form, so that a cross-site link cannot sign the user out).
+ * @param action - the form action
+ * @param csrf - the session's CSRF token
+ * @param userLabel - who is signed in
+ * @returns the page
+ */
+export function logoutConfirmPage(action: string, csrf: string, userLabel: string): PageContent {
+  return {
+    title: 'Sign out?',
+    content: html`<p>You are signed in as ${userLabel}.</p>
+<form method="post" action="${action}">
+<input type="hidden" name="csrf" value="${csrf}">
+<button type="submit">Sign out</button>
+</form>`,
+  };
+}
+
+/**
+ * Shown after sign-out, or when there was no session.
+ * @returns the page
+ */
+export function signedOutPage(): PageContent {
+  return { title: 'Signed out', content: html`<p>You are signed out. You can close this window.</p>` };
+}
+
+/**
+ * An error page (authorization requests that cannot be redirected, expired interactions, CSRF failures).
+ * @param title - the heading
+ * @param message - what went wrong, in plain language
+ * @param code - the OAuth error code, when there is one
+ * @returns the page
+ */
+export function errorPage(title: string, message: string, code?: string): PageContent {
+  return {
+    title,
+    content: html`<p class="error" role="alert">${message}</p>${code ? html`<p>Error code: <code>${code}</code></p>` : ''}`,
+  };
+}
