@@ -11,7 +11,8 @@ const BASE = 'https://fhir.example.test/w/search/params/api/v1/fhir/r4';
 const LOINC = 'http://loinc.org';
 const UCUM = 'http://unitsofmeasure.org';
 
-const FIXTURES: Resource[] = [
+/** Resources with hand-worked search results (also the corpus of fast-path.test.ts). */
+export const FIXTURES: Resource[] = [
   { resourceType: 'Patient', id: 'p1', name: [{ family: 'Dupont', given: ['Éloïse'] }], birthDate: '1980-05-15', gender: 'female', identifier: [{ system: 'sys-a', value: '111' }], active: true,
     meta: { tag: [{ system: 'urn:tags', code: 'vip' }], profile: ['http://ex.org/StructureDefinition/p'], security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' }] } },
   { resourceType: 'Patient', id: 'p2', name: [{ family: 'Martin', given: ['Eloise'] }], birthDate: '1980', gender: 'male', identifier: [{ system: 'sys-b', value: '111' }] },
@@ -34,6 +35,13 @@ const FIXTURES: Resource[] = [
   {
     resourceType: 'Observation', id: 'o4', status: 'final', code: { text: 'free text code' },
     component: [{ code: { coding: [{ system: LOINC, code: '8462-4' }] }, valueQuantity: { value: 80, system: UCUM, code: 'mm[Hg]' } }],
+  },
+  {
+    resourceType: 'Observation', id: 'o5', status: 'final', subject: { reference: 'Patient/p3' }, code: { coding: [{ system: LOINC, code: '85354-9' }] },
+    component: [
+      { code: { coding: [{ system: LOINC, code: '8480-6' }] }, valueQuantity: { value: 130, system: UCUM, code: 'mm[Hg]' } },
+      { code: { coding: [{ system: LOINC, code: '8462-4' }] }, valueQuantity: { value: 85, system: UCUM, code: 'mm[Hg]' } },
+    ],
   },
   { resourceType: 'RiskAssessment', id: 'r1', status: 'final', subject: { reference: 'Patient/p1' }, prediction: [{ probabilityDecimal: 100 }] },
   { resourceType: 'RiskAssessment', id: 'r2', status: 'final', subject: { reference: 'Patient/p1' }, prediction: [{ probabilityDecimal: 100.4 }] },
@@ -108,6 +116,10 @@ const CASES: Array<[string, string, string, string[]]> = [
   ['Observation', 'code-value-quantity', `${LOINC}|8480-6$gt100`, ['o1']],
   ['Observation', 'code-value-quantity', `${LOINC}|8480-6$lt100`, []],
   ['Observation', 'component-code-value-quantity', `${LOINC}|8462-4$80`, ['o4']],
+  // several components: each component's value, paired with its own code
+  ['Observation', 'component-value-quantity', '85', ['o5']],
+  ['Observation', 'component-code-value-quantity', `${LOINC}|8480-6$130`, ['o5']],
+  ['Observation', 'component-code-value-quantity', `${LOINC}|8480-6$85`, []],
   // uri
   ['ValueSet', 'url', 'http://ex.org/fhir/ValueSet/a', ['vs1']],
   ['ValueSet', 'url:below', 'http://ex.org/fhir/ValueSet/a', ['vs1', 'vs2']],

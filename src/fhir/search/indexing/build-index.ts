@@ -6,6 +6,7 @@
 import type { SearchParameter } from 'fhir/r4';
 import { getSearchParameters } from '../../definitions';
 import { compilePath } from './compile';
+import { compileRelativeFastPath } from './fast-path';
 import { ENTRY_BUILDERS, type Entry } from './entries';
 
 /** What is stored with a resource version. */
@@ -31,27 +32,64 @@ function basePath(expression: string): string | undefined {
   return /^[A-Z][A-Za-z]+(\.[a-z][A-Za-z]*)*$/.test(expression) ? expression : undefined;
 }
 
-function compositeEntries(type: string, param: SearchParameter, resource: Record<string, unknown>): Entry[] {
-  const expression = param.expression;
-  const base = expression && basePath(expression);
-  const elements = base ? compilePath(expression)?.(resource) ?? [] : [];
-  const entries: Entry[] = [];
-  for (const element of elements) {
-    let combos: Entry[] = [{}];
-    for (const component of param.component ?? []) {
-      const def = componentParam(type, component.definition);
-      const build = def && ENTRY_BUILDERS[def.type];
-      const fn = build && compilePath(component.expression, base);
-      const values = fn ? fn(element).flatMap((v) => build(v)) : [];
-      if (!def || values.length === 0) {
-        combos = [];
-        break;
-      }
-      combos = combos.flatMap((combo) => values.map((v) => ({ ...combo, [def.code]: v })));
-    }
-    entries.push(...combos);
+/** How one parameter is indexed for one resource type, prepared once. */
+interface ParamPlan {
+  code: string;
+  type: string;
+  entries: (resource: Record<string, unknown>) => Entry[];
+}
+
+const plans = new Map<string, ParamPlan[]>();
+
+function compositePlan(type: string, param: SearchParameter): ParamPlan['entries'] | undefined {
+  const expression = param.expression ?? '';
+  const base = basePath(expression);
+  const elementsOf = base && compilePath(expression, undefined, type);
+  if (!base || !elementsOf) return undefined;
+  const components: Array<{ code: string; values: (element: unknown) => Entry[] }> = [];
+  for (const component of param.component ?? []) {
+    const def = componentParam(type, component.definition);
+    const build = def && ENTRY_BUILDERS[def.type];
+    const fn = build && (compileRelativeFastPath(component.expression, base) ?? compilePath(component.expression, base));
+    if (!def || !build || !fn) return () => [];
+    components.push({ code: def.code, values: (element) => fn(element as Record<string, unknown>).flatMap((v) => build(v)) });
   }
-  return entries;
+  return (resource) => {
+    const entries: Entry[] = [];
+    for (const element of elementsOf(resource)) {
+      let combos: Entry[] = [{}];
+      for (const component of components) {
+        const values = component.values(element);
+        if (values.length === 0) {
+          combos = [];
+          break;
+        }
+        combos = combos.flatMap((combo) => values.map((v) => ({ ...combo, [component.code]: v })));
+      }
+      entries.push(...combos);
+    }
+    return entries;
+  };
+}
+
+function planFor(type: string): ParamPlan[] {
+  let plan = plans.get(type);
+  if (plan) return plan;
+  plan = [];
+  for (const param of getSearchParameters(type)) {
+    if (NOT_INDEXED.has(param.code) || !param.expression) continue;
+    if (param.type === 'composite') {
+      const entries = compositePlan(type, param);
+      if (entries) plan.push({ code: param.code, type: param.type, entries });
+      continue;
+    }
+    const build = ENTRY_BUILDERS[param.type];
+    const fn = build && compilePath(param.expression, undefined, type);
+    if (!build || !fn) continue;
+    plan.push({ code: param.code, type: param.type, entries: (resource) => fn(resource).flatMap((v) => build(v)) });
+  }
+  plans.set(type, plan);
+  return plan;
 }
 
 function sortKey(type: string, entries: Entry[]): unknown {
@@ -82,25 +120,14 @@ function sortKey(type: string, entries: Entry[]): unknown {
  * @returns the index and sort keys
  */
 export function buildSearchIndex(resource: Record<string, unknown>): SearchIndex {
-  const type = resource.resourceType as string;
   const index: Record<string, Entry[]> = {};
   const sort: Record<string, unknown> = {};
-  for (const param of getSearchParameters(type)) {
-    if (NOT_INDEXED.has(param.code) || !param.expression) continue;
+  for (const param of planFor(resource.resourceType as string)) {
     let entries: Entry[];
-    if (param.type === 'composite') {
-      entries = compositeEntries(type, param, resource);
-    } else {
-      const build = ENTRY_BUILDERS[param.type];
-      const fn = build && compilePath(param.expression);
-      if (!fn) continue;
-      let values: unknown[];
-      try {
-        values = fn(resource);
-      } catch {
-        continue;
-      }
-      entries = values.flatMap((v) => build(v));
+    try {
+      entries = param.entries(resource);
+    } catch {
+      continue;
     }
     if (entries.length === 0) continue;
     index[param.code] = dedupe(entries);
