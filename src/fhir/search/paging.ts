@@ -107,8 +107,9 @@ export async function fetchPage(ctx: FhirContext, filter: Filter, sort: Sort, cu
   const forward = cursor.direction === 'next';
   const range = cursor.key ? [keysetFilter(sort, cursor.key, cursor.direction)] : [];
   const [unchanged, changed] = await Promise.all([
-    searchDocuments(ctx, { $and: [filter, ...range, { lastUpdated: { $lt: cursor.snapshot } }] }, { sort: forward ? sort : reverseSort(sort), limit: count + 1 }),
-    searchDocuments(ctx, { $and: [filter, { lastUpdated: { $gte: cursor.snapshot } }] }, { sort: [['_id', 1]], limit: CHANGED_LIMIT }),
+    // The cheap conditions come first: the embedded store stops testing a document at the first false one.
+    searchDocuments(ctx, { $and: [...range, { lastUpdated: { $lt: cursor.snapshot } }, filter] }, { sort: forward ? sort : reverseSort(sort), limit: count + 1 }),
+    searchDocuments(ctx, { $and: [{ lastUpdated: { $gte: cursor.snapshot } }, filter] }, { sort: [['_id', 1]], limit: CHANGED_LIMIT }),
   ]);
   const entries: PositionedDocument[] = unchanged.map((doc) => ({ doc, key: documentKey(sort, doc) }));
   const placed = await Promise.all(changed.map(async (doc) => ({ doc, key: await positionOf(ctx, sort, doc, cursor.snapshot) })));

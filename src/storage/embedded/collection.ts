@@ -11,7 +11,7 @@ import { Query } from 'mingo';
 import type { Filter, FindOptions, ResourceDocument } from '../ports';
 import { analyzeFilter, isIndexScalar, scalarKey } from './query-plan';
 import type { QueryPlan } from './query-plan';
-import { sortDocuments } from './sort-order';
+import { selectSorted, sortDocuments } from './sort-order';
 
 /** A set of candidate ids with a cheap size, used to pick the most selective source. */
 interface Candidates {
@@ -162,6 +162,7 @@ export class ResourceCollection {
       matched.push(doc);
       if (!sorted && limit !== undefined && matched.length >= skip + limit) break;
     }
+    if (sorted && limit !== undefined) return selectSorted(matched, options.sort ?? [], skip + limit).slice(skip);
     const ordered = sorted ? sortDocuments(matched, options.sort ?? []) : matched;
     return ordered.slice(skip, limit === undefined ? undefined : skip + limit);
   }

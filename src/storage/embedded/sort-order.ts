@@ -195,3 +195,41 @@ export function sortDocuments<T>(docs: readonly T[], sort: Sort): T[] {
   });
   return keyed.map((k) => k.doc);
 }
+
+/**
+ * The first `limit` documents by MongoDB sort rules, without sorting all of them: keeps a bounded, sorted window
+ * (binary insertion), so selecting a page of 20 among n matches costs about n·log 20 comparisons. Stable like
+ * {@link sortDocuments}.
+ *
+ * @param docs - documents in input order (not modified)
+ * @param sort - sort keys in order
+ * @param limit - how many to keep
+ * @returns the first `limit` documents in sort order
+ */
+export function selectSorted<T>(docs: readonly T[], sort: Sort, limit: number): T[] {
+  if (sort.length === 0 || limit >= docs.length) return sortDocuments(docs, sort).slice(0, limit);
+  if (limit <= 0) return [];
+  const compare = (x: unknown[], y: unknown[]): number => {
+    for (let i = 0; i < sort.length; i++) {
+      const c = compareValues(x[i], y[i]);
+      if (c !== 0) return c * (sort[i] as [string, 1 | -1])[1];
+    }
+    return 0;
+  };
+  const window: Array<{ doc: T; keys: unknown[] }> = [];
+  for (const doc of docs) {
+    const keys = sort.map(([path, dir]) => sortKeyOf(doc, path, dir));
+    if (window.length === limit && compare(keys, (window[limit - 1] as { keys: unknown[] }).keys) >= 0) continue;
+    // Insert after every entry that sorts before or equal to it (stability).
+    let lo = 0;
+    let hi = window.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compare((window[mid] as { keys: unknown[] }).keys, keys) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    window.splice(lo, 0, { doc, keys });
+    if (window.length > limit) window.pop();
+  }
+  return window.map((entry) => entry.doc);
+}
