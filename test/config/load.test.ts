@@ -18,6 +18,10 @@ describe('loadConfig', () => {
       bodyLimitBytes: 5 * 1024 * 1024,
       pageSizeDefault: 20,
       pageSizeMax: 1000,
+      bundleMaxEntries: 1000,
+      loginMaxFailures: 10,
+      loginFailureWindowSeconds: 900,
+      sessionLifetimeSeconds: 28800,
       shutdownTimeoutMs: 10000,
     });
   });
