@@ -1,0 +1,76 @@
+/**
+ * ClientApplication lookup for the authorization server. Clients are FHIR resources read through the same store
+ * as every other resource, so a client created or edited through the FHIR API is live on the next request.
+ */
+import type { OAuthDeps } from '../deps';
+
+/** A ClientApplication as the authorization server reads it (never with its secret). */
+export type ClientApplication = Record<string, unknown> & {
+  id: string;
+  status?: string;
+  grantType?: string[];
+  tokenEndpointAuthMethod?: string;
+  redirectUri?: string[];
+  scope?: string;
+  jwks?: string;
+  jwksUri?: string;
+  accessTokenLifetime?: number;
+  refreshTokenLifetime?: number;
+  consentRequired?: boolean;
+  requirePkce?: boolean;
+  launchUri?: string;
+};
+
+/** Default lifetimes in seconds. */
+export const DEFAULT_ACCESS_TOKEN_LIFETIME = 3600;
+export const DEFAULT_REFRESH_TOKEN_LIFETIME = 30 * 24 * 3600;
+
+/**
+ * Reads a client by id (= client_id).
+ * @param deps - OAuth dependencies
+ * @param project - the project key
+ * @param clientId - the client id
+ * @returns the client without its secret, or undefined when unknown or deleted
+ */
+export async function loadClient(deps: OAuthDeps, project: string, clientId: string): Promise<ClientApplication | undefined> {
+  const record = await loadClientRecord(deps, project, clientId);
+  return record?.client;
+}
+
+/**
+ * Reads a client and its hashed secret (for client authentication only).
+ * @param deps - OAuth dependencies
+ * @param project - the project key
+ * @param clientId - the client id
+ * @returns the client and the stored secret hash, or undefined
+ */
+export async function loadClientRecord(
+  deps: OAuthDeps,
+  project: string,
+  clientId: string,
+): Promise<{ client: ClientApplication; secretHash?: string } | undefined> {
+  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(clientId)) return undefined;
+  const doc = await deps.storage.resources.readCurrent(project, 'ClientApplication', clientId);
+  if (!doc || doc.deleted || !doc.resource) return undefined;
+  const { secret, ...client } = doc.resource;
+  return { client: client as ClientApplication, secretHash: typeof secret === 'string' ? secret : undefined };
+}
+
+/**
+ * Whether a client may be used at all.
+ * @param client - the client
+ * @returns true unless its status is inactive
+ */
+export function isClientActive(client: ClientApplication): boolean {
+  return client.status !== 'inactive';
+}
+
+/**
+ * The grant types a client may use (`client_credentials` when none are listed and it has a secret is not
+ * assumed: the list is explicit).
+ * @param client - the client
+ * @returns the grant types
+ */
+export function clientGrantTypes(client: ClientApplication): string[] {
+  return Array.isArray(client.grantType) ? client.grantType.filter((g): g is string => typeof g === 'string') : [];
+}

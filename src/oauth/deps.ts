@@ -1,0 +1,13 @@
+/** What the authorization server needs from the rest of the application. */
+import type { Config } from '../config/schema';
+import type { Logger } from '../logger';
+import type { Storage } from '../storage/ports';
+import type { ProjectRegistry } from '../tenancy/projects';
+
+/** Dependencies of the OAuth routers and services. */
+export interface OAuthDeps {
+  config: Config;
+  storage: Storage;
+  projects: ProjectRegistry;
+  logger: Logger;
+}

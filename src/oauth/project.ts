@@ -1,0 +1,53 @@
+/** Resolves the project named in an OAuth URL and the absolute URLs derived from it. */
+import type { Request } from 'express';
+import { fhirBaseUrl } from '../fhir/rest/router';
+import type { OAuthDeps } from './deps';
+import { OAuthError } from './errors';
+
+/** The project of an OAuth request. */
+export interface OAuthProject {
+  /** `tenant/project`, the storage key. */
+  key: string;
+  tenant: string;
+  project: string;
+  /** `{PUBLIC_URL}/w/{tenant}/{project}` */
+  issuer: string;
+  /** The project's FHIR base URL (the audience of its access tokens). */
+  fhirBase: string;
+  /** `{issuer}/api/v1/oauth` */
+  oauthBase: string;
+}
+
+/**
+ * The project for a tenant and project name.
+ * @param deps - OAuth dependencies
+ * @param tenant - tenant slug
+ * @param name - project slug
+ * @returns the project, or undefined when unknown
+ */
+export async function findProject(deps: OAuthDeps, tenant: string, name: string): Promise<OAuthProject | undefined> {
+  const found = await deps.projects.find(tenant, name);
+  if (!found) return undefined;
+  const issuer = `${deps.config.publicUrl}/w/${found.tenant}/${found.name}`;
+  return {
+    key: found.key,
+    tenant: found.tenant,
+    project: found.name,
+    issuer,
+    fhirBase: fhirBaseUrl(deps.config.publicUrl, found.tenant, found.name),
+    oauthBase: `${issuer}/api/v1/oauth`,
+  };
+}
+
+/**
+ * The project named by the request's `:tenant` and `:project` route parameters.
+ * @param deps - OAuth dependencies
+ * @param req - the request
+ * @returns the project
+ * @throws OAuthError 404 (`not_found`) for an unknown tenant or project
+ */
+export async function resolveProject(deps: OAuthDeps, req: Request): Promise<OAuthProject> {
+  const found = await findProject(deps, String(req.params.tenant), String(req.params.project));
+  if (!found) throw new OAuthError('not_found', 404, 'Unknown tenant or project');
+  return found;
+}

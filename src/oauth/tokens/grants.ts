@@ -1,0 +1,78 @@
+/**
+ * Grants: one per authorization (a code exchange or a client_credentials request). Every token carries its grant
+ * id; revoking the grant (revocation endpoint, code or refresh token reuse) ends every token issued under it on
+ * the next request. Records of kind `grant`, kept until the longest-lived token of the grant has expired.
+ */
+import { randomUUID } from 'node:crypto';
+import type { OAuthDeps } from '../deps';
+
+const KIND = 'grant';
+
+/** A grant as stored. */
+export interface Grant {
+  grantId: string;
+  project: string;
+  clientId: string;
+  userId?: string;
+  membershipId?: string;
+  scope: string[];
+  createdAt: string;
+  /** Epoch seconds of the user's authentication. */
+  authTime?: number;
+  nonce?: string;
+  launch?: Record<string, unknown>;
+  revokedAt?: string;
+}
+
+/** Grant revocations seen by this process, so a revoked grant fails at once even if its status was cached. */
+const revokedHere = new Set<string>();
+
+/**
+ * Creates a grant.
+ * @param deps - OAuth dependencies
+ * @param grant - the grant without id and creation time
+ * @param lifetimeSeconds - how long its longest token may live
+ * @returns the stored grant
+ */
+export async function createGrant(deps: OAuthDeps, grant: Omit<Grant, 'grantId' | 'createdAt'>, lifetimeSeconds: number): Promise<Grant> {
+  const stored: Grant = { ...grant, grantId: randomUUID(), createdAt: new Date().toISOString() };
+  await deps.storage.records.put({
+    kind: KIND,
+    key: stored.grantId,
+    value: stored as unknown as Record<string, unknown>,
+    expiresAt: new Date(Date.now() + lifetimeSeconds * 1000).toISOString(),
+  });
+  return stored;
+}
+
+/**
+ * Reads a grant.
+ * @param deps - OAuth dependencies
+ * @param grantId - the id
+ * @returns the grant, or undefined when unknown or expired
+ */
+export async function readGrant(deps: OAuthDeps, grantId: string): Promise<Grant | undefined> {
+  const record = await deps.storage.records.get(KIND, grantId);
+  return record ? (record.value as unknown as Grant) : undefined;
+}
+
+/**
+ * Whether a grant is still usable.
+ * @param grant - the grant (or undefined)
+ * @returns true when it exists and was not revoked
+ */
+export function isGrantActive(grant: Grant | undefined): grant is Grant {
+  return grant !== undefined && grant.revokedAt === undefined && !revokedHere.has(grant.grantId);
+}
+
+/**
+ * Revokes a grant: every token issued under it stops working.
+ * @param deps - OAuth dependencies
+ * @param grantId - the id
+ */
+export async function revokeGrant(deps: OAuthDeps, grantId: string): Promise<void> {
+  revokedHere.add(grantId);
+  const record = await deps.storage.records.get(KIND, grantId);
+  if (!record || (record.value as unknown as Grant).revokedAt) return;
+  await deps.storage.records.put({ ...record, value: { ...record.value, revokedAt: new Date().toISOString() } });
+}

@@ -1,0 +1,111 @@
+/**
+ * Token responses (RFC 6749 §5.1, OIDC Core §3.1.3.3): a signed JWT access token (RFC 9068 `at+jwt`), a rotated
+ * opaque refresh token when the client may have one, and an id_token when `openid` was granted.
+ */
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { type ClientApplication, clientGrantTypes, DEFAULT_ACCESS_TOKEN_LIFETIME, DEFAULT_REFRESH_TOKEN_LIFETIME } from '../clients/client-store';
+import type { OAuthDeps } from '../deps';
+import type { OAuthProject } from '../project';
+import type { Grant } from './grants';
+import type { KeyStore } from './keys';
+import { MAX_SIGNED_LIFETIME } from './keys';
+import { issueRefreshToken } from './refresh-tokens';
+
+/** The JSON body of a successful token response. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  refresh_token?: string;
+  id_token?: string;
+  [context: string]: unknown;
+}
+
+/** What a token is issued for. */
+export interface IssueRequest {
+  project: OAuthProject;
+  client: ClientApplication;
+  grant: Grant;
+  /** The scopes of this token (a refresh may narrow the grant's). */
+  scope: string[];
+  /** `Membership.link` of the user as a relative reference (`Patient/1`), if any. */
+  fhirUser?: string;
+  /** Issue a new refresh token (rotation) when the client and scopes allow one. */
+  allowRefresh: boolean;
+}
+
+/**
+ * The lifetime of a client's access tokens.
+ * @param client - the client
+ * @returns seconds
+ */
+export function accessTokenLifetime(client: ClientApplication): number {
+  const value = typeof client.accessTokenLifetime === 'number' ? client.accessTokenLifetime : DEFAULT_ACCESS_TOKEN_LIFETIME;
+  return Math.min(Math.max(value, 1), MAX_SIGNED_LIFETIME);
+}
+
+/**
+ * The lifetime of a client's refresh tokens.
+ * @param client - the client
+ * @returns seconds
+ */
+export function refreshTokenLifetime(client: ClientApplication): number {
+  return typeof client.refreshTokenLifetime === 'number' && client.refreshTokenLifetime > 0 ? client.refreshTokenLifetime : DEFAULT_REFRESH_TOKEN_LIFETIME;
+}
+
+/**
+ * Whether a refresh token may accompany tokens for these scopes.
+ * @param client - the client
+ * @param scope - the granted scopes
+ * @returns true when the client lists the refresh_token grant and offline_access or online_access was granted
+ */
+export function mayRefresh(client: ClientApplication, scope: string[]): boolean {
+  return clientGrantTypes(client).includes('refresh_token') && (scope.includes('offline_access') || scope.includes('online_access'));
+}
+
+/**
+ * Signs and issues the tokens.
+ * @param deps - OAuth dependencies
+ * @param keys - the key store
+ * @param request - what to issue
+ * @returns the token response body
+ */
+export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: IssueRequest): Promise<TokenResponse> {
+  const { project, client, grant, scope } = request;
+  const key = await keys.activeKey(project.key);
+  const lifetime = accessTokenLifetime(client);
+  const now = Math.floor(Date.now() / 1000);
+  const fhirUser = request.fhirUser ? `${project.fhirBase}/${request.fhirUser}` : undefined;
+  const claims: Record<string, unknown> = { client_id: client.id, scope: scope.join(' '), grant_id: grant.grantId };
+  if (fhirUser) claims.fhirUser = fhirUser;
+  const accessToken = await new SignJWT(claims)
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+    .setIssuer(project.issuer)
+    .setSubject(grant.userId ? `User/${grant.userId}` : client.id)
+    .setAudience(project.fhirBase)
+    .setIssuedAt(now)
+    .setExpirationTime(now + lifetime)
+    .setJti(randomUUID())
+    .sign(key.privateKey);
+  const response: TokenResponse = { access_token: accessToken, token_type: 'Bearer', expires_in: lifetime, scope: scope.join(' ') };
+  if (request.allowRefresh && mayRefresh(client, scope)) {
+    response.refresh_token = await issueRefreshToken(deps, { grantId: grant.grantId, clientId: client.id, scope }, refreshTokenLifetime(client));
+  }
+  if (scope.includes('openid') && grant.userId) {
+    const idClaims: Record<string, unknown> = {};
+    if (grant.authTime !== undefined) idClaims.auth_time = grant.authTime;
+    if (grant.nonce) idClaims.nonce = grant.nonce;
+    if (fhirUser && scope.includes('fhirUser')) idClaims.fhirUser = fhirUser;
+    response.id_token = await new SignJWT(idClaims)
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+      .setIssuer(project.issuer)
+      .setSubject(`User/${grant.userId}`)
+      .setAudience(client.id)
+      .setIssuedAt(now)
+      .setExpirationTime(now + lifetime)
+      .sign(key.privateKey);
+  }
+  return response;
+}

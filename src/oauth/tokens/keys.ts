@@ -1,0 +1,166 @@
+/**
+ * Signing keys per project, kept in the record store (kind `signing-key`) so every instance sharing the store
+ * signs and verifies with the same keys. The first key is created on first use. Rotation retires the active key
+ * and creates a new one; a retired key stays in the JWKS (and keeps verifying) until every token it signed has
+ * expired (`removeAfter` = retirement + the longest token lifetime), then it disappears.
+ * Keys are cached in memory per project and reloaded at most every {@link RELOAD_MS} (rotation by another
+ * instance is picked up then; a token signed with an unknown `kid` triggers an immediate reload).
+ */
+import { randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, importJWK, type JWK, type KeyLike } from 'jose';
+import type { RecordStore } from '../../storage/ports';
+
+/** Signature algorithm of access and id tokens. */
+export const SIGNING_ALG = 'RS256';
+const KIND = 'signing-key';
+const RELOAD_MS = 60_000;
+/** Longest lifetime of anything a key signs (access and id tokens), in seconds: 1 day. */
+export const MAX_SIGNED_LIFETIME = 24 * 3600;
+
+/** A stored key. */
+interface KeyRecord {
+  project: string;
+  kid: string;
+  alg: string;
+  publicJwk: JWK;
+  privateJwk: JWK;
+  createdAt: string;
+  retiredAt?: string;
+  removeAfter?: string;
+}
+
+/** A key ready to use. */
+export interface SigningKey {
+  kid: string;
+  alg: string;
+  publicJwk: JWK;
+  privateKey: KeyLike | Uint8Array;
+  publicKey: KeyLike | Uint8Array;
+  retired: boolean;
+}
+
+interface ProjectKeys {
+  loadedAt: number;
+  keys: SigningKey[];
+}
+
+/** The signing keys of every project. */
+export class KeyStore {
+  private readonly cache = new Map<string, Promise<ProjectKeys>>();
+  private readonly creating = new Map<string, Promise<string>>();
+
+  constructor(private readonly records: RecordStore) {}
+
+  /**
+   * The key new tokens are signed with (created on first use).
+   * @param project - the project key
+   * @returns the active key
+   */
+  async activeKey(project: string): Promise<SigningKey> {
+    let keys = await this.load(project);
+    let active = keys.keys.find((k) => !k.retired);
+    if (!active) {
+      let creation = this.creating.get(project);
+      if (!creation) {
+        creation = this.create(project).finally(() => this.creating.delete(project));
+        this.creating.set(project, creation);
+      }
+      await creation;
+      keys = await this.load(project, true);
+      active = keys.keys.find((k) => !k.retired);
+    }
+    if (!active) throw new Error(`no signing key for project ${project}`);
+    return active;
+  }
+
+  /**
+   * The key with a `kid`, for verification (active or retired but not yet removed).
+   * @param project - the project key
+   * @param kid - the key id from a token header
+   * @returns the key, or undefined
+   */
+  async verificationKey(project: string, kid: string): Promise<SigningKey | undefined> {
+    const found = (await this.load(project)).keys.find((k) => k.kid === kid);
+    if (found) return found;
+    return (await this.load(project, true)).keys.find((k) => k.kid === kid);
+  }
+
+  /**
+   * The public keys to publish.
+   * @param project - the project key
+   * @returns the JWKS document
+   */
+  async jwks(project: string): Promise<{ keys: JWK[] }> {
+    await this.activeKey(project);
+    const { keys } = await this.load(project);
+    return { keys: keys.map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.alg, use: 'sig' })) };
+  }
+
+  /**
+   * Retires the active key (it stays published until its tokens have expired) and creates a new one.
+   * @param project - the project key
+   * @returns the new key id and the retired one
+   */
+  async rotate(project: string): Promise<{ kid: string; retired?: string }> {
+    const now = new Date();
+    const removeAfter = new Date(now.getTime() + MAX_SIGNED_LIFETIME * 1000).toISOString();
+    let retired: string | undefined;
+    for (const record of await this.records.find(KIND, { project })) {
+      const value = record.value as unknown as KeyRecord;
+      if (value.retiredAt) continue;
+      retired = value.kid;
+      await this.records.put({ ...record, value: { ...value, retiredAt: now.toISOString(), removeAfter }, expiresAt: removeAfter });
+    }
+    const kid = await this.create(project);
+    await this.load(project, true);
+    return { kid, retired };
+  }
+
+  private async create(project: string): Promise<string> {
+    const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true, modulusLength: 2048 });
+    const kid = randomUUID();
+    const value: KeyRecord = {
+      project,
+      kid,
+      alg: SIGNING_ALG,
+      publicJwk: await exportJWK(publicKey),
+      privateJwk: await exportJWK(privateKey),
+      createdAt: new Date().toISOString(),
+    };
+    await this.records.put({ kind: KIND, key: `${project}|${kid}`, value: value as unknown as Record<string, unknown> });
+    return kid;
+  }
+
+  private async load(project: string, force = false): Promise<ProjectKeys> {
+    const cached = this.cache.get(project);
+    if (cached && !force) {
+      const keys = await cached;
+      if (Date.now() - keys.loadedAt < RELOAD_MS) return keys;
+    }
+    const loading = this.read(project);
+    this.cache.set(project, loading);
+    loading.catch(() => this.cache.delete(project));
+    return loading;
+  }
+
+  private async read(project: string): Promise<ProjectKeys> {
+    const records = await this.records.find(KIND, { project });
+    const now = new Date().toISOString();
+    const keys: SigningKey[] = [];
+    for (const record of records) {
+      const value = record.value as unknown as KeyRecord;
+      if (value.removeAfter && value.removeAfter <= now) continue;
+      keys.push({
+        kid: value.kid,
+        alg: value.alg,
+        publicJwk: value.publicJwk,
+        privateKey: await importJWK(value.privateJwk, value.alg),
+        publicKey: await importJWK(value.publicJwk, value.alg),
+        retired: value.retiredAt !== undefined,
+      });
+    }
+    // Newest active key first, so two keys created concurrently by two instances settle on one.
+    keys.sort((a, b) => Number(a.retired) - Number(b.retired) || (a.kid < b.kid ? -1 : 1));
+    return { loadedAt: Date.now(), keys };
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Refresh tokens: opaque, stored hashed (kind `refresh-token`), rotated on every use. A used token leaves a
+ * `used-refresh-token` marker naming its grant; presenting it again revokes the whole grant (RFC 9700 §4.14.2).
+ */
+import type { OAuthDeps } from '../deps';
+import { newOpaqueToken, tokenKey } from './hash';
+
+const KIND = 'refresh-token';
+const USED_KIND = 'used-refresh-token';
+
+/** What a refresh token carries. */
+export interface RefreshTokenData {
+  grantId: string;
+  clientId: string;
+  scope: string[];
+}
+
+/**
+ * Issues a refresh token.
+ * @param deps - OAuth dependencies
+ * @param data - grant, client and scope
+ * @param lifetimeSeconds - lifetime
+ * @returns the token
+ */
+export async function issueRefreshToken(deps: OAuthDeps, data: RefreshTokenData, lifetimeSeconds: number): Promise<string> {
+  const token = newOpaqueToken();
+  await deps.storage.records.put({
+    kind: KIND,
+    key: tokenKey(token),
+    value: { ...data },
+    expiresAt: new Date(Date.now() + lifetimeSeconds * 1000).toISOString(),
+  });
+  return token;
+}
+
+/** The outcome of presenting a refresh token. */
+export type RefreshUse = { status: 'ok'; data: RefreshTokenData } | { status: 'reused'; grantId: string } | { status: 'unknown' };
+
+/**
+ * Uses a refresh token: atomically consumes it and remembers that it was used.
+ * @param deps - OAuth dependencies
+ * @param token - the token
+ * @returns its data, or why it cannot be used
+ */
+export async function useRefreshToken(deps: OAuthDeps, token: string): Promise<RefreshUse> {
+  const key = tokenKey(token);
+  const record = await deps.storage.records.consume(KIND, key);
+  if (record) {
+    const data = record.value as unknown as RefreshTokenData;
+    await deps.storage.records.put({ kind: USED_KIND, key, value: { grantId: data.grantId }, expiresAt: record.expiresAt });
+    return { status: 'ok', data };
+  }
+  const used = await deps.storage.records.get(USED_KIND, key);
+  if (used && typeof used.value.grantId === 'string') return { status: 'reused', grantId: used.value.grantId };
+  return { status: 'unknown' };
+}
+
+/**
+ * Reads a refresh token without using it (introspection, revocation).
+ * @param deps - OAuth dependencies
+ * @param token - the token
+ * @returns its data and expiry, or undefined
+ */
+export async function peekRefreshToken(deps: OAuthDeps, token: string): Promise<(RefreshTokenData & { expiresAt?: string }) | undefined> {
+  const record = await deps.storage.records.get(KIND, tokenKey(token));
+  return record ? { ...(record.value as unknown as RefreshTokenData), expiresAt: record.expiresAt } : undefined;
+}
