@@ -11,6 +11,7 @@
  * `state` is kept exactly as received; `nonce` and `login_hint` are passed through. `launch` (SMART EHR launch)
  * is not resolved yet: the request record has a `launch` slot that SMART fills.
  */
+import { parseScope } from '../scopes';
 import { AuthorizeRedirectError, untrustedRequest } from './errors';
 import type { AuthorizationRequest } from './interaction-store';
 import { MAX_PARAMETER_LENGTH, type OAuthParams, singleParam } from './params';
@@ -158,7 +159,7 @@ export function validateAuthorizationRequest(
   checkParameterShape(params);
   checkResponseType(params, client);
   const codeChallenge = checkPkce(params);
-  const requested = (params.values.get('scope') ?? '').split(' ').filter(Boolean);
+  const requested = parseScope(params.values.get('scope'));
   if (requested.length === 0) throw new AuthorizeRedirectError('invalid_scope', 'scope is required');
   const scope = grantScopes(requested);
   if (scope.length === 0) throw new AuthorizeRedirectError('invalid_scope', 'None of the requested scopes may be granted to this client');

@@ -1,0 +1,60 @@
+/**
+ * The authorization endpoint, GET and POST (RFC 6749 §4.1.1, OIDC Core §3.1.2.1, RFC 7636, RFC 9207).
+ * - client and redirect URI first: unknown/inactive client or unregistered redirect URI → HTML error page (400),
+ *   never a redirect; every later error → redirect with error, error_description, state, iss;
+ * - `prompt=none`: a code at once, or `login_required` / `consent_required`;
+ * - a signed-in user with consent on record (or a client with `consentRequired: false`) gets a code at once;
+ * - otherwise the request is stored as an interaction bound to this browser by a cookie, and the browser goes
+ *   to the login or consent page.
+ * Responses are never cached.
+ */
+import type { Request, Response } from 'express';
+import type { OAuthDeps } from '../deps';
+import { grantScopes } from '../scopes';
+import { loadAuthorizeClient } from '../interaction/authorize-client';
+import { type AuthorizeClient, checkClientAndRedirect, validateAuthorizationRequest } from '../interaction/authorize-request';
+import { interactionContext, type InteractionContext } from '../interaction/context';
+import { INTERACTION_COOKIE, writeCookie } from '../interaction/cookies';
+import { AuthorizeRedirectError, untrustedRequest } from '../interaction/errors';
+import { currentSession, needsConsent, redirectError, redirectWithCode, signedInUser } from '../interaction/flow';
+import { type AuthorizationRequest, createInteraction, INTERACTION_LIFETIME_SECONDS } from '../interaction/interaction-store';
+import { readParams, singleParam } from '../interaction/params';
+
+async function startAuthorization(ctx: InteractionContext, req: Request, res: Response, request: AuthorizationRequest, client: AuthorizeClient): Promise<void> {
+  const session = await currentSession(ctx, req);
+  const user = await signedInUser(ctx, request, session);
+  const consent = user ? await needsConsent(ctx, client, request, user.userId) : true;
+  if (request.prompt.includes('none')) {
+    if (!user) throw new AuthorizeRedirectError('login_required', 'The user is not signed in');
+    if (consent) throw new AuthorizeRedirectError('consent_required', 'The user has not allowed the requested scopes for this client');
+  }
+  if (user && !consent) return redirectWithCode(ctx, res, request, user);
+  const interaction = await createInteraction(ctx.deps.storage.records, ctx.project.key, request);
+  writeCookie(res, INTERACTION_COOKIE, interaction.id, ctx.cookies, INTERACTION_LIFETIME_SECONDS);
+  res.setHeader('Cache-Control', 'no-store');
+  res.redirect(303, ctx.pageUrl(user ? 'consent' : 'login', interaction.id));
+}
+
+/**
+ * The `/authorize` handler (GET reads the query, POST the url-encoded form).
+ * @param deps - the OAuth dependencies
+ * @returns the handler
+ */
+export function authorizeHandler(deps: OAuthDeps) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const ctx = await interactionContext(deps, req);
+    const params = readParams(req.method === 'POST' ? req.body : req.query);
+    const clientId = singleParam(params, 'client_id');
+    if (clientId === undefined && !params.duplicates.has('client_id')) throw untrustedRequest('The client_id parameter is required.');
+    const loaded = clientId === undefined ? undefined : await loadAuthorizeClient(deps, ctx.project.key, clientId);
+    const target = checkClientAndRedirect(loaded?.client, params);
+    const { client, resource } = loaded as NonNullable<typeof loaded>;
+    try {
+      const request = validateAuthorizationRequest(params, client, target, (requested) => grantScopes(requested, resource));
+      await startAuthorization(ctx, req, res, request, client);
+    } catch (err) {
+      if (err instanceof AuthorizeRedirectError) return redirectError(ctx, res, target, err);
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * The browser-facing part of the authorization server, mounted by `oauthRouter` under
+ * `/w/{tenant}/{project}/api/v1/oauth`:
+ * - `GET|POST /authorize` (RFC 6749 §4.1.1) — see endpoints/authorize.ts;
+ * - `GET|POST /login`, `GET|POST /consent` — the interaction pages;
+ * - `GET|POST /logout`.
+ * Forms are `application/x-www-form-urlencoded` (small bodies only). Errors on these routes render as HTML
+ * pages (page-errors.ts). docs/oauth-login.md describes the behaviour.
+ */
+import express, { Router } from 'express';
+import type { OAuthDeps } from '../deps';
+import { authorizeHandler } from '../endpoints/authorize';
+import { consentPageHandler, consentSubmitHandler } from './consent';
+import { loginPageHandler, loginSubmitHandler } from './login';
+import { logoutPageHandler, logoutSubmitHandler } from './logout';
+import { pageErrorHandler } from './page-errors';
+import { LoginRateLimiter } from './rate-limit';
+
+/**
+ * Builds the router. The failed-login limiter lives as long as the router (one per app).
+ * @param deps - the OAuth dependencies
+ * @returns the router
+ */
+export function interactionRouter(deps: OAuthDeps): Router {
+  const router = Router({ mergeParams: true });
+  const limiter = new LoginRateLimiter({ maxFailures: deps.config.loginMaxFailures, windowSeconds: deps.config.loginFailureWindowSeconds });
+  const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 100 });
+  const errors = pageErrorHandler();
+
+  router.get('/authorize', authorizeHandler(deps), errors);
+  router.post('/authorize', form, authorizeHandler(deps), errors);
+  router.get('/login', loginPageHandler(deps), errors);
+  router.post('/login', form, loginSubmitHandler(deps, limiter), errors);
+  router.get('/consent', consentPageHandler(deps), errors);
+  router.post('/consent', form, consentSubmitHandler(deps), errors);
+  router.get('/logout', logoutPageHandler(deps), errors);
+  router.post('/logout', form, logoutSubmitHandler(deps), errors);
+  return router;
+}

@@ -1,0 +1,92 @@
+/**
+ * The login page (GET shows the form, POST checks the credentials).
+ * - email + password against the project's Users (scrypt); inactive users (or users whose memberships are all
+ *   inactive) are refused;
+ * - failed attempts are counted per IP and per account; over the limit → 429 page with `Retry-After`, checked
+ *   before the password so a blocked account cannot be probed;
+ * - success starts a new session (new id, `fhir_session` cookie), records the sign-in on the interaction and
+ *   moves on to consent or back to the client.
+ */
+import type { Request, Response } from 'express';
+import type { OAuthDeps } from '../deps';
+import { interactionContext, type InteractionContext } from './context';
+import { readCookie, SESSION_COOKIE, writeCookie } from './cookies';
+import { InteractionPageError } from './errors';
+import { continueInteraction } from './flow';
+import { type Interaction, saveInteractionLogin } from './interaction-store';
+import { postedInteraction, viewedInteraction } from './page-interaction';
+import { type LoginRateLimiter, loginKeys } from './rate-limit';
+import { createSession, deleteSession } from './session-store';
+import { checkCredentials } from './users';
+import type { AuthorizeClient } from './authorize-request';
+import { loginPage } from './views/pages';
+import { sendPage } from './views/respond';
+
+const INVALID = 'The email or password is incorrect.';
+const INACTIVE = 'This account is not active. Contact the project administrator.';
+
+function showLogin(ctx: InteractionContext, res: Response, interaction: Interaction, client: AuthorizeClient, status: number, extra: { email?: string; error?: string } = {}): void {
+  const email = extra.email ?? interaction.request.loginHint;
+  sendPage(res, {
+    status,
+    formTargets: [interaction.request.redirectUri],
+    ...loginPage({
+      action: `${ctx.basePath}/login`,
+      interaction: interaction.id,
+      csrf: interaction.csrf,
+      clientName: client.name ?? client.id,
+      ...(email !== undefined ? { email } : {}),
+      ...(extra.error !== undefined ? { error: extra.error } : {}),
+    }),
+  });
+}
+
+/**
+ * GET /login
+ * @param deps - the OAuth dependencies
+ * @returns the handler
+ */
+export function loginPageHandler(deps: OAuthDeps) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const ctx = await interactionContext(deps, req);
+    const { interaction, client } = await viewedInteraction(ctx, req);
+    showLogin(ctx, res, interaction, client, 200);
+  };
+}
+
+/**
+ * POST /login
+ * @param deps - the OAuth dependencies
+ * @param limiter - the failed-login limiter
+ * @returns the handler
+ */
+export function loginSubmitHandler(deps: OAuthDeps, limiter: LoginRateLimiter) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const ctx = await interactionContext(deps, req);
+    const { interaction, client } = await postedInteraction(ctx, req);
+    const body = req.body as Record<string, unknown>;
+    const email = typeof body.email === 'string' ? body.email.slice(0, 320) : '';
+    const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+    const keys = loginKeys(req.ip ?? req.socket.remoteAddress ?? 'unknown', ctx.project.key, email);
+    const wait = limiter.retryAfter([keys.ip, keys.account]);
+    if (wait > 0) {
+      throw new InteractionPageError(429, 'Too many sign-in attempts', `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60)} minute(s).`, undefined, {
+        'Retry-After': String(wait),
+      });
+    }
+    const check = email && password ? await checkCredentials(deps.storage.resources, ctx.project.key, email, password) : ({ ok: false, reason: 'invalid' } as const);
+    if (!check.ok) {
+      if (check.reason === 'invalid') limiter.recordFailure([keys.ip, keys.account]);
+      return showLogin(ctx, res, interaction, client, check.reason === 'invalid' ? 401 : 403, { email, error: check.reason === 'invalid' ? INVALID : INACTIVE });
+    }
+    limiter.reset(keys.account);
+    const previous = readCookie(req, SESSION_COOKIE);
+    if (previous) await deleteSession(deps.storage.records, ctx.project.key, previous);
+    const authTime = Math.floor(Date.now() / 1000);
+    const login = { userId: check.user.id, ...(check.membershipId !== undefined ? { membershipId: check.membershipId } : {}), authTime };
+    const session = await createSession(deps.storage.records, { project: ctx.project.key, ...login }, deps.config.sessionLifetimeSeconds);
+    writeCookie(res, SESSION_COOKIE, session.id, ctx.cookies, deps.config.sessionLifetimeSeconds);
+    const updated = await saveInteractionLogin(deps.storage.records, interaction, login);
+    await continueInteraction(ctx, res, updated, client, session);
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Finds the interaction a login or consent page belongs to. The id comes from the page URL or the form, and
+ * must equal the interaction cookie set by `/authorize` in this browser; a form post must also carry the
+ * interaction's CSRF token. The client is re-read, so a client deactivated mid-flow stops the flow.
+ */
+import type { Request } from 'express';
+import { loadAuthorizeClient } from './authorize-client';
+import type { AuthorizeClient } from './authorize-request';
+import type { InteractionContext } from './context';
+import { INTERACTION_COOKIE, readCookie } from './cookies';
+import { safeEqual } from './csrf';
+import { csrfRejected, interactionExpired, untrustedRequest } from './errors';
+import { type Interaction, loadInteraction } from './interaction-store';
+
+/** A live interaction and its client. */
+export interface PageInteraction {
+  interaction: Interaction;
+  client: AuthorizeClient;
+}
+
+/**
+ * Loads the interaction for a page view (GET).
+ * @param ctx - the interaction context
+ * @param req - the request (`?interaction=` and the cookie)
+ * @returns the interaction and client
+ * @throws InteractionPageError (400) when it is unknown, expired or not this browser's
+ */
+export async function viewedInteraction(ctx: InteractionContext, req: Request): Promise<PageInteraction> {
+  const id = req.query.interaction;
+  if (typeof id !== 'string' || !safeEqual(readCookie(req, INTERACTION_COOKIE), id)) throw interactionExpired();
+  return load(ctx, id);
+}
+
+/**
+ * Loads the interaction for a form post and checks its CSRF token.
+ * @param ctx - the interaction context
+ * @param req - the request (form fields `interaction`, `csrf`, and the cookie)
+ * @returns the interaction and client
+ * @throws InteractionPageError 403 when the post is not from this browser's page, 400 when the interaction expired
+ */
+export async function postedInteraction(ctx: InteractionContext, req: Request): Promise<PageInteraction> {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const id = body.interaction;
+  if (typeof id !== 'string' || !safeEqual(readCookie(req, INTERACTION_COOKIE), id)) throw csrfRejected();
+  const found = await load(ctx, id);
+  if (!safeEqual(body.csrf, found.interaction.csrf)) throw csrfRejected();
+  return found;
+}
+
+async function load(ctx: InteractionContext, id: string): Promise<PageInteraction> {
+  const interaction = await loadInteraction(ctx.deps.storage.records, ctx.project.key, id);
+  if (!interaction) throw interactionExpired();
+  const loaded = await loadAuthorizeClient(ctx.deps, ctx.project.key, interaction.request.clientId);
+  if (!loaded || loaded.client.status !== 'active') throw untrustedRequest('The application is no longer active.', 'invalid_client');
+  return { interaction, client: loaded.client };
+}
