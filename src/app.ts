@@ -9,6 +9,7 @@ import { FHIR_BASE_PATH, fhirRouter } from './fhir/rest/router';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { requestContext } from './http/request-context';
 import type { Logger } from './logger';
+import { mountDiscovery, OAUTH_BASE_PATH, oauthServer } from './oauth/router';
 import type { Storage } from './storage/ports';
 import { ProjectRegistry } from './tenancy/projects';
 
@@ -42,7 +43,11 @@ export function buildApp(deps: AppDeps): Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', storage: storage.kind });
   });
 
-  app.use(FHIR_BASE_PATH, fhirRouter({ config, resources: storage.resources, projects }));
+  const oauthDeps = { config, storage, projects, logger };
+  const oauth = oauthServer(oauthDeps);
+  mountDiscovery(app, oauthDeps);
+  app.use(OAUTH_BASE_PATH, oauth.router);
+  app.use(FHIR_BASE_PATH, fhirRouter({ config, resources: storage.resources, projects, bearer: oauth.bearer }));
   app.use(notFoundHandler());
   app.use(errorHandler());
   return app;

@@ -26,9 +26,10 @@ function banner(config: Config, boot: BootstrapResult, port: number): string {
     `  CapabilityStatement: ${base}/metadata`,
     `  Admin user:         ${boot.adminEmail}${boot.generatedPassword ? `  password: ${boot.generatedPassword}  (generated; shown once)` : ''}`,
     `  Admin client:       ${boot.adminClientId}${boot.generatedClientSecret ? `  secret: ${boot.generatedClientSecret}  (generated; shown once)` : ''}`,
-    '  Admin token:        client_credentials grant with the admin client id and secret (served once the OAuth',
-    '                      server is enabled; until then the FHIR API needs no token) at',
-    `                      ${config.publicUrl}/w/${boot.project.tenant}/${boot.project.name}/api/v1/oauth/token  (scope system/*.*)`,
+    `  Token endpoint:     ${config.publicUrl}/w/${boot.project.tenant}/${boot.project.name}/api/v1/oauth/token`,
+    '  Admin token:        every FHIR request but /metadata needs a bearer token; get one with',
+    `                      curl -s -u '${boot.adminClientId}:<secret>' -d grant_type=client_credentials \\`,
+    `                        ${config.publicUrl}/w/${boot.project.tenant}/${boot.project.name}/api/v1/oauth/token`,
   ];
   if (!boot.generatedPassword || !boot.generatedClientSecret) {
     lines.push('  Credentials not shown were set from ADMIN_PASSWORD / ADMIN_CLIENT_SECRET or generated on an earlier start.');

@@ -1,6 +1,7 @@
 /** Resolves the project named in an OAuth URL and the absolute URLs derived from it. */
 import type { Request } from 'express';
-import { fhirBaseUrl } from '../fhir/rest/router';
+import { fhirBaseUrl } from '../fhir/rest/base-url';
+import type { Project } from '../tenancy/projects';
 import type { OAuthDeps } from './deps';
 import { OAuthError } from './errors';
 
@@ -27,14 +28,23 @@ export interface OAuthProject {
  */
 export async function findProject(deps: OAuthDeps, tenant: string, name: string): Promise<OAuthProject | undefined> {
   const found = await deps.projects.find(tenant, name);
-  if (!found) return undefined;
-  const issuer = `${deps.config.publicUrl}/w/${found.tenant}/${found.name}`;
+  return found ? oauthProjectOf(deps.config.publicUrl, found) : undefined;
+}
+
+/**
+ * The OAuth view of a known project.
+ * @param publicUrl - PUBLIC_URL
+ * @param found - the project
+ * @returns its keys and URLs
+ */
+export function oauthProjectOf(publicUrl: string, found: Project): OAuthProject {
+  const issuer = `${publicUrl}/w/${found.tenant}/${found.name}`;
   return {
     key: found.key,
     tenant: found.tenant,
     project: found.name,
     issuer,
-    fhirBase: fhirBaseUrl(deps.config.publicUrl, found.tenant, found.name),
+    fhirBase: fhirBaseUrl(publicUrl, found.tenant, found.name),
     oauthBase: `${issuer}/api/v1/oauth`,
   };
 }

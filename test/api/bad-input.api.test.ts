@@ -98,7 +98,7 @@ beforeAll(async () => {
   t = await buildTestApp({ BODY_LIMIT: '16kb' });
   server = t.app.listen(0);
   for (const id of PROTECTED) {
-    await request(server).put(`${t.base}/Patient/${id}`).set('Content-Type', FHIR_JSON).send(goodPatient(id)).expect(201);
+    await request(server).put(`${t.base}/Patient/${id}`).set('Authorization', `Bearer ${t.adminToken}`).set('Content-Type', FHIR_JSON).send(goodPatient(id)).expect(201);
   }
 });
 afterAll(async () => {
@@ -108,14 +108,14 @@ afterAll(async () => {
 
 describe('malformed requests', () => {
   it('answers at least 500 generated malformed requests with 4xx OperationOutcomes and changes nothing', async () => {
-    const before = await request(server).get(`${t.base}/_history`);
-    const snapshots = await Promise.all(PROTECTED.map((id) => request(server).get(`${t.base}/Patient/${id}`)));
+    const before = await request(server).get(`${t.base}/_history`).set('Authorization', `Bearer ${t.adminToken}`);
+    const snapshots = await Promise.all(PROTECTED.map((id) => request(server).get(`${t.base}/Patient/${id}`).set('Authorization', `Bearer ${t.adminToken}`)));
     const cases = generate(prng(20261122), t.base, t.config.bodyLimitBytes);
     expect(cases.length).toBeGreaterThanOrEqual(500);
     const failures: string[] = [];
     const statuses = new Map<number, number>();
     for (const c of cases) {
-      let req = request(server)[c.method.toLowerCase() as 'get'](c.path);
+      let req = request(server)[c.method.toLowerCase() as 'get'](c.path).set('Authorization', `Bearer ${t.adminToken}`);
       for (const [name, value] of Object.entries(c.headers ?? {})) req = req.set(name, value);
       const res = c.body === undefined ? await req : await req.send(c.body);
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
@@ -126,10 +126,10 @@ describe('malformed requests', () => {
     // Every class of client error was exercised.
     for (const status of [400, 404, 406, 412, 413, 415, 422]) expect(statuses.get(status) ?? 0).toBeGreaterThan(0);
 
-    const after = await request(server).get(`${t.base}/_history`);
+    const after = await request(server).get(`${t.base}/_history`).set('Authorization', `Bearer ${t.adminToken}`);
     expect(after.body.total).toBe(before.body.total);
     for (const [i, id] of PROTECTED.entries()) {
-      const now = await request(server).get(`${t.base}/Patient/${id}`);
+      const now = await request(server).get(`${t.base}/Patient/${id}`).set('Authorization', `Bearer ${t.adminToken}`);
       expect(now.body).toEqual(snapshots[i]?.body);
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

@@ -126,7 +126,7 @@ describe('malformed Bundles', () => {
     for (const { label, body } of cases) {
       const isTransaction = (body as { type?: unknown }).type === 'transaction';
       const before = isTransaction ? await versions() : undefined;
-      const res = await request(t.app).post(c.base).set('Content-Type', FHIR_JSON).send(JSON.stringify(body));
+      const res = await t.api.post(c.base).set('Content-Type', FHIR_JSON).send(JSON.stringify(body));
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       const reply = res.body as { resourceType?: string; type?: string; issue?: unknown[]; entry?: unknown[] };
       const ok =

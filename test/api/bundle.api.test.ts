@@ -26,7 +26,7 @@ const entry = (method: string, url: string, resource?: Record<string, unknown>, 
 });
 const bundle = (type: string, entries: unknown[]) => ({ resourceType: 'Bundle', type, entry: entries });
 const send = (body: unknown, headers: Record<string, string> = {}) => {
-  const req = request(t.app).post(c.base).set('Content-Type', FHIR_JSON);
+  const req = t.api.post(c.base).set('Content-Type', FHIR_JSON);
   for (const [k, v] of Object.entries(headers)) req.set(k, v);
   return req.send(body as object);
 };
@@ -64,7 +64,7 @@ describe('transaction', () => {
     expect(pat?.response.location).toBe(`https://fhir.example.test${c.base}/Patient/${patientId}/_history/1`);
     expect(pat?.response.etag).toBe('W/"1"');
     expect(pat?.response.lastModified).toBe((pat?.resource?.meta as { lastUpdated: string }).lastUpdated);
-    const stored = await request(t.app).get(`${c.base}/Observation/${obs?.resource?.id as string}`);
+    const stored = await t.api.get(`${c.base}/Observation/${obs?.resource?.id as string}`);
     expect(stored.status).toBe(200);
     expect(stored.body.subject).toEqual({ reference: `Patient/${patientId}` });
   });
@@ -90,7 +90,7 @@ describe('transaction', () => {
     const found = search?.resource as unknown as { total: number; entry: Array<{ resource: { id: string } }> };
     expect(found.total).toBe(1);
     expect(found.entry[0]?.resource.id).toBe(created?.resource?.id);
-    expect((await request(t.app).get(`${c.base}/Patient/${old.id}`)).status).toBe(410);
+    expect((await t.api.get(`${c.base}/Patient/${old.id}`)).status).toBe(410);
   });
 
   it('stores nothing when any entry fails, and names the failing entry', async () => {
@@ -120,7 +120,7 @@ describe('transaction', () => {
     const missing = await send(bundle('transaction', [entry('POST', 'Patient', patient('TX-412-NEW')), entry('DELETE', 'Patient/no-such-patient')]));
     expect(missing.status).toBe(404);
     expect(await count('/Patient?identifier=urn:mrn|TX-412-NEW')).toBe(0);
-    expect((await request(t.app).get(`${c.base}/Patient/${p.id}`)).body.meta.versionId).toBe('1');
+    expect((await t.api.get(`${c.base}/Patient/${p.id}`)).body.meta.versionId).toBe('1');
   });
 
   it('refuses to write one resource twice in a transaction', async () => {
@@ -133,7 +133,7 @@ describe('transaction', () => {
     );
     expect(res.status).toBe(400);
     expect(res.body.issue[0].diagnostics).toMatch(/more than once/);
-    expect((await request(t.app).get(`${c.base}/Patient/${p.id}`)).body.meta.versionId).toBe('1');
+    expect((await t.api.get(`${c.base}/Patient/${p.id}`)).body.meta.versionId).toBe('1');
   });
 
   it('stores nothing when two entries claim one unique value (User.email)', async () => {
@@ -260,11 +260,11 @@ describe('Bundle limits and malformed Bundles', () => {
     try {
       const base = small.base;
       const four = bundle('batch', [1, 2, 3, 4].map((n) => entry('GET', `Patient/p${n}`)));
-      const res = await request(small.app).post(base).set('Content-Type', FHIR_JSON).send(four);
+      const res = await small.api.post(base).set('Content-Type', FHIR_JSON).send(four);
       expect(res.status).toBe(413);
       expect(res.body.issue[0].diagnostics).toContain('BUNDLE_MAX_ENTRIES');
       const big = bundle('batch', [entry('POST', 'Patient', patient('x'.repeat(70 * 1024)))]);
-      expect((await request(small.app).post(base).set('Content-Type', FHIR_JSON).send(big)).status).toBe(413);
+      expect((await small.api.post(base).set('Content-Type', FHIR_JSON).send(big)).status).toBe(413);
     } finally {
       await small.close();
     }
@@ -304,7 +304,7 @@ describe('Bundle limits and malformed Bundles', () => {
   });
 
   it('lists batch and transaction in the CapabilityStatement', async () => {
-    const res = await request(t.app).get(`${c.base}/metadata`);
+    const res = await t.api.get(`${c.base}/metadata`);
     const codes = (res.body.rest[0].interaction as Array<{ code: string }>).map((i) => i.code);
     expect(codes).toEqual(expect.arrayContaining(['transaction', 'batch']));
   });

@@ -172,8 +172,8 @@ describe('malformed search requests', () => {
       const url = `${c.base}${target.path}`;
       const res =
         target.method === 'GET'
-          ? await request(t.app).get(`${url}?${query}`)
-          : await request(t.app).post(url).set('Content-Type', 'application/x-www-form-urlencoded').send(query);
+          ? await t.api.get(`${url}?${query}`)
+          : await t.api.post(url).set('Content-Type', 'application/x-www-form-urlencoded').send(query);
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       const body = res.body as { resourceType?: string; type?: string; issue?: unknown[] };
       const ok =

@@ -60,14 +60,14 @@ describe('type search', () => {
   });
 
   it('answers POST [type]/_search with the form body merged with the URL parameters', async () => {
-    const res = await request(t.app).post(`${c.base}/Patient/_search?gender=male`).type('form').send('name=jones&_count=5');
+    const res = await t.api.post(`${c.base}/Patient/_search?gender=male`).type('form').send('name=jones&_count=5');
     expect(res.status).toBe(200);
     expect(matchRefs(res.body)).toEqual(refs('p3'));
     expect(link(res.body, 'self')).toMatch(/\/Patient\?gender=male&name=jones&_count=5&_cursor=/);
   });
 
   it('refuses a POST _search body that is not form-encoded', async () => {
-    const res = await request(t.app).post(`${c.base}/Patient/_search`).set('Content-Type', FHIR_JSON).send({ name: 'x' });
+    const res = await t.api.post(`${c.base}/Patient/_search`).set('Content-Type', FHIR_JSON).send({ name: 'x' });
     expect(res.status).toBe(415);
     expect(res.body.issue[0].code).toBe('not-supported');
   });
@@ -78,7 +78,7 @@ describe('system and compartment search', () => {
     const both = await c.search(`?_type=Patient,Observation&_id=${ids.p1},${ids.o1},${ids.org}`);
     expect(sorted(matchRefs(both))).toEqual(refs('p1', 'o1'));
     expect(matchRefs(await c.search(`?_id=${ids.org}`))).toEqual(refs('org'));
-    const post = await request(t.app).post(`${c.base}/_search`).type('form').send(`_type=Observation&status=preliminary`);
+    const post = await t.api.post(`${c.base}/_search`).type('form').send(`_type=Observation&status=preliminary`);
     expect(matchRefs(post.body)).toEqual(refs('o2'));
   });
 

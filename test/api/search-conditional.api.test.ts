@@ -19,12 +19,12 @@ const patient = (value: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 const post = (body: unknown, ifNoneExist?: string) => {
-  const req = request(t.app).post(`${c.base}/Patient`).set('Content-Type', FHIR_JSON);
+  const req = t.api.post(`${c.base}/Patient`).set('Content-Type', FHIR_JSON);
   if (ifNoneExist !== undefined) req.set('If-None-Exist', ifNoneExist);
   return req.send(body as object);
 };
 const put = (query: string, body: unknown, headers: Record<string, string> = {}) => {
-  const req = request(t.app).put(`${c.base}/Patient?${query}`).set('Content-Type', FHIR_JSON);
+  const req = t.api.put(`${c.base}/Patient?${query}`).set('Content-Type', FHIR_JSON);
   for (const [k, v] of Object.entries(headers)) req.set(k, v);
   return req.send(body as object);
 };
@@ -101,20 +101,20 @@ describe('conditional update', () => {
 describe('conditional delete', () => {
   it('deletes the single match, answers 204 when nothing matches and 412 for several', async () => {
     const created = await post(patient('D-1'));
-    const del = await request(t.app).delete(`${c.base}/Patient?identifier=urn:mrn|D-1`);
+    const del = await t.api.delete(`${c.base}/Patient?identifier=urn:mrn|D-1`);
     expect(del.status).toBe(204);
     expect(del.headers.etag).toBe('W/"2"');
     expect((await c.get(`/Patient/${created.body.id as string}`)).status).toBe(410);
-    expect((await request(t.app).delete(`${c.base}/Patient?identifier=urn:mrn|D-1`)).status).toBe(204);
+    expect((await t.api.delete(`${c.base}/Patient?identifier=urn:mrn|D-1`)).status).toBe(204);
     await post(patient('D-2', { birthDate: '1911-11-11' }));
     await post(patient('D-3', { birthDate: '1911-11-11' }));
-    const several = await request(t.app).delete(`${c.base}/Patient?birthdate=1911-11-11`);
+    const several = await t.api.delete(`${c.base}/Patient?birthdate=1911-11-11`);
     expect(several.status).toBe(412);
     expect(await count('birthdate=1911-11-11')).toBe(2);
   });
 
   it('refuses a conditional delete without criteria', async () => {
-    const res = await request(t.app).delete(`${c.base}/Patient`);
+    const res = await t.api.delete(`${c.base}/Patient`);
     expect(res.status).toBe(400);
     expect(await count('identifier=urn:mrn|D-2')).toBe(1);
   });

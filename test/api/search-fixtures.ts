@@ -29,27 +29,27 @@ export class ProjectClient {
 
   /** Creates a resource (POST) and returns it. */
   async create(resource: Record<string, unknown>): Promise<Record<string, unknown> & { id: string }> {
-    const res = await request(this.t.app).post(`${this.base}/${String(resource.resourceType)}`).set('Content-Type', FHIR_JSON).send(resource);
+    const res = await this.t.api.post(`${this.base}/${String(resource.resourceType)}`).set('Content-Type', FHIR_JSON).send(resource);
     if (res.status !== 201) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body as Record<string, unknown> & { id: string };
   }
 
   /** Creates or replaces a resource with a known id (PUT). */
   async put(resource: Record<string, unknown> & { id: string }): Promise<Record<string, unknown>> {
-    const res = await request(this.t.app).put(`${this.base}/${String(resource.resourceType)}/${resource.id}`).set('Content-Type', FHIR_JSON).send(resource);
+    const res = await this.t.api.put(`${this.base}/${String(resource.resourceType)}/${resource.id}`).set('Content-Type', FHIR_JSON).send(resource);
     if (res.status !== 200 && res.status !== 201) throw new Error(`put failed: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body as Record<string, unknown>;
   }
 
   /** Deletes a resource. */
   async remove(type: string, id: string): Promise<void> {
-    const res = await request(this.t.app).delete(`${this.base}/${type}/${id}`);
+    const res = await this.t.api.delete(`${this.base}/${type}/${id}`);
     if (res.status !== 204) throw new Error(`delete failed: ${res.status}`);
   }
 
   /** GET relative to the project's FHIR base (`/Patient?name=x`). */
   get(pathAndQuery: string, headers: Record<string, string> = {}): request.Test {
-    const req = request(this.t.app).get(`${this.base}${pathAndQuery}`);
+    const req = this.t.api.get(`${this.base}${pathAndQuery}`);
     for (const [k, v] of Object.entries(headers)) req.set(k, v);
     return req;
   }
@@ -65,7 +65,7 @@ export class ProjectClient {
   /** Follows an absolute link URL of a Bundle. */
   async follow(url: string): Promise<SearchBundle> {
     const { pathname, search } = new URL(url);
-    const res = await request(this.t.app).get(`${pathname}${search}`);
+    const res = await this.t.api.get(`${pathname}${search}`);
     if (res.status !== 200) throw new Error(`follow ${url} failed: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body as SearchBundle;
   }
@@ -79,7 +79,7 @@ export class ProjectClient {
  * @returns the client
  */
 export async function projectClient(t: TestApp, tenant: string, project: string): Promise<ProjectClient> {
-  await t.projects.ensure(tenant, project);
+  await t.authorize(tenant, project);
   return new ProjectClient(t, `/w/${tenant}/${project}/api/v1/fhir/r4`);
 }
 

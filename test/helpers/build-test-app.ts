@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Express } from 'express';
+import request from 'supertest';
+import { FhirRepository } from '../../src/fhir/repository/repository';
 import { buildApp } from '../../src/app';
 import { loadConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
@@ -25,10 +27,53 @@ export interface TestApp {
   boot: BootstrapResult;
   /** FHIR base path of the bootstrap project (relative, for supertest). */
   base: string;
+  /**
+   * Requests carrying a real admin bearer token of the project named in the URL (`/w/{tenant}/{project}/...`),
+   * obtained from the token endpoint with client_credentials. Projects other than the bootstrap one need
+   * {@link TestApp.authorize} first; without a token the request goes out unauthenticated.
+   */
+  api: Api;
+  /** The bootstrap project's admin access token. */
+  adminToken: string;
+  /** Provisions an admin client (system/*.*) in a project and obtains its token for {@link TestApp.api}. */
+  authorize(tenant: string, project: string): Promise<string>;
   /** Every log line the app wrote, parsed. */
   logLines: Array<Record<string, unknown>>;
   /** Closes the store and deletes the data directory. */
   close(): Promise<void>;
+}
+
+/** supertest, with the Authorization header of the URL's project set. */
+export interface Api {
+  get(url: string): request.Test;
+  post(url: string): request.Test;
+  put(url: string): request.Test;
+  patch(url: string): request.Test;
+  delete(url: string): request.Test;
+  head(url: string): request.Test;
+  options(url: string): request.Test;
+}
+
+const TEST_ADMIN_CLIENT = 'test-admin';
+const TEST_ADMIN_SECRET = 'test-admin-client-secret';
+
+/**
+ * Obtains a client_credentials token from the real token endpoint.
+ * @param app - the app
+ * @param tenant - tenant slug
+ * @param project - project slug
+ * @param clientId - client id
+ * @param secret - client secret
+ * @returns the access token
+ */
+export async function clientCredentialsToken(app: Express, tenant: string, project: string, clientId: string, secret: string): Promise<string> {
+  const res = await request(app)
+    .post(`/w/${tenant}/${project}/api/v1/oauth/token`)
+    .auth(clientId, secret)
+    .type('form')
+    .send({ grant_type: 'client_credentials' });
+  if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return (res.body as { access_token: string }).access_token;
 }
 
 /**
@@ -59,8 +104,48 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
   const projects = new ProjectRegistry(storage.records);
   const boot = await bootstrap(config, storage, projects);
   const app = buildApp({ config, storage, logger, projects });
+  const tokens = new Map<string, string>();
+  const adminToken = await clientCredentialsToken(app, config.bootstrapTenant, config.bootstrapProject, config.adminClientId, config.adminClientSecret as string);
+  tokens.set(`${config.bootstrapTenant}/${config.bootstrapProject}`, adminToken);
+  const withToken = (test: request.Test, url: string): request.Test => {
+    const match = /^\/w\/([^/]+)\/([^/?]+)\//.exec(url);
+    const token = match ? tokens.get(`${match[1]}/${match[2]}`) : undefined;
+    return token ? test.set('Authorization', `Bearer ${token}`) : test;
+  };
+  const api: Api = {
+    get: (url) => withToken(request(app).get(url), url),
+    post: (url) => withToken(request(app).post(url), url),
+    put: (url) => withToken(request(app).put(url), url),
+    patch: (url) => withToken(request(app).patch(url), url),
+    delete: (url) => withToken(request(app).delete(url), url),
+    head: (url) => withToken(request(app).head(url), url),
+    options: (url) => withToken(request(app).options(url), url),
+  };
+  const authorize = async (tenant: string, project: string): Promise<string> => {
+    const key = `${tenant}/${project}`;
+    const known = tokens.get(key);
+    if (known) return known;
+    await projects.ensure(tenant, project);
+    const repo = new FhirRepository(storage.resources, key);
+    await repo.update('ClientApplication', TEST_ADMIN_CLIENT, {
+      resourceType: 'ClientApplication',
+      id: TEST_ADMIN_CLIENT,
+      name: 'Test admin client',
+      status: 'active',
+      grantType: ['client_credentials'],
+      tokenEndpointAuthMethod: 'client_secret_basic',
+      secret: TEST_ADMIN_SECRET,
+      scope: 'system/*.*',
+    });
+    const token = await clientCredentialsToken(app, tenant, project, TEST_ADMIN_CLIENT, TEST_ADMIN_SECRET);
+    tokens.set(key, token);
+    return token;
+  };
   return {
     app,
+    api,
+    adminToken,
+    authorize,
     config,
     storage,
     projects,

@@ -70,7 +70,17 @@ describe('the server process', () => {
 
     const base = `${first.baseUrl}/w/default/default/api/v1/fhir/r4`;
     expect((await fetch(`${first.baseUrl}/healthz`)).status).toBe(200);
-    const ada = await fetch(`${base}/Patient/patient-ada`);
+    expect((await fetch(`${base}/Patient/patient-ada`)).status).toBe(401);
+    // The printed admin client gets a token at the printed token endpoint.
+    const secret = /Admin client:\s+admin-cli\s+secret: ([\w-]{43})/.exec(banner)?.[1] as string;
+    const tokenResponse = await fetch(`${first.baseUrl}/w/default/default/api/v1/oauth/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${Buffer.from(`admin-cli:${secret}`).toString('base64')}` },
+      body: 'grant_type=client_credentials',
+    });
+    expect(tokenResponse.status).toBe(200);
+    const auth = { Authorization: `Bearer ${((await tokenResponse.json()) as { access_token: string }).access_token}` };
+    const ada = await fetch(`${base}/Patient/patient-ada`, { headers: auth });
     expect(ada.status).toBe(200);
     expect(((await ada.json()) as { name: Array<{ family: string }> }).name[0]?.family).toBe('Lovelace');
     expect(fhirBase).toContain('localhost');
@@ -78,7 +88,7 @@ describe('the server process', () => {
     // A write in flight when SIGTERM arrives still completes and is durable.
     const write = fetch(`${base}/Patient/during-shutdown`, {
       method: 'PUT',
-      headers: { 'Content-Type': 'application/fhir+json' },
+      headers: { 'Content-Type': 'application/fhir+json', ...auth },
       body: JSON.stringify({ resourceType: 'Patient', id: 'during-shutdown' }),
     });
     await new Promise((r) => setTimeout(r, 20));
@@ -88,7 +98,8 @@ describe('the server process', () => {
 
     const second = await start({ DATA_DIR: dataDir });
     expect(second.stdout()).not.toMatch(/password: [\w-]{43}/);
-    const after = await fetch(`${second.baseUrl}/w/default/default/api/v1/fhir/r4/Patient/during-shutdown`);
+    // Keys and grants live in the store: the token still works after a restart.
+    const after = await fetch(`${second.baseUrl}/w/default/default/api/v1/fhir/r4/Patient/during-shutdown`, { headers: auth });
     expect(after.status).toBe(200);
     second.child.kill('SIGTERM');
     expect(await exitCode(second.child)).toBe(0);

@@ -4,6 +4,7 @@
  * request sent on its own.
  */
 import type { Config } from '../../config/schema';
+import type { AuthContext } from '../../oauth/bearer';
 import type { Project } from '../../tenancy/projects';
 import type { FhirRepository } from '../repository/repository';
 
@@ -43,6 +44,8 @@ export interface FhirContext {
   /** Absolute FHIR base URL of the project (`{PUBLIC_URL}/w/{tenant}/{project}/api/v1/fhir/r4`). */
   baseUrl: string;
   config: Config;
+  /** The caller (absent only on public paths such as `/metadata`). */
+  auth?: AuthContext;
 }
 
 /**

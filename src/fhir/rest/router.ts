@@ -9,8 +9,12 @@ import { jsonBody } from '../../http/body';
 import { requireJsonResponse } from '../../http/content-negotiation';
 import type { ResourceStore } from '../../storage/ports';
 import type { ProjectRegistry } from '../../tenancy/projects';
-import { BadRequestError, PayloadTooLargeError, ResourceNotFoundError } from '../errors';
+import { BadRequestError, ForbiddenError, PayloadTooLargeError, ResourceNotFoundError, UnauthorizedError } from '../errors';
 import { FhirRepository } from '../repository/repository';
+import type { AuthContext, BearerAuthenticator } from '../../oauth/bearer';
+import { OAuthError } from '../../oauth/errors';
+import { oauthProjectOf } from '../../oauth/project';
+import { fhirBaseUrl } from './base-url';
 import { dispatch } from './dispatch';
 import type { FhirContext, FhirRequest } from './fhir-request';
 import { sendFhirResponse } from './respond';
@@ -18,14 +22,14 @@ import { sendFhirResponse } from './respond';
 /** Most parameters in a form-encoded `_search` body. */
 export const FORM_PARAMETER_LIMIT = 1000;
 
-/** The FHIR base path pattern (Express 5 syntax). */
-export const FHIR_BASE_PATH = '/w/:tenant/:project/api/v1/fhir/r4';
+export { FHIR_BASE_PATH, fhirBaseUrl } from './base-url';
 
 /** Dependencies of the FHIR router. */
 export interface FhirRouterDeps {
   config: Config;
   resources: ResourceStore;
   projects: ProjectRegistry;
+  bearer: BearerAuthenticator;
 }
 
 declare global {
@@ -37,16 +41,6 @@ declare global {
   }
 }
 
-/**
- * The absolute FHIR base URL of a project.
- * @param publicUrl - PUBLIC_URL
- * @param tenant - tenant slug
- * @param project - project slug
- * @returns the base URL
- */
-export function fhirBaseUrl(publicUrl: string, tenant: string, project: string): string {
-  return `${publicUrl}/w/${tenant}/${project}/api/v1/fhir/r4`;
-}
 
 function header(req: Request, name: string): string | undefined {
   return req.get(name) ?? undefined;
@@ -85,6 +79,34 @@ export function toFhirRequest(req: Request): FhirRequest {
   };
 }
 
+/** Paths under the FHIR base that need no token. */
+const PUBLIC_PATHS = new Set(['/metadata', '/.well-known/smart-configuration']);
+
+/**
+ * Authenticates the bearer token of a FHIR request and checks that the caller may use the API. Until access
+ * policies decide per request, owners and admins (users) and clients holding a `system/*` scope have full access
+ * to their project; every other caller gets 403.
+ * @param bearer - the bearer authenticator
+ * @param header - the Authorization header
+ * @param project - the project
+ * @returns the caller
+ * @throws UnauthorizedError (401 with `WWW-Authenticate`) or ForbiddenError (403)
+ */
+async function authenticate(bearer: BearerAuthenticator, header: string | undefined, project: ReturnType<typeof oauthProjectOf>): Promise<AuthContext> {
+  let auth: AuthContext;
+  try {
+    auth = await bearer.authenticate(header, project);
+  } catch (err) {
+    if (!(err instanceof OAuthError)) throw err;
+    const error = new UnauthorizedError(err.description);
+    error.headers = { ...err.headers };
+    throw error;
+  }
+  const fullAccess = auth.userId ? auth.role === 'owner' || auth.role === 'admin' : auth.scopes.some((s) => s.startsWith('system/*.'));
+  if (!fullAccess) throw new ForbiddenError('This token does not grant access to the FHIR API of this project');
+  return auth;
+}
+
 /**
  * Builds the router.
  * @param deps - configuration, stores and the project registry
@@ -98,11 +120,13 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     const name = String(req.params.project);
     const project = await deps.projects.find(tenant, name);
     if (!project) throw new ResourceNotFoundError(`Unknown tenant or project '${tenant}/${name}'`);
+    const auth = PUBLIC_PATHS.has(req.path) ? undefined : await authenticate(deps.bearer, req.get('authorization'), oauthProjectOf(config.publicUrl, project));
     req.fhir = {
       project,
       repo: new FhirRepository(deps.resources, project.key),
       baseUrl: fhirBaseUrl(config.publicUrl, project.tenant, project.name),
       config,
+      auth,
     };
     next();
   });
