@@ -103,7 +103,7 @@ describe('signing in', () => {
 
   it('rejects a wrong password and an unknown email with the same message', async () => {
     const bob = await putUser(t, 'bob');
-    for (const credentials of [{ ...bob, password: 'wrong' }, { email: 'nobody@example.org', password: 'x' }]) {
+    for (const credentials of [{ ...bob, password: 'wrong-password-xyz' }, { email: 'nobody@example.org', password: 'x' }]) {
       const { browser, page } = await openLogin();
       const res = await submitLogin(browser, page, credentials);
       expect(res.status).toBe(401);
@@ -111,6 +111,11 @@ describe('signing in', () => {
       expect(browser.cookies.has('fhir_session')).toBe(false);
       expect(scrapeForm(res.text).fields.csrf).toBe(scrapeForm(page.text).fields.csrf);
     }
+    const logged = JSON.stringify(t.logLines);
+    expect(t.logLines.filter((line) => line.event === 'login_failed')).toHaveLength(2);
+    expect(logged).not.toContain(bob.email);
+    expect(logged).not.toContain('nobody@example.org');
+    expect(logged).not.toContain('wrong-password-xyz');
   });
 
   it('refuses an inactive user, and a user whose membership is inactive', async () => {

@@ -70,16 +70,20 @@ export function loginSubmitHandler(deps: OAuthDeps, limiter: LoginRateLimiter) {
     const keys = loginKeys(req.ip ?? req.socket.remoteAddress ?? 'unknown', ctx.project.key, email);
     const wait = limiter.retryAfter([keys.ip, keys.account]);
     if (wait > 0) {
+      req.ctx.logger.warn({ event: 'login_blocked', project: ctx.project.key, retryAfter: wait }, 'sign-in refused: too many failures');
       throw new InteractionPageError(429, 'Too many sign-in attempts', `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60)} minute(s).`, undefined, {
         'Retry-After': String(wait),
       });
     }
     const check = email && password ? await checkCredentials(deps.storage.resources, ctx.project.key, email, password) : ({ ok: false, reason: 'invalid' } as const);
     if (!check.ok) {
+      // Audit line without the email or password (the request id ties it to the access log line).
+      req.ctx.logger.warn({ event: 'login_failed', project: ctx.project.key, reason: check.reason }, 'sign-in failed');
       if (check.reason === 'invalid') limiter.recordFailure([keys.ip, keys.account]);
       return showLogin(ctx, res, interaction, client, check.reason === 'invalid' ? 401 : 403, { email, error: check.reason === 'invalid' ? INVALID : INACTIVE });
     }
     limiter.reset(keys.account);
+    req.ctx.logger.info({ event: 'login', project: ctx.project.key, userId: check.user.id }, 'signed in');
     const previous = readCookie(req, SESSION_COOKIE);
     if (previous) await deleteSession(deps.storage.records, ctx.project.key, previous);
     const authTime = Math.floor(Date.now() / 1000);
