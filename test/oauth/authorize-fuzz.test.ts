@@ -101,7 +101,7 @@ function randomCookie(rand: () => number): string | undefined {
   const choice = rand();
   if (choice < 0.4) return undefined;
   const value = ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', HOSTILE, '', '%', 'x'.repeat(300)][Math.floor(rand() * 5)] as string;
-  return `fhir_session=${value}; fhir_interaction=${value}`;
+  return `fhir_session=${value}; fhir_interaction_${value.slice(0, 16)}=${value}`;
 }
 
 function checkResponse(res: request.Response, label: string): void {

@@ -3,6 +3,7 @@
  * consent_required, silent success), prompt=login, max_age, remembered consent (asked again when the scope set
  * grows), consentRequired=false, and Deny → access_denied.
  */
+import { interactionCookie } from '../../src/oauth/interaction/cookies';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
 import {
   authorizeQuery,
@@ -135,7 +136,18 @@ describe('consent', () => {
     const res = await submitConsent(browser, consent, 'deny');
     expect(res.status).toBe(303);
     expect(redirectParams(res)).toEqual({ error: 'access_denied', error_description: 'The user denied the request', state: 'deny-me', iss: ISSUER });
-    expect(browser.cookies.has('fhir_interaction')).toBe(false);
+    expect([...browser.cookies.keys()].filter((name) => name.startsWith('fhir_interaction_'))).toEqual([]);
+  });
+
+  it('keeps two interactions of one browser apart (two tabs)', async () => {
+    const user = await putUser(t, 'two-tabs');
+    const browser = new Browser(t.app);
+    const tab1 = await browser.follow(await browser.get(authorizeQuery(validParams(challenge, { state: 'tab-1' }))));
+    const tab2 = await browser.follow(await browser.get(authorizeQuery(validParams(challenge, { state: 'tab-2', client_id: 'trusted' }))));
+    const done2 = await submitLogin(browser, tab2, user);
+    expect(redirectParams(done2)).toMatchObject({ state: 'tab-2', code: expect.any(String) });
+    const consent1 = await submitLogin(browser, tab1, user);
+    expect(redirectParams(await submitConsent(browser, consent1, 'allow'))).toMatchObject({ state: 'tab-1', code: expect.any(String) });
   });
 
   it('completes an interaction only once', async () => {
@@ -147,7 +159,7 @@ describe('consent', () => {
     const fields = { interaction: form?.[1], csrf: form?.[2], decision: 'allow' };
     const cookie = browser.cookieHeader();
     expect(redirectParams(await browser.post(`${OAUTH}/consent`, fields)).code).toBeDefined();
-    browser.cookies.set('fhir_interaction', { value: String(form?.[1]), attributes: '' });
+    browser.cookies.set(interactionCookie(String(form?.[1])), { value: String(form?.[1]), attributes: '' });
     const again = await browser.post(`${OAUTH}/consent`, fields);
     expect(again.status).toBe(400);
     expect(again.text).toContain('This sign-in request has expired');

@@ -4,6 +4,7 @@
  */
 import request from 'supertest';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
+import { interactionCookie } from '../../src/oauth/interaction/cookies';
 import { authorizeQuery, Browser, ISSUER, OAUTH, pkce, putClient, redirectParams, REDIRECT, validParams } from './authorize-helpers';
 
 let t: TestApp;
@@ -169,7 +170,7 @@ describe('a valid request', () => {
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers.location).toMatch(new RegExp(`^${OAUTH}/login\\?interaction=[A-Za-z0-9_-]{43}$`));
     const id = new URL(res.headers.location as string, 'https://x').searchParams.get('interaction');
-    expect(browser.cookies.get('fhir_interaction')).toEqual({
+    expect(browser.cookies.get(interactionCookie(String(id)))).toEqual({
       value: id,
       attributes: `Path=${OAUTH}; Max-Age=600; HttpOnly; SameSite=Lax; Secure`,
     });

@@ -14,7 +14,7 @@ import { grantScopes } from '../scopes';
 import { loadAuthorizeClient } from '../interaction/authorize-client';
 import { type AuthorizeClient, checkClientAndRedirect, validateAuthorizationRequest } from '../interaction/authorize-request';
 import { interactionContext, type InteractionContext } from '../interaction/context';
-import { INTERACTION_COOKIE, writeCookie } from '../interaction/cookies';
+import { interactionCookie, writeCookie } from '../interaction/cookies';
 import { AuthorizeRedirectError, untrustedRequest } from '../interaction/errors';
 import { currentSession, needsConsent, redirectError, redirectWithCode, signedInUser } from '../interaction/flow';
 import { type AuthorizationRequest, createInteraction, INTERACTION_LIFETIME_SECONDS } from '../interaction/interaction-store';
@@ -30,7 +30,7 @@ async function startAuthorization(ctx: InteractionContext, req: Request, res: Re
   }
   if (user && !consent) return redirectWithCode(ctx, res, request, user);
   const interaction = await createInteraction(ctx.deps.storage.records, ctx.project.key, request);
-  writeCookie(res, INTERACTION_COOKIE, interaction.id, ctx.cookies, INTERACTION_LIFETIME_SECONDS);
+  writeCookie(res, interactionCookie(interaction.id), interaction.id, ctx.cookies, INTERACTION_LIFETIME_SECONDS);
   res.setHeader('Cache-Control', 'no-store');
   res.redirect(303, ctx.pageUrl(user ? 'consent' : 'login', interaction.id));
 }

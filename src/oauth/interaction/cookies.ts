@@ -3,14 +3,25 @@
  * and scoped to the project's OAuth path (`/w/{tenant}/{project}/api/v1/oauth`), so that each project has its
  * own sign-in:
  * - `fhir_session`: the login session id (random 256 bits; the server stores only its SHA-256);
- * - `fhir_interaction`: binds a pending authorization request to the browser that started it (it must equal
- *   the interaction id the page was opened with), which defeats login CSRF and interaction hijacking.
+ * - `fhir_interaction_<tag>`: binds a pending authorization request to the browser that started it (its value
+ *   must equal the interaction id the page was opened with), which defeats login CSRF and interaction hijacking.
+ *   One cookie per interaction (`<tag>` is derived from the id), so sign-ins in two tabs do not disturb each other.
  */
 import type { Request, Response } from 'express';
+import { hashToken } from './csrf';
 
 /** Cookie names. */
 export const SESSION_COOKIE = 'fhir_session';
-export const INTERACTION_COOKIE = 'fhir_interaction';
+const INTERACTION_COOKIE_PREFIX = 'fhir_interaction_';
+
+/**
+ * The name of an interaction's cookie.
+ * @param interactionId - the interaction id
+ * @returns `fhir_interaction_` + 16 characters of the id's SHA-256
+ */
+export function interactionCookie(interactionId: string): string {
+  return `${INTERACTION_COOKIE_PREFIX}${hashToken(interactionId).slice(0, 16)}`;
+}
 
 /** Where and how cookies are set for one project. */
 export interface CookieScope {

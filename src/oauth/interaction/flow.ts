@@ -13,7 +13,7 @@ import { issueAuthorizationCode } from '../tokens/authorization-codes';
 import type { AuthorizeClient } from './authorize-request';
 import { clientRedirectUrl } from './authorize-request';
 import { hasConsent } from './consent-store';
-import { clearCookie, INTERACTION_COOKIE, readCookie, SESSION_COOKIE } from './cookies';
+import { clearCookie, interactionCookie, readCookie, SESSION_COOKIE } from './cookies';
 import { type AuthorizeRedirectError, interactionExpired } from './errors';
 import type { InteractionContext } from './context';
 import { type AuthorizationRequest, consumeInteraction, type Interaction, type InteractionLogin } from './interaction-store';
@@ -136,7 +136,7 @@ export async function redirectWithCode(ctx: InteractionContext, res: Response, r
  * @returns false when another request already ended it
  */
 export async function endInteraction(ctx: InteractionContext, res: Response, interaction: Interaction): Promise<boolean> {
-  clearCookie(res, INTERACTION_COOKIE, ctx.cookies);
+  clearCookie(res, interactionCookie(interaction.id), ctx.cookies);
   return consumeInteraction(ctx.deps.storage.records, interaction);
 }
 

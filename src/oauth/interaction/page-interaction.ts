@@ -7,7 +7,7 @@ import type { Request } from 'express';
 import { loadAuthorizeClient } from './authorize-client';
 import type { AuthorizeClient } from './authorize-request';
 import type { InteractionContext } from './context';
-import { INTERACTION_COOKIE, readCookie } from './cookies';
+import { interactionCookie, readCookie } from './cookies';
 import { safeEqual } from './csrf';
 import { csrfRejected, interactionExpired, untrustedRequest } from './errors';
 import { type Interaction, loadInteraction } from './interaction-store';
@@ -16,6 +16,10 @@ import { type Interaction, loadInteraction } from './interaction-store';
 export interface PageInteraction {
   interaction: Interaction;
   client: AuthorizeClient;
+}
+
+function boundToBrowser(req: Request, id: unknown): id is string {
+  return typeof id === 'string' && id.length <= 128 && safeEqual(readCookie(req, interactionCookie(id)), id);
 }
 
 /**
@@ -27,7 +31,7 @@ export interface PageInteraction {
  */
 export async function viewedInteraction(ctx: InteractionContext, req: Request): Promise<PageInteraction> {
   const id = req.query.interaction;
-  if (typeof id !== 'string' || !safeEqual(readCookie(req, INTERACTION_COOKIE), id)) throw interactionExpired();
+  if (!boundToBrowser(req, id)) throw interactionExpired();
   return load(ctx, id);
 }
 
@@ -41,7 +45,7 @@ export async function viewedInteraction(ctx: InteractionContext, req: Request): 
 export async function postedInteraction(ctx: InteractionContext, req: Request): Promise<PageInteraction> {
   const body = (req.body ?? {}) as Record<string, unknown>;
   const id = body.interaction;
-  if (typeof id !== 'string' || !safeEqual(readCookie(req, INTERACTION_COOKIE), id)) throw csrfRejected();
+  if (!boundToBrowser(req, id)) throw csrfRejected();
   const found = await load(ctx, id);
   if (!safeEqual(body.csrf, found.interaction.csrf)) throw csrfRejected();
   return found;
