@@ -1,7 +1,8 @@
 /**
  * Renders every error in one place. FhirError → OperationOutcome (`application/fhir+json`) with its status;
- * errors from the body parser are mapped to 400/413/415; anything else is logged with the request id and
- * answered with a generic 500 that reveals nothing about internals.
+ * OAuthError → `{ error, error_description }` (RFC 6749 §5.2) with `Cache-Control: no-store`; errors from the
+ * body parser are mapped to 400/413/415; anything else is logged with the request id and answered with a
+ * generic 500 that reveals nothing about internals.
  */
 import type { NextFunction, Request, Response } from 'express';
 import {
@@ -12,6 +13,7 @@ import {
   UnsupportedMediaTypeError,
 } from '../fhir/errors';
 import { operationOutcome } from '../fhir/outcomes';
+import { OAuthError, ServerError } from '../oauth/errors';
 import { FHIR_JSON } from './content-negotiation';
 
 /** Errors raised by Express's body parser carry a `type`. */
@@ -55,11 +57,51 @@ export function toFhirError(err: unknown): { error: FhirError; unexpected: boole
 }
 
 /**
+ * Converts an error raised by an OAuth endpoint into an OAuthError (`server_error` for anything unexpected).
+ * @param err - what was thrown
+ * @returns the OAuthError to render, and whether it was unexpected
+ */
+export function toOAuthError(err: unknown): { error: OAuthError; unexpected: boolean } {
+  if (err instanceof OAuthError) return { error: err, unexpected: false };
+  const parser = err instanceof Error ? (err as BodyParserError) : undefined;
+  if (parser?.type !== undefined && typeof parser.status === 'number' && parser.status < 500) {
+    const status = parser.status === 413 || parser.status === 415 ? parser.status : 400;
+    return { error: new OAuthError('invalid_request', status, 'The request body could not be read'), unexpected: false };
+  }
+  return { error: new ServerError(), unexpected: true };
+}
+
+/**
+ * Writes an OAuth error response: `{ error, error_description }`, never cached, with its `WWW-Authenticate`.
+ * @param err - what was thrown
+ * @param req - the request (for logging unexpected errors)
+ * @param res - the response
+ */
+export function renderOAuthError(err: unknown, req: Request, res: Response): void {
+  const { error, unexpected } = toOAuthError(err);
+  if (unexpected) req.ctx?.logger.error({ err }, 'unhandled error in OAuth endpoint');
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  res
+    .status(error.status)
+    .setHeader('Cache-Control', 'no-store')
+    .setHeader('Pragma', 'no-cache')
+    .json({ error: error.code, error_description: error.description });
+}
+
+/**
  * Express error middleware.
  * @returns the middleware
  */
 export function errorHandler() {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    if (err instanceof OAuthError) {
+      renderOAuthError(err, req, res);
+      return;
+    }
     const { error, unexpected } = toFhirError(err);
     if (unexpected) req.ctx?.logger.error({ err }, 'unhandled error');
     if (res.headersSent) {

@@ -3,10 +3,11 @@
  * `/.well-known/openid-configuration/w/{t}/{p}`, `/w/{t}/{p}/.well-known/openid-configuration` and
  * `/.well-known/oauth-authorization-server/w/{t}/{p}` (identical content; every URL absolute).
  */
-import type { Request, Response, NextFunction } from 'express';
+import type { Request, Response } from 'express';
 import { ASSERTION_ALGS, AUTH_METHODS } from './clients/client-auth';
 import type { OAuthDeps } from './deps';
-import { findProject, type OAuthProject } from './project';
+import { SUPPORTED_GRANT_TYPES } from './grants';
+import { type OAuthProject, resolveProject } from './project';
 import { SIGNING_ALG } from './tokens/keys';
 
 /** Scopes the server understands (besides the resource scopes a client registers). */
@@ -31,7 +32,8 @@ export function discoveryDocument(project: OAuthProject): Record<string, unknown
     scopes_supported: SUPPORTED_SCOPES,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: ['authorization_code', 'client_credentials', 'refresh_token'],
+    prompt_values_supported: ['none', 'login', 'consent'],
+    grant_types_supported: [...SUPPORTED_GRANT_TYPES],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [SIGNING_ALG],
     token_endpoint_auth_methods_supported: [...AUTH_METHODS],
@@ -54,17 +56,9 @@ export function discoveryDocument(project: OAuthProject): Record<string, unknown
  * @returns the handler
  */
 export function discoveryHandler(deps: OAuthDeps) {
-  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    try {
-      const project = await findProject(deps, String(req.params.tenant), String(req.params.project));
-      if (!project) {
-        res.status(404).json({ error: 'not_found', error_description: 'Unknown tenant or project' });
-        return;
-      }
-      res.setHeader('Cache-Control', 'public, max-age=300');
-      res.json(discoveryDocument(project));
-    } catch (err) {
-      next(err);
-    }
+  return async function discoveryStep(req: Request, res: Response): Promise<void> {
+    const project = await resolveProject(deps, req);
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.json(discoveryDocument(project));
   };
 }

@@ -1,6 +1,7 @@
 /**
- * OAuth 2.0 errors (RFC 6749 §5.2, RFC 6750 §3.1). Code throws them; the OAuth router renders them as
- * `{ error, error_description }` with `Cache-Control: no-store`.
+ * OAuth 2.0 errors (RFC 6749 §5.2, RFC 6750 §3.1, OIDC Core §3.1.2.6). Code throws them; one place renders them
+ * (`renderOAuthError` in src/http/error-handler.ts) as `{ error, error_description }` with `Cache-Control:
+ * no-store` and `Pragma: no-cache`. Each subclass carries its RFC code as `static readonly code`.
  */
 
 /** Base class: an error code, an HTTP status and a description safe to show to the client. */
@@ -20,79 +21,115 @@ export class OAuthError extends Error {
 
 /** The request is missing a parameter, repeats one, or is otherwise malformed. */
 export class InvalidRequestError extends OAuthError {
+  static readonly code = 'invalid_request';
   constructor(description: string) {
-    super('invalid_request', 400, description);
+    super(InvalidRequestError.code, 400, description);
   }
 }
 
-/** Client authentication failed (401 with a `WWW-Authenticate` challenge). */
+/** Client authentication failed (401 with a `WWW-Authenticate` challenge, RFC 6749 §5.2). */
 export class InvalidClientError extends OAuthError {
+  static readonly code = 'invalid_client';
   constructor(description: string) {
-    super('invalid_client', 401, description);
-    this.headers['WWW-Authenticate'] = 'Basic realm="token", charset="UTF-8"';
+    super(InvalidClientError.code, 401, description);
+    this.headers['WWW-Authenticate'] = 'Basic realm="oauth", charset="UTF-8"';
   }
 }
 
 /** The grant (code, refresh token) is invalid, expired, revoked, or issued to another client. */
 export class InvalidGrantError extends OAuthError {
+  static readonly code = 'invalid_grant';
   constructor(description: string) {
-    super('invalid_grant', 400, description);
+    super(InvalidGrantError.code, 400, description);
   }
 }
 
 /** The client may not use this grant type. */
 export class UnauthorizedClientError extends OAuthError {
+  static readonly code = 'unauthorized_client';
   constructor(description: string) {
-    super('unauthorized_client', 400, description);
+    super(UnauthorizedClientError.code, 400, description);
   }
 }
 
 /** The grant type is not supported by this server. */
 export class UnsupportedGrantTypeError extends OAuthError {
+  static readonly code = 'unsupported_grant_type';
   constructor(description: string) {
-    super('unsupported_grant_type', 400, description);
+    super(UnsupportedGrantTypeError.code, 400, description);
   }
 }
 
 /** The requested scope is invalid, unknown, or exceeds what was granted. */
 export class InvalidScopeError extends OAuthError {
+  static readonly code = 'invalid_scope';
   constructor(description: string) {
-    super('invalid_scope', 400, description);
+    super(InvalidScopeError.code, 400, description);
   }
 }
 
 /** The resource owner or server denied the request. */
 export class AccessDeniedError extends OAuthError {
+  static readonly code = 'access_denied';
   constructor(description: string) {
-    super('access_denied', 403, description);
+    super(AccessDeniedError.code, 403, description);
   }
 }
 
 /** The response type is not supported. */
 export class UnsupportedResponseTypeError extends OAuthError {
+  static readonly code = 'unsupported_response_type';
   constructor(description: string) {
-    super('unsupported_response_type', 400, description);
+    super(UnsupportedResponseTypeError.code, 400, description);
   }
 }
 
 /** `prompt=none` without a session. */
 export class LoginRequiredError extends OAuthError {
+  static readonly code = 'login_required';
   constructor(description: string) {
-    super('login_required', 400, description);
+    super(LoginRequiredError.code, 400, description);
   }
 }
 
 /** `prompt=none` when consent is needed. */
 export class ConsentRequiredError extends OAuthError {
+  static readonly code = 'consent_required';
   constructor(description: string) {
-    super('consent_required', 400, description);
+    super(ConsentRequiredError.code, 400, description);
   }
 }
 
 /** The bearer token is missing, malformed, expired, revoked or for another audience (RFC 6750 §3.1). */
 export class InvalidTokenError extends OAuthError {
+  static readonly code = 'invalid_token';
   constructor(description: string) {
-    super('invalid_token', 401, description);
+    super(InvalidTokenError.code, 401, description);
     this.headers['WWW-Authenticate'] = `Bearer error="invalid_token", error_description="${description.replace(/["\\]/g, '')}"`;
+  }
+}
+
+/** The token is valid but lacks the scope the request needs (RFC 6750 §3.1). */
+export class InsufficientScopeError extends OAuthError {
+  static readonly code = 'insufficient_scope';
+  constructor(description: string, scope: string) {
+    super(InsufficientScopeError.code, 403, description);
+    this.headers['WWW-Authenticate'] = `Bearer error="insufficient_scope", scope="${scope.replace(/["\\]/g, '')}"`;
+  }
+}
+
+/** An unexpected failure; the description never reveals internals. */
+export class ServerError extends OAuthError {
+  static readonly code = 'server_error';
+  constructor(description = 'Internal server error') {
+    super(ServerError.code, 500, description);
+  }
+}
+
+/** The tenant or project in the URL does not exist. */
+export class UnknownProjectError extends OAuthError {
+  static readonly code = 'not_found';
+  constructor() {
+    super(UnknownProjectError.code, 404, 'Unknown tenant or project');
   }
 }

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { fhirBaseUrl } from '../fhir/rest/base-url';
 import type { Project } from '../tenancy/projects';
 import type { OAuthDeps } from './deps';
-import { OAuthError } from './errors';
+import { UnknownProjectError } from './errors';
 
 /** The project of an OAuth request. */
 export interface OAuthProject {
@@ -54,10 +54,10 @@ export function oauthProjectOf(publicUrl: string, found: Project): OAuthProject 
  * @param deps - OAuth dependencies
  * @param req - the request
  * @returns the project
- * @throws OAuthError 404 (`not_found`) for an unknown tenant or project
+ * @throws UnknownProjectError (404 `not_found`) for an unknown tenant or project
  */
 export async function resolveProject(deps: OAuthDeps, req: Request): Promise<OAuthProject> {
   const found = await findProject(deps, String(req.params.tenant), String(req.params.project));
-  if (!found) throw new OAuthError('not_found', 404, 'Unknown tenant or project');
+  if (!found) throw new UnknownProjectError();
   return found;
 }

@@ -3,18 +3,25 @@
  * token, jwks, introspect, revoke, userinfo (JSON, errors per RFC 6749 §5.2) and the browser-facing authorize,
  * login, consent and logout (interaction/). `mountDiscovery` adds the well-known documents at the app level.
  */
-import express, { type Express, Router } from 'express';
+import { type Express, type Request, type Response, Router } from 'express';
 import { BearerAuthenticator } from './bearer';
 import type { OAuthDeps } from './deps';
 import { discoveryHandler } from './discovery';
-import { introspectHandler } from './endpoints/introspect';
-import { jwksHandler } from './endpoints/jwks';
+import { OAuthError } from './errors';
+import { introspectEndpoint } from './endpoints/introspect';
+import { jwksEndpoint } from './endpoints/jwks';
 import { oauthJsonErrors } from './endpoints/respond';
-import { revokeHandler } from './endpoints/revoke';
-import { tokenHandler } from './endpoints/token';
-import { userinfoHandler } from './endpoints/userinfo';
+import { revokeEndpoint } from './endpoints/revoke';
+import { tokenEndpoint } from './endpoints/token';
+import { userinfoEndpoint } from './endpoints/userinfo';
 import { interactionRouter } from './interaction';
 import { KeyStore } from './tokens/keys';
+
+/** Any other method on a JSON endpoint: 405 with `Allow`. */
+function methodNotAllowed(req: Request, res: Response): void {
+  res.setHeader('Allow', req.path === '/jwks' ? 'GET' : req.path === '/userinfo' ? 'GET, POST' : 'POST');
+  throw new OAuthError('invalid_request', 405, `${req.method} is not allowed here`);
+}
 
 /** Path of the OAuth endpoints (Express syntax). */
 export const OAUTH_BASE_PATH = '/w/:tenant/:project/api/v1/oauth';
@@ -35,15 +42,15 @@ export function oauthServer(deps: OAuthDeps): OAuthServer {
   const keys = new KeyStore(deps.storage.records);
   const bearer = new BearerAuthenticator(deps, keys);
   const router = Router({ mergeParams: true });
-  const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 50 });
   const errors = oauthJsonErrors();
-  router.post('/token', form, tokenHandler(deps, keys), errors);
-  router.get('/jwks', jwksHandler(deps, keys), errors);
-  router.post('/introspect', form, introspectHandler(deps, bearer), errors);
-  router.post('/revoke', form, revokeHandler(deps, bearer), errors);
-  router.get('/userinfo', userinfoHandler(deps, bearer), errors);
-  router.post('/userinfo', userinfoHandler(deps, bearer), errors);
+  router.post('/token', ...tokenEndpoint(deps, keys), errors);
+  router.get('/jwks', ...jwksEndpoint(deps, keys), errors);
+  router.post('/introspect', ...introspectEndpoint(deps, bearer), errors);
+  router.post('/revoke', ...revokeEndpoint(deps, bearer), errors);
+  router.get('/userinfo', ...userinfoEndpoint(deps, bearer), errors);
+  router.post('/userinfo', ...userinfoEndpoint(deps, bearer), errors);
   router.use(interactionRouter(deps));
+  router.all(['/token', '/introspect', '/revoke', '/jwks', '/userinfo'], methodNotAllowed, errors);
   return { router, keys, bearer };
 }
 

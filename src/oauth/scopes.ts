@@ -27,3 +27,15 @@ export function grantScopes(requested: string[], client: { scope?: unknown }): s
   const allowed = new Set(parseScope(typeof client.scope === 'string' ? client.scope : ''));
   return [...new Set(requested.filter((s) => allowed.has(s)))];
 }
+
+/**
+ * Whether a client's scopes give it every interaction on every resource type: `system/*.*` (SMART v1),
+ * `system/*.cruds` (v2), or both `system/*.read` and `system/*.write`. Narrower scopes are judged by the SMART
+ * scope rules, not here.
+ * @param scopes - the token's scopes
+ * @returns true for full system access
+ */
+export function grantsFullSystemAccess(scopes: readonly string[]): boolean {
+  const has = (s: string): boolean => scopes.includes(s);
+  return has('system/*.*') || has('system/*.cruds') || (has('system/*.read') && has('system/*.write'));
+}

@@ -14,6 +14,7 @@ import { FhirRepository } from '../repository/repository';
 import type { AuthContext, BearerAuthenticator } from '../../oauth/bearer';
 import { OAuthError } from '../../oauth/errors';
 import { oauthProjectOf } from '../../oauth/project';
+import { grantsFullSystemAccess } from '../../oauth/scopes';
 import { fhirBaseUrl } from './base-url';
 import { dispatch } from './dispatch';
 import type { FhirContext, FhirRequest } from './fhir-request';
@@ -84,8 +85,8 @@ const PUBLIC_PATHS = new Set(['/metadata', '/.well-known/smart-configuration']);
 
 /**
  * Authenticates the bearer token of a FHIR request and checks that the caller may use the API. Until access
- * policies decide per request, owners and admins (users) and clients holding a `system/*` scope have full access
- * to their project; every other caller gets 403.
+ * policies decide per request, owners and admins (users) and clients holding full system scopes (`system/*.*`,
+ * `system/*.cruds`) have full access to their project; every other caller gets 403.
  * @param bearer - the bearer authenticator
  * @param header - the Authorization header
  * @param project - the project
@@ -102,7 +103,7 @@ async function authenticate(bearer: BearerAuthenticator, header: string | undefi
     error.headers = { ...err.headers };
     throw error;
   }
-  const fullAccess = auth.userId ? auth.role === 'owner' || auth.role === 'admin' : auth.scopes.some((s) => s.startsWith('system/*.'));
+  const fullAccess = auth.userId ? auth.role === 'owner' || auth.role === 'admin' : grantsFullSystemAccess(auth.scopes);
   if (!fullAccess) throw new ForbiddenError('This token does not grant access to the FHIR API of this project');
   return auth;
 }

@@ -1,40 +1,59 @@
-/** `GET|POST {issuer}/api/v1/oauth/userinfo` (OIDC Core §5.3): claims about the user of a bearer token with `openid`. */
-import type { NextFunction, Request, Response } from 'express';
+/**
+ * `GET|POST {issuer}/api/v1/oauth/userinfo` (OIDC Core §5.3):
+ * - a bearer access token of this project, valid and active exactly as the FHIR API requires (401
+ *   `invalid_token` with `WWW-Authenticate` otherwise);
+ * - issued to a user with `openid` granted (403 `insufficient_scope` otherwise);
+ * - claims: `sub` always; `fhirUser` with the fhirUser scope; `email` with email or profile; `name` with profile.
+ */
+import type { Request, RequestHandler, Response } from 'express';
 import type { BearerAuthenticator } from '../bearer';
 import type { OAuthDeps } from '../deps';
-import { OAuthError } from '../errors';
-import { resolveProject } from '../project';
+import { InsufficientScopeError } from '../errors';
 import { sendNoStore } from './respond';
+import { loadProject, noCache, oauthLocals } from './steps';
+
+interface HumanName {
+  text?: string;
+  given?: string[];
+  family?: string;
+}
+
+function displayName(name: unknown): string | undefined {
+  const first = (Array.isArray(name) ? name[0] : name) as HumanName | undefined;
+  if (!first || typeof first !== 'object') return undefined;
+  const text = first.text ?? [...(Array.isArray(first.given) ? first.given : []), first.family].filter((p) => typeof p === 'string' && p).join(' ');
+  return text || undefined;
+}
 
 /**
- * The userinfo handler.
+ * Answers the claims of the token's user.
  * @param deps - OAuth dependencies
  * @param bearer - the bearer authenticator
- * @returns the handler
+ * @returns the step
  */
-export function userinfoHandler(deps: OAuthDeps, bearer: BearerAuthenticator) {
-  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    try {
-      const project = await resolveProject(deps, req);
-      const auth = await bearer.authenticate(req.get('authorization'), project);
-      if (!auth.userId || !auth.scopes.includes('openid')) {
-        const error = new OAuthError('insufficient_scope', 403, 'The token was not issued to a user with the openid scope');
-        error.headers['WWW-Authenticate'] = 'Bearer error="insufficient_scope", scope="openid"';
-        throw error;
-      }
-      const user = await deps.storage.resources.readCurrent(project.key, 'User', auth.userId);
-      const claims: Record<string, unknown> = { sub: `User/${auth.userId}` };
-      if (auth.fhirUser && auth.scopes.includes('fhirUser')) claims.fhirUser = auth.fhirUser;
-      if (auth.scopes.includes('email') || auth.scopes.includes('profile')) {
-        if (typeof user?.resource?.email === 'string') claims.email = user.resource.email;
-      }
-      if (auth.scopes.includes('profile')) {
-        const name = (user?.resource?.name as { text?: string; given?: string[]; family?: string } | undefined) ?? undefined;
-        if (name) claims.name = name.text ?? [...(name.given ?? []), name.family].filter(Boolean).join(' ');
-      }
-      sendNoStore(res, 200, claims);
-    } catch (err) {
-      next(err);
+function userClaims(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHandler {
+  return async function userClaimsStep(req: Request, res: Response): Promise<void> {
+    const { project } = oauthLocals(res);
+    const auth = await bearer.authenticate(req.get('authorization'), project);
+    if (!auth.userId || !auth.scopes.includes('openid')) throw new InsufficientScopeError('The token was not issued to a user with the openid scope', 'openid');
+    const user = (await deps.storage.resources.readCurrent(project.key, 'User', auth.userId))?.resource;
+    const claims: Record<string, unknown> = { sub: `User/${auth.userId}` };
+    if (auth.fhirUser && auth.scopes.includes('fhirUser')) claims.fhirUser = auth.fhirUser;
+    if ((auth.scopes.includes('email') || auth.scopes.includes('profile')) && typeof user?.email === 'string') claims.email = user.email;
+    if (auth.scopes.includes('profile')) {
+      const name = displayName(user?.name);
+      if (name) claims.name = name;
     }
+    sendNoStore(res, 200, claims);
   };
+}
+
+/**
+ * The userinfo endpoint.
+ * @param deps - OAuth dependencies
+ * @param bearer - the bearer authenticator
+ * @returns its middleware, in order
+ */
+export function userinfoEndpoint(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHandler[] {
+  return [noCache, loadProject(deps), userClaims(deps, bearer)];
 }

@@ -1,17 +1,34 @@
-/** `client_credentials` (RFC 6749 §4.4): a confidential client acting on its own behalf. No refresh token. */
+/**
+ * `client_credentials` (RFC 6749 §4.4): a confidential client acting on its own behalf.
+ * - public clients (auth method `none`) may not use it;
+ * - scope defaults to everything the client is registered for; requested scopes outside it are dropped, and a
+ *   request none of whose scopes may be granted is `invalid_scope`;
+ * - user-facing scopes (openid, offline_access, online_access) are never granted: no id_token, no refresh token.
+ */
 import { InvalidScopeError, UnauthorizedClientError } from '../errors';
 import { grantScopes, parseScope } from '../scopes';
 import { createGrant } from '../tokens/grants';
 import { accessTokenLifetime, issueTokens, type TokenResponse } from '../tokens/issue';
 import type { GrantContext } from './index';
 
-/** Handles `grant_type=client_credentials`. */
-export async function clientCredentialsGrant(ctx: GrantContext): Promise<TokenResponse> {
+/** The `grant_type` value. */
+export const grantType = 'client_credentials';
+/** Required parameters besides client authentication. */
+export const parameters: readonly string[] = [];
+
+const USER_SCOPES = new Set(['openid', 'fhirUser', 'profile', 'email', 'offline_access', 'online_access']);
+
+/**
+ * Issues an access token to the client itself.
+ * @param ctx - the token request
+ * @returns the token response
+ */
+export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   const { client } = ctx.auth;
   if (ctx.auth.method === 'none') throw new UnauthorizedClientError('Public clients cannot use client_credentials');
-  const requested = typeof ctx.body.scope === 'string' ? parseScope(ctx.body.scope) : parseScope(client.scope);
-  const scope = grantScopes(requested, client).filter((s) => s !== 'openid' && s !== 'offline_access' && s !== 'online_access');
-  if (requested.length > 0 && scope.length === 0) throw new InvalidScopeError('None of the requested scopes may be granted to this client');
+  const asked = ctx.body.scope?.trim() ? ctx.body.scope : undefined;
+  const scope = grantScopes(parseScope(asked ?? client.scope), client).filter((s) => !USER_SCOPES.has(s));
+  if (asked !== undefined && scope.length === 0) throw new InvalidScopeError('None of the requested scopes may be granted to this client');
   const grant = await createGrant(ctx.deps, { project: ctx.project.key, clientId: client.id, scope }, accessTokenLifetime(client));
   return issueTokens(ctx.deps, ctx.keys, { project: ctx.project, client, grant, scope, allowRefresh: false });
 }

@@ -22,6 +22,8 @@ export interface Grant {
   nonce?: string;
   launch?: Record<string, unknown>;
   revokedAt?: string;
+  /** ISO instant after which the grant (and every refresh token of it) is gone. */
+  expiresAt?: string;
 }
 
 /** Grant revocations seen by this process, so a revoked grant fails at once even if its status was cached. */
@@ -35,13 +37,9 @@ const revokedHere = new Set<string>();
  * @returns the stored grant
  */
 export async function createGrant(deps: OAuthDeps, grant: Omit<Grant, 'grantId' | 'createdAt'>, lifetimeSeconds: number): Promise<Grant> {
-  const stored: Grant = { ...grant, grantId: randomUUID(), createdAt: new Date().toISOString() };
-  await deps.storage.records.put({
-    kind: KIND,
-    key: stored.grantId,
-    value: stored as unknown as Record<string, unknown>,
-    expiresAt: new Date(Date.now() + lifetimeSeconds * 1000).toISOString(),
-  });
+  const expiresAt = new Date(Date.now() + lifetimeSeconds * 1000).toISOString();
+  const stored: Grant = { ...grant, grantId: randomUUID(), createdAt: new Date().toISOString(), expiresAt };
+  await deps.storage.records.put({ kind: KIND, key: stored.grantId, value: stored as unknown as Record<string, unknown>, expiresAt });
   return stored;
 }
 

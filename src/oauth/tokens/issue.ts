@@ -34,6 +34,10 @@ export interface IssueRequest {
   fhirUser?: string;
   /** Issue a new refresh token (rotation) when the client and scopes allow one. */
   allowRefresh: boolean;
+  /** Scopes of the new refresh token (default: `scope`); a refresh keeps those of the token it replaces. */
+  refreshScope?: string[];
+  /** A refresh_token grant: the id_token then carries no nonce (OIDC Core §12.2). */
+  refreshing?: boolean;
 }
 
 /**
@@ -90,13 +94,17 @@ export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: Issu
     .setJti(randomUUID())
     .sign(key.privateKey);
   const response: TokenResponse = { access_token: accessToken, token_type: 'Bearer', expires_in: lifetime, scope: scope.join(' ') };
-  if (request.allowRefresh && mayRefresh(client, scope)) {
-    response.refresh_token = await issueRefreshToken(deps, { grantId: grant.grantId, clientId: client.id, scope }, refreshTokenLifetime(client));
+  const refreshScope = request.refreshScope ?? scope;
+  if (request.allowRefresh && mayRefresh(client, refreshScope)) {
+    // A family never outlives its grant: rotation does not extend the authorization.
+    const untilGrantEnds = grant.expiresAt ? Math.floor((Date.parse(grant.expiresAt) - Date.now()) / 1000) : Infinity;
+    const lifetime = Math.min(refreshTokenLifetime(client), untilGrantEnds);
+    if (lifetime > 0) response.refresh_token = await issueRefreshToken(deps, { grantId: grant.grantId, clientId: client.id, scope: refreshScope }, lifetime);
   }
   if (scope.includes('openid') && grant.userId) {
     const idClaims: Record<string, unknown> = {};
     if (grant.authTime !== undefined) idClaims.auth_time = grant.authTime;
-    if (grant.nonce) idClaims.nonce = grant.nonce;
+    if (grant.nonce && !request.refreshing) idClaims.nonce = grant.nonce;
     if (fhirUser && scope.includes('fhirUser')) idClaims.fhirUser = fhirUser;
     response.id_token = await new SignJWT(idClaims)
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })

@@ -4,7 +4,7 @@
  * and creates a new one; a retired key stays in the JWKS (and keeps verifying) until every token it signed has
  * expired (`removeAfter` = retirement + the longest token lifetime), then it disappears.
  * Keys are cached in memory per project and reloaded at most every {@link RELOAD_MS} (rotation by another
- * instance is picked up then; a token signed with an unknown `kid` triggers an immediate reload).
+ * instance is picked up then; a token signed with an unknown `kid` triggers a reload, at most every 5 s).
  */
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK, type KeyLike } from 'jose';
@@ -14,6 +14,8 @@ import type { RecordStore } from '../../storage/ports';
 export const SIGNING_ALG = 'RS256';
 const KIND = 'signing-key';
 const RELOAD_MS = 60_000;
+/** Tokens naming an unknown `kid` reload the keys at most this often (they must not turn into store scans). */
+const UNKNOWN_KID_RELOAD_MS = 5_000;
 /** Longest lifetime of anything a key signs (access and id tokens), in seconds: 1 day. */
 export const MAX_SIGNED_LIFETIME = 24 * 3600;
 
@@ -48,6 +50,7 @@ interface ProjectKeys {
 export class KeyStore {
   private readonly cache = new Map<string, Promise<ProjectKeys>>();
   private readonly creating = new Map<string, Promise<string>>();
+  private readonly forcedAt = new Map<string, number>();
 
   constructor(private readonly records: RecordStore) {}
 
@@ -82,6 +85,10 @@ export class KeyStore {
   async verificationKey(project: string, kid: string): Promise<SigningKey | undefined> {
     const found = (await this.load(project)).keys.find((k) => k.kid === kid);
     if (found) return found;
+    // Another instance may have rotated: look again, but not on every request that names a bogus kid.
+    const now = Date.now();
+    if (now - (this.forcedAt.get(project) ?? 0) < UNKNOWN_KID_RELOAD_MS) return undefined;
+    this.forcedAt.set(project, now);
     return (await this.load(project, true)).keys.find((k) => k.kid === kid);
   }
 
