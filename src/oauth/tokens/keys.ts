@@ -110,7 +110,8 @@ export class KeyStore {
    */
   async rotate(project: string): Promise<{ kid: string; retired?: string }> {
     const now = new Date();
-    const removeAfter = new Date(now.getTime() + MAX_SIGNED_LIFETIME * 1000).toISOString();
+    // Other instances may sign with the retired key until they next reload (RELOAD_MS): keep it that much longer.
+    const removeAfter = new Date(now.getTime() + MAX_SIGNED_LIFETIME * 1000 + 2 * RELOAD_MS).toISOString();
     let retired: string | undefined;
     for (const record of await this.records.find(KIND, { project })) {
       const value = record.value as unknown as KeyRecord;
@@ -121,6 +122,19 @@ export class KeyStore {
     const kid = await this.create(project);
     await this.load(project, true);
     return { kid, retired };
+  }
+
+  /**
+   * The stored keys of a project, without private parts (for the `keys` command).
+   * @param project - the project key
+   * @returns kid, algorithm and lifecycle dates, oldest first
+   */
+  async describe(project: string): Promise<Array<{ kid: string; alg: string; createdAt: string; retiredAt?: string; removeAfter?: string }>> {
+    const records = await this.records.find(KIND, { project });
+    return records
+      .map((r) => r.value as unknown as KeyRecord)
+      .map(({ kid, alg, createdAt, retiredAt, removeAfter }) => ({ kid, alg, createdAt, retiredAt, removeAfter }))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   private async create(project: string): Promise<string> {
