@@ -9,6 +9,7 @@
  * - GET  {base}/Patient/:id/_history  → a history Bundle of three versions
  * - GET  {base}/Observation?...        → a searchset Bundle of 20 Observations (plus 20 Patients with _include)
  * - POST {base}                        → parses a transaction Bundle, answers a transaction-response
+ * - POST {oauth}/token                 → parses the form, answers a fixed token response of the real one's size
  * - GET  /healthz, /readyz            → 200
  *
  * Run as a child process by bench/run.ts (`PORT` from the environment, default 3001).
@@ -18,6 +19,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import type { Express, Request, Response } from 'express';
 import { FHIR_BASE_PATH, FHIR_JSON, makeObservation, makeStoredPatient } from './fixtures';
+import { TOKEN_PATH } from './scenarios';
 
 /** Number of versions the fixed history Bundle lists (the harness prepares the same number on the server). */
 export const BASELINE_HISTORY_VERSIONS = 3;
@@ -94,6 +96,15 @@ export function buildBaselineApp(): Express {
       return { response: { status: '201 Created', location: `Patient/${id}/_history/1`, etag: 'W/"1"' } };
     });
     sendFhir(res, 200, { resourceType: 'Bundle', type: 'transaction-response', entry });
+  });
+  const fixedToken = `${'e'.repeat(120)}.${'p'.repeat(420)}.${'s'.repeat(342)}`;
+  app.post(TOKEN_PATH, express.urlencoded({ extended: false }), (req: Request, res: Response) => {
+    if (req.body?.grant_type !== 'client_credentials') {
+      res.status(400).json({ error: 'unsupported_grant_type', error_description: 'client_credentials only' });
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ access_token: fixedToken, token_type: 'Bearer', expires_in: 3600, scope: 'system/*.*' });
   });
   app.put(`${base}/:id`, (req: Request<{ id: string }>, res: Response) => {
     res.setHeader('ETag', 'W/"2"');

@@ -9,13 +9,32 @@ import { FHIR_BASE_PATH, FHIR_JSON, makePatient, makeTransaction, OBSERVATION_CO
 export const HISTORY_VERSIONS = 3;
 
 /** Name of a scenario. */
-export type ScenarioName = 'read' | 'create' | 'update' | 'history' | 'search-token' | 'search-include' | 'transaction';
+export type ScenarioName =
+  | 'read'
+  | 'create'
+  | 'update'
+  | 'history'
+  | 'search-token'
+  | 'search-include'
+  | 'transaction'
+  | 'token-client-credentials'
+  | 'bearer-read';
 
 /** Scenarios in the order they run. */
-export const SCENARIOS: readonly ScenarioName[] = ['read', 'create', 'update', 'history', 'search-token', 'search-include', 'transaction'];
+export const SCENARIOS: readonly ScenarioName[] = [
+  'read',
+  'create',
+  'update',
+  'history',
+  'search-token',
+  'search-include',
+  'transaction',
+  'token-client-credentials',
+  'bearer-read',
+];
 
 /** Minimum server/baseline req/s ratio per scenario; scenarios without one only need zero errors. */
-export const RATIO_GOALS: Partial<Record<ScenarioName, number>> = { read: 0.5, create: 0.25, 'search-token': 0.3 };
+export const RATIO_GOALS: Partial<Record<ScenarioName, number>> = { read: 0.5, create: 0.25, 'search-token': 0.3, 'bearer-read': 0.5 };
 
 /** Entries per transaction Bundle in the `transaction` scenario. */
 export const TRANSACTION_SIZE = 100;
@@ -23,7 +42,16 @@ export const TRANSACTION_SIZE = 100;
 /** Absolute goals: minimum server req/s, with what it means. */
 export const THROUGHPUT_GOALS: Partial<Record<ScenarioName, { minReqPerSec: number; label: string }>> = {
   transaction: { minReqPerSec: 2000 / TRANSACTION_SIZE, label: `≥ 2,000 resources/s in ${TRANSACTION_SIZE}-entry transactions` },
+  // The server is one Node process, so its req/s are per core.
+  'token-client-credentials': { minReqPerSec: 800, label: '≥ 800 tokens/s per core' },
 };
+
+/** The admin client the harness authenticates with (the server is started with this secret). */
+export const BENCH_CLIENT = { id: 'admin-cli', secret: 'bench-admin-client-secret-0123456789' } as const;
+/** The token endpoint of the bench project. */
+export const TOKEN_PATH = '/w/default/default/api/v1/oauth/token';
+/** Distinct access tokens the `bearer-read` scenario spreads its requests over (one grant each). */
+export const BEARER_TOKENS = 100;
 
 /** Ids created on one target during preparation. */
 export interface PreparedData {
@@ -33,6 +61,10 @@ export interface PreparedData {
   historyIds: string[];
   /** Observations created for the search scenarios. */
   observations: number;
+  /** The access token every request carries. */
+  token: string;
+  /** {@link BEARER_TOKENS} tokens of separate grants, for `bearer-read`. */
+  tokens: string[];
 }
 
 /** Load settings shared by every scenario. */
@@ -43,13 +75,35 @@ export interface LoadSettings {
 }
 
 const HEADERS = { 'content-type': FHIR_JSON, accept: FHIR_JSON };
+const BASIC = `Basic ${Buffer.from(`${BENCH_CLIENT.id}:${BENCH_CLIENT.secret}`).toString('base64')}`;
+const TOKEN_BODY = 'grant_type=client_credentials';
+let authorization = '';
+
+/**
+ * Obtains an access token with client_credentials from the target's token endpoint.
+ *
+ * @param baseUrl - the target's base URL
+ * @returns the access token
+ * @throws Error when the token endpoint does not answer 200 with a token
+ */
+export async function fetchToken(baseUrl: string): Promise<string> {
+  const res = await fetch(`${baseUrl}${TOKEN_PATH}`, {
+    method: 'POST',
+    headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' },
+    body: TOKEN_BODY,
+  });
+  const text = await res.text();
+  const token = res.status === 200 ? (JSON.parse(text) as { access_token?: unknown }).access_token : undefined;
+  if (typeof token !== 'string') throw new Error(`POST ${TOKEN_PATH} answered ${res.status}: ${text.slice(0, 500)}`);
+  return token;
+}
 const PATIENT_PATH = `${FHIR_BASE_PATH}/Patient`;
 const LOCATION_ID = /\/Patient\/([^/]+)\/_history\/1$/;
 
 async function createPatient(baseUrl: string, seq: number): Promise<string> {
   const res = await fetch(`${baseUrl}${PATIENT_PATH}`, {
     method: 'POST',
-    headers: HEADERS,
+    headers: { ...HEADERS, authorization },
     body: JSON.stringify(makePatient(seq)),
   });
   const text = await res.text();
@@ -67,7 +121,7 @@ async function createPatient(baseUrl: string, seq: number): Promise<string> {
 async function updatePatient(baseUrl: string, id: string, seq: number): Promise<void> {
   const res = await fetch(`${baseUrl}${PATIENT_PATH}/${id}`, {
     method: 'PUT',
-    headers: HEADERS,
+    headers: { ...HEADERS, authorization },
     body: JSON.stringify({ ...makePatient(seq), id }),
   });
   const text = await res.text();
@@ -87,23 +141,29 @@ async function inParallel(count: number, concurrency: number, task: (i: number) 
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 }
 
+async function postTransaction(baseUrl: string, seq: number): Promise<void> {
+  const res = await fetch(`${baseUrl}${FHIR_BASE_PATH}`, { method: 'POST', headers: { ...HEADERS, authorization }, body: JSON.stringify(makeTransaction(seq, TRANSACTION_SIZE)) });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`POST ${FHIR_BASE_PATH} (transaction) answered ${res.status}: ${text.slice(0, 500)}`);
+}
+
 /**
- * Creates the Patients the scenarios use, through the target's FHIR API.
+ * Obtains the access tokens and creates the Patients the scenarios use, through the target's OAuth and FHIR APIs.
  *
  * @param baseUrl - the target's base URL
  * @param patients - how many Patients `read` and `update` pick from
  * @param historyPatients - how many Patients `history` picks from (each gets {@link HISTORY_VERSIONS} versions)
  * @param observations - how many Observations the search scenarios search over (posted as transactions)
- * @returns the created ids
- * @throws Error when an answer does not follow the contract (status, Location)
+ * @returns the tokens and the created ids
+ * @throws Error when an answer does not follow the contract (status, Location, token)
  */
-async function postTransaction(baseUrl: string, seq: number): Promise<void> {
-  const res = await fetch(`${baseUrl}${FHIR_BASE_PATH}`, { method: 'POST', headers: HEADERS, body: JSON.stringify(makeTransaction(seq, TRANSACTION_SIZE)) });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`POST ${FHIR_BASE_PATH} (transaction) answered ${res.status}: ${text.slice(0, 500)}`);
-}
-
 export async function prepareData(baseUrl: string, patients: number, historyPatients: number, observations = 0): Promise<PreparedData> {
+  const token = await fetchToken(baseUrl);
+  authorization = `Bearer ${token}`;
+  const tokens: string[] = new Array<string>(BEARER_TOKENS);
+  await inParallel(BEARER_TOKENS, 10, async (i) => {
+    tokens[i] = await fetchToken(baseUrl);
+  });
   const ids: string[] = new Array<string>(patients);
   const historyIds: string[] = new Array<string>(historyPatients);
   await inParallel(patients, 10, async (i) => {
@@ -118,7 +178,7 @@ export async function prepareData(baseUrl: string, patients: number, historyPati
   // the bundles the `transaction` scenario posts.
   const bundles = Math.ceil(observations / ((TRANSACTION_SIZE * 4) / 5));
   await inParallel(bundles, 4, async (i) => postTransaction(baseUrl, 1_000_000 + i));
-  return { ids, historyIds, observations: (bundles * TRANSACTION_SIZE * 4) / 5 };
+  return { ids, historyIds, observations: (bundles * TRANSACTION_SIZE * 4) / 5, token, tokens };
 }
 
 function pick<T>(items: readonly T[]): T {
@@ -172,6 +232,20 @@ function requestFor(scenario: ScenarioName, data: PreparedData): autocannon.Requ
         setupRequest: (req) => ({ ...req, path: FHIR_BASE_PATH, body: JSON.stringify(makeTransaction(seq++, TRANSACTION_SIZE)) }),
       };
     }
+    case 'token-client-credentials':
+      return {
+        method: 'POST',
+        path: TOKEN_PATH,
+        headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: TOKEN_BODY,
+      };
+    case 'bearer-read': {
+      const headers = data.tokens.map((t) => ({ ...HEADERS, authorization: `Bearer ${t}` }));
+      return {
+        method: 'GET',
+        setupRequest: (req) => ({ ...req, path: `${PATIENT_PATH}/${pick(data.ids)}`, headers: pick(headers) }),
+      };
+    }
   }
 }
 
@@ -196,7 +270,7 @@ export function scenarioOptions(
     connections: settings.connections,
     duration: settings.durationSeconds,
     pipelining: settings.pipelining,
-    headers: HEADERS,
+    headers: { ...HEADERS, authorization: `Bearer ${data.token}` },
     requests: [requestFor(scenario, data)],
   };
 }
