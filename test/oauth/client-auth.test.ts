@@ -1,0 +1,171 @@
+/**
+ * Client authentication at the token endpoint (RFC 6749 §2.3, RFC 7523 §3): client_secret_basic,
+ * client_secret_post, private_key_jwt with inline jwks or a jwksUri fetched over HTTP, and none.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { exportJWK, generateKeyPair, type JWK, type KeyLike, SignJWT } from 'jose';
+import request from 'supertest';
+import { ADMIN, expectOAuthError, OAUTH, type OAuthFixture, oauthPost, setupOAuth } from './oauth-fixtures';
+
+let fx: OAuthFixture;
+let aud: string;
+const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const keys: Record<string, { privateKey: KeyLike; jwk: JWK }> = {};
+const jwksServer = http.createServer();
+let jwksUri = '';
+let jwksRequests = 0;
+
+async function keyPair(alg: string, kid: string): Promise<void> {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { modulusLength: 2048 });
+  keys[kid] = { privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
+}
+
+const putClient = (id: string, fields: Record<string, unknown>) =>
+  fx.repo.update('ClientApplication', id, { resourceType: 'ClientApplication', id, name: id, status: 'active', grantType: ['client_credentials'], scope: 'system/*.*', ...fields });
+
+beforeAll(async () => {
+  fx = await setupOAuth();
+  aud = `${fx.issuer}/api/v1/oauth/token`;
+  await Promise.all([keyPair('RS256', 'rs256'), keyPair('RS384', 'rs384'), keyPair('ES256', 'es256'), keyPair('ES384', 'es384'), keyPair('ES256', 'remote')]);
+  const inline = ['rs256', 'rs384', 'es256', 'es384'].map((kid) => keys[kid]?.jwk);
+  await putClient('backend', { tokenEndpointAuthMethod: 'private_key_jwt', jwks: JSON.stringify({ keys: inline }) });
+  jwksServer.on('request', (_req, res) => {
+    jwksRequests += 1;
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ keys: [keys.remote?.jwk] }));
+  });
+  jwksServer.listen(0, '127.0.0.1');
+  await new Promise((resolve) => jwksServer.once('listening', resolve));
+  jwksUri = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks.json`;
+  await putClient('remote-backend', { tokenEndpointAuthMethod: 'private_key_jwt', jwksUri });
+  await putClient('post-client', { tokenEndpointAuthMethod: 'client_secret_post', secret: 'post-client-secret-0123' });
+});
+afterAll(async () => {
+  await new Promise((resolve) => jwksServer.close(resolve));
+  await fx.t.close();
+});
+
+interface AssertionOptions {
+  kid?: string;
+  alg?: string;
+  iss?: string;
+  sub?: string;
+  aud?: string;
+  exp?: number;
+  jti?: string | null;
+}
+
+async function assertion(options: AssertionOptions = {}, client = 'backend'): Promise<string> {
+  const kid = options.kid ?? 'es256';
+  const key = keys[kid] ?? keys.es256;
+  const claims: Record<string, unknown> = { iss: options.iss ?? client, sub: options.sub ?? client, aud: options.aud ?? aud };
+  if (options.jti !== null) claims.jti = options.jti ?? randomBytes(12).toString('base64url');
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: options.alg ?? String(key?.jwk.alg), kid })
+    .setIssuedAt()
+    .setExpirationTime(options.exp ?? Math.floor(Date.now() / 1000) + 120)
+    .sign(key?.privateKey as KeyLike);
+}
+const withAssertion = (jwt: string, extra: Record<string, string> = {}) =>
+  oauthPost(fx.t, 'token', { grant_type: 'client_credentials', client_assertion_type: ASSERTION_TYPE, client_assertion: jwt, ...extra });
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('client secrets', () => {
+  it('accepts client_secret_basic and client_secret_post', async () => {
+    expect((await oauthPost(fx.t, 'token', { grant_type: 'client_credentials' }, ADMIN)).status).toBe(200);
+    const post = await oauthPost(fx.t, 'token', { grant_type: 'client_credentials', client_id: 'post-client', client_secret: 'post-client-secret-0123' });
+    expect(post.status).toBe(200);
+  });
+
+  it('answers 401 invalid_client with a Basic challenge to a wrong secret, an unknown client, or no authentication', async () => {
+    expectOAuthError(await oauthPost(fx.t, 'token', { grant_type: 'client_credentials' }, ['admin-cli', 'wrong secret']), 401, 'invalid_client');
+    expectOAuthError(await oauthPost(fx.t, 'token', { grant_type: 'client_credentials' }, ['nobody', 'x']), 401, 'invalid_client');
+    expectOAuthError(await oauthPost(fx.t, 'token', { grant_type: 'client_credentials', client_id: 'post-client', client_secret: 'nope' }), 401, 'invalid_client');
+    expectOAuthError(await oauthPost(fx.t, 'token', { grant_type: 'client_credentials', client_id: 'admin-cli' }), 401, 'invalid_client');
+    expectOAuthError(await oauthPost(fx.t, 'token', { grant_type: 'client_credentials' }), 401, 'invalid_client');
+    const garbled = await request(fx.t.app).post(`${OAUTH}/token`).set('Authorization', 'Basic %%%').type('form').send({ grant_type: 'client_credentials' });
+    expectOAuthError(garbled, 401, 'invalid_client');
+  });
+
+  it('refuses a secret to a private_key_jwt client and an inactive client with the right secret', async () => {
+    expectOAuthError(await oauthPost(fx.t, 'token', { grant_type: 'client_credentials' }, ['backend', 'guess']), 401, 'invalid_client');
+    await putClient('sleepy', { status: 'inactive', secret: 'sleepy-secret-0123456' });
+    expectOAuthError(await oauthPost(fx.t, 'token', { grant_type: 'client_credentials' }, ['sleepy', 'sleepy-secret-0123456']), 401, 'invalid_client');
+  });
+
+  it('answers invalid_request to two authentication methods at once', async () => {
+    const res = await oauthPost(fx.t, 'token', { grant_type: 'client_credentials', client_id: 'admin-cli', client_secret: ADMIN[1] }, ADMIN);
+    expectOAuthError(res, 400, 'invalid_request');
+  });
+});
+
+describe('private_key_jwt', () => {
+  it.each(['rs256', 'rs384', 'es256', 'es384'])('accepts an assertion signed with the registered %s key', async (kid) => {
+    const res = await withAssertion(await assertion({ kid }));
+    expect(res.status).toBe(200);
+    expect(res.body.scope).toBe('system/*.*');
+  });
+
+  it('fetches the keys of a jwksUri client over HTTP and caches them', async () => {
+    const before = jwksRequests;
+    expect((await withAssertion(await assertion({ kid: 'remote' }, 'remote-backend'))).status).toBe(200);
+    expect((await withAssertion(await assertion({ kid: 'remote' }, 'remote-backend'))).status).toBe(200);
+    expect(jwksRequests - before).toBe(1);
+  });
+
+  it('refuses a replayed jti', async () => {
+    const jwt = await assertion();
+    expect((await withAssertion(jwt)).status).toBe(200);
+    expectOAuthError(await withAssertion(jwt), 401, 'invalid_client');
+  });
+
+  it.each<[string, () => Promise<string>]>([
+    ['a wrong audience', () => assertion({ aud: 'https://elsewhere.example/token' })],
+    ['the issuer as audience', () => assertion({ aud: 'https://fhir.example.test/w/default/default' })],
+    ['an expired assertion', () => assertion({ exp: Math.floor(Date.now() / 1000) - 120 })],
+    ['an expiry more than 5 minutes ahead', () => assertion({ exp: Math.floor(Date.now() / 1000) + 3600 })],
+    ['an unknown kid', () => assertion({ kid: 'remote' })],
+    ['iss different from sub', () => assertion({ sub: 'admin-cli' })],
+    ['an unknown client', () => assertion({}, 'nobody')],
+    ['a client that authenticates with a secret', () => assertion({}, 'admin-cli')],
+    ['no jti', () => assertion({ jti: null })],
+    ['a tampered signature', async () => `${(await assertion()).slice(0, -6)}AAAAAA`],
+    ['a tampered payload', async () => {
+      const [h, , sig] = (await assertion()).split('.');
+      return `${h}.${b64({ iss: 'backend', sub: 'backend', aud, jti: 'x', exp: Math.floor(Date.now() / 1000) + 60, scope: 'more' })}.${sig}`;
+    }],
+    ['alg none', async () => `${b64({ alg: 'none', kid: 'es256' })}.${b64({ iss: 'backend', sub: 'backend', aud, jti: 'n', exp: Math.floor(Date.now() / 1000) + 60 })}.`],
+    ['an HMAC signature', () =>
+      new SignJWT({ jti: 'h' }).setProtectedHeader({ alg: 'HS256', kid: 'es256' }).setIssuer('backend').setSubject('backend').setAudience(aud)
+        .setExpirationTime('1m').sign(new TextEncoder().encode('a shared secret that is long enough!'))],
+    ['not a JWT', async () => 'not-a-jwt'],
+  ])('answers 401 invalid_client to %s', async (_name, make) => {
+    expectOAuthError(await withAssertion(await make()), 401, 'invalid_client');
+  });
+
+  it('answers invalid_request to a wrong client_assertion_type and invalid_client when client_id names another client', async () => {
+    expectOAuthError(await withAssertion(await assertion(), { client_assertion_type: 'urn:example:other' }), 400, 'invalid_request');
+    expectOAuthError(await withAssertion(await assertion(), { client_id: 'admin-cli' }), 401, 'invalid_client');
+  });
+
+  it('answers invalid_client when the jwksUri does not answer in time', async () => {
+    const silent = http.createServer(() => undefined);
+    silent.listen(0, '127.0.0.1');
+    await new Promise((resolve) => silent.once('listening', resolve));
+    await putClient('slow-keys', { tokenEndpointAuthMethod: 'private_key_jwt', jwksUri: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/jwks` });
+    const started = Date.now();
+    expectOAuthError(await withAssertion(await assertion({ kid: 'remote' }, 'slow-keys')), 401, 'invalid_client');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    silent.closeAllConnections();
+    await new Promise((resolve) => silent.close(resolve));
+  });
+});
+
+describe('public clients', () => {
+  it('authenticate with client_id alone, and a confidential client cannot pretend to be public', async () => {
+    expectOAuthError(await oauthPost(fx.t, 'token', { grant_type: 'authorization_code', client_id: 'public-app', code: 'x', redirect_uri: 'https://app.example/callback', code_verifier: 'x'.repeat(43) }), 400, 'invalid_grant');
+    expectOAuthError(await oauthPost(fx.t, 'token', { grant_type: 'authorization_code', client_id: 'web-app', code: 'x', redirect_uri: 'https://app.example/callback', code_verifier: 'x'.repeat(43) }), 401, 'invalid_client');
+  });
+});
