@@ -108,6 +108,10 @@ describe('private_key_jwt', () => {
     expect(res.body.scope).toBe('system/*.*');
   });
 
+  it('accepts the issuer identifier as audience (RFC 7523 §3)', async () => {
+    expect((await withAssertion(await assertion({ aud: fx.issuer }))).status).toBe(200);
+  });
+
   it('fetches the keys of a jwksUri client over HTTP and caches them', async () => {
     const before = jwksRequests;
     expect((await withAssertion(await assertion({ kid: 'remote' }, 'remote-backend'))).status).toBe(200);
@@ -123,7 +127,8 @@ describe('private_key_jwt', () => {
 
   it.each<[string, () => Promise<string>]>([
     ['a wrong audience', () => assertion({ aud: 'https://elsewhere.example/token' })],
-    ['the issuer as audience', () => assertion({ aud: 'https://fhir.example.test/w/default/default' })],
+    ['the FHIR base as audience', () => assertion({ aud: 'https://fhir.example.test/w/default/default/api/v1/fhir/r4' })],
+    ['the introspection endpoint as audience', () => assertion({ aud: 'https://fhir.example.test/w/default/default/api/v1/oauth/introspect' })],
     ['an expired assertion', () => assertion({ exp: Math.floor(Date.now() / 1000) - 120 })],
     ['an expiry more than 5 minutes ahead', () => assertion({ exp: Math.floor(Date.now() / 1000) + 3600 })],
     ['an unknown kid', () => assertion({ kid: 'remote' })],

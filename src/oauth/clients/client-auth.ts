@@ -2,6 +2,8 @@
  * Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3, RFC 7523 §3,
  * OIDC Core §9): `client_secret_basic`, `client_secret_post`, `private_key_jwt`, and `none` for public clients.
  * Exactly one method per request. Secrets are compared as salted hashes in constant time.
+ * A client assertion's `aud` must name this server: the token endpoint URL (OIDC Core §9), the issuer identifier
+ * (RFC 7523 §3; what openid-client and oauth4webapi send), or the URL of the endpoint called. Nothing else.
  */
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { verifySecret } from '../../security/hashing';
@@ -57,7 +59,7 @@ const str = (value: unknown): string | undefined => (typeof value === 'string' ?
  * @param project - the project
  * @param authorization - the Authorization header
  * @param body - the form body
- * @param audience - the URL the request was sent to (the `aud` of client assertions)
+ * @param audiences - what a client assertion's `aud` may name: the issuer, the token endpoint URL, the URL called
  * @returns the client and the method used
  * @throws InvalidClientError (401) when authentication fails; InvalidRequestError when several methods are used
  */
@@ -66,14 +68,14 @@ export async function authenticateClient(
   project: OAuthProject,
   authorization: string | undefined,
   body: Record<string, unknown>,
-  audience: string,
+  audiences: string[],
 ): Promise<AuthenticatedClient> {
   const basic = basicCredentials(authorization);
   const postSecret = str(body.client_secret);
   const assertion = str(body.client_assertion);
   const used = [basic, postSecret, assertion].filter((m) => m !== undefined).length;
   if (used > 1) throw new InvalidRequestError('Use exactly one client authentication method');
-  if (assertion !== undefined) return assertionClient(deps, project, body, assertion, audience);
+  if (assertion !== undefined) return assertionClient(deps, project, body, assertion, audiences);
   const clientId = basic?.id ?? str(body.client_id);
   if (!clientId) throw new InvalidClientError('Client authentication is required');
   if (basic && body.client_id !== undefined && body.client_id !== basic.id) throw new InvalidRequestError('client_id does not match the Basic credentials');
@@ -95,7 +97,7 @@ async function assertionClient(
   project: OAuthProject,
   body: Record<string, unknown>,
   assertion: string,
-  audience: string,
+  audiences: string[],
 ): Promise<AuthenticatedClient> {
   if (body.client_assertion_type !== ASSERTION_TYPE) throw new InvalidRequestError(`client_assertion_type must be ${ASSERTION_TYPE}`);
   let header: ReturnType<typeof decodeProtectedHeader>;
@@ -130,7 +132,7 @@ async function assertionClient(
       algorithms: [...ASSERTION_ALGS],
       issuer: clientId,
       subject: clientId,
-      audience,
+      audience: audiences,
       requiredClaims: ['exp', 'jti'],
     }));
   } catch {

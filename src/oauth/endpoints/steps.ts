@@ -4,7 +4,8 @@
  * - responses are never cached (RFC 6749 §5.1);
  * - bodies must be `application/x-www-form-urlencoded` (RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1), and no
  *   parameter may be repeated (§3.2: "MUST NOT be included more than once");
- * - the client authenticates (clients/client-auth.ts); client assertions must name the endpoint as `aud`.
+ * - the client authenticates (clients/client-auth.ts); a client assertion's `aud` must be the token endpoint URL,
+ *   the issuer, or the URL of the endpoint called.
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { type AuthenticatedClient, authenticateClient } from '../clients/client-auth';
@@ -66,7 +67,7 @@ export function loadProject(deps: OAuthDeps): RequestHandler {
 }
 
 /**
- * Authenticates the client; its assertions must be addressed to this endpoint's URL.
+ * Authenticates the client; its assertions must be addressed to the token endpoint, the issuer or this endpoint.
  * @param deps - OAuth dependencies
  * @param endpoint - the endpoint's path segment (`token`, `introspect`, `revoke`)
  * @returns the step
@@ -74,8 +75,9 @@ export function loadProject(deps: OAuthDeps): RequestHandler {
 export function clientAuthentication(deps: OAuthDeps, endpoint: string): RequestHandler {
   return async function clientAuthenticationStep(req: Request, res: Response, next: NextFunction): Promise<void> {
     const locals = oauthLocals(res);
-    const audience = `${locals.project.oauthBase}/${endpoint}`;
-    locals.client = await authenticateClient(deps, locals.project, req.get('authorization'), locals.params, audience);
+    const { issuer, oauthBase } = locals.project;
+    const audiences = [...new Set([`${oauthBase}/token`, issuer, `${oauthBase}/${endpoint}`])];
+    locals.client = await authenticateClient(deps, locals.project, req.get('authorization'), locals.params, audiences);
     next();
   };
 }

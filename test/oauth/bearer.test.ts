@@ -1,0 +1,135 @@
+/**
+ * The closed FHIR API (issue 4 §11): bearer tokens of this project only, checked on every request for signature,
+ * issuer, audience, expiry and type, and for an active grant, client, user and membership.
+ */
+import { randomUUID } from 'node:crypto';
+import { decodeJwt, importJWK, type JWK, SignJWT } from 'jose';
+import request from 'supertest';
+import { ADMIN, codeTokens, FHIR, fhirGet, OAUTH, type OAuthFixture, oauthPost, PROJECT, setupOAuth } from './oauth-fixtures';
+
+let fx: OAuthFixture;
+let admin: string;
+beforeAll(async () => {
+  fx = await setupOAuth();
+  admin = fx.t.adminToken;
+});
+afterAll(async () => {
+  await fx.t.close();
+});
+
+/** Signs a token with the project's own key, with claims that differ from what the server issues. */
+async function forge(overrides: Record<string, unknown>, typ = 'at+jwt'): Promise<string> {
+  const [record] = await fx.t.storage.records.find('signing-key', { project: PROJECT });
+  const value = record?.value as { kid: string; privateJwk: JWK };
+  const claims = { ...decodeJwt(admin), jti: randomUUID(), ...overrides };
+  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: value.kid, typ }).sign(await importJWK(value.privateJwk, 'RS256'));
+}
+
+function expectUnauthorized(res: request.Response): void {
+  expect(res.status).toBe(401);
+  expect(res.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
+  expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [expect.objectContaining({ severity: 'error' })] });
+}
+
+describe('authentication of FHIR requests', () => {
+  it('serves /metadata and the discovery documents without a token, and nothing else', async () => {
+    expect((await request(fx.t.app).get(`${FHIR}/metadata`)).status).toBe(200);
+    expect((await request(fx.t.app).get('/.well-known/openid-configuration/w/default/default')).status).toBe(200);
+    for (const path of ['/Patient', '/Patient/x', '/Patient/x/_history', '/_history', '/ClientApplication', '/']) {
+      expectUnauthorized(await request(fx.t.app).get(`${FHIR}${path}`));
+    }
+    expectUnauthorized(await request(fx.t.app).post(`${FHIR}/Patient`).set('Content-Type', 'application/fhir+json').send({ resourceType: 'Patient' }));
+  });
+
+  it.each<[string, () => Promise<string>]>([
+    ['a malformed header', async () => 'Bearer'],
+    ['another scheme', async () => `Basic ${Buffer.from('admin-cli:x').toString('base64')}`],
+    ['a token that is not a JWT', async () => 'Bearer not-a-jwt'],
+    ['a tampered token', async () => `Bearer ${admin.slice(0, -4)}AAAA`],
+    ['an expired token', async () => `Bearer ${await forge({ exp: Math.floor(Date.now() / 1000) - 10 })}`],
+    ['a token for another audience', async () => `Bearer ${await forge({ aud: 'https://elsewhere.example/fhir' })}`],
+    ['a token of another issuer', async () => `Bearer ${await forge({ iss: 'https://elsewhere.example' })}`],
+    ['an id_token-typed JWT', async () => `Bearer ${await forge({}, 'JWT')}`],
+    ['a token without grant', async () => `Bearer ${await forge({ grant_id: undefined })}`],
+    ['a token with an unknown grant', async () => `Bearer ${await forge({ grant_id: randomUUID() })}`],
+    ['a token naming an unknown key', async () => {
+      const [, payload, signature] = admin.split('.');
+      return `Bearer ${Buffer.from(JSON.stringify({ alg: 'RS256', kid: 'nope', typ: 'at+jwt' })).toString('base64url')}.${payload}.${signature}`;
+    }],
+  ])('answers 401 invalid_token to %s', async (_name, header) => {
+    expectUnauthorized(await request(fx.t.app).get(`${FHIR}/Patient`).set('Authorization', await header()));
+  });
+
+  it("refuses another project's token, and that project refuses this one's", async () => {
+    const other = await fx.t.authorize('other', 'place');
+    expectUnauthorized(await fhirGet(fx.t, other));
+    expectUnauthorized(await request(fx.t.app).get('/w/other/place/api/v1/fhir/r4/Patient').set('Authorization', `Bearer ${admin}`));
+    expect((await request(fx.t.app).get('/w/other/place/api/v1/fhir/r4/Patient').set('Authorization', `Bearer ${other}`)).status).toBe(200);
+  });
+});
+
+describe('access until policies exist', () => {
+  it('gives owners and admins full access and answers 403 to members and narrowly scoped clients', async () => {
+    const adminUser = await codeTokens(fx, { userId: fx.adminId, membershipId: fx.adminMembershipId });
+    expect((await fhirGet(fx.t, adminUser.access_token as string)).status).toBe(200);
+    const member = await codeTokens(fx);
+    const forbidden = await fhirGet(fx.t, member.access_token as string);
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [expect.objectContaining({ code: 'forbidden' })] });
+    await fx.repo.update('ClientApplication', 'reader', {
+      resourceType: 'ClientApplication', id: 'reader', name: 'Reader', status: 'active', grantType: ['client_credentials'], secret: 'reader-secret-0123456', scope: 'system/*.read system/*.rs',
+    });
+    const reader = (await oauthPost(fx.t, 'token', { grant_type: 'client_credentials' }, ['reader', 'reader-secret-0123456'])).body.access_token as string;
+    expect((await fhirGet(fx.t, reader)).status).toBe(403);
+    await fx.repo.update('ClientApplication', 'v2', {
+      resourceType: 'ClientApplication', id: 'v2', name: 'v2', status: 'active', grantType: ['client_credentials'], secret: 'v2-secret-0123456789', scope: 'system/*.cruds',
+    });
+    const v2 = (await oauthPost(fx.t, 'token', { grant_type: 'client_credentials' }, ['v2', 'v2-secret-0123456789'])).body.access_token as string;
+    expect((await fhirGet(fx.t, v2)).status).toBe(200);
+  });
+});
+
+describe('deactivation and revocation take effect on the next request', () => {
+  it('when the ClientApplication is deactivated through the FHIR API', async () => {
+    await fx.repo.update('ClientApplication', 'short-lived', {
+      resourceType: 'ClientApplication', id: 'short-lived', name: 'Short', status: 'active', grantType: ['client_credentials'], secret: 'short-lived-secret-0123', scope: 'system/*.*',
+    });
+    const token = (await oauthPost(fx.t, 'token', { grant_type: 'client_credentials' }, ['short-lived', 'short-lived-secret-0123'])).body.access_token as string;
+    expect((await fhirGet(fx.t, token)).status).toBe(200);
+    const current = (await fhirGet(fx.t, admin, '/ClientApplication/short-lived')).body as Record<string, unknown>;
+    const put = await request(fx.t.app).put(`${FHIR}/ClientApplication/short-lived`).set('Authorization', `Bearer ${admin}`).set('Content-Type', 'application/fhir+json').send({ ...current, status: 'inactive' });
+    expect(put.status).toBe(200);
+    expectUnauthorized(await fhirGet(fx.t, token));
+  });
+
+  it('when the User or the Membership is deactivated', async () => {
+    const make = async (email: string) => {
+      const user = await fx.repo.create({ resourceType: 'User', email, role: 'admin' });
+      const membership = await fx.repo.create({ resourceType: 'Membership', user: { reference: `User/${user.resource.id}` }, active: true });
+      const tokens = await codeTokens(fx, { userId: user.resource.id as string, membershipId: membership.resource.id as string });
+      expect((await fhirGet(fx.t, tokens.access_token as string)).status).toBe(200);
+      return { user: user.resource, membership: membership.resource, token: tokens.access_token as string };
+    };
+    const a = await make('deactivated-user@example.com');
+    await fx.repo.update('User', a.user.id as string, { ...a.user, active: false });
+    expectUnauthorized(await fhirGet(fx.t, a.token));
+    const b = await make('deactivated-membership@example.com');
+    await fx.repo.update('Membership', b.membership.id as string, { ...b.membership, active: false });
+    expectUnauthorized(await fhirGet(fx.t, b.token));
+    const c = await make('deleted-membership@example.com');
+    await fx.repo.delete('Membership', c.membership.id as string);
+    expectUnauthorized(await fhirGet(fx.t, c.token));
+  });
+
+  it('when the grant is revoked, for the userinfo endpoint too', async () => {
+    const tokens = await codeTokens(fx, { userId: fx.adminId, membershipId: fx.adminMembershipId });
+    const info = await request(fx.t.app).get(`${OAUTH}/userinfo`).set('Authorization', `Bearer ${tokens.access_token}`);
+    expect(info.status).toBe(200);
+    await oauthPost(fx.t, 'revoke', { token: tokens.refresh_token as string }, ['web-app', 'web-app-secret-0123456789']);
+    expectUnauthorized(await fhirGet(fx.t, tokens.access_token as string));
+    const after = await request(fx.t.app).get(`${OAUTH}/userinfo`).set('Authorization', `Bearer ${tokens.access_token}`);
+    expect(after.status).toBe(401);
+    expect(after.body).toEqual({ error: 'invalid_token', error_description: expect.any(String) });
+    expect((await oauthPost(fx.t, 'token', { grant_type: 'client_credentials' }, ADMIN)).status).toBe(200);
+  });
+});
