@@ -50,11 +50,20 @@ export function toFhirError(err: unknown): { error: FhirError; unexpected: boole
   if (err instanceof FhirError) return { error: err, unexpected: false };
   const mapped = err instanceof Error ? fromBodyParser(err as BodyParserError) : undefined;
   if (mapped) return { error: mapped, unexpected: false };
+  if (isUndecodablePath(err)) return { error: new BadRequestError('The request path is not valid percent-encoding'), unexpected: false };
   return {
     error: new FhirError(500, { code: 'exception', diagnostics: 'Internal server error' }),
     unexpected: true,
   };
 }
+
+/** The router could not percent-decode a path parameter (`/w/%ff/...`): the client's fault, not ours. */
+function isUndecodablePath(err: unknown): boolean {
+  return err instanceof URIError && (err as URIError & { status?: number }).status === 400;
+}
+
+/** Paths whose errors are rendered as OAuth JSON: the OAuth endpoints and the discovery documents. */
+const OAUTH_PATH = /^\/(?:w\/[^/]*\/[^/]*\/(?:api\/v1\/oauth(?:\/|$)|\.well-known\/)|\.well-known\/)/;
 
 /**
  * Converts an error raised by an OAuth endpoint into an OAuthError (`server_error` for anything unexpected).
@@ -63,11 +72,16 @@ export function toFhirError(err: unknown): { error: FhirError; unexpected: boole
  */
 export function toOAuthError(err: unknown): { error: OAuthError; unexpected: boolean } {
   if (err instanceof OAuthError) return { error: err, unexpected: false };
+  if (err instanceof FhirError && err.status < 500) {
+    const description = err.status === 404 ? 'Not found' : 'The request is not valid';
+    return { error: new OAuthError(err.status === 404 ? 'not_found' : 'invalid_request', err.status, description), unexpected: false };
+  }
   const parser = err instanceof Error ? (err as BodyParserError) : undefined;
   if (parser?.type !== undefined && typeof parser.status === 'number' && parser.status < 500) {
     const status = parser.status === 413 || parser.status === 415 ? parser.status : 400;
     return { error: new OAuthError('invalid_request', status, 'The request body could not be read'), unexpected: false };
   }
+  if (isUndecodablePath(err)) return { error: new OAuthError('invalid_request', 400, 'The request path is not valid percent-encoding'), unexpected: false };
   return { error: new ServerError(), unexpected: true };
 }
 
@@ -98,7 +112,7 @@ export function renderOAuthError(err: unknown, req: Request, res: Response): voi
  */
 export function errorHandler() {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    if (err instanceof OAuthError) {
+    if (err instanceof OAuthError || OAUTH_PATH.test(req.path)) {
       renderOAuthError(err, req, res);
       return;
     }

@@ -60,6 +60,16 @@ describe('authentication of FHIR requests', () => {
     expectUnauthorized(await request(fx.t.app).get(`${FHIR}/Patient`).set('Authorization', await header()));
   });
 
+  it('answers 400, not 500, to an undecodable tenant or project in the path', async () => {
+    const fhir = await request(fx.t.app).get('/w/%ff/x/api/v1/fhir/r4/Patient').set('Authorization', `Bearer ${admin}`);
+    expect(fhir.status).toBe(400);
+    expect(fhir.body.resourceType).toBe('OperationOutcome');
+    const oauth = await request(fx.t.app).post('/w/x/%e0%a4/api/v1/oauth/token').type('form').send({ grant_type: 'client_credentials' });
+    expect({ status: oauth.status, body: oauth.body as unknown }).toEqual({ status: 400, body: { error: 'invalid_request', error_description: expect.any(String) } });
+    const unknown = await request(fx.t.app).get(`${OAUTH}/no-such-endpoint`);
+    expect({ status: unknown.status, body: unknown.body as unknown }).toEqual({ status: 404, body: { error: 'not_found', error_description: 'Not found' } });
+  });
+
   it("refuses another project's token, and that project refuses this one's", async () => {
     const other = await fx.t.authorize('other', 'place');
     expectUnauthorized(await fhirGet(fx.t, other));
