@@ -19,17 +19,20 @@ import { ProjectRegistry } from './tenancy/projects';
 
 function banner(config: Config, boot: BootstrapResult, port: number): string {
   const base = fhirBaseUrl(config.publicUrl, boot.project.tenant, boot.project.name);
+  const issuer = `${config.publicUrl}/w/${boot.project.tenant}/${boot.project.name}`;
+  const secret = boot.generatedClientSecret ?? '<secret>';
   const lines = [
     '',
     `FHIR server listening on port ${port} (${config.mongodbUri ? 'MongoDB' : `embedded store in ${config.dataDir}`})`,
     `  FHIR base:          ${base}`,
     `  CapabilityStatement: ${base}/metadata`,
+    `  OAuth issuer:       ${issuer}  (discovery: ${issuer}/.well-known/openid-configuration)`,
+    `  Token endpoint:     ${issuer}/api/v1/oauth/token`,
     `  Admin user:         ${boot.adminEmail}${boot.generatedPassword ? `  password: ${boot.generatedPassword}  (generated; shown once)` : ''}`,
     `  Admin client:       ${boot.adminClientId}${boot.generatedClientSecret ? `  secret: ${boot.generatedClientSecret}  (generated; shown once)` : ''}`,
-    `  Token endpoint:     ${config.publicUrl}/w/${boot.project.tenant}/${boot.project.name}/api/v1/oauth/token`,
     '  Admin token:        every FHIR request but /metadata needs a bearer token; get one with',
-    `                      curl -s -u '${boot.adminClientId}:<secret>' -d grant_type=client_credentials \\`,
-    `                        ${config.publicUrl}/w/${boot.project.tenant}/${boot.project.name}/api/v1/oauth/token`,
+    `                      curl -s -u '${boot.adminClientId}:${secret}' -d grant_type=client_credentials \\`,
+    `                        ${issuer}/api/v1/oauth/token`,
   ];
   if (!boot.generatedPassword || !boot.generatedClientSecret) {
     lines.push('  Credentials not shown were set from ADMIN_PASSWORD / ADMIN_CLIENT_SECRET or generated on an earlier start.');
