@@ -23,6 +23,7 @@ export type ScenarioName =
 /** Scenarios in the order they run. */
 export const SCENARIOS: readonly ScenarioName[] = [
   'read',
+  'bearer-read',
   'create',
   'update',
   'history',
@@ -30,7 +31,6 @@ export const SCENARIOS: readonly ScenarioName[] = [
   'search-include',
   'transaction',
   'token-client-credentials',
-  'bearer-read',
 ];
 
 /** Minimum server/baseline req/s ratio per scenario; scenarios without one only need zero errors. */

@@ -61,7 +61,7 @@ describe('introspection', () => {
     const user = await fx.repo.create({ resourceType: 'User', email: 'leaver@example.com', role: 'member' });
     const leaver = await codeTokens(fx, { userId: user.resource.id as string, membershipId: undefined });
     await fx.repo.update('User', user.resource.id as string, { ...user.resource, active: false });
-    for (const token of ['garbage', 'a.b.c', '', revoked.access_token, revoked.refresh_token, rotated.refresh_token, other, leaver.access_token, 'x'.repeat(5000)]) {
+    for (const token of ['garbage', 'a.b.c', '', revoked.access_token, revoked.refresh_token, rotated.refresh_token, other, leaver.access_token, leaver.refresh_token, 'x'.repeat(5000)]) {
       const res = await introspect(token as string);
       if (token === '') expectOAuthError(res, 400, 'invalid_request');
       else expect({ token, status: res.status, text: res.text }).toEqual({ token, status: 200, text: '{"active":false}' });

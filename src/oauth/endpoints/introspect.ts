@@ -4,12 +4,15 @@
  * - `token` is required; `token_type_hint` is accepted and only decides which kind is tried first;
  * - an active access token of this project (signature, expiry, grant, client, user and membership all checked,
  *   as the FHIR API checks them) → `active: true` with scope, client_id, sub, exp, iat, iss, aud, token_type and
- *   the context claims; an active refresh token → the same for the refresh token;
+ *   the context claims; an active refresh token (unused, grant, client, user and membership active) → the same
+ *   for the refresh token;
  * - anything else (unknown, expired, revoked, another project's) → exactly `{ "active": false }`.
  */
 import type { Request, RequestHandler, Response } from 'express';
 import type { BearerAuthenticator } from '../bearer';
+import { isClientActive, loadClient } from '../clients/client-store';
 import type { OAuthDeps } from '../deps';
+import { userContext } from '../grants/user-context';
 import { InvalidClientError, InvalidRequestError, OAuthError } from '../errors';
 import type { OAuthProject } from '../project';
 import { isGrantActive, readGrant } from '../tokens/grants';
@@ -55,6 +58,9 @@ async function refreshTokenInfo(deps: OAuthDeps, token: string, project: OAuthPr
   const refresh = await peekRefreshToken(deps, token);
   const grant = refresh ? await readGrant(deps, refresh.grantId) : undefined;
   if (!refresh || !isGrantActive(grant) || grant.project !== project.key) return undefined;
+  const client = await loadClient(deps, project.key, refresh.clientId);
+  if (!client || !isClientActive(client)) return undefined;
+  if (grant.userId && !(await userContext(deps, project.key, grant.userId, grant.membershipId)).active) return undefined;
   return {
     active: true,
     scope: refresh.scope.join(' '),

@@ -26,9 +26,6 @@ export interface Grant {
   expiresAt?: string;
 }
 
-/** Grant revocations seen by this process, so a revoked grant fails at once even if its status was cached. */
-const revokedHere = new Set<string>();
-
 /**
  * Creates a grant.
  * @param deps - OAuth dependencies
@@ -60,7 +57,7 @@ export async function readGrant(deps: OAuthDeps, grantId: string): Promise<Grant
  * @returns true when it exists and was not revoked
  */
 export function isGrantActive(grant: Grant | undefined): grant is Grant {
-  return grant !== undefined && grant.revokedAt === undefined && !revokedHere.has(grant.grantId);
+  return grant !== undefined && grant.revokedAt === undefined;
 }
 
 /**
@@ -69,7 +66,6 @@ export function isGrantActive(grant: Grant | undefined): grant is Grant {
  * @param grantId - the id
  */
 export async function revokeGrant(deps: OAuthDeps, grantId: string): Promise<void> {
-  revokedHere.add(grantId);
   const record = await deps.storage.records.get(KIND, grantId);
   if (!record || (record.value as unknown as Grant).revokedAt) return;
   await deps.storage.records.put({ ...record, value: { ...record.value, revokedAt: new Date().toISOString() } });
