@@ -91,6 +91,16 @@ describe('authorization_code', () => {
     expectOAuthError(await token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token }, WEB), 400, 'invalid_grant');
   });
 
+  it('lets one of two simultaneous redemptions through and then revokes what it issued', async () => {
+    const { verifier, challenge } = pkce();
+    const code = await issueCode(fx, challenge);
+    const results = await Promise.all([exchange(code, verifier), exchange(code, verifier), exchange(code, verifier)]);
+    const ok = results.filter((r) => r.status === 200);
+    expect(ok.length).toBeLessThanOrEqual(1);
+    for (const res of results.filter((r) => r.status !== 200)) expectOAuthError(res, 400, 'invalid_grant');
+    for (const res of ok) expect((await userinfo(res.body.access_token)).status).toBe(401);
+  });
+
   it('answers invalid_grant to an expired code', async () => {
     const { verifier, challenge } = pkce();
     const code = await issueCode(fx, challenge);
@@ -167,6 +177,16 @@ describe('refresh_token', () => {
     expect((await userinfo(second.access_token)).status).toBe(401);
     expect((await userinfo(first.access_token as string)).status).toBe(401);
     expectOAuthError(await token({ grant_type: 'refresh_token', refresh_token: second.refresh_token }, WEB), 400, 'invalid_grant');
+  });
+
+  it('lets one of two simultaneous uses of a refresh token through and revokes the family', async () => {
+    const first = await codeTokens(fx);
+    const body = { grant_type: 'refresh_token', refresh_token: first.refresh_token as string };
+    const results = await Promise.all([token(body, WEB), token(body, WEB)]);
+    expect(results.filter((r) => r.status === 200).length).toBeLessThanOrEqual(1);
+    for (const res of results.filter((r) => r.status !== 200)) expectOAuthError(res, 400, 'invalid_grant');
+    for (const res of results.filter((r) => r.status === 200)) expect((await userinfo(res.body.access_token)).status).toBe(401);
+    expect((await userinfo(first.access_token as string)).status).toBe(401);
   });
 
   it('narrows the scope on request, keeps the refresh token at the original scope, and refuses widening', async () => {

@@ -1,17 +1,19 @@
 /**
  * `authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6, OIDC Core §3.1.3.2):
  * - the code is consumed atomically: unknown or expired (60 s) → `invalid_grant`;
- * - a code seen before → `invalid_grant`, and the grant its first redemption created is revoked (§4.1.2);
+ * - a code seen before → `invalid_grant`, and the grant its first redemption created is revoked (§4.1.2), even
+ *   when both redemptions run at once (tokens/single-use.ts);
  * - it must have been issued to this client, in this project, for exactly this `redirect_uri`;
  * - the PKCE verifier must hash (S256) to the stored challenge (tokens/pkce.ts);
  * - the user and membership must still be active.
  * `redirect_uri` is required even when the authorization request omitted it (one registered URI): the code
  * always carries the URI it was sent to, and the token request must repeat it.
  */
+import { randomUUID } from 'node:crypto';
 import { InvalidGrantError } from '../errors';
 import { redeemAuthorizationCode } from '../tokens/authorization-codes';
 import { createGrant, revokeGrant } from '../tokens/grants';
-import { issueTokens, refreshTokenLifetime, type TokenResponse } from '../tokens/issue';
+import { accessTokenLifetime, issueTokens, mayRefresh, refreshTokenLifetime, type TokenResponse } from '../tokens/issue';
 import { verifyPkce } from '../tokens/pkce';
 import type { GrantContext } from './index';
 import { userContext } from './user-context';
@@ -29,7 +31,8 @@ export const parameters: readonly string[] = ['code', 'redirect_uri', 'code_veri
 export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   const { body, deps, project } = ctx;
   const client = ctx.auth.client;
-  const redemption = await redeemAuthorizationCode(deps, body.code as string);
+  const grantId = randomUUID();
+  const redemption = await redeemAuthorizationCode(deps, body.code as string, grantId);
   if (redemption.status === 'reused') {
     if (redemption.grantId) await revokeGrant(deps, redemption.grantId);
     throw new InvalidGrantError('The authorization code was already used; the tokens issued for it are revoked');
@@ -53,8 +56,8 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
       nonce: data.nonce,
       launch: data.launch,
     },
-    refreshTokenLifetime(client),
+    mayRefresh(client, data.scope) ? refreshTokenLifetime(client) : accessTokenLifetime(client),
+    grantId,
   );
-  await redemption.markUsed(grant.grantId);
   return issueTokens(deps, ctx.keys, { project, client, grant, scope: data.scope, fhirUser: user.fhirUser, allowRefresh: true });
 }

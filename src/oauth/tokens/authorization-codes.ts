@@ -5,6 +5,7 @@
  */
 import type { OAuthDeps } from '../deps';
 import { newOpaqueToken, tokenKey } from './hash';
+import { redeemOnce } from './single-use';
 
 /** Lifetime of an authorization code in seconds. */
 export const AUTHORIZATION_CODE_LIFETIME = 60;
@@ -48,34 +49,23 @@ export async function issueAuthorizationCode(deps: OAuthDeps, data: Authorizatio
 }
 
 /** The outcome of redeeming a code. */
-export type Redemption =
-  | { status: 'ok'; data: AuthorizationCodeData; expiresAt: string; markUsed: (grantId: string) => Promise<void> }
-  | { status: 'reused'; grantId?: string }
-  | { status: 'unknown' };
+export type Redemption = { status: 'ok'; data: AuthorizationCodeData } | { status: 'reused'; grantId?: string } | { status: 'unknown' };
 
 /**
- * Redeems a code: atomically consumes it; a code seen before reports the grant its first use created.
+ * Redeems a code once. The used marker, naming the grant this redemption will create, is written before the code
+ * is consumed, so a concurrent or later second redemption learns which grant to revoke.
  * @param deps - OAuth dependencies
  * @param code - the code from the token request
+ * @param grantId - the id the grant created from this code will get
  * @returns the code's data, or why it cannot be used
  */
-export async function redeemAuthorizationCode(deps: OAuthDeps, code: string): Promise<Redemption> {
-  const key = tokenKey(code);
-  const record = await deps.storage.records.consume(KIND, key);
-  if (record) {
-    const expiresAt = record.expiresAt ?? new Date(Date.now() + AUTHORIZATION_CODE_LIFETIME * 1000).toISOString();
-    return {
-      status: 'ok',
-      data: record.value as unknown as AuthorizationCodeData,
-      expiresAt,
-      markUsed: async (grantId) => {
-        // Kept a while longer than the code so a late replay is still recognised.
-        const until = new Date(Date.parse(expiresAt) + 10 * 60_000).toISOString();
-        await deps.storage.records.put({ kind: USED_KIND, key, value: { grantId }, expiresAt: until });
-      },
-    };
-  }
-  const used = await deps.storage.records.get(USED_KIND, key);
-  if (used) return { status: 'reused', grantId: typeof used.value.grantId === 'string' ? used.value.grantId : undefined };
+export async function redeemAuthorizationCode(deps: OAuthDeps, code: string, grantId: string): Promise<Redemption> {
+  const result = await redeemOnce(deps.storage.records, { kind: KIND, usedKind: USED_KIND }, tokenKey(code), (record) => {
+    const expiresAt = Date.parse(record.expiresAt ?? '') || Date.now() + AUTHORIZATION_CODE_LIFETIME * 1000;
+    // Kept a while longer than the code so a late replay is still recognised.
+    return { value: { grantId }, expiresAt: new Date(expiresAt + 10 * 60_000).toISOString() };
+  });
+  if (result.status === 'ok') return { status: 'ok', data: result.record.value as unknown as AuthorizationCodeData };
+  if (result.status === 'reused') return { status: 'reused', grantId: typeof result.marker.grantId === 'string' ? result.marker.grantId : undefined };
   return { status: 'unknown' };
 }

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { OAuthDeps } from '../deps';
+import { InvalidGrantError } from '../errors';
 
 const KIND = 'grant';
 
@@ -27,16 +28,25 @@ export interface Grant {
 }
 
 /**
- * Creates a grant.
+ * Creates a grant. With a chosen id (an authorization code's), creation fails when that id was revoked already:
+ * a second redemption of the code got there first.
  * @param deps - OAuth dependencies
  * @param grant - the grant without id and creation time
  * @param lifetimeSeconds - how long its longest token may live
+ * @param grantId - the id to use (default: a new UUID)
  * @returns the stored grant
+ * @throws InvalidGrantError when the id is already taken (revoked before it was created)
  */
-export async function createGrant(deps: OAuthDeps, grant: Omit<Grant, 'grantId' | 'createdAt'>, lifetimeSeconds: number): Promise<Grant> {
+export async function createGrant(
+  deps: OAuthDeps,
+  grant: Omit<Grant, 'grantId' | 'createdAt' | 'expiresAt'>,
+  lifetimeSeconds: number,
+  grantId: string = randomUUID(),
+): Promise<Grant> {
   const expiresAt = new Date(Date.now() + lifetimeSeconds * 1000).toISOString();
-  const stored: Grant = { ...grant, grantId: randomUUID(), createdAt: new Date().toISOString(), expiresAt };
-  await deps.storage.records.put({ kind: KIND, key: stored.grantId, value: stored as unknown as Record<string, unknown>, expiresAt });
+  const stored: Grant = { ...grant, grantId, createdAt: new Date().toISOString(), expiresAt };
+  const created = await deps.storage.records.insert({ kind: KIND, key: grantId, value: stored as unknown as Record<string, unknown>, expiresAt });
+  if (!created) throw new InvalidGrantError('The authorization was revoked');
   return stored;
 }
 
@@ -67,6 +77,13 @@ export function isGrantActive(grant: Grant | undefined): grant is Grant {
  */
 export async function revokeGrant(deps: OAuthDeps, grantId: string): Promise<void> {
   const record = await deps.storage.records.get(KIND, grantId);
-  if (!record || (record.value as unknown as Grant).revokedAt) return;
+  if (!record) {
+    // Not created yet (a code's first redemption still running): leave a revoked placeholder so it never will be.
+    const revokedAt = new Date().toISOString();
+    const expiresAt = new Date(Date.now() + 3600_000).toISOString();
+    await deps.storage.records.insert({ kind: KIND, key: grantId, value: { grantId, revokedAt }, expiresAt });
+    return;
+  }
+  if ((record.value as unknown as Grant).revokedAt) return;
   await deps.storage.records.put({ ...record, value: { ...record.value, revokedAt: new Date().toISOString() } });
 }

@@ -1,9 +1,11 @@
 /**
  * Refresh tokens: opaque, stored hashed (kind `refresh-token`), rotated on every use. A used token leaves a
- * `used-refresh-token` marker naming its grant; presenting it again revokes the whole grant (RFC 9700 §4.14.2).
+ * `used-refresh-token` marker naming its grant; presenting it again, even concurrently with its first use,
+ * revokes the whole grant (RFC 9700 §4.14.2).
  */
 import type { OAuthDeps } from '../deps';
 import { newOpaqueToken, tokenKey } from './hash';
+import { redeemOnce } from './single-use';
 
 const KIND = 'refresh-token';
 const USED_KIND = 'used-refresh-token';
@@ -37,21 +39,18 @@ export async function issueRefreshToken(deps: OAuthDeps, data: RefreshTokenData,
 export type RefreshUse = { status: 'ok'; data: RefreshTokenData } | { status: 'reused'; grantId: string } | { status: 'unknown' };
 
 /**
- * Uses a refresh token: atomically consumes it and remembers that it was used.
+ * Uses a refresh token: marks it used (atomically, before consuming it) and consumes it.
  * @param deps - OAuth dependencies
  * @param token - the token
  * @returns its data, or why it cannot be used
  */
 export async function useRefreshToken(deps: OAuthDeps, token: string): Promise<RefreshUse> {
-  const key = tokenKey(token);
-  const record = await deps.storage.records.consume(KIND, key);
-  if (record) {
-    const data = record.value as unknown as RefreshTokenData;
-    await deps.storage.records.put({ kind: USED_KIND, key, value: { grantId: data.grantId }, expiresAt: record.expiresAt });
-    return { status: 'ok', data };
-  }
-  const used = await deps.storage.records.get(USED_KIND, key);
-  if (used && typeof used.value.grantId === 'string') return { status: 'reused', grantId: used.value.grantId };
+  const result = await redeemOnce(deps.storage.records, { kind: KIND, usedKind: USED_KIND }, tokenKey(token), (record) => ({
+    value: { grantId: record.value.grantId },
+    expiresAt: record.expiresAt,
+  }));
+  if (result.status === 'ok') return { status: 'ok', data: result.record.value as unknown as RefreshTokenData };
+  if (result.status === 'reused' && typeof result.marker.grantId === 'string') return { status: 'reused', grantId: result.marker.grantId };
   return { status: 'unknown' };
 }
 
