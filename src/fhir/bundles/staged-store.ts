@@ -6,6 +6,8 @@
  * staged write to the underlying store in one `write()` call, which applies them atomically (on MongoDB in one
  * session transaction) and re-checks every version precondition; a concurrent change fails the whole commit.
  *
+ * Writes of policy-relevant types invalidate the underlying store's policy cache at commit, not before.
+ *
  * A resource may be written at most once per transaction (FHIR: overlapping identities fail the transaction).
  */
 import { Query } from 'mingo';
@@ -19,6 +21,7 @@ import {
   UniqueConflictError,
   VersionConflictError,
 } from '../../storage/ports';
+import { notifyResourceWritten } from '../../policy/cache';
 import { sortDocuments } from '../../storage/embedded/sort-order';
 import { BadRequestError } from '../errors';
 
@@ -112,7 +115,10 @@ export class StagedResourceStore implements ResourceStore {
    * then nothing is stored.
    */
   async commit(): Promise<void> {
-    if (this.writes.length > 0) await this.inner.write(this.writes);
+    if (this.writes.length === 0) return;
+    await this.inner.write(this.writes);
+    // The writes reach the underlying store only now: tell its policy cache (repository.ts told only this view's).
+    for (const { doc } of this.writes) notifyResourceWritten(this.inner, doc.project, doc.type);
   }
 
   private excludingStaged(filter: Filter): Filter {

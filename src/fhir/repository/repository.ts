@@ -3,7 +3,8 @@
  * - every write bumps `meta.versionId` and sets `meta.lastUpdated`, and stores a history row atomically;
  * - updates are compare-and-swap on the version: with `If-Match` a lost race is a 412, without it the update is
  *   retried on the newest version so that no concurrent write is lost;
- * - resources are validated before they are stored; write-only credentials are hashed and never returned.
+ * - resources are validated before they are stored; write-only credentials are hashed and never returned;
+ * - a write of AccessPolicy, Membership, User or ClientApplication invalidates the policy cache of the store.
  * https://hl7.org/fhir/R4/http.html
  */
 import { randomUUID } from 'node:crypto';
@@ -22,6 +23,7 @@ import {
   ResourceNotFoundError,
   VersionConflictFhirError,
 } from '../errors';
+import { notifyResourceWritten } from '../../policy/cache';
 import { buildSearchIndex } from '../search/indexing/build-index';
 import { applyJsonPatch } from './json-patch';
 import { assertValidResource } from './validate';
@@ -185,6 +187,7 @@ export class FhirRepository {
           doc: { project: this.project, type, id, versionId, lastUpdated: new Date().toISOString(), deleted: true, method: 'delete' },
         },
       ]);
+      notifyResourceWritten(this.store, this.project, type);
       return { versionId: String(versionId) };
     });
   }
@@ -257,6 +260,7 @@ export class FhirRepository {
       }
       throw err;
     }
+    notifyResourceWritten(this.store, this.project, type);
     const publicView = toPublicView(stored) as Resource;
     return {
       resource: generatedSecret ? { ...publicView, secret: generatedSecret } : publicView,

@@ -1,4 +1,8 @@
-/** Validation gate for every stored version: the R4 JSON schema plus required elements. */
+/**
+ * Validation gate for every stored version: the R4 JSON schema plus required elements; for an AccessPolicy,
+ * then every FHIRPath expression compiled (docs/access-policies.md, "Compile-time errors").
+ */
+import { assertValidAccessPolicy } from '../../policy/compile';
 import { InvalidResourceError } from '../errors';
 import { validateResource } from '../validation/validate-resource';
 
@@ -9,4 +13,5 @@ import { validateResource } from '../validation/validate-resource';
 export function assertValidResource(resource: Record<string, unknown>): void {
   const issues = validateResource(resource);
   if (issues.length > 0) throw new InvalidResourceError(issues);
+  if (resource.resourceType === 'AccessPolicy') assertValidAccessPolicy(resource);
 }

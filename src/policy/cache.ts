@@ -1,0 +1,181 @@
+/**
+ * The policy cache: compiled AccessPolicies, the principal → policies mapping, and the User, Membership and
+ * ClientApplication records principals are built from, per project.
+ * - Filled on first use with keyed reads and one indexed search per principal (`index.target`), never a scan.
+ * - Invalidated for a project on every write (create, update, patch, delete) of AccessPolicy, Membership, User
+ *   or ClientApplication: FhirRepository calls {@link notifyResourceWritten} once the store has acknowledged the
+ *   write, and a transaction's staged store does so at commit. The write's HTTP response leaves only afterwards,
+ *   so the next request is judged by the new data.
+ * - One cache per {@link ResourceStore} (a WeakMap, no module-level state per app); a staged transaction store
+ *   has its own. Several server instances sharing MongoDB do not see each other's writes: give the cache a
+ *   `maxAgeMs` there (TODO(policy): cross-instance invalidation through a change stream).
+ */
+import type { ResourceStore } from '../storage/ports';
+import { compileAccessPolicy } from './compile';
+import type { CompiledPolicy, PolicyResource } from './types';
+
+/** Resource types whose writes invalidate the cache. */
+export const POLICY_RESOURCE_TYPES: ReadonlySet<string> = new Set(['AccessPolicy', 'Membership', 'User', 'ClientApplication']);
+
+/** Elements never exposed to policies (write-only credentials). */
+const HIDDEN_ELEMENTS: Readonly<Record<string, readonly string[]>> = { User: ['password'], ClientApplication: ['secret'] };
+
+/** Options of a {@link PolicyCache}. */
+export interface PolicyCacheOptions {
+  /** Reload entries older than this (ms); unset = only on invalidation (single instance). */
+  maxAgeMs?: number;
+}
+
+interface ProjectEntry {
+  generation: number;
+  loadedAt: number;
+  records: Map<string, Promise<PolicyResource | undefined>>;
+  policies: Map<string, Promise<CompiledPolicy[]>>;
+  compiled: Map<string, CompiledPolicy>;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/**
+ * A resource as policies see it: without write-only credentials, frozen (it is shared between requests).
+ * @param resource - the stored resource
+ * @returns the sanitized copy
+ */
+export function policyView(resource: Record<string, unknown>): PolicyResource {
+  const copy = structuredClone(resource) as PolicyResource;
+  for (const element of HIDDEN_ELEMENTS[copy.resourceType] ?? []) delete copy[element];
+  return deepFreeze(copy);
+}
+
+/** Compiled policies and principal records of one store; see the module comment. */
+export class PolicyCache {
+  private readonly projects = new Map<string, ProjectEntry>();
+  private generation = 0;
+  /** Number of policy compilations and store reads made (observability and tests). */
+  readonly stats = { compilations: 0, reads: 0, searches: 0, invalidations: 0 };
+
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly options: PolicyCacheOptions = {},
+  ) {}
+
+  /**
+   * Forgets everything cached for a project (or for all projects).
+   * @param project - the project key; omit for all
+   */
+  invalidate(project?: string): void {
+    this.generation++;
+    this.stats.invalidations++;
+    if (project === undefined) this.projects.clear();
+    else this.projects.delete(project);
+  }
+
+  /**
+   * A User, Membership or ClientApplication as policies see it (see {@link policyView}).
+   * @param project - the project key
+   * @param type - the resource type
+   * @param id - the id
+   * @returns the resource, or undefined when missing or deleted
+   */
+  record(project: string, type: string, id: string): Promise<PolicyResource | undefined> {
+    const entry = this.entry(project);
+    const key = `${type}/${id}`;
+    return this.memo(project, entry, entry.records, key, async () => {
+      this.stats.reads++;
+      const doc = await this.store.readCurrent(project, type, id);
+      return doc && !doc.deleted && doc.resource ? policyView(doc.resource) : undefined;
+    });
+  }
+
+  /**
+   * The compiled policies whose `target.link` names a principal, ordered by id.
+   * @param project - the project key
+   * @param reference - `Membership/<id>` or `ClientApplication/<id>`
+   * @returns the policies
+   */
+  policiesFor(project: string, reference: string): Promise<CompiledPolicy[]> {
+    const entry = this.entry(project);
+    return this.memo(project, entry, entry.policies, reference, async () => {
+      this.stats.searches++;
+      const docs = await this.store.search({ project, type: 'AccessPolicy', deleted: false, 'index.target': { $elemMatch: { r: reference } } });
+      return docs
+        .filter((doc) => !doc.deleted && doc.resource)
+        .map((doc) => this.compiled(entry, doc.id, doc.versionId, doc.resource as Record<string, unknown>))
+        .filter((policy) => policy.targets.includes(reference))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    });
+  }
+
+  private compiled(entry: ProjectEntry, id: string, versionId: number, resource: Record<string, unknown>): CompiledPolicy {
+    const key = `${id}/${versionId}`;
+    let policy = entry.compiled.get(key);
+    if (!policy) {
+      this.stats.compilations++;
+      policy = compileAccessPolicy(resource).policy;
+      entry.compiled.set(key, policy);
+    }
+    return policy;
+  }
+
+  private entry(project: string): ProjectEntry {
+    let entry = this.projects.get(project);
+    const expired = entry && this.options.maxAgeMs !== undefined && Date.now() - entry.loadedAt > this.options.maxAgeMs;
+    if (!entry || expired) {
+      entry = { generation: this.generation, loadedAt: Date.now(), records: new Map(), policies: new Map(), compiled: new Map() };
+      this.projects.set(project, entry);
+    }
+    return entry;
+  }
+
+  /** Caches a load unless the project was invalidated while it ran (its result may predate the write). */
+  private memo<T>(project: string, entry: ProjectEntry, map: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+    const cached = map.get(key);
+    if (cached) return cached;
+    const generation = this.generation;
+    const promise = load().then(
+      (value) => {
+        if (this.generation !== generation || this.projects.get(project) !== entry) map.delete(key);
+        return value;
+      },
+      (err: unknown) => {
+        map.delete(key);
+        throw err;
+      },
+    );
+    map.set(key, promise);
+    return promise;
+  }
+}
+
+const caches = new WeakMap<ResourceStore, PolicyCache>();
+
+/**
+ * The policy cache of a store (created on first use).
+ * @param store - the resource store (use the application's store, not a transaction's staged view)
+ * @param options - used only when the cache is created
+ * @returns the cache
+ */
+export function policyCacheFor(store: ResourceStore, options?: PolicyCacheOptions): PolicyCache {
+  let cache = caches.get(store);
+  if (!cache) {
+    cache = new PolicyCache(store, options);
+    caches.set(store, cache);
+  }
+  return cache;
+}
+
+/**
+ * Tells the policy cache of a store that a resource was written (the invalidation hook). Cheap for other types.
+ * @param store - the store the write went to
+ * @param project - the project key
+ * @param type - the resource type written
+ */
+export function notifyResourceWritten(store: ResourceStore, project: string, type: string): void {
+  if (POLICY_RESOURCE_TYPES.has(type)) caches.get(store)?.invalidate(project);
+}
