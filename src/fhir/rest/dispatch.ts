@@ -9,6 +9,7 @@ import { capabilitiesHandler } from './capabilities';
 import type { RouteParams } from './context';
 import { createHandler, deleteHandler, patchHandler, readHandler, updateHandler, vreadHandler } from './crud';
 import type { FhirContext, FhirRequest } from './fhir-request';
+import { evaluatePolicyHandler } from './evaluate-policy';
 import { instanceHistoryHandler, systemHistoryHandler, typeHistoryHandler } from './history';
 import { conditionalDeleteHandler, conditionalUpdateHandler } from './conditional';
 import {
@@ -61,6 +62,7 @@ export const FHIR_ROUTES: FhirRoute[] = [
   route('DELETE', ':type/:id', deleteHandler),
   route('GET', '', searchSystemHandler),
   route('POST', '', bundleHandler, RESOURCE_MEDIA_TYPES),
+  route('POST', '$evaluate-policy', evaluatePolicyHandler, RESOURCE_MEDIA_TYPES),
   route('POST', '_search', searchSystemPostHandler, FORM_MEDIA_TYPES),
   route('GET', ':type', searchTypeHandler),
   route('POST', ':type/_search', searchTypePostHandler, FORM_MEDIA_TYPES),

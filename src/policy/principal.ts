@@ -1,0 +1,78 @@
+/**
+ * Builds the {@link PolicyPrincipal} of a caller from what its token says (or what `$evaluate-policy` names):
+ * the User (never its password), Membership, the Membership's linked resource (`%fhirUser`), the
+ * ClientApplication (never its secret), the scopes, the role, and the policies targeting the principal
+ * (DESIGN §5.3: the Membership for users, the ClientApplication for clients).
+ * Everything but `%fhirUser` comes from the {@link PolicyCache}; `%fhirUser` (a Patient, Practitioner, ...) is one
+ * keyed read per request because writes of those types do not invalidate the cache.
+ */
+import type { ResourceStore } from '../storage/ports';
+import { type PolicyCache, policyView } from './cache';
+import type { PolicyPrincipal, PolicyResource } from './types';
+
+/** Who the caller is, in the terms of an access token (a subset of the bearer AuthContext). */
+export interface PrincipalClaims {
+  /** The project key. */
+  project: string;
+  /** The OAuth client; absent when `$evaluate-policy` names only a Membership. */
+  clientId?: string;
+  userId?: string;
+  membershipId?: string;
+  scopes: string[];
+}
+
+const LINK = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
+
+const referenceOf = (value: unknown): string | undefined => {
+  const reference = typeof value === 'object' && value !== null ? (value as { reference?: unknown }).reference : undefined;
+  return typeof reference === 'string' ? reference : undefined;
+};
+
+async function readFhirUser(store: ResourceStore, project: string, membership: PolicyResource | undefined): Promise<PolicyResource | undefined> {
+  const match = LINK.exec(referenceOf(membership?.link) ?? '');
+  if (!match) return undefined;
+  const doc = await store.readCurrent(project, match[1] as string, match[2] as string);
+  return doc && !doc.deleted && doc.resource ? policyView(doc.resource) : undefined;
+}
+
+/**
+ * Loads a principal.
+ * @param cache - the policy cache of the application's store
+ * @param store - the same store (for `%fhirUser`)
+ * @param claims - project, client, user, membership, scopes
+ * @returns the principal; `active` is false when a named User, Membership or ClientApplication is missing,
+ *   deleted or inactive, or when the Membership belongs to another User
+ */
+export async function loadPrincipal(cache: PolicyCache, store: ResourceStore, claims: PrincipalClaims): Promise<PolicyPrincipal> {
+  const { project } = claims;
+  const [membership, client] = await Promise.all([
+    claims.membershipId ? cache.record(project, 'Membership', claims.membershipId) : undefined,
+    claims.clientId ? cache.record(project, 'ClientApplication', claims.clientId) : undefined,
+  ]);
+  const membershipUser = LINK.exec(referenceOf(membership?.user) ?? '')?.[2];
+  const userId = claims.userId ?? membershipUser;
+  const kind = claims.membershipId || userId ? 'user' : 'client';
+  const reference = claims.membershipId ? `Membership/${claims.membershipId}` : kind === 'user' ? `User/${userId ?? ''}` : `ClientApplication/${claims.clientId ?? ''}`;
+  const [user, fhirUser, policies] = await Promise.all([
+    userId ? cache.record(project, 'User', userId) : undefined,
+    readFhirUser(store, project, membership),
+    reference.startsWith('User/') ? [] : cache.policiesFor(project, reference),
+  ]);
+  const active =
+    (kind === 'client' ? client !== undefined : user !== undefined && user.active !== false) &&
+    (claims.clientId === undefined || (client !== undefined && client.status !== 'inactive')) &&
+    (claims.membershipId === undefined || (membership !== undefined && membership.active !== false && membershipUser === userId));
+  return {
+    project,
+    kind,
+    reference,
+    active,
+    user,
+    membership,
+    fhirUser,
+    client,
+    scopes: claims.scopes,
+    role: typeof user?.role === 'string' ? user.role : undefined,
+    policies,
+  };
+}
