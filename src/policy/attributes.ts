@@ -6,12 +6,12 @@
  *   (`organization=Organization/1&active=true`); the matching resources are the value.
  * An attribute that cannot be fetched makes every expression reading it fail, which denies (fail closed).
  */
+import { REFERENCE_TARGET } from '../fhir/reference-patterns';
 import type { AttributeFetcher, CompiledAttribute, CompiledPolicy, PolicyResource } from './types';
 
 /** Most references a `read` attribute follows. */
 export const MAX_ATTRIBUTE_READS = 50;
 
-const REFERENCE = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
 
 /** An attribute whose fetch failed; reading it makes the expression fail. */
 export class AttributeError extends Error {
@@ -23,7 +23,7 @@ export class AttributeError extends Error {
 
 function referenceOf(item: unknown): { type: string; id: string } | undefined {
   const text = typeof item === 'object' && item !== null ? (item as { reference?: unknown }).reference : item;
-  const match = typeof text === 'string' ? REFERENCE.exec(text) : null;
+  const match = typeof text === 'string' ? REFERENCE_TARGET.exec(text) : null;
   return match ? { type: match[1] as string, id: match[2] as string } : undefined;
 }
 

@@ -6,6 +6,7 @@
  * Everything but `%fhirUser` comes from the {@link PolicyCache}; `%fhirUser` (a Patient, Practitioner, ...) is one
  * keyed read per request because writes of those types do not invalidate the cache.
  */
+import { RELATIVE_REFERENCE } from '../fhir/reference-patterns';
 import type { ResourceStore } from '../storage/ports';
 import { type PolicyCache, policyView } from './cache';
 import type { PolicyPrincipal, PolicyResource } from './types';
@@ -21,7 +22,6 @@ export interface PrincipalClaims {
   scopes: string[];
 }
 
-const LINK = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
 
 const referenceOf = (value: unknown): string | undefined => {
   const reference = typeof value === 'object' && value !== null ? (value as { reference?: unknown }).reference : undefined;
@@ -29,7 +29,7 @@ const referenceOf = (value: unknown): string | undefined => {
 };
 
 async function readFhirUser(store: ResourceStore, project: string, membership: PolicyResource | undefined): Promise<PolicyResource | undefined> {
-  const match = LINK.exec(referenceOf(membership?.link) ?? '');
+  const match = RELATIVE_REFERENCE.exec(referenceOf(membership?.link) ?? '');
   if (!match) return undefined;
   const doc = await store.readCurrent(project, match[1] as string, match[2] as string);
   return doc && !doc.deleted && doc.resource ? policyView(doc.resource) : undefined;
@@ -49,7 +49,7 @@ export async function loadPrincipal(cache: PolicyCache, store: ResourceStore, cl
     claims.membershipId ? cache.record(project, 'Membership', claims.membershipId) : undefined,
     claims.clientId ? cache.record(project, 'ClientApplication', claims.clientId) : undefined,
   ]);
-  const membershipUser = LINK.exec(referenceOf(membership?.user) ?? '')?.[2];
+  const membershipUser = RELATIVE_REFERENCE.exec(referenceOf(membership?.user) ?? '')?.[2];
   const userId = claims.userId ?? membershipUser;
   const kind = claims.membershipId || userId ? 'user' : 'client';
   const reference = claims.membershipId ? `Membership/${claims.membershipId}` : kind === 'user' ? `User/${userId ?? ''}` : `ClientApplication/${claims.clientId ?? ''}`;

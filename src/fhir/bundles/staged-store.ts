@@ -23,9 +23,8 @@ import {
 } from '../../storage/ports';
 import { notifyResourceWritten } from '../../policy/cache';
 import { sortDocuments } from '../../storage/embedded/sort-order';
+import { currentDocumentId, historyDocumentId } from '../../storage/store-rules';
 import { BadRequestError } from '../errors';
-
-const currentKey = (project: string, type: string, id: string): string => `${project}/${type}/${id}`;
 
 function matching(filter: Filter, docs: Iterable<ResourceDocument>): ResourceDocument[] {
   const query = new Query(filter, { scriptEnabled: false });
@@ -48,7 +47,7 @@ export class StagedResourceStore implements ResourceStore {
   }
 
   async readCurrent(project: string, type: string, id: string): Promise<ResourceDocument | undefined> {
-    return this.current.get(currentKey(project, type, id)) ?? this.inner.readCurrent(project, type, id);
+    return this.current.get(currentDocumentId({ project, type, id })) ?? this.inner.readCurrent(project, type, id);
   }
 
   async readVersion(project: string, type: string, id: string, versionId: number): Promise<ResourceDocument | undefined> {
@@ -59,7 +58,7 @@ export class StagedResourceStore implements ResourceStore {
   async write(writes: ResourceWrite[]): Promise<void> {
     for (const write of writes) {
       const { project, type, id } = write.doc;
-      const key = currentKey(project, type, id);
+      const key = currentDocumentId(write.doc);
       if (this.current.has(key)) {
         throw new BadRequestError(`The transaction writes ${type}/${id} more than once`, undefined, 'processing');
       }
@@ -72,7 +71,7 @@ export class StagedResourceStore implements ResourceStore {
       }
       const doc: ResourceDocument = { ...write.doc, _id: key };
       this.current.set(key, doc);
-      this.versions.push({ ...doc, _id: `${key}/${doc.versionId}` });
+      this.versions.push({ ...doc, _id: historyDocumentId(doc) });
       for (const unique of doc.deleted ? [] : (doc.uniqueKeys ?? [])) this.uniqueHolders.set(`${project}|${unique}`, key);
       this.writes.push(write);
     }

@@ -2,6 +2,7 @@
  * ClientApplication lookup for the authorization server. Clients are FHIR resources read through the same store
  * as every other resource, so a client created or edited through the FHIR API is live on the next request.
  */
+import { isValidId } from '../../fhir/repository/repository';
 import type { OAuthDeps } from '../deps';
 
 /** A ClientApplication as the authorization server reads it (never with its secret). */
@@ -49,7 +50,7 @@ export async function loadClientRecord(
   project: string,
   clientId: string,
 ): Promise<{ client: ClientApplication; secretHash?: string } | undefined> {
-  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(clientId)) return undefined;
+  if (!isValidId(clientId)) return undefined;
   const doc = await deps.storage.resources.readCurrent(project, 'ClientApplication', clientId);
   if (!doc || doc.deleted || !doc.resource) return undefined;
   const { secret, ...client } = doc.resource;

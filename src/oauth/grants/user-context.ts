@@ -1,4 +1,5 @@
 /** The user side of a grant: whether the User and Membership are still active, and the Membership's link. */
+import { RELATIVE_REFERENCE } from '../../fhir/reference-patterns';
 import type { OAuthDeps } from '../deps';
 
 /** What tokens need to know about the user. */
@@ -26,5 +27,5 @@ export async function userContext(deps: OAuthDeps, project: string, userId: stri
   const resource = membership && !membership.deleted ? membership.resource : undefined;
   if (!resource || resource.active === false) return { active: false };
   const link = (resource.link as { reference?: unknown } | undefined)?.reference;
-  return { active: true, role, fhirUser: typeof link === 'string' && /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(link) ? link : undefined };
+  return { active: true, role, fhirUser: typeof link === 'string' && RELATIVE_REFERENCE.test(link) ? link : undefined };
 }

@@ -6,6 +6,7 @@
 import type { SearchParameter } from 'fhir/r4';
 import type { Filter } from '../../../storage/ports';
 import { getSearchParameter, getSearchParameters, isResourceType } from '../../definitions';
+import { RELATIVE_REFERENCE } from '../../reference-patterns';
 import { escapeRegExp, fold } from '../text';
 import { dateCondition, instantCondition, numberCondition, splitPrefix } from './ordered';
 import { invalidValue, splitOn, splitOr, UnknownSearchParameterError, unescapeValue } from './values';
@@ -64,7 +65,7 @@ function referenceCondition(name: string, param: SearchParameter, modifier: stri
   if (text.startsWith(`${options.baseUrl}/`)) text = text.slice(options.baseUrl.length + 1);
   text = text.replace(/\/_history\/[^/]+$/, '');
   if (/^[a-z][a-z0-9+.-]*:/i.test(text)) return elemMatch(param.code, { u: text });
-  const typed = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(text);
+  const typed = RELATIVE_REFERENCE.exec(text);
   if (typed) {
     if (modifier && modifier !== typed[1]) throw invalidValue(name, `'${value}' does not match the type modifier :${modifier}`);
     return elemMatch(param.code, { r: text });

@@ -5,6 +5,7 @@
  */
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
+import { REFERENCE_TARGET } from '../../reference-patterns';
 import { compileFastPath } from './fast-path';
 
 /** A compiled expression. */
@@ -12,7 +13,6 @@ export type CompiledPath = (input: unknown) => unknown[];
 
 const cache = new Map<string, CompiledPath | null>();
 
-const REFERENCE_TARGET = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
 
 const userInvocationTable = {
   resolve: {

@@ -4,6 +4,7 @@
  * returns zero or more entries.
  */
 import { isResourceType } from '../../definitions';
+import { REFERENCE_TARGET } from '../../reference-patterns';
 import { MAX_INSTANT, MIN_INSTANT, parseDateRange } from '../dates';
 import { fold } from '../text';
 
@@ -68,11 +69,10 @@ export function tokenEntries(value: unknown): Entry[] {
   return [];
 }
 
-const TARGET = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
 
 function referenceText(text: string): Entry[] {
   const absolute = /^[a-z][a-z0-9+.-]*:/i.test(text);
-  const match = TARGET.exec(text);
+  const match = REFERENCE_TARGET.exec(text);
   const target = match && isResourceType(match[1] as string) ? { r: `${match[1]}/${match[2]}`, t: match[1], i: match[2] } : undefined;
   if (!absolute) return target ? [target] : [];
   const entries: Entry[] = [{ u: text, ...(target ?? {}) }];

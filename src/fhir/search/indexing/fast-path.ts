@@ -13,6 +13,7 @@
  * engine's for every expression taken (tested over all R4 SearchParameters).
  */
 import r4 from 'fhirpath/fhir-context/r4';
+import { REFERENCE_TARGET } from '../../reference-patterns';
 
 /** Evaluates a compiled term or union on a resource. */
 export type FastPath = (resource: Record<string, unknown>) => unknown[];
@@ -35,7 +36,6 @@ interface Term {
   referenceType?: string;
 }
 
-const REFERENCE_TARGET = /(?:^|\/)([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[^/]+)?$/;
 const COMPLEX_CONTAINERS = new Set(['BackboneElement', 'Element']);
 
 function capitalize(type: string): string {
