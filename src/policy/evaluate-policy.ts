@@ -100,7 +100,8 @@ function readBody(parameters: ParametersParameter[]): unknown {
 async function storedResource(ctx: FhirContext, request: PolicyRequest, versionId: string | undefined): Promise<PolicyResource | undefined> {
   if (!request.resourceType || !request.id) return undefined;
   try {
-    const doc = versionId ? await ctx.repo.vread(request.resourceType, request.id, versionId) : await ctx.repo.read(request.resourceType, request.id);
+    const { inner } = ctx.repo;
+    const doc = versionId ? await inner.vread(request.resourceType, request.id, versionId) : await inner.read(request.resourceType, request.id);
     return policyView(doc.resource);
   } catch (err) {
     if (err instanceof FhirError && (err.status === 404 || err.status === 410)) return undefined;

@@ -21,7 +21,7 @@ export function repositoryAttributeFetcher(ctx: FhirContext): AttributeFetcher {
     async read(type: string, id: string): Promise<PolicyResource | undefined> {
       if (!isResourceType(type)) return undefined;
       try {
-        return policyView((await ctx.repo.read(type, id)).resource);
+        return policyView((await ctx.repo.inner.read(type, id)).resource);
       } catch (err) {
         if (err instanceof FhirError && (err.status === 404 || err.status === 410)) return undefined;
         throw err;
@@ -29,7 +29,7 @@ export function repositoryAttributeFetcher(ctx: FhirContext): AttributeFetcher {
     },
     async search(type: string, query: Array<[string, string]>): Promise<PolicyResource[]> {
       if (!isResourceType(type)) throw new Error(`Unknown resource type ${type}`);
-      const docs = await matchResources(ctx, type, query);
+      const docs = await matchResources(ctx, type, query, { asServer: true });
       return docs.map((doc) => policyView(doc.resource as Record<string, unknown>));
     },
   };

@@ -52,6 +52,8 @@ function interactionOf(method: string, path: string[], body: unknown): Pick<Poli
   if (c === '_history' && path.length === 3) return one('history-instance', { resourceType: a, id: b });
   if (c === '_history' && path.length === 4 && d) return one('vread', { resourceType: a, id: b });
   if (path.length === 3 && c && TYPE.test(c)) return one('search-type', { resourceType: c, compartment: { type: a, id: b } });
+  // `Patient/1/*`: every type of the compartment.
+  if (path.length === 3 && c === '*') return one('search-type', { compartment: { type: a, id: b } });
   return undefined;
 }
 

@@ -35,8 +35,8 @@ describe('history', () => {
     ]);
     expect(type.body.entry[0].request).toEqual({ method: 'PUT', url: 'Patient/h1' });
     const system = await t.api.get(`${base}/_history`);
-    // four versions written here, plus the project's admin client the test token comes from
-    expect(system.body.total).toBe(5);
+    // four versions written here, plus the project's admin client the test token comes from and its policy
+    expect(system.body.total).toBe(6);
     expect(system.body.entry[0].resource).toMatchObject({ resourceType: 'Practitioner', id: 'p1' });
   });
 

@@ -137,6 +137,13 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
       secret: TEST_ADMIN_SECRET,
       scope: 'system/*.*',
     });
+    await repo.update('AccessPolicy', TEST_ADMIN_CLIENT, {
+      resourceType: 'AccessPolicy',
+      id: TEST_ADMIN_CLIENT,
+      name: 'Test admin client: full access',
+      engine: 'full-access',
+      target: [{ link: { reference: `ClientApplication/${TEST_ADMIN_CLIENT}` } }],
+    });
     const token = await clientCredentialsToken(app, tenant, project, TEST_ADMIN_CLIENT, TEST_ADMIN_SECRET);
     tokens.set(key, token);
     return token;

@@ -78,8 +78,8 @@ describe('authentication of FHIR requests', () => {
   });
 });
 
-describe('access until policies exist', () => {
-  it('gives owners and admins full access and answers 403 to members and narrowly scoped clients', async () => {
+describe('access comes from roles and AccessPolicies', () => {
+  it('gives owners and admins full access; members and clients need a policy that targets them', async () => {
     const adminUser = await codeTokens(fx, { userId: fx.adminId, membershipId: fx.adminMembershipId });
     expect((await fhirGet(fx.t, adminUser.access_token as string)).status).toBe(200);
     const member = await codeTokens(fx);
@@ -91,11 +91,11 @@ describe('access until policies exist', () => {
     });
     const reader = (await oauthPost(fx.t, 'token', { grant_type: 'client_credentials' }, ['reader', 'reader-secret-0123456'])).body.access_token as string;
     expect((await fhirGet(fx.t, reader)).status).toBe(403);
-    await fx.repo.update('ClientApplication', 'v2', {
-      resourceType: 'ClientApplication', id: 'v2', name: 'v2', status: 'active', grantType: ['client_credentials'], secret: 'v2-secret-0123456789', scope: 'system/*.cruds',
+    // The same token, judged on the next request by a policy written in between.
+    await fx.repo.update('AccessPolicy', 'reader-all', {
+      resourceType: 'AccessPolicy', id: 'reader-all', name: 'Reader', engine: 'full-access', target: [{ link: { reference: 'ClientApplication/reader' } }],
     });
-    const v2 = (await oauthPost(fx.t, 'token', { grant_type: 'client_credentials' }, ['v2', 'v2-secret-0123456789'])).body.access_token as string;
-    expect((await fhirGet(fx.t, v2)).status).toBe(200);
+    expect((await fhirGet(fx.t, reader)).status).toBe(200);
   });
 });
 
@@ -103,6 +103,9 @@ describe('deactivation and revocation take effect on the next request', () => {
   it('when the ClientApplication is deactivated through the FHIR API', async () => {
     await fx.repo.update('ClientApplication', 'short-lived', {
       resourceType: 'ClientApplication', id: 'short-lived', name: 'Short', status: 'active', grantType: ['client_credentials'], secret: 'short-lived-secret-0123', scope: 'system/*.*',
+    });
+    await fx.repo.update('AccessPolicy', 'short-lived', {
+      resourceType: 'AccessPolicy', id: 'short-lived', name: 'Short', engine: 'full-access', target: [{ link: { reference: 'ClientApplication/short-lived' } }],
     });
     const token = (await oauthPost(fx.t, 'token', { grant_type: 'client_credentials' }, ['short-lived', 'short-lived-secret-0123'])).body.access_token as string;
     expect((await fhirGet(fx.t, token)).status).toBe(200);

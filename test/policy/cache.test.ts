@@ -4,6 +4,8 @@ import path from 'node:path';
 import { processBundle } from '../../src/fhir/bundles/process';
 import { FhirRepository } from '../../src/fhir/repository/repository';
 import type { FhirContext } from '../../src/fhir/rest/fhir-request';
+import { AccessControlledRepository } from '../../src/fhir/access/access-controlled-repository';
+import type { PolicyPrincipal } from '../../src/policy/types';
 import { policyCacheFor } from '../../src/policy/cache';
 import { decide } from '../../src/policy/decide';
 import { loadPrincipal } from '../../src/policy/principal';
@@ -96,7 +98,8 @@ describe('policy cache', () => {
   });
 
   it('invalidates when a transaction commits', async () => {
-    const ctx = { repo, baseUrl: 'https://fhir.example.test/fhir', config: { bundleMaxEntries: 100 } } as unknown as FhirContext;
+    const owner: PolicyPrincipal = { project: repo.project, kind: 'user', reference: 'Membership/owner', active: true, role: 'owner', scopes: [], policies: [] };
+    const ctx = { repo: new AccessControlledRepository(repo, owner), baseUrl: 'https://fhir.example.test/fhir', config: { bundleMaxEntries: 100 } } as unknown as FhirContext;
     expect(await effect()).toBe('deny');
     await processBundle(
       ctx,

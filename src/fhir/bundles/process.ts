@@ -99,7 +99,7 @@ async function processTransaction(
   if (problem) throw new TransactionEntryError(problem.index, undefined, problem.error);
   const requests = inProcessingOrder(entries as BundleRequestEntry[]);
   const staged = new StagedResourceStore(ctx.repo.store);
-  const tx: FhirContext = { ...ctx, repo: new FhirRepository(staged, ctx.repo.project) };
+  const tx: FhirContext = { ...ctx, repo: ctx.repo.over(new FhirRepository(staged, ctx.repo.project)) };
 
   const placeholders = new Map<string, string>();
   for (const entry of requests) {

@@ -44,10 +44,20 @@ export interface WriteResult {
   generatedSecret?: string;
 }
 
+/**
+ * Judges a write just before it is stored, against the version it replaces (so a concurrent change is judged
+ * again on retry). Throws to refuse; nothing is written then.
+ * @param next - the new version as it will be stored, before credentials are hashed (undefined for a delete)
+ * @param before - the current version's public view (undefined when the write creates the resource)
+ */
+export type WriteCheck = (next: Resource | undefined, before: Resource | undefined) => Promise<void>;
+
 /** Options for writes that may carry an `If-Match` precondition. */
 export interface WriteOptions {
   /** The version the client expects to replace (from `If-Match`). */
   ifMatch?: string;
+  /** The access check of the write (the access-controlled repository's). */
+  authorize?: WriteCheck;
 }
 
 /** A page of history. */
@@ -85,13 +95,14 @@ export class FhirRepository {
    * @param resource - the new resource
    * @param assignedId - the id to use instead of a fresh UUID (Bundle processing assigns ids up front so that
    *   `urn:uuid:` references can be rewritten); it must be unused
+   * @param options - the access check
    * @returns the stored version
    */
-  async create(resource: Resource, assignedId?: string): Promise<WriteResult> {
+  async create(resource: Resource, assignedId?: string, options: Pick<WriteOptions, 'authorize'> = {}): Promise<WriteResult> {
     const id = assignedId ?? randomUUID();
     if (!isValidId(id)) throw new BadRequestError(`'${id}' is not a valid FHIR id`);
     try {
-      return await this.writeVersion({ ...resource, id }, undefined, 'create');
+      return await this.writeVersion({ ...resource, id }, undefined, 'create', options.authorize);
     } catch (err) {
       if (err instanceof VersionConflictError) throw new ConflictError(`${resource.resourceType}/${id} already exists`);
       throw err;
@@ -142,7 +153,7 @@ export class FhirRepository {
     return this.withRetries(options, async () => {
       const current = await this.readCurrent(type, id);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
-      return this.writeVersion(resource, current, current && !current.deleted ? 'update' : 'create');
+      return this.writeVersion(resource, current, current && !current.deleted ? 'update' : 'create', options.authorize);
     });
   }
 
@@ -163,7 +174,7 @@ export class FhirRepository {
       const patched = applyJsonPatch(toPublicView(current.resource), operations as Operation[]) as Resource;
       if (patched.resourceType !== type) throw new BadRequestError('A patch may not change resourceType', [`${type}.resourceType`]);
       if (patched.id !== id) throw new BadRequestError('A patch may not change the id', [`${type}.id`]);
-      return this.writeVersion(patched, current, 'patch');
+      return this.writeVersion(patched, current, 'patch', options.authorize);
     });
   }
 
@@ -180,6 +191,7 @@ export class FhirRepository {
       if (!current) throw new ResourceNotFoundError(`${type}/${id} not found`);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
       if (current.deleted) return {};
+      await options.authorize?.(undefined, publicResource(current));
       const versionId = current.versionId + 1;
       await this.store.write([
         {
@@ -221,6 +233,7 @@ export class FhirRepository {
     resource: Resource,
     current: ResourceDocument | undefined,
     method: 'create' | 'update' | 'patch',
+    authorize: WriteCheck | undefined,
   ): Promise<WriteResult> {
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = new Date().toISOString();
@@ -230,6 +243,7 @@ export class FhirRepository {
     const meta = { ...(resource.meta as Record<string, unknown> | undefined), versionId: String(versionId), lastUpdated };
     const candidate: Resource = { ...resource, meta };
     assertValidResource(candidate);
+    await authorize?.(candidate, current && !current.deleted ? publicResource(current) : undefined);
     const { stored, generatedSecret } = await prepareForStorage(candidate, current?.deleted ? undefined : current?.resource);
     const type = candidate.resourceType;
     const id = candidate.id as string;
@@ -284,6 +298,10 @@ export class FhirRepository {
       }
     }
   }
+}
+
+function publicResource(doc: ResourceDocument): Resource | undefined {
+  return doc.resource ? (toPublicView(doc.resource) as Resource) : undefined;
 }
 
 /**

@@ -3,6 +3,8 @@
  * pattern over the segments after the FHIR base (`:name` captures a segment), the body media types it accepts,
  * and a thin handler. Unknown paths → 404; a known path with another method → 405.
  */
+import { describeRequest } from '../../policy/request';
+import { repositoryAttributeFetcher } from '../../policy/fetcher';
 import { MethodNotAllowedError, ResourceNotFoundError, UnsupportedMediaTypeError } from '../errors';
 import { bundleHandler } from './bundle';
 import { capabilitiesHandler } from './capabilities';
@@ -122,5 +124,8 @@ export async function dispatch(ctx: FhirContext, req: FhirRequest, options: { ch
       `Content-Type '${req.contentType ?? '(none)'}' is not supported here; use ${found.accepts.join(' or ')}`,
     );
   }
-  return found.handler(ctx, req, params);
+  // Every request (each Bundle entry too) is judged as itself: bind the caller's repository to it.
+  const scoped: FhirContext = { ...ctx };
+  scoped.repo = ctx.repo.forRequest(describeRequest(req), () => repositoryAttributeFetcher(scoped));
+  return found.handler(scoped, req, params);
 }

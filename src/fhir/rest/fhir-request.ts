@@ -6,7 +6,7 @@
 import type { Config } from '../../config/schema';
 import type { AuthContext } from '../../oauth/bearer';
 import type { Project } from '../../tenancy/projects';
-import type { FhirRepository } from '../repository/repository';
+import type { AccessControlledRepository } from '../access/access-controlled-repository';
 
 /** Headers that change the meaning of an interaction. */
 export interface FhirRequestHeaders {
@@ -40,7 +40,8 @@ export interface FhirRequest {
 /** What handlers need besides the request. */
 export interface FhirContext {
   project: Project;
-  repo: FhirRepository;
+  /** The caller's view of the project's resources: every interaction goes through its access checks. */
+  repo: AccessControlledRepository;
   /** Absolute FHIR base URL of the project (`{PUBLIC_URL}/w/{tenant}/{project}/api/v1/fhir/r4`). */
   baseUrl: string;
   config: Config;

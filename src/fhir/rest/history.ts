@@ -5,7 +5,7 @@
  */
 import type { Bundle, BundleEntry, BundleLink } from 'fhir/r4';
 import type { ResourceDocument } from '../../storage/ports';
-import { BadRequestError, ResourceNotFoundError } from '../errors';
+import { BadRequestError } from '../errors';
 import { idParam, resourceTypeParam, type RouteParams } from './context';
 import { type FhirContext, type FhirRequest, queryValue } from './fhir-request';
 import { etag, type FhirResponse } from './respond';
@@ -52,7 +52,7 @@ async function historyBundle(ctx: FhirContext, req: FhirRequest, path: string, t
   const offset = parseNonNegative('_offset', singleParam(req, '_offset'), 0, Number.MAX_SAFE_INTEGER);
   const since = parseInstant('_since', singleParam(req, '_since'));
   const snapshot = parseInstant('_snapshot', singleParam(req, '_snapshot')) ?? new Date(Date.now() + 1).toISOString();
-  const { entries, total } = await ctx.repo.history({ type, id, since, before: snapshot, skip: offset, limit: count });
+  const { entries, total, next } = await ctx.repo.history({ type, id, since, before: snapshot, skip: offset, limit: count });
   const base = ctx.baseUrl;
   const pageUrl = (at: number): string => {
     const params = new URLSearchParams({ _count: String(count) });
@@ -62,12 +62,13 @@ async function historyBundle(ctx: FhirContext, req: FhirRequest, path: string, t
     return `${base}${path}?${params.toString()}`;
   };
   const link: BundleLink[] = [{ relation: 'self', url: pageUrl(offset) }];
-  if (count > 0 && offset + count < total) link.push({ relation: 'next', url: pageUrl(offset + count) });
-  if (count > 0 && offset > 0) link.push({ relation: 'previous', url: pageUrl(Math.max(0, offset - count)) });
+  if (next !== undefined) link.push({ relation: 'next', url: pageUrl(next) });
+  // Offsets count every version; when the caller sees only some, a page ending at `offset` has no fixed start.
+  if (count > 0 && offset > 0 && total !== undefined) link.push({ relation: 'previous', url: pageUrl(Math.max(0, offset - count)) });
   const bundle: Bundle = {
     resourceType: 'Bundle',
     type: 'history',
-    total,
+    ...(total !== undefined ? { total } : {}),
     link,
     entry: entries.map((doc) => historyEntry(base, doc)),
   };
@@ -78,8 +79,7 @@ async function historyBundle(ctx: FhirContext, req: FhirRequest, path: string, t
 export async function instanceHistoryHandler(ctx: FhirContext, req: FhirRequest, params: RouteParams): Promise<FhirResponse> {
   const type = resourceTypeParam(params);
   const id = idParam(params);
-  // A deleted resource still has a history; only an id never used is a 404.
-  if (!(await ctx.repo.readCurrent(type, id))) throw new ResourceNotFoundError(`${type}/${id} not found`);
+  // A deleted resource still has a history; an id never used (or one the caller may not see) is a 404.
   return historyBundle(ctx, req, `/${type}/${id}/_history`, type, id);
 }
 

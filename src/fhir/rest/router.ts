@@ -9,12 +9,13 @@ import { jsonBody } from '../../http/body';
 import { requireJsonResponse } from '../../http/content-negotiation';
 import type { ResourceStore } from '../../storage/ports';
 import type { ProjectRegistry } from '../../tenancy/projects';
-import { BadRequestError, ForbiddenError, PayloadTooLargeError, ResourceNotFoundError, UnauthorizedError } from '../errors';
+import { BadRequestError, PayloadTooLargeError, ResourceNotFoundError, UnauthorizedError } from '../errors';
 import { FhirRepository } from '../repository/repository';
 import type { AuthContext, BearerAuthenticator } from '../../oauth/bearer';
 import { OAuthError } from '../../oauth/errors';
 import { oauthProjectOf } from '../../oauth/project';
-import { grantsFullSystemAccess } from '../../oauth/scopes';
+import { loadPrincipal, policyCacheFor } from '../../policy';
+import { AccessControlledRepository, ANONYMOUS } from '../access/access-controlled-repository';
 import { fhirBaseUrl } from './base-url';
 import { dispatch } from './dispatch';
 import type { FhirContext, FhirRequest } from './fhir-request';
@@ -84,14 +85,13 @@ export function toFhirRequest(req: Request): FhirRequest {
 const PUBLIC_PATHS = new Set(['/metadata', '/.well-known/smart-configuration']);
 
 /**
- * Authenticates the bearer token of a FHIR request and checks that the caller may use the API. Until access
- * policies decide per request, owners and admins (users) and clients holding full system scopes (`system/*.*`,
- * `system/*.cruds`) have full access to their project; every other caller gets 403.
+ * Authenticates the bearer token of a FHIR request. What the caller may do is decided per interaction by the
+ * access-controlled repository.
  * @param bearer - the bearer authenticator
  * @param header - the Authorization header
  * @param project - the project
  * @returns the caller
- * @throws UnauthorizedError (401 with `WWW-Authenticate`) or ForbiddenError (403)
+ * @throws UnauthorizedError (401 with `WWW-Authenticate`)
  */
 async function authenticate(bearer: BearerAuthenticator, header: string | undefined, project: ReturnType<typeof oauthProjectOf>): Promise<AuthContext> {
   let auth: AuthContext;
@@ -103,8 +103,6 @@ async function authenticate(bearer: BearerAuthenticator, header: string | undefi
     error.headers = { ...err.headers };
     throw error;
   }
-  const fullAccess = auth.userId ? auth.role === 'owner' || auth.role === 'admin' : grantsFullSystemAccess(auth.scopes);
-  if (!fullAccess) throw new ForbiddenError('This token does not grant access to the FHIR API of this project');
   return auth;
 }
 
@@ -122,9 +120,10 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     const project = await deps.projects.find(tenant, name);
     if (!project) throw new ResourceNotFoundError(`Unknown tenant or project '${tenant}/${name}'`);
     const auth = PUBLIC_PATHS.has(req.path) ? undefined : await authenticate(deps.bearer, req.get('authorization'), oauthProjectOf(config.publicUrl, project));
+    const principal = auth ? await loadPrincipal(policyCacheFor(deps.resources), deps.resources, auth) : ANONYMOUS;
     req.fhir = {
       project,
-      repo: new FhirRepository(deps.resources, project.key),
+      repo: new AccessControlledRepository(new FhirRepository(deps.resources, project.key), principal),
       baseUrl: fhirBaseUrl(config.publicUrl, project.tenant, project.name),
       config,
       auth,

@@ -1,18 +1,22 @@
 /**
  * Runs a search: parse the controls, compile the criteria, resolve the sort, read one page (paging.ts), count,
  * and resolve includes. Shaping and the Bundle are bundle.ts's job.
+ * What the caller may see comes from the access-controlled repository (`ctx.repo.resultAccess`): when the
+ * policies judge each resource, pages are filled after filtering (`fetchVisiblePage`), `_total` is given only
+ * when asked for accurately (it then counts the visible matches), and included resources are filtered too.
  * https://hl7.org/fhir/R4/search.html
  */
-import type { ResourceDocument, Sort } from '../../storage/ports';
+import type { Filter, ResourceDocument, Sort } from '../../storage/ports';
+import type { ResultAccess } from '../access/access-controlled-repository';
 import { isResourceType } from '../definitions';
 import { BadRequestError, type Issue } from '../errors';
 import type { FhirContext } from '../rest/fhir-request';
 import { compileQuery } from './compile-query';
 import { decodeCursor } from './cursor';
-import { countDocuments } from './documents';
+import { countDocuments, searchDocuments } from './documents';
 import { checkIncludes, resolveIncludes } from './include';
 import { sortFields, UnknownSearchParameterError } from './index';
-import { fetchPage, firstPageCursor, type Page } from './paging';
+import { fetchPage, firstPageCursor, type Page, type PositionedDocument } from './paging';
 import { parseSearchRequest, type SearchControls, type SortKey } from './parse-request';
 
 /** What is searched. */
@@ -102,13 +106,72 @@ export async function executeSearch(ctx: FhirContext, scope: SearchScope, query:
   checkIncludes([...controls.include, ...controls.revinclude]);
   const cursor = controls.cursor ? decodeCursor(controls.cursor, sort) : firstPageCursor();
   const { filter } = compiled;
+  const access = await ctx.repo.resultAccess(types);
   if (controls.summary === 'count') {
-    return { controls, page: { entries: [], cursor, hasMore: false }, included: [], total: await countDocuments(ctx, filter), warnings };
+    return { controls, page: { entries: [], cursor, hasMore: false }, included: [], total: await countVisible(ctx, filter, access), warnings };
   }
+  const wantsTotal = controls.total === 'accurate' || (access.all && controls.total !== 'none');
   const [page, total] = await Promise.all([
-    fetchPage(ctx, filter, sort, cursor, controls.count),
-    controls.total === 'none' ? Promise.resolve(undefined) : countDocuments(ctx, filter),
+    fetchVisiblePage(ctx, filter, sort, cursor, controls.count, access),
+    wantsTotal ? countVisible(ctx, filter, access) : Promise.resolve(undefined),
   ]);
-  const includes = await resolveIncludes(ctx, page.entries.map((e) => e.doc), controls.include, controls.revinclude);
+  const accept = access.all ? undefined : (doc: ResourceDocument) => ctx.repo.visible(doc);
+  const includes = await resolveIncludes(ctx, page.entries.map((e) => e.doc), controls.include, controls.revinclude, accept);
   return { controls, page, included: includes.included, total, warnings: [...warnings, ...includes.warnings] };
+}
+
+/** Documents judged per batch when counting or filling a page under per-resource access. */
+const SCAN_BATCH = 200;
+
+/**
+ * The number of matches the caller may see.
+ * @param ctx - the project context
+ * @param filter - the compiled search filter
+ * @param access - what the caller may see
+ * @returns the count
+ */
+async function countVisible(ctx: FhirContext, filter: Filter, access: ResultAccess): Promise<number> {
+  if (access.all) return countDocuments(ctx, filter);
+  let count = 0;
+  let after: string | undefined;
+  for (;;) {
+    const range = after === undefined ? [] : [{ _id: { $gt: after } }];
+    const docs = await searchDocuments(ctx, { $and: [...range, filter] }, { sort: [['_id', 1]], limit: SCAN_BATCH });
+    for (const doc of docs) if (await access.accept(doc)) count++;
+    if (docs.length < SCAN_BATCH) return count;
+    after = docs[docs.length - 1]?._id;
+  }
+}
+
+/**
+ * One page of the matches the caller may see: reads on from the cursor until `count` visible matches (and one
+ * more, to know whether there is a next page) are found, so pages are full and the links stay consistent.
+ * @param ctx - the project context
+ * @param filter - the compiled search filter
+ * @param sort - the sort
+ * @param cursor - where the page starts
+ * @param count - the page size
+ * @param access - what the caller may see
+ * @returns the page
+ */
+async function fetchVisiblePage(ctx: FhirContext, filter: Filter, sort: Sort, cursor: Page['cursor'], count: number, access: ResultAccess): Promise<Page> {
+  if (access.all || count === 0) return fetchPage(ctx, filter, sort, cursor, count);
+  const forward = cursor.direction === 'next';
+  const visible: PositionedDocument[] = [];
+  let at = cursor;
+  for (;;) {
+    const raw = await fetchPage(ctx, filter, sort, at, Math.max(count, SCAN_BATCH));
+    // In the direction of travel.
+    const batch = forward ? raw.entries : [...raw.entries].reverse();
+    for (const entry of batch) {
+      if (await access.accept(entry.doc)) visible.push(entry);
+      if (visible.length > count) break;
+    }
+    const last = batch[batch.length - 1];
+    if (visible.length > count || !raw.hasMore || !last) break;
+    at = { ...at, key: last.key };
+  }
+  const entries = visible.slice(0, count);
+  if (!forward) entries.reverse();
+  return { entries, cursor, hasMore: visible.length > count };
 }

@@ -123,6 +123,7 @@ async function applyRevinclude(ctx: FhirContext, spec: IncludeRequest, docs: Res
  * @param matches - the page's matches
  * @param include - `_include` specs (checked)
  * @param revinclude - `_revinclude` specs (checked)
+ * @param accept - which resources the caller may see (others are neither included nor followed by `:iterate`)
  * @returns the included resources (none of them a match) and any truncation warning
  */
 export async function resolveIncludes(
@@ -130,6 +131,7 @@ export async function resolveIncludes(
   matches: ResourceDocument[],
   include: readonly IncludeRequest[],
   revinclude: readonly IncludeRequest[],
+  accept?: (doc: ResourceDocument) => Promise<boolean>,
 ): Promise<IncludeResult> {
   const seen = new Set(matches.map(docKey));
   const included: ResourceDocument[] = [];
@@ -146,6 +148,7 @@ export async function resolveIncludes(
     for (const run of runs) {
       for (const doc of await run()) {
         if (seen.has(docKey(doc))) continue;
+        if (accept && !(await accept(doc))) continue;
         if (included.length >= INCLUDE_LIMIT) {
           truncated = true;
           break;

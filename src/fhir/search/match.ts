@@ -14,6 +14,11 @@ import { publicDocument, searchDocuments } from './documents';
 export interface MatchOptions {
   /** The most documents to return (default: all, up to {@link MATCH_LIMIT}). */
   limit?: number;
+  /**
+   * Match with the server's authority instead of the caller's (policy attributes). By default only resources
+   * the caller may see (as a search of the type) match, and a caller who may not search the type gets 403.
+   */
+  asServer?: boolean;
 }
 
 /** Upper bound on the documents a match returns; callers only need to tell 0, 1 and "more than one". */
@@ -41,6 +46,12 @@ export async function matchResources(
     throw new BadRequestError(`A conditional ${type} interaction needs at least one search criterion`);
   }
   const limit = Math.max(1, Math.min(options.limit ?? MATCH_LIMIT, MATCH_LIMIT));
-  const docs = await searchDocuments(ctx, compiled.filter, { sort: [['_id', 1]], limit });
-  return docs.map(publicDocument);
+  const access = options.asServer ? undefined : await ctx.repo.resultAccess([type], 'search-type');
+  if (!access || access.all) return (await searchDocuments(ctx, compiled.filter, { sort: [['_id', 1]], limit })).map(publicDocument);
+  const visible: ResourceDocument[] = [];
+  for (const doc of await searchDocuments(ctx, compiled.filter, { sort: [['_id', 1]], limit: MATCH_LIMIT })) {
+    if (visible.length === limit) break;
+    if (await access.accept(doc)) visible.push(doc);
+  }
+  return visible.map(publicDocument);
 }

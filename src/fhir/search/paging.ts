@@ -57,15 +57,15 @@ export function firstPageCursor(now: number = Date.now()): Cursor {
 }
 
 async function versionAt(ctx: FhirContext, doc: ResourceDocument, snapshot: string): Promise<ResourceDocument | undefined> {
-  const { entries } = await ctx.repo.history({ type: doc.type, id: doc.id, before: snapshot, limit: 1 });
+  const { entries } = await ctx.repo.inner.history({ type: doc.type, id: doc.id, before: snapshot, limit: 1 });
   const version = entries[0];
   return version && !version.deleted ? version : undefined;
 }
 
 async function firstLiveVersionSince(ctx: FhirContext, doc: ResourceDocument, snapshot: string): Promise<ResourceDocument | undefined> {
   const query = { type: doc.type, id: doc.id, since: snapshot };
-  let { entries, total } = await ctx.repo.history({ ...query, limit: HISTORY_TAIL });
-  if (total > entries.length) ({ entries } = await ctx.repo.history({ ...query, skip: total - HISTORY_TAIL, limit: HISTORY_TAIL }));
+  let { entries, total } = await ctx.repo.inner.history({ ...query, limit: HISTORY_TAIL });
+  if (total > entries.length) ({ entries } = await ctx.repo.inner.history({ ...query, skip: total - HISTORY_TAIL, limit: HISTORY_TAIL }));
   // Newest first: the oldest live version is the last one that is not a deletion.
   for (let i = entries.length - 1; i >= 0; i--) if (!entries[i]?.deleted) return entries[i];
   return undefined;

@@ -1,15 +1,22 @@
+import { AccessControlledRepository } from '../../../src/fhir/access/access-controlled-repository';
 import { FhirRepository } from '../../../src/fhir/repository/repository';
 import type { FhirContext } from '../../../src/fhir/rest/fhir-request';
 import { matchResources } from '../../../src/fhir/search/match';
+import type { PolicyPrincipal } from '../../../src/policy/types';
 import { buildTestApp, type TestApp } from '../../helpers/build-test-app';
 
 let t: TestApp;
 let ctx: FhirContext;
 let other: FhirContext;
 
+/** An owner of the project: the matcher's own semantics are tested here, not access control. */
+function owner(project: string): PolicyPrincipal {
+  return { project, kind: 'user', reference: 'Membership/owner', active: true, role: 'owner', scopes: [], policies: [] };
+}
+
 async function contextFor(tenant: string, name: string): Promise<FhirContext> {
   const { project } = await t.projects.ensure(tenant, name);
-  return { project, repo: new FhirRepository(t.storage.resources, project.key), baseUrl: `${t.config.publicUrl}/w/${tenant}/${name}/api/v1/fhir/r4`, config: t.config };
+  return { project, repo: new AccessControlledRepository(new FhirRepository(t.storage.resources, project.key), owner(project.key)), baseUrl: `${t.config.publicUrl}/w/${tenant}/${name}/api/v1/fhir/r4`, config: t.config };
 }
 
 beforeAll(async () => {
@@ -17,12 +24,12 @@ beforeAll(async () => {
   ctx = await contextFor('match', 'one');
   other = await contextFor('match', 'two');
   for (const value of ['M-1', 'M-2', 'M-3']) {
-    await ctx.repo.create({ resourceType: 'Patient', identifier: [{ system: 'urn:m', value }], gender: 'female' });
+    await ctx.repo.inner.create({ resourceType: 'Patient', identifier: [{ system: 'urn:m', value }], gender: 'female' });
   }
-  await other.repo.create({ resourceType: 'Patient', identifier: [{ system: 'urn:m', value: 'M-1' }] });
-  await ctx.repo.create({ resourceType: 'ClientApplication', name: 'Matched', grantType: ['client_credentials'], tokenEndpointAuthMethod: 'client_secret_basic', secret: 'shhh-this-is-secret' });
-  const deleted = await ctx.repo.create({ resourceType: 'Patient', identifier: [{ system: 'urn:m', value: 'M-9' }] });
-  await ctx.repo.delete('Patient', deleted.resource.id as string);
+  await other.repo.inner.create({ resourceType: 'Patient', identifier: [{ system: 'urn:m', value: 'M-1' }] });
+  await ctx.repo.inner.create({ resourceType: 'ClientApplication', name: 'Matched', grantType: ['client_credentials'], tokenEndpointAuthMethod: 'client_secret_basic', secret: 'shhh-this-is-secret' });
+  const deleted = await ctx.repo.inner.create({ resourceType: 'Patient', identifier: [{ system: 'urn:m', value: 'M-9' }] });
+  await ctx.repo.inner.delete('Patient', deleted.resource.id as string);
 });
 afterAll(async () => {
   await t.close();
