@@ -110,7 +110,8 @@ export async function executeSearch(ctx: FhirContext, scope: SearchScope, query:
   if (controls.summary === 'count') {
     return { controls, page: { entries: [], cursor, hasMore: false }, included: [], total: await countVisible(ctx, filter, access), warnings };
   }
-  const wantsTotal = controls.total === 'accurate' || (access.all && controls.total !== 'none');
+  // Without `_total`, the total is given when it is one count; when each match must be judged, only on request.
+  const wantsTotal = access.all ? controls.total !== 'none' : controls.total === 'accurate' && query.some(([name]) => name === '_total');
   const [page, total] = await Promise.all([
     fetchVisiblePage(ctx, filter, sort, cursor, controls.count, access),
     wantsTotal ? countVisible(ctx, filter, access) : Promise.resolve(undefined),
