@@ -244,8 +244,13 @@ describe('client_credentials', () => {
     const some = await token({ grant_type: 'client_credentials', scope: 'system/Patient.rs unknown/scope' }, ['svc', 'svc-secret-0123456789']);
     expect(some.body.scope).toBe('system/Patient.rs');
     expectOAuthError(await token({ grant_type: 'client_credentials', scope: 'system/Observation.rs' }, ['svc', 'svc-secret-0123456789']), 400, 'invalid_scope');
-    expect((await fhirGet(fx.t, some.body.access_token)).status).toBe(403);
+    // Scopes narrow what the client's AccessPolicy permits (here: everything).
+    await fx.repo.update('AccessPolicy', 'svc', {
+      resourceType: 'AccessPolicy', id: 'svc', name: 'Service', engine: 'full-access', target: [{ link: { reference: 'ClientApplication/svc' } }],
+    });
     expect((await fhirGet(fx.t, all.body.access_token)).status).toBe(200);
+    expect((await fhirGet(fx.t, some.body.access_token)).status).toBe(200);
+    expect((await fhirGet(fx.t, some.body.access_token, '/Observation')).status).toBe(403);
   });
 
   it('answers unauthorized_client to a client that does not list the grant type, and to public clients', async () => {

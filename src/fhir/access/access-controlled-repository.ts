@@ -8,6 +8,10 @@
  * request (`planSearch`): when the policies decide the same for any resource (owners, admins, full-access
  * policies, rules for another type) no resource is judged; otherwise each resource is.
  *
+ * SMART scopes (scope-gate.ts) are checked first and narrow what the policies permit: an interaction no scope
+ * allows is a 403 with `WWW-Authenticate: Bearer error="insufficient_scope"`, and resources outside a scope's
+ * patient compartment or restriction are treated like resources the policies hide.
+ *
  * Status codes (docs/access-policies.md "404 or 403"):
  * - the policies refuse the interaction on the type whatever the resource → 403 (nothing about a resource is
  *   revealed);
@@ -17,19 +21,23 @@
  *   refused create → 403. A refused write changes nothing.
  * Searches and history return only what the caller may see, and their pages are filled after filtering.
  */
-import type { HistoryQuery, ResourceDocument } from '../../storage/ports';
+import type { Filter, HistoryQuery, ResourceDocument } from '../../storage/ports';
 import { hasFullAccessRole, PolicySession } from '../../policy/decide';
 import { planSearch, type SearchPlan } from '../../policy/search-plan';
 import type { AttributeFetcher, PolicyPrincipal, PolicyRequest, PolicyResource } from '../../policy/types';
 import { ForbiddenError, ResourceGoneError, ResourceNotFoundError } from '../errors';
 import { type FhirRepository, type Resource, type WriteOptions, type WriteResult } from '../repository/repository';
 import { toPublicView } from '../repository/write-only-fields';
+import { buildSearchIndex } from '../search/indexing/build-index';
 import { escalationReason, isAdministrator } from './escalation';
+import type { ScopeAllowance, ScopeGate } from './scope-gate';
 
 /** How a search or history request treats the resources it finds. */
 export interface ResultAccess {
-  /** Every resource found may be shown: no per-resource decision. */
+  /** Every resource found (with {@link ResultAccess.filter} applied) may be shown: no per-resource decision. */
   all: boolean;
+  /** A condition the search must add (scope compartments and restrictions; types refused left out). */
+  filter?: Filter;
   /**
    * Whether the caller may see one resource found.
    * @param doc - a stored (live) document
@@ -44,27 +52,33 @@ export type FetcherFactory = () => AttributeFetcher;
 /** The principal of requests without a token (`/metadata`): denied everything. */
 export const ANONYMOUS: PolicyPrincipal = { project: '', kind: 'client', reference: 'anonymous', active: false, scopes: [], policies: [] };
 
-const PERMIT_ALL: ResultAccess = { all: true, accept: () => Promise.resolve(true) };
-
 const asPolicyResource = (resource: Resource): PolicyResource => toPublicView(resource) as PolicyResource;
 
-/** A repository that applies one caller's access policies to one request. */
+/**
+ * How a request stands before any resource is seen: `permit-all` (nothing to judge), `per-resource`, or refused
+ * by the scopes or by the policies whatever the resource.
+ */
+type Mode = 'permit-all' | 'per-resource' | 'scope-denied' | 'deny-all';
+
+/** A repository that applies one caller's scopes and access policies to one request. */
 export class AccessControlledRepository {
   private readonly sessions = new Map<string, PolicySession>();
   private readonly plans = new Map<string, Promise<SearchPlan>>();
   private readonly administrator: boolean;
-  /** Nothing to judge: an owner/admin user, or a caller whose every policy is full-access. */
+  /** No policy to judge: an owner/admin user, or a caller whose every policy is full-access. */
   private readonly unrestricted: boolean;
 
   /**
    * @param inner - the repository underneath (unrestricted)
    * @param principal - the caller with its policies
+   * @param scopes - the token's scopes (undefined: no scope narrowing, for server-internal contexts)
    * @param request - the request judged (`%request`); unset until `dispatch()` binds one
    * @param fetcher - creates the attribute fetcher on first use
    */
   constructor(
     readonly inner: FhirRepository,
     readonly principal: PolicyPrincipal,
+    private readonly scopes?: ScopeGate,
     private readonly request?: PolicyRequest,
     private readonly fetcher?: FetcherFactory,
   ) {
@@ -91,7 +105,7 @@ export class AccessControlledRepository {
    * @returns a new repository
    */
   forRequest(request: PolicyRequest, fetcher: FetcherFactory): AccessControlledRepository {
-    return new AccessControlledRepository(this.inner, this.principal, request, fetcher);
+    return new AccessControlledRepository(this.inner, this.principal, this.scopes, request, fetcher);
   }
 
   /**
@@ -100,7 +114,7 @@ export class AccessControlledRepository {
    * @returns a new repository
    */
   over(inner: FhirRepository): AccessControlledRepository {
-    return new AccessControlledRepository(inner, this.principal, this.request, this.fetcher);
+    return new AccessControlledRepository(inner, this.principal, this.scopes, this.request, this.fetcher);
   }
 
   /** True when the caller has full access to the project (owner/admin user or a full-access policy). */
@@ -110,26 +124,26 @@ export class AccessControlledRepository {
 
   /** `GET [type]/[id]` */
   async read(type: string, id: string): Promise<ResourceDocument & { resource: Resource }> {
-    const plan = await this.plan();
+    const mode = await this.requireMode();
     try {
       const doc = await this.inner.read(type, id);
-      if (plan === 'per-resource' && !(await this.permits(doc.resource))) throw notFound(type, id);
+      if (mode === 'per-resource' && !(await this.judge(doc.resource, {}, undefined, doc))) throw notFound(type, id);
       return doc;
     } catch (err) {
-      if (err instanceof ResourceGoneError && plan === 'per-resource' && !(await this.permitsLastLive(type, id))) throw notFound(type, id);
+      if (err instanceof ResourceGoneError && mode === 'per-resource' && !(await this.judgeLastLive(type, id))) throw notFound(type, id);
       throw err;
     }
   }
 
   /** `GET [type]/[id]/_history/[vid]` */
   async vread(type: string, id: string, versionId: string): Promise<ResourceDocument & { resource: Resource }> {
-    const plan = await this.plan();
+    const mode = await this.requireMode();
     try {
       const doc = await this.inner.vread(type, id, versionId);
-      if (plan === 'per-resource' && !(await this.permits(doc.resource))) throw notFound(type, `${id}/_history/${versionId}`);
+      if (mode === 'per-resource' && !(await this.judge(doc.resource, {}, undefined, doc))) throw notFound(type, `${id}/_history/${versionId}`);
       return doc;
     } catch (err) {
-      if (err instanceof ResourceGoneError && plan === 'per-resource' && !(await this.permitsLastLive(type, id))) {
+      if (err instanceof ResourceGoneError && mode === 'per-resource' && !(await this.judgeLastLive(type, id))) {
         throw notFound(type, `${id}/_history/${versionId}`);
       }
       throw err;
@@ -138,26 +152,26 @@ export class AccessControlledRepository {
 
   /** `POST [type]` */
   async create(resource: Resource, assignedId?: string): Promise<WriteResult> {
-    const plan = await this.plan();
-    return this.inner.create(resource, assignedId, { authorize: this.writeCheck(plan) });
+    const mode = await this.requireMode();
+    return this.inner.create(resource, assignedId, { authorize: this.writeCheck(mode) });
   }
 
   /** `PUT [type]/[id]` */
   async update(type: string, id: string, resource: Resource, options: Omit<WriteOptions, 'authorize'> = {}): Promise<WriteResult> {
-    const plan = await this.plan();
-    return this.inner.update(type, id, resource, { ...options, authorize: this.writeCheck(plan) });
+    const mode = await this.requireMode();
+    return this.inner.update(type, id, resource, { ...options, authorize: this.writeCheck(mode) });
   }
 
   /** `PATCH [type]/[id]` */
   async patch(type: string, id: string, operations: unknown, options: Omit<WriteOptions, 'authorize'> = {}): Promise<WriteResult> {
-    const plan = await this.plan();
-    return this.inner.patch(type, id, operations, { ...options, authorize: this.writeCheck(plan) });
+    const mode = await this.requireMode();
+    return this.inner.patch(type, id, operations, { ...options, authorize: this.writeCheck(mode) });
   }
 
   /** `DELETE [type]/[id]` */
   async delete(type: string, id: string, options: Omit<WriteOptions, 'authorize'> = {}): Promise<{ versionId?: string }> {
-    const plan = await this.plan();
-    return this.inner.delete(type, id, { ...options, authorize: this.writeCheck(plan) });
+    const mode = await this.requireMode();
+    return this.inner.delete(type, id, { ...options, authorize: this.writeCheck(mode) });
   }
 
   /**
@@ -180,11 +194,11 @@ export class AccessControlledRepository {
    */
   async history(query: Omit<HistoryQuery, 'project'>): Promise<{ entries: ResourceDocument[]; total?: number; next?: number }> {
     // Judged per type, like a system search: `%request.resourceType` is the type of each version.
-    const all = query.type ? (await this.resultAccess([query.type])).all : this.unrestricted;
+    const all = query.type ? (await this.resultAccess([query.type])).all : await this.nothingToJudge();
     if (query.type && query.id) {
       const current = await this.inner.readCurrent(query.type, query.id);
       if (!current) throw notFound(query.type, query.id);
-      if (!all && !(await this.permitsLastLive(query.type, query.id))) throw notFound(query.type, query.id);
+      if (!all && !(await this.judgeLastLive(query.type, query.id))) throw notFound(query.type, query.id);
     }
     const skip = query.skip ?? 0;
     const limit = query.limit ?? 0;
@@ -198,7 +212,7 @@ export class AccessControlledRepository {
       const batch = Math.max(limit, 50);
       const raw = await this.inner.history({ ...query, skip: at, limit: batch });
       for (const [i, doc] of raw.entries.entries()) {
-        if (!(await this.permitsVersion(doc))) continue;
+        if (!(await this.judgeVersion(doc))) continue;
         if (entries.length === limit) return { entries, next: at + i };
         entries.push(doc);
       }
@@ -212,14 +226,27 @@ export class AccessControlledRepository {
    * this request addressed to its type (`%request.resourceType` = the type of the resource judged).
    * @param types - the types searched
    * @param interaction - judge as this interaction instead of the request's (a conditional match is a search)
-   * @returns the access; throws 403 when the policies refuse the request on every type
+   * @returns the access; throws 403 when the scopes or the policies refuse the request on every type
    */
   async resultAccess(types: readonly string[], interaction?: PolicyRequest['interaction']): Promise<ResultAccess> {
-    if (this.unrestricted) return PERMIT_ALL;
-    const modes = await Promise.all([...new Set(types)].map((type) => this.planOrDeny(this.variantFor(type, interaction))));
-    if (modes.length > 0 && modes.every((m) => m === 'deny-all')) throw this.forbidden(types.length === 1 ? types[0] : undefined);
-    if (modes.length > 0 && modes.every((m) => m === 'permit-all')) return PERMIT_ALL;
-    return { all: false, accept: (doc) => this.visible(doc, interaction) };
+    const distinct = [...new Set(types)];
+    const modes = await Promise.all(distinct.map((type) => this.modeOf(this.variantFor(type, interaction))));
+    if (modes.length > 0 && modes.every((m) => m === 'scope-denied' || m === 'deny-all')) {
+      throw this.refusal(modes.every((m) => m === 'scope-denied') ? 'scope-denied' : 'deny-all', distinct.length === 1 ? distinct[0] : undefined);
+    }
+    // Scope restrictions are pushed into the search; what remains to judge is the policies.
+    const filters: Filter[] = [];
+    let policyAll = true;
+    for (const [i, type] of distinct.entries()) {
+      const scope = this.scopeFor(this.variantFor(type, interaction));
+      const mode = modes[i];
+      if (mode === 'scope-denied' || mode === 'deny-all') filters.push({ type: { $ne: type } });
+      else if (scope.kind === 'some') filters.push({ $or: [{ type: { $ne: type } }, scope.filter] });
+      if (mode === 'per-resource' && !(this.unrestricted || (await this.policyMode(this.variantFor(type, interaction))) === 'permit-all')) policyAll = false;
+    }
+    const filter = filters.length === 0 ? undefined : filters.length === 1 ? filters[0] : { $and: filters };
+    if (policyAll) return { all: true, filter, accept: () => Promise.resolve(true) };
+    return { all: false, filter, accept: (doc) => this.visible(doc, interaction) };
   }
 
   /**
@@ -229,15 +256,10 @@ export class AccessControlledRepository {
    * @returns true when it may be shown
    */
   async visible(doc: ResourceDocument, interaction?: PolicyRequest['interaction']): Promise<boolean> {
-    if (this.unrestricted) return true;
     const variant = this.variantFor(doc.type, interaction);
-    const mode = await this.planOrDeny(variant);
+    const mode = await this.modeOf(variant);
     if (mode !== 'per-resource') return mode === 'permit-all';
-    return doc.resource !== undefined && (await this.permits(doc.resource as Resource, variant));
-  }
-
-  private variantFor(type: string, interaction: PolicyRequest['interaction'] | undefined): Partial<PolicyRequest> {
-    return interaction ? { interaction, resourceType: type } : { resourceType: type };
+    return doc.resource !== undefined && (await this.judge(doc.resource as Resource, variant, undefined, doc));
   }
 
   /** Throws 403 unless the caller has full access to the project (administrative operations). */
@@ -248,6 +270,10 @@ export class AccessControlledRepository {
   private boundRequest(): PolicyRequest {
     if (!this.request) throw new Error('The access-controlled repository is not bound to a request');
     return this.request;
+  }
+
+  private variantFor(type: string, interaction: PolicyRequest['interaction'] | undefined): Partial<PolicyRequest> {
+    return interaction ? { interaction, resourceType: type } : { resourceType: type };
   }
 
   private variantKey(variant: Partial<PolicyRequest>): string {
@@ -264,15 +290,13 @@ export class AccessControlledRepository {
     return session;
   }
 
-  /** The request's plan (resource-independent decision), for the bound request or a variant of it. */
-  private async plan(variant: Partial<PolicyRequest> = {}): Promise<SearchPlan['mode']> {
-    const mode = await this.planOrDeny(variant);
-    if (mode === 'deny-all') throw this.forbidden(variant.resourceType ?? this.request?.resourceType);
-    return mode;
+  private scopeFor(variant: Partial<PolicyRequest>): ScopeAllowance {
+    if (!this.scopes) return { kind: 'all' };
+    return this.scopes.allowance(variant.interaction ?? this.request?.interaction, variant.resourceType ?? this.request?.resourceType);
   }
 
-  /** Like {@link plan}, but reports `deny-all` instead of throwing. */
-  private async planOrDeny(variant: Partial<PolicyRequest> = {}): Promise<SearchPlan['mode']> {
+  /** The policies' plan for the bound request or a variant of it (memoized). */
+  private async policyMode(variant: Partial<PolicyRequest>): Promise<SearchPlan['mode']> {
     if (this.unrestricted) return 'permit-all';
     const key = this.variantKey(variant);
     let plan = this.plans.get(key);
@@ -283,51 +307,97 @@ export class AccessControlledRepository {
     return (await plan).mode;
   }
 
-  private async permits(resource: Resource, variant: Partial<PolicyRequest> = {}, before?: Resource): Promise<boolean> {
+  private async modeOf(variant: Partial<PolicyRequest> = {}): Promise<Mode> {
+    const scope = this.scopeFor(variant);
+    if (scope.kind === 'none') return 'scope-denied';
+    const policy = await this.policyMode(variant);
+    if (policy === 'deny-all') return 'deny-all';
+    return policy === 'permit-all' && scope.kind === 'all' ? 'permit-all' : 'per-resource';
+  }
+
+  /** The mode of the bound request; throws 403 when it is refused whatever the resource. */
+  private async requireMode(): Promise<'permit-all' | 'per-resource'> {
+    const mode = await this.modeOf();
+    if (mode === 'scope-denied' || mode === 'deny-all') throw this.refusal(mode, this.request?.resourceType);
+    return mode;
+  }
+
+  /** True when nothing of a system-level request needs judging. */
+  private async nothingToJudge(): Promise<boolean> {
+    // A `*` scope without patient context or restriction allows every type.
+    return this.unrestricted && (!this.scopes || this.scopes.allowance(this.request?.interaction, '*').kind === 'all');
+  }
+
+  /**
+   * Judges one resource: its scope allowance, then the policies.
+   * @param resource - `%resource`
+   * @param variant - the request variant
+   * @param before - `%before`
+   * @param doc - the stored document of `resource` when there is one (its search index is reused)
+   */
+  private async judge(resource: Resource, variant: Partial<PolicyRequest> = {}, before?: Resource, doc?: ResourceDocument): Promise<boolean> {
+    const scope = this.scopeFor(variant);
+    if (scope.kind === 'none') return false;
+    if (scope.kind === 'some' && !scope.test(doc ?? indexed(resource))) return false;
+    const mode = await this.policyMode(variant);
+    if (mode !== 'per-resource') return mode === 'permit-all';
     const decision = await this.session(variant).decide(asPolicyResource(resource), before && asPolicyResource(before));
     return decision.effect === 'permit';
   }
 
-  private async permitsLastLive(type: string, id: string): Promise<boolean> {
+  private async judgeLastLive(type: string, id: string): Promise<boolean> {
     const { entries } = await this.inner.history({ type, id, limit: 20 });
     const live = entries.find((e) => !e.deleted && e.resource);
-    return live !== undefined && (await this.permits(live.resource as Resource));
+    return live !== undefined && (await this.judge(live.resource as Resource, {}, undefined, live));
   }
 
-  private async permitsVersion(doc: ResourceDocument): Promise<boolean> {
+  private async judgeVersion(doc: ResourceDocument): Promise<boolean> {
     if (doc.resource) return this.visible(doc);
-    const variant = this.variantFor(doc.type, undefined);
-    const mode = await this.planOrDeny(variant);
-    if (mode !== 'per-resource') return mode === 'permit-all';
     // A deletion: judged by the version it deleted.
     const deleted = await this.inner.store.readVersion(this.project, doc.type, doc.id, doc.versionId - 1);
-    return deleted?.resource !== undefined && (await this.permits(deleted.resource as Resource, variant));
+    return deleted?.resource !== undefined && (await this.visible(deleted));
   }
 
-  private writeCheck(plan: SearchPlan['mode']): WriteOptions['authorize'] {
-    if (this.unrestricted) return undefined;
+  private writeCheck(mode: 'permit-all' | 'per-resource'): WriteOptions['authorize'] {
+    if (mode === 'permit-all' && this.administrator) return undefined;
     return async (next, before) => {
       const reason = this.administrator ? undefined : escalationReason(this.principal, next, before);
-      const allowed = reason === undefined && (plan === 'permit-all' || (await this.permits((next ?? before) as Resource, {}, before)));
-      if (allowed) return;
       const subject = (next ?? before) as Resource;
+      let allowed = reason === undefined;
+      if (allowed && mode === 'per-resource') {
+        // The new version and the one it replaces must both be within the scopes; the policies see both.
+        allowed = (await this.judge(subject, {}, before)) && (before === undefined || next === undefined || this.inScope(before));
+      }
+      if (allowed) return;
       if (before && !(await this.mayRead(before))) throw notFound(subject.resourceType, String(subject.id));
       throw new ForbiddenError(reason ? `Forbidden: ${reason}` : `The access policies do not permit this ${this.boundRequest().interaction} of ${subject.resourceType}`);
     };
   }
 
-  private async mayRead(resource: Resource): Promise<boolean> {
-    const variant: Partial<PolicyRequest> = { interaction: 'read', resourceType: resource.resourceType, id: resource.id, parameters: [] };
-    const mode = await this.planOrDeny(variant);
-    if (mode !== 'per-resource') return mode === 'permit-all';
-    const decision = await this.session(variant).decide(asPolicyResource(resource));
-    return decision.effect === 'permit';
+  private inScope(resource: Resource): boolean {
+    const scope = this.scopeFor({});
+    return scope.kind === 'all' || (scope.kind === 'some' && scope.test(indexed(resource)));
   }
 
-  private forbidden(type: string | undefined): ForbiddenError {
-    const interaction = this.request?.interaction ?? 'request';
-    return new ForbiddenError(`The access policies do not permit ${interaction}${type ? ` on ${type}` : ''}`);
+  private async mayRead(resource: Resource): Promise<boolean> {
+    const variant: Partial<PolicyRequest> = { interaction: 'read', resourceType: resource.resourceType, id: resource.id, parameters: [] };
+    const mode = await this.modeOf(variant);
+    if (mode !== 'per-resource') return mode === 'permit-all';
+    return this.judge(resource, variant);
   }
+
+  private refusal(mode: 'scope-denied' | 'deny-all', type: string | undefined): ForbiddenError {
+    const interaction = this.request?.interaction ?? 'request';
+    if (mode === 'deny-all') return new ForbiddenError(`The access policies do not permit ${interaction}${type ? ` on ${type}` : ''}`);
+    const description = `The token's scopes do not permit ${interaction}${type ? ` on ${type}` : ''}`;
+    const error = new ForbiddenError(description);
+    error.headers = { 'WWW-Authenticate': `Bearer error="insufficient_scope", error_description="${description}"` };
+    return error;
+  }
+}
+
+function indexed(resource: Resource): Pick<ResourceDocument, 'type' | 'id' | 'index'> {
+  return { type: resource.resourceType, id: String(resource.id), index: buildSearchIndex(resource).index };
 }
 
 function notFound(type: string, id: string): ResourceNotFoundError {

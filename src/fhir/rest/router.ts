@@ -16,6 +16,7 @@ import { OAuthError } from '../../oauth/errors';
 import { oauthProjectOf } from '../../oauth/project';
 import { loadPrincipal, policyCacheFor } from '../../policy';
 import { AccessControlledRepository, ANONYMOUS } from '../access/access-controlled-repository';
+import { ScopeGate } from '../access/scope-gate';
 import { fhirBaseUrl } from './base-url';
 import { dispatch } from './dispatch';
 import type { FhirContext, FhirRequest } from './fhir-request';
@@ -121,10 +122,11 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
     if (!project) throw new ResourceNotFoundError(`Unknown tenant or project '${tenant}/${name}'`);
     const auth = PUBLIC_PATHS.has(req.path) ? undefined : await authenticate(deps.bearer, req.get('authorization'), oauthProjectOf(config.publicUrl, project));
     const principal = auth ? await loadPrincipal(policyCacheFor(deps.resources), deps.resources, auth) : ANONYMOUS;
+    const baseUrl = fhirBaseUrl(config.publicUrl, project.tenant, project.name);
     req.fhir = {
       project,
-      repo: new AccessControlledRepository(new FhirRepository(deps.resources, project.key), principal),
-      baseUrl: fhirBaseUrl(config.publicUrl, project.tenant, project.name),
+      repo: new AccessControlledRepository(new FhirRepository(deps.resources, project.key), principal, new ScopeGate(auth?.scopes ?? [], auth?.patient, baseUrl)),
+      baseUrl,
       config,
       auth,
     };

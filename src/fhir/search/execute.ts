@@ -105,8 +105,8 @@ export async function executeSearch(ctx: FhirContext, scope: SearchScope, query:
   const sort = resolveSort(types, controls.sort, options.strict, warnings);
   checkIncludes([...controls.include, ...controls.revinclude]);
   const cursor = controls.cursor ? decodeCursor(controls.cursor, sort) : firstPageCursor();
-  const { filter } = compiled;
   const access = await ctx.repo.resultAccess(types);
+  const filter = access.filter ? { $and: [compiled.filter, access.filter] } : compiled.filter;
   if (controls.summary === 'count') {
     return { controls, page: { entries: [], cursor, hasMore: false }, included: [], total: await countVisible(ctx, filter, access), warnings };
   }

@@ -47,9 +47,10 @@ export async function matchResources(
   }
   const limit = Math.max(1, Math.min(options.limit ?? MATCH_LIMIT, MATCH_LIMIT));
   const access = options.asServer ? undefined : await ctx.repo.resultAccess([type], 'search-type');
-  if (!access || access.all) return (await searchDocuments(ctx, compiled.filter, { sort: [['_id', 1]], limit })).map(publicDocument);
+  const filter = access?.filter ? { $and: [compiled.filter, access.filter] } : compiled.filter;
+  if (!access || access.all) return (await searchDocuments(ctx, filter, { sort: [['_id', 1]], limit })).map(publicDocument);
   const visible: ResourceDocument[] = [];
-  for (const doc of await searchDocuments(ctx, compiled.filter, { sort: [['_id', 1]], limit: MATCH_LIMIT })) {
+  for (const doc of await searchDocuments(ctx, filter, { sort: [['_id', 1]], limit: MATCH_LIMIT })) {
     if (visible.length === limit) break;
     if (await access.accept(doc)) visible.push(doc);
   }
