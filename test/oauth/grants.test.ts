@@ -142,6 +142,18 @@ describe('authorization_code', () => {
     }
   });
 
+  it('lets the token request omit redirect_uri only when the authorization request did (RFC 6749 §4.1.3)', async () => {
+    const omitted = pkce();
+    const body = (code: string, verifier: string) => ({ grant_type: 'authorization_code', code, code_verifier: verifier });
+    const ok = await token(body(await issueCode(fx, omitted.challenge, { redirectUriOmitted: true }), omitted.verifier), WEB);
+    expect(ok.status).toBe(200);
+    const other = pkce();
+    const mismatch = await token({ ...body(await issueCode(fx, other.challenge, { redirectUriOmitted: true }), other.verifier), redirect_uri: 'https://app.example/other' }, WEB);
+    expectOAuthError(mismatch, 400, 'invalid_grant');
+    const given = pkce();
+    expectOAuthError(await token(body(await issueCode(fx, given.challenge), given.verifier), WEB), 400, 'invalid_request');
+  });
+
   it('answers invalid_grant when the user was deactivated between consent and exchange', async () => {
     const user = await fx.repo.create({ resourceType: 'User', email: 'gone@example.com', role: 'member', active: false });
     const { verifier, challenge } = pkce();

@@ -6,11 +6,11 @@
  * - it must have been issued to this client, in this project, for exactly this `redirect_uri`;
  * - the PKCE verifier must hash (S256) to the stored challenge (tokens/pkce.ts);
  * - the user and membership must still be active.
- * `redirect_uri` is required even when the authorization request omitted it (one registered URI): the code
- * always carries the URI it was sent to, and the token request must repeat it.
+ * `redirect_uri` must repeat the authorization request's; when that request omitted it (one registered URI), the
+ * token request may omit it too, and if it gives one it must be that URI (RFC 6749 §4.1.3).
  */
 import { randomUUID } from 'node:crypto';
-import { InvalidGrantError } from '../errors';
+import { InvalidGrantError, InvalidRequestError } from '../errors';
 import { redeemAuthorizationCode } from '../tokens/authorization-codes';
 import { createGrant, revokeGrant } from '../tokens/grants';
 import { accessTokenLifetime, issueTokens, mayRefresh, refreshTokenLifetime, type TokenResponse } from '../tokens/issue';
@@ -21,7 +21,7 @@ import { userContext } from './user-context';
 /** The `grant_type` value. */
 export const grantType = 'authorization_code';
 /** Required parameters besides client authentication. */
-export const parameters: readonly string[] = ['code', 'redirect_uri', 'code_verifier'];
+export const parameters: readonly string[] = ['code', 'code_verifier'];
 
 /**
  * Exchanges a code for tokens.
@@ -40,7 +40,11 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   if (redemption.status === 'unknown') throw new InvalidGrantError('The authorization code is invalid or expired');
   const { data } = redemption;
   if (data.project !== project.key || data.clientId !== client.id) throw new InvalidGrantError('The authorization code was issued to another client');
-  if (data.redirectUri !== body.redirect_uri) throw new InvalidGrantError('redirect_uri does not match the authorization request');
+  if (body.redirect_uri === undefined) {
+    if (!data.redirectUriOmitted) throw new InvalidRequestError('redirect_uri is required: the authorization request included it');
+  } else if (data.redirectUri !== body.redirect_uri) {
+    throw new InvalidGrantError('redirect_uri does not match the authorization request');
+  }
   verifyPkce(body.code_verifier as string, data.codeChallenge);
   const user = await userContext(deps, project.key, data.userId, data.membershipId);
   if (!user.active) throw new InvalidGrantError('The user or membership is no longer active');

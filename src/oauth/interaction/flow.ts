@@ -117,6 +117,7 @@ export async function redirectWithCode(ctx: InteractionContext, res: Response, r
     project: ctx.project.key,
     clientId: request.clientId,
     redirectUri: request.redirectUri,
+    ...(request.redirectUriGiven ? {} : { redirectUriOmitted: true }),
     codeChallenge: request.codeChallenge,
     scope: request.scope,
     userId: user.userId,

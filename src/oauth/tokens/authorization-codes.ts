@@ -19,6 +19,8 @@ export interface AuthorizationCodeData {
   project: string;
   clientId: string;
   redirectUri: string;
+  /** The authorization request omitted `redirect_uri` (one registered URI): the token request may omit it too. */
+  redirectUriOmitted?: boolean;
   /** The PKCE S256 challenge. */
   codeChallenge: string;
   scope: string[];
