@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type autocannon from 'autocannon';
 import type { LatencyRecorder } from './latency';
-import { RATIO_GOALS, THROUGHPUT_GOALS } from './scenarios';
+import { RATIO_GOALS, RELATIVE_GOALS, THROUGHPUT_GOALS } from './scenarios';
 import type { LoadSettings, ScenarioName } from './scenarios';
 
 /** One measured run: a scenario against a target. */
@@ -36,6 +36,8 @@ export interface Verdict {
   ratio: number | null;
   /** Minimum ratio wanted, when the scenario has one. */
   ratioGoal: number | null;
+  /** Server req/s divided by the server's req/s in the scenario of its relative goal (RELATIVE_GOALS). */
+  relative: number | null;
   /** Non-2xx responses plus errors on the server. */
   serverFailures: number;
   /** True when the ratio goal (if any) is reached and the server had no failures. */
@@ -90,7 +92,11 @@ export function judge(rows: readonly ResultRow[], serverName: string, baselineNa
     const ratioOk = ratioGoal === null || (ratio !== null && ratio >= ratioGoal);
     const throughput = THROUGHPUT_GOALS[server.scenario];
     const throughputOk = throughput === undefined || server.reqPerSec >= throughput.minReqPerSec;
-    verdicts.push({ scenario: server.scenario, ratio, ratioGoal, serverFailures, met: ratioOk && throughputOk && serverFailures === 0 });
+    const relativeGoal = RELATIVE_GOALS[server.scenario];
+    const versus = relativeGoal ? rows.find((r) => r.target === serverName && r.scenario === relativeGoal.versus) : undefined;
+    const relative = versus !== undefined && versus.reqPerSec > 0 ? server.reqPerSec / versus.reqPerSec : null;
+    const relativeOk = relativeGoal === undefined || (relative !== null && relative >= relativeGoal.min);
+    verdicts.push({ scenario: server.scenario, ratio, ratioGoal, relative, serverFailures, met: ratioOk && throughputOk && relativeOk && serverFailures === 0 });
   }
   return verdicts;
 }
@@ -100,10 +106,13 @@ function describeVerdict(v: Verdict): string {
   if (v.ratioGoal !== null) goals.push(`ratio ≥ ${v.ratioGoal}`);
   const throughput = THROUGHPUT_GOALS[v.scenario];
   if (throughput) goals.push(throughput.label);
+  const relativeGoal = RELATIVE_GOALS[v.scenario];
+  if (relativeGoal) goals.push(`≥ ${relativeGoal.min} × server ${relativeGoal.versus} (now ${v.relative === null ? '?' : v.relative.toFixed(2)})`);
   goals.push('errors 0');
   const misses: string[] = [];
   if (v.ratioGoal !== null && (v.ratio === null || v.ratio < v.ratioGoal)) misses.push('ratio too low');
   if (throughput && !v.met && v.serverFailures === 0 && (v.ratioGoal === null || (v.ratio ?? 0) >= v.ratioGoal)) misses.push('throughput too low');
+  if (relativeGoal && (v.relative === null || v.relative < relativeGoal.min)) misses.push(`below ${relativeGoal.min} × ${relativeGoal.versus}`);
   if (v.serverFailures > 0) misses.push(`${v.serverFailures} non-2xx/errors`);
   return v.met ? `OK (${goals.join(', ')})` : `MISS: ${misses.join(', ')} (goal ${goals.join(', ')})`;
 }

@@ -129,7 +129,7 @@ async function main(): Promise<void> {
   const scenarios = envScenarios();
   const patients = envNumber('BENCH_PATIENTS', 1000, 1);
   const historyPatients = envNumber('BENCH_HISTORY_PATIENTS', 100, 1);
-  const observations = scenarios.some((s) => s.startsWith('search')) ? envNumber('BENCH_OBSERVATIONS', 10000, 0) : 0;
+  const observations = scenarios.some((s) => s.includes('search')) ? envNumber('BENCH_OBSERVATIONS', 10000, 0) : 0;
   const startTimeoutMs = envNumber('BENCH_START_TIMEOUT', 60, 1) * 1000;
   const serverEntry = path.resolve(ROOT, process.env.BENCH_SERVER_ENTRY ?? 'dist/main.js');
   if (!existsSync(serverEntry)) throw new Error(`${serverEntry} does not exist: run \`npm run build\` first`);
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
   const data = new Map<Target, PreparedData>();
   for (const target of targets) {
     const started = Date.now();
-    const prepared = await prepareData(target.url, patients, historyPatients, observations);
+    const prepared = await prepareData(target.url, patients, historyPatients, observations, target.name === SERVER);
     data.set(target, prepared);
     console.log(
       `prepared ${patients}+${historyPatients} Patients, ${prepared.observations} Observations on ${target.name} in ${Date.now() - started} ms`,

@@ -18,7 +18,9 @@ export type ScenarioName =
   | 'search-include'
   | 'transaction'
   | 'token-client-credentials'
-  | 'bearer-read';
+  | 'bearer-read'
+  | 'policy-read'
+  | 'policy-search';
 
 /** Scenarios in the order they run. */
 export const SCENARIOS: readonly ScenarioName[] = [
@@ -31,10 +33,36 @@ export const SCENARIOS: readonly ScenarioName[] = [
   'search-include',
   'transaction',
   'token-client-credentials',
+  'policy-read',
+  'policy-search',
 ];
 
 /** Minimum server/baseline req/s ratio per scenario; scenarios without one only need zero errors. */
 export const RATIO_GOALS: Partial<Record<ScenarioName, number>> = { read: 0.5, create: 0.25, 'search-token': 0.3, 'bearer-read': 0.5 };
+
+/**
+ * Goals relative to another scenario on the server itself: `policy-read` (a client under a 3-rule rule-engine
+ * policy) against `read` (the admin client under its full-access policy), same requests.
+ */
+export const RELATIVE_GOALS: Partial<Record<ScenarioName, { versus: ScenarioName; min: number }>> = { 'policy-read': { versus: 'read', min: 0.85 } };
+
+/** The client the policy scenarios run as, and its rule-engine AccessPolicy (3 rules, judged per resource). */
+export const POLICY_CLIENT = { id: 'bench-policy', secret: 'bench-policy-client-secret-0123456789' } as const;
+const POLICY = {
+  resourceType: 'AccessPolicy',
+  id: POLICY_CLIENT.id,
+  name: 'Bench: clinical reader',
+  engine: 'rule-engine',
+  target: [{ link: { reference: `ClientApplication/${POLICY_CLIENT.id}` } }],
+  rule: [
+    {
+      name: 'read clinical data',
+      target: { expression: "%request.interaction in ('read' | 'vread' | 'search-type') and %request.resourceType in ('Patient' | 'Observation')" },
+    },
+    { name: 'restricted', effect: 'deny', target: { expression: "%resource.meta.security.where(code = 'R').exists()" } },
+    { name: 'write observations', target: { expression: "%request.interaction = 'create' and %request.resourceType = 'Observation'" } },
+  ],
+};
 
 /** Entries per transaction Bundle in the `transaction` scenario. */
 export const TRANSACTION_SIZE = 100;
@@ -65,6 +93,8 @@ export interface PreparedData {
   token: string;
   /** {@link BEARER_TOKENS} tokens of separate grants, for `bearer-read`. */
   tokens: string[];
+  /** The token of {@link POLICY_CLIENT} (on the baseline: the admin token). */
+  policyToken: string;
 }
 
 /** Load settings shared by every scenario. */
@@ -86,10 +116,10 @@ let authorization = '';
  * @returns the access token
  * @throws Error when the token endpoint does not answer 200 with a token
  */
-export async function fetchToken(baseUrl: string): Promise<string> {
+export async function fetchToken(baseUrl: string, basic = BASIC): Promise<string> {
   const res = await fetch(`${baseUrl}${TOKEN_PATH}`, {
     method: 'POST',
-    headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
     body: TOKEN_BODY,
   });
   const text = await res.text();
@@ -130,6 +160,29 @@ async function updatePatient(baseUrl: string, id: string, seq: number): Promise<
   }
 }
 
+async function putResource(baseUrl: string, resource: { resourceType: string; id: string }): Promise<void> {
+  const url = `${baseUrl}${FHIR_BASE_PATH}/${resource.resourceType}/${resource.id}`;
+  const res = await fetch(url, { method: 'PUT', headers: { ...HEADERS, authorization }, body: JSON.stringify(resource) });
+  const text = await res.text();
+  if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${url} answered ${res.status}: ${text.slice(0, 500)}`);
+}
+
+/** Registers {@link POLICY_CLIENT} and its policy through the FHIR API and returns its token. */
+async function policyClientToken(baseUrl: string): Promise<string> {
+  await putResource(baseUrl, {
+    resourceType: 'ClientApplication',
+    id: POLICY_CLIENT.id,
+    name: 'Bench policy client',
+    status: 'active',
+    grantType: ['client_credentials'],
+    tokenEndpointAuthMethod: 'client_secret_basic',
+    secret: POLICY_CLIENT.secret,
+    scope: 'system/*.cruds',
+  } as { resourceType: string; id: string });
+  await putResource(baseUrl, POLICY);
+  return fetchToken(baseUrl, `Basic ${Buffer.from(`${POLICY_CLIENT.id}:${POLICY_CLIENT.secret}`).toString('base64')}`);
+}
+
 async function inParallel(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -154,10 +207,11 @@ async function postTransaction(baseUrl: string, seq: number): Promise<void> {
  * @param patients - how many Patients `read` and `update` pick from
  * @param historyPatients - how many Patients `history` picks from (each gets {@link HISTORY_VERSIONS} versions)
  * @param observations - how many Observations the search scenarios search over (posted as transactions)
+ * @param withPolicyClient - register the policy scenarios' client (the server; the baseline has no FHIR API for it)
  * @returns the tokens and the created ids
  * @throws Error when an answer does not follow the contract (status, Location, token)
  */
-export async function prepareData(baseUrl: string, patients: number, historyPatients: number, observations = 0): Promise<PreparedData> {
+export async function prepareData(baseUrl: string, patients: number, historyPatients: number, observations = 0, withPolicyClient = false): Promise<PreparedData> {
   const token = await fetchToken(baseUrl);
   authorization = `Bearer ${token}`;
   const tokens: string[] = new Array<string>(BEARER_TOKENS);
@@ -178,7 +232,8 @@ export async function prepareData(baseUrl: string, patients: number, historyPati
   // the bundles the `transaction` scenario posts.
   const bundles = Math.ceil(observations / ((TRANSACTION_SIZE * 4) / 5));
   await inParallel(bundles, 4, async (i) => postTransaction(baseUrl, 1_000_000 + i));
-  return { ids, historyIds, observations: (bundles * TRANSACTION_SIZE * 4) / 5, token, tokens };
+  const policyToken = withPolicyClient ? await policyClientToken(baseUrl) : token;
+  return { ids, historyIds, observations: (bundles * TRANSACTION_SIZE * 4) / 5, token, tokens, policyToken };
 }
 
 function pick<T>(items: readonly T[]): T {
@@ -239,6 +294,21 @@ function requestFor(scenario: ScenarioName, data: PreparedData): autocannon.Requ
         headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: TOKEN_BODY,
       };
+    case 'policy-read': {
+      const headers = { ...HEADERS, authorization: `Bearer ${data.policyToken}` };
+      return { method: 'GET', setupRequest: (req) => ({ ...req, path: `${PATIENT_PATH}/${pick(data.ids)}`, headers }) };
+    }
+    case 'policy-search': {
+      const headers = { ...HEADERS, authorization: `Bearer ${data.policyToken}` };
+      return {
+        method: 'GET',
+        setupRequest: (req) => ({
+          ...req,
+          path: `${FHIR_BASE_PATH}/Observation?code=${encodeURIComponent(`http://loinc.org|${pick(OBSERVATION_CODES)}`)}&_count=20`,
+          headers,
+        }),
+      };
+    }
     case 'bearer-read': {
       const headers = data.tokens.map((t) => ({ ...HEADERS, authorization: `Bearer ${t}` }));
       return {

@@ -124,30 +124,37 @@ export class AccessControlledRepository {
 
   /** `GET [type]/[id]` */
   async read(type: string, id: string): Promise<ResourceDocument & { resource: Resource }> {
-    const mode = await this.requireMode();
-    try {
-      const doc = await this.inner.read(type, id);
-      if (mode === 'per-resource' && !(await this.judge(doc.resource, {}, undefined, doc))) throw notFound(type, id);
-      return doc;
-    } catch (err) {
-      if (err instanceof ResourceGoneError && mode === 'per-resource' && !(await this.judgeLastLive(type, id))) throw notFound(type, id);
-      throw err;
-    }
+    return this.readOne(type, id, () => this.inner.read(type, id));
   }
 
   /** `GET [type]/[id]/_history/[vid]` */
   async vread(type: string, id: string, versionId: string): Promise<ResourceDocument & { resource: Resource }> {
-    const mode = await this.requireMode();
+    return this.readOne(type, `${id}/_history/${versionId}`, () => this.inner.vread(type, id, versionId), id);
+  }
+
+  /**
+   * A read of one resource. The resource is judged directly; the request's plan is computed only when the answer
+   * is not a plain success, so that a request refused whatever the resource is a 403 for existing and unknown
+   * ids alike.
+   */
+  private async readOne(
+    type: string,
+    label: string,
+    load: () => Promise<ResourceDocument & { resource: Resource }>,
+    id = label,
+  ): Promise<ResourceDocument & { resource: Resource }> {
+    if (this.scopeFor({}).kind === 'none') throw this.refusal('scope-denied', type);
+    let doc: ResourceDocument & { resource: Resource };
     try {
-      const doc = await this.inner.vread(type, id, versionId);
-      if (mode === 'per-resource' && !(await this.judge(doc.resource, {}, undefined, doc))) throw notFound(type, `${id}/_history/${versionId}`);
-      return doc;
+      doc = await load();
     } catch (err) {
-      if (err instanceof ResourceGoneError && mode === 'per-resource' && !(await this.judgeLastLive(type, id))) {
-        throw notFound(type, `${id}/_history/${versionId}`);
-      }
+      const mode = await this.requireMode();
+      if (err instanceof ResourceGoneError && mode === 'per-resource' && !(await this.judgeLastLive(type, id))) throw notFound(type, label);
       throw err;
     }
+    if (await this.judge(doc.resource, {}, undefined, doc)) return doc;
+    await this.requireMode();
+    throw notFound(type, label);
   }
 
   /** `POST [type]` */
@@ -339,10 +346,18 @@ export class AccessControlledRepository {
     const scope = this.scopeFor(variant);
     if (scope.kind === 'none') return false;
     if (scope.kind === 'some' && !scope.test(doc ?? indexed(resource))) return false;
-    const mode = await this.policyMode(variant);
-    if (mode !== 'per-resource') return mode === 'permit-all';
+    if (this.unrestricted) return true;
+    // A plan already made answers without FHIRPath; otherwise the resource is judged directly (no plan needed).
+    const planned = await this.knownPolicyMode(variant);
+    if (planned !== undefined && planned !== 'per-resource') return planned === 'permit-all';
     const decision = await this.session(variant).decide(asPolicyResource(resource), before && asPolicyResource(before));
     return decision.effect === 'permit';
+  }
+
+  /** The plan of a variant if it was already made (or is being made) for this request. */
+  private async knownPolicyMode(variant: Partial<PolicyRequest>): Promise<SearchPlan['mode'] | undefined> {
+    const plan = this.plans.get(this.variantKey(variant));
+    return plan ? (await plan).mode : undefined;
   }
 
   private async judgeLastLive(type: string, id: string): Promise<boolean> {
