@@ -137,6 +137,10 @@ describe('worked example 1: a patient sees only their own compartment', () => {
     expect(compartment.status).toBe(200);
     expect(ids(compartment.body)).toEqual([]);
     expect(ids((await as(ada).get('/Patient/ada/Observation?_count=50')).body)).toHaveLength(12);
+    const everything = ids((await as(ada).get('/Patient/ada/*?_count=100')).body);
+    expect(everything).toContain('Observation/o00-ada');
+    expect(everything.every((id) => id.endsWith('-ada') || id === 'Patient/ada')).toBe(true);
+    expect(ids((await as(ada).get('/Patient/bob/*')).body)).toEqual([]);
     const included = await as(ada).get('/Observation?_id=o00-ada&_include=Observation:subject&_include=Observation:focus');
     expect(ids(included.body)).toEqual(['Observation/o00-ada']);
     expect(ids(included.body, 'include')).toEqual(['Patient/ada']);
