@@ -32,6 +32,8 @@ export function buildApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Which proxies may name the client (X-Forwarded-For): `req.ip`, and so the rate limiters, depend on it.
+  app.set('trust proxy', config.trustProxy);
   app.use(requestContext(logger));
   app.use(helmet({ contentSecurityPolicy: { directives: { 'frame-ancestors': ["'none'"] } } }));
 

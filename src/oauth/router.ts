@@ -6,6 +6,7 @@
 import { type Express, type Request, type Response, Router } from 'express';
 import { BearerAuthenticator } from './bearer';
 import type { OAuthDeps } from './deps';
+import { oauthRateLimit } from '../http/rate-limit';
 import { discoveryHandler } from './discovery';
 import { OAuthError } from './errors';
 import { introspectEndpoint } from './endpoints/introspect';
@@ -43,10 +44,10 @@ export function oauthServer(deps: OAuthDeps): OAuthServer {
   const bearer = new BearerAuthenticator(deps, keys);
   const router = Router({ mergeParams: true });
   const errors = oauthJsonErrors();
-  router.post('/token', ...tokenEndpoint(deps, keys), errors);
+  router.post('/token', oauthRateLimit(deps.config, 'token'), ...tokenEndpoint(deps, keys), errors);
   router.get('/jwks', ...jwksEndpoint(deps, keys), errors);
-  router.post('/introspect', ...introspectEndpoint(deps, bearer), errors);
-  router.post('/revoke', ...revokeEndpoint(deps, bearer), errors);
+  router.post('/introspect', oauthRateLimit(deps.config, 'introspection'), ...introspectEndpoint(deps, bearer), errors);
+  router.post('/revoke', oauthRateLimit(deps.config, 'revocation'), ...revokeEndpoint(deps, bearer), errors);
   router.get('/userinfo', ...userinfoEndpoint(deps, bearer), errors);
   router.post('/userinfo', ...userinfoEndpoint(deps, bearer), errors);
   router.use(interactionRouter(deps));
