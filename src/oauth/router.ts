@@ -28,6 +28,9 @@ function methodNotAllowed(req: Request, res: Response): void {
 /** Path of the OAuth endpoints (Express syntax). */
 export const OAUTH_BASE_PATH = '/w/:tenant/:project/api/v1/oauth';
 
+/** The JSON endpoints under {@link OAUTH_BASE_PATH} (CORS-enabled; the HTML pages are not). */
+export const OAUTH_JSON_ENDPOINTS = ['token', 'jwks', 'userinfo', 'introspect', 'revoke'] as const;
+
 /** The OIDC and RFC 8414 discovery paths (Express syntax). */
 export const DISCOVERY_PATHS = [
   '/.well-known/openid-configuration/w/:tenant/:project',
