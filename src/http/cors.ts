@@ -49,6 +49,9 @@ export interface CorsDeps {
 export function cors(deps: CorsDeps, methods: readonly string[]): RequestHandler {
   const allowMethods = methods.join(', ');
   return async function corsStep(req: Request, res: Response, next: NextFunction): Promise<void> {
+    // The SMART configuration sits in two groups (discovery and the FHIR base): the first one decides.
+    if (res.locals.corsHandled === true) return next();
+    res.locals.corsHandled = true;
     res.vary('Origin');
     const origin = req.get('origin');
     if (origin === undefined) return next();
