@@ -6,10 +6,13 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Config } from './config/schema';
 import { FHIR_BASE_PATH, fhirRouter } from './fhir/rest/router';
+import { cors } from './http/cors';
+import { AllowedOrigins } from './http/cors-origins';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { requestContext } from './http/request-context';
 import type { Logger } from './logger';
-import { mountDiscovery, OAUTH_BASE_PATH, oauthServer } from './oauth/router';
+import { DISCOVERY_PATHS, mountDiscovery, OAUTH_BASE_PATH, OAUTH_JSON_ENDPOINTS, oauthServer, SMART_CONFIGURATION_PATH } from './oauth/router';
+import { policyCacheFor } from './policy/cache';
 import type { Storage } from './storage/ports';
 import { ProjectRegistry } from './tenancy/projects';
 
@@ -32,6 +35,8 @@ export function buildApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Which proxies may name the client (X-Forwarded-For): `req.ip`, and so the rate limiters, depend on it.
+  app.set('trust proxy', config.trustProxy);
   app.use(requestContext(logger));
   app.use(helmet({ contentSecurityPolicy: { directives: { 'frame-ancestors': ["'none'"] } } }));
 
@@ -42,6 +47,15 @@ export function buildApp(deps: AppDeps): Express {
     const ready = await storage.ping().catch(() => false);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', storage: storage.kind });
   });
+
+  // CORS before the routes, so preflights are answered before any authentication; not on the HTML pages.
+  const corsDeps = { projects, origins: new AllowedOrigins(storage.resources, policyCacheFor(storage.resources)) };
+  app.use([...DISCOVERY_PATHS, SMART_CONFIGURATION_PATH], cors(corsDeps, ['GET', 'HEAD']));
+  app.use(
+    OAUTH_JSON_ENDPOINTS.map((endpoint) => `${OAUTH_BASE_PATH}/${endpoint}`),
+    cors(corsDeps, ['GET', 'POST']),
+  );
+  app.use(FHIR_BASE_PATH, cors(corsDeps, ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']));
 
   const oauthDeps = { config, storage, projects, logger };
   const oauth = oauthServer(oauthDeps);

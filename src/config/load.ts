@@ -2,6 +2,7 @@
  * Builds the {@link Config} from environment variables. The only module that reads `process.env`.
  * A bad value throws a {@link ConfigError} naming the variable; `main.ts` prints it and exits.
  */
+import { isIP } from 'node:net';
 import { type Config, DEFAULTS, ENV, LOG_LEVELS, type LogLevel } from './schema';
 
 /** A configuration value is invalid. */
@@ -52,6 +53,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginMaxFailures: parseInteger(ENV.loginMaxFailures, get('loginMaxFailures'), DEFAULTS.loginMaxFailures, 1, 10_000),
     loginFailureWindowSeconds: parseInteger(ENV.loginFailureWindowSeconds, get('loginFailureWindowSeconds'), DEFAULTS.loginFailureWindowSeconds, 1, 86_400),
     sessionLifetimeSeconds: parseInteger(ENV.sessionLifetimeSeconds, get('sessionLifetimeSeconds'), DEFAULTS.sessionLifetimeSeconds, 60, 30 * 86_400),
+    trustProxy: parseTrustProxy(get('trustProxy')),
+    oauthRateLimit: parseInteger(ENV.oauthRateLimit, get('oauthRateLimit'), DEFAULTS.oauthRateLimit, 0, 10_000_000),
+    oauthRateLimitWindowSeconds: parseInteger(ENV.oauthRateLimitWindowSeconds, get('oauthRateLimitWindowSeconds'), DEFAULTS.oauthRateLimitWindowSeconds, 1, 86_400),
   };
   return config;
 }
@@ -135,4 +139,31 @@ function parseSecret(name: string, raw: string | undefined, minLength: number): 
   if (raw === undefined) return undefined;
   if (raw.length < minLength) throw new ConfigError(name, `must be at least ${minLength} characters`);
   return raw;
+}
+
+/** Named address ranges Express (proxy-addr) understands in `trust proxy`. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * TRUST_PROXY: `true`/`false`, a hop count, or a comma-separated list of addresses, CIDR ranges and range names.
+ * Each list entry is checked here so a typo stops the server instead of silently trusting nobody (or everybody).
+ */
+function parseTrustProxy(raw: string | undefined): Config['trustProxy'] {
+  if (raw === undefined) return DEFAULTS.trustProxy;
+  if (/^(true|yes)$/i.test(raw)) return true;
+  if (/^(false|no)$/i.test(raw)) return false;
+  if (/^\d+$/.test(raw)) return parseInteger(ENV.trustProxy, raw, 0, 0, 100);
+  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  for (const entry of entries) {
+    if (PROXY_RANGE_NAMES.has(entry)) continue;
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const version = isIP(address);
+    const max = version === 6 ? 128 : 32;
+    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= max);
+    if (version === 0 || !prefixOk || rest.length > 0) {
+      throw new ConfigError(ENV.trustProxy, `expected true, false, a hop count, or addresses/CIDR ranges/loopback/linklocal/uniquelocal, got "${entry}"`);
+    }
+  }
+  if (entries.length === 0) throw new ConfigError(ENV.trustProxy, 'the list is empty');
+  return entries;
 }

@@ -45,6 +45,16 @@ export interface Config {
   loginFailureWindowSeconds: number;
   /** SESSION_LIFETIME_SECONDS: how long a sign-in session (the `fhir_session` cookie) lasts. */
   sessionLifetimeSeconds: number;
+  /**
+   * TRUST_PROXY: Express `trust proxy` — which proxies may set `X-Forwarded-For`/`-Proto` (false: none, so the
+   * client IP is the socket's peer; true: any; a hop count; or a list of addresses, CIDR ranges and the names
+   * loopback, linklocal, uniquelocal). The sign-in and OAuth rate limiters key on the resulting client IP.
+   */
+  trustProxy: boolean | number | string[];
+  /** OAUTH_RATE_LIMIT: requests per client IP and window to each of token, introspect, revoke; 0 = no limit. */
+  oauthRateLimit: number;
+  /** OAUTH_RATE_LIMIT_WINDOW_SECONDS: the window of OAUTH_RATE_LIMIT. */
+  oauthRateLimitWindowSeconds: number;
 }
 
 /** Environment variable names, for documentation and error messages. */
@@ -69,6 +79,9 @@ export const ENV = {
   loginMaxFailures: 'LOGIN_MAX_FAILURES',
   loginFailureWindowSeconds: 'LOGIN_FAILURE_WINDOW_SECONDS',
   sessionLifetimeSeconds: 'SESSION_LIFETIME_SECONDS',
+  trustProxy: 'TRUST_PROXY',
+  oauthRateLimit: 'OAUTH_RATE_LIMIT',
+  oauthRateLimitWindowSeconds: 'OAUTH_RATE_LIMIT_WINDOW_SECONDS',
 } as const satisfies Record<keyof Config, string>;
 
 /** Defaults for every optional key. */
@@ -89,4 +102,7 @@ export const DEFAULTS = {
   loginMaxFailures: 10,
   loginFailureWindowSeconds: 900,
   sessionLifetimeSeconds: 8 * 3600,
+  trustProxy: false as Config['trustProxy'],
+  oauthRateLimit: 0,
+  oauthRateLimitWindowSeconds: 60,
 };

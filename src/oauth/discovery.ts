@@ -1,7 +1,11 @@
 /**
- * Discovery: OpenID Connect Discovery 1.0 and RFC 8414 metadata, one document per project, served at
- * `/.well-known/openid-configuration/w/{t}/{p}`, `/w/{t}/{p}/.well-known/openid-configuration` and
- * `/.well-known/oauth-authorization-server/w/{t}/{p}` (identical content; every URL absolute).
+ * Discovery, one set of documents per project, every URL absolute and computed once ({@link oauthEndpoints}):
+ * - OpenID Connect Discovery 1.0 and RFC 8414 metadata at `/.well-known/openid-configuration/w/{t}/{p}`,
+ *   `/w/{t}/{p}/.well-known/openid-configuration` and `/.well-known/oauth-authorization-server/w/{t}/{p}`
+ *   (identical content);
+ * - SMART App Launch 2.x configuration at `{FHIR base}/.well-known/smart-configuration`
+ *   (https://hl7.org/fhir/smart-app-launch/conformance.html), always `application/json`;
+ * - the same endpoint URLs feed the CapabilityStatement's `oauth-uris` extension (fhir/rest/capabilities.ts).
  */
 import type { Request, Response } from 'express';
 import { ASSERTION_ALGS, AUTH_METHODS } from './clients/client-auth';
@@ -13,22 +17,89 @@ import { SIGNING_ALG } from './tokens/keys';
 /** Scopes the server understands (besides the resource scopes a client registers). */
 export const SUPPORTED_SCOPES = ['openid', 'fhirUser', 'profile', 'email', 'offline_access', 'online_access'];
 
+/** SMART launch context scopes. */
+export const LAUNCH_SCOPES = ['launch', 'launch/patient', 'launch/encounter'];
+
+/**
+ * The SMART resource scopes advertised in `scopes_supported`: the wildcard forms of v2 (`cruds`, and `rs` for
+ * read-only apps) and v1 (`read`, `write`, `*`) for each context. Narrower scopes (one type, a subset of the
+ * letters, search-parameter restrictions) are understood too; the list shows the shapes, not every combination.
+ */
+export const SMART_RESOURCE_SCOPES = ['patient', 'user', 'system'].flatMap((context) =>
+  ['cruds', 'rs', 'read', 'write', '*'].map((permissions) => `${context}/*.${permissions}`),
+);
+
+/**
+ * SMART App Launch capabilities (https://hl7.org/fhir/smart-app-launch/conformance.html#capabilities).
+ * Some of them (EHR and standalone launch, their context and the passthrough values) are delivered by the launch
+ * features of the authorize endpoint.
+ */
+export const SMART_CAPABILITIES = [
+  'launch-ehr',
+  'launch-standalone',
+  'authorize-post',
+  'client-public',
+  'client-confidential-symmetric',
+  'client-confidential-asymmetric',
+  'context-passthrough-banner',
+  'context-passthrough-style',
+  'context-ehr-patient',
+  'context-ehr-encounter',
+  'context-standalone-patient',
+  'sso-openid-connect',
+  'permission-offline',
+  'permission-online',
+  'permission-patient',
+  'permission-user',
+  'permission-v1',
+  'permission-v2',
+] as const;
+
+/** The absolute endpoint URLs of a project's authorization server. */
+export interface OAuthEndpoints {
+  authorization: string;
+  token: string;
+  jwks: string;
+  userinfo: string;
+  introspection: string;
+  revocation: string;
+  endSession: string;
+}
+
+/**
+ * The endpoint URLs of a project; every document and the CapabilityStatement take them from here.
+ * @param project - the project
+ * @returns the URLs
+ */
+export function oauthEndpoints(project: Pick<OAuthProject, 'oauthBase'>): OAuthEndpoints {
+  const oauth = project.oauthBase;
+  return {
+    authorization: `${oauth}/authorize`,
+    token: `${oauth}/token`,
+    jwks: `${oauth}/jwks`,
+    userinfo: `${oauth}/userinfo`,
+    introspection: `${oauth}/introspect`,
+    revocation: `${oauth}/revoke`,
+    endSession: `${oauth}/logout`,
+  };
+}
+
 /**
  * The metadata document of a project.
  * @param project - the project
  * @returns the document
  */
 export function discoveryDocument(project: OAuthProject): Record<string, unknown> {
-  const oauth = project.oauthBase;
+  const urls = oauthEndpoints(project);
   return {
     issuer: project.issuer,
-    authorization_endpoint: `${oauth}/authorize`,
-    token_endpoint: `${oauth}/token`,
-    jwks_uri: `${oauth}/jwks`,
-    userinfo_endpoint: `${oauth}/userinfo`,
-    introspection_endpoint: `${oauth}/introspect`,
-    revocation_endpoint: `${oauth}/revoke`,
-    end_session_endpoint: `${oauth}/logout`,
+    authorization_endpoint: urls.authorization,
+    token_endpoint: urls.token,
+    jwks_uri: urls.jwks,
+    userinfo_endpoint: urls.userinfo,
+    introspection_endpoint: urls.introspection,
+    revocation_endpoint: urls.revocation,
+    end_session_endpoint: urls.endSession,
     scopes_supported: SUPPORTED_SCOPES,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
@@ -47,6 +118,45 @@ export function discoveryDocument(project: OAuthProject): Record<string, unknown
     authorization_response_iss_parameter_supported: true,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
+  };
+}
+
+/**
+ * The SMART configuration of a project (`{FHIR base}/.well-known/smart-configuration`).
+ * @param project - the project
+ * @returns the document
+ */
+export function smartConfiguration(project: OAuthProject): Record<string, unknown> {
+  const urls = oauthEndpoints(project);
+  return {
+    issuer: project.issuer,
+    jwks_uri: urls.jwks,
+    authorization_endpoint: urls.authorization,
+    token_endpoint: urls.token,
+    token_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
+    grant_types_supported: [...SUPPORTED_GRANT_TYPES],
+    scopes_supported: [...new Set([...SUPPORTED_SCOPES, ...LAUNCH_SCOPES, ...SMART_RESOURCE_SCOPES])],
+    response_types_supported: ['code'],
+    userinfo_endpoint: urls.userinfo,
+    introspection_endpoint: urls.introspection,
+    revocation_endpoint: urls.revocation,
+    code_challenge_methods_supported: ['S256'],
+    capabilities: [...SMART_CAPABILITIES],
+  };
+}
+
+/**
+ * Serves the SMART configuration for `:tenant`/`:project`: public, `application/json` whatever `Accept` says
+ * (SMART App Launch §2.1), cacheable for 5 minutes like the other discovery documents.
+ * @param deps - OAuth dependencies
+ * @returns the handler
+ */
+export function smartConfigurationHandler(deps: OAuthDeps) {
+  return async function smartConfigurationStep(req: Request, res: Response): Promise<void> {
+    const project = await resolveProject(deps, req);
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.type('application/json').send(JSON.stringify(smartConfiguration(project)));
   };
 }
 

@@ -118,6 +118,19 @@ export class InsufficientScopeError extends OAuthError {
   }
 }
 
+/**
+ * Too many requests from this client (429 with `Retry-After`). `temporarily_unavailable` is the RFC 6749 code for
+ * a server that is "unable to handle the request due to a temporary overloading" (§4.1.2.1, registered in the
+ * OAuth Extensions Error Registry); RFC 6749 has no token-endpoint code for rate limiting.
+ */
+export class TemporarilyUnavailableError extends OAuthError {
+  static readonly code = 'temporarily_unavailable';
+  constructor(description: string, retryAfterSeconds: number) {
+    super(TemporarilyUnavailableError.code, 429, description);
+    this.headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
+  }
+}
+
 /** An unexpected failure; the description never reveals internals. */
 export class ServerError extends OAuthError {
   static readonly code = 'server_error';

@@ -6,7 +6,9 @@
 import { type Express, type Request, type Response, Router } from 'express';
 import { BearerAuthenticator } from './bearer';
 import type { OAuthDeps } from './deps';
-import { discoveryHandler } from './discovery';
+import { FHIR_BASE_PATH } from '../fhir/rest/base-url';
+import { oauthRateLimit } from '../http/rate-limit';
+import { discoveryHandler, smartConfigurationHandler } from './discovery';
 import { OAuthError } from './errors';
 import { introspectEndpoint } from './endpoints/introspect';
 import { jwksEndpoint } from './endpoints/jwks';
@@ -26,6 +28,19 @@ function methodNotAllowed(req: Request, res: Response): void {
 /** Path of the OAuth endpoints (Express syntax). */
 export const OAUTH_BASE_PATH = '/w/:tenant/:project/api/v1/oauth';
 
+/** The JSON endpoints under {@link OAUTH_BASE_PATH} (CORS-enabled; the HTML pages are not). */
+export const OAUTH_JSON_ENDPOINTS = ['token', 'jwks', 'userinfo', 'introspect', 'revoke'] as const;
+
+/** The OIDC and RFC 8414 discovery paths (Express syntax). */
+export const DISCOVERY_PATHS = [
+  '/.well-known/openid-configuration/w/:tenant/:project',
+  '/w/:tenant/:project/.well-known/openid-configuration',
+  '/.well-known/oauth-authorization-server/w/:tenant/:project',
+];
+
+/** The SMART configuration path, under the FHIR base (Express syntax). */
+export const SMART_CONFIGURATION_PATH = `${FHIR_BASE_PATH}/.well-known/smart-configuration`;
+
 /** The authorization server of an app: its routes and the bearer authenticator the FHIR API uses. */
 export interface OAuthServer {
   router: Router;
@@ -43,10 +58,10 @@ export function oauthServer(deps: OAuthDeps): OAuthServer {
   const bearer = new BearerAuthenticator(deps, keys);
   const router = Router({ mergeParams: true });
   const errors = oauthJsonErrors();
-  router.post('/token', ...tokenEndpoint(deps, keys), errors);
+  router.post('/token', oauthRateLimit(deps.config, 'token'), ...tokenEndpoint(deps, keys), errors);
   router.get('/jwks', ...jwksEndpoint(deps, keys), errors);
-  router.post('/introspect', ...introspectEndpoint(deps, bearer), errors);
-  router.post('/revoke', ...revokeEndpoint(deps, bearer), errors);
+  router.post('/introspect', oauthRateLimit(deps.config, 'introspection'), ...introspectEndpoint(deps, bearer), errors);
+  router.post('/revoke', oauthRateLimit(deps.config, 'revocation'), ...revokeEndpoint(deps, bearer), errors);
   router.get('/userinfo', ...userinfoEndpoint(deps, bearer), errors);
   router.post('/userinfo', ...userinfoEndpoint(deps, bearer), errors);
   router.use(interactionRouter(deps));
@@ -55,13 +70,12 @@ export function oauthServer(deps: OAuthDeps): OAuthServer {
 }
 
 /**
- * Adds the discovery documents to the app.
+ * Adds the discovery documents to the app: the OIDC/RFC 8414 metadata and the SMART configuration (the latter
+ * ahead of the FHIR router, so FHIR content negotiation does not apply to it).
  * @param app - the Express app
  * @param deps - OAuth dependencies
  */
 export function mountDiscovery(app: Express, deps: OAuthDeps): void {
-  const handler = discoveryHandler(deps);
-  app.get('/.well-known/openid-configuration/w/:tenant/:project', handler);
-  app.get('/w/:tenant/:project/.well-known/openid-configuration', handler);
-  app.get('/.well-known/oauth-authorization-server/w/:tenant/:project', handler);
+  app.get(DISCOVERY_PATHS, discoveryHandler(deps));
+  app.get(SMART_CONFIGURATION_PATH, smartConfigurationHandler(deps));
 }

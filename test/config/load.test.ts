@@ -23,6 +23,9 @@ describe('loadConfig', () => {
       loginFailureWindowSeconds: 900,
       sessionLifetimeSeconds: 28800,
       shutdownTimeoutMs: 10000,
+      trustProxy: false,
+      oauthRateLimit: 0,
+      oauthRateLimitWindowSeconds: 60,
     });
   });
 
@@ -44,6 +47,9 @@ describe('loadConfig', () => {
       PAGE_SIZE_DEFAULT: '50',
       PAGE_SIZE_MAX: '500',
       SHUTDOWN_TIMEOUT_MS: '2000',
+      TRUST_PROXY: 'loopback, 10.0.0.0/8, fd00::/8',
+      OAUTH_RATE_LIMIT: '300',
+      OAUTH_RATE_LIMIT_WINDOW_SECONDS: '30',
     });
     expect(config).toMatchObject({
       port: 8080,
@@ -57,7 +63,20 @@ describe('loadConfig', () => {
       bodyLimitBytes: 2 * 1024 * 1024,
       pageSizeDefault: 50,
       pageSizeMax: 500,
+      trustProxy: ['loopback', '10.0.0.0/8', 'fd00::/8'],
+      oauthRateLimit: 300,
+      oauthRateLimitWindowSeconds: 30,
     });
+  });
+
+  it.each([
+    ['true', true],
+    ['FALSE', false],
+    ['2', 2],
+    ['192.168.0.1', ['192.168.0.1']],
+    ['uniquelocal,::1', ['uniquelocal', '::1']],
+  ])('reads TRUST_PROXY=%s', (raw, expected) => {
+    expect(loadConfig({ TRUST_PROXY: raw }).trustProxy).toEqual(expected);
   });
 
   it.each([
@@ -73,6 +92,10 @@ describe('loadConfig', () => {
     ['ADMIN_CLIENT_SECRET', 'short', 'ADMIN_CLIENT_SECRET: must be at least 16 characters'],
     ['ADMIN_CLIENT_ID', 'bad id!', 'ADMIN_CLIENT_ID: must be a valid FHIR id (letters, digits, - and ., max 64)'],
     ['SEED_DEMO', 'maybe', 'SEED_DEMO: expected true or false, got "maybe"'],
+    ['TRUST_PROXY', 'my-proxy', 'TRUST_PROXY: expected true, false, a hop count, or addresses/CIDR ranges/loopback/linklocal/uniquelocal, got "my-proxy"'],
+    ['TRUST_PROXY', '10.0.0.0/33', 'TRUST_PROXY: expected true, false, a hop count, or addresses/CIDR ranges/loopback/linklocal/uniquelocal, got "10.0.0.0/33"'],
+    ['OAUTH_RATE_LIMIT', '-1', 'OAUTH_RATE_LIMIT: expected an integer, got "-1"'],
+    ['OAUTH_RATE_LIMIT_WINDOW_SECONDS', '0', 'OAUTH_RATE_LIMIT_WINDOW_SECONDS: must be between 1 and 86400, got 0'],
     ['BODY_LIMIT', 'huge', 'BODY_LIMIT: expected a size such as 1048576, 512kb or 5mb, got "huge"'],
   ])('stops on a bad %s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new ConfigError(name, message.slice(name.length + 2)));

@@ -1,9 +1,19 @@
 /**
  * The CapabilityStatement served at `[base]/metadata` (public). Generated from what the server implements:
- * every resource type it knows (R4 plus the project's auth types) with the interactions the router serves.
+ * every resource type it knows (R4 plus the project's auth types) with the interactions the router serves,
+ * the `$evaluate-policy` operation, and `rest.security` as SMART App Launch 2.x asks (§2.2 "Discovery via
+ * CapabilityStatement"): the SMART-on-FHIR service coding, `cors: true` and the `oauth-uris` extension carrying
+ * the same endpoint URLs as the discovery documents (oauth/discovery.ts).
  * https://hl7.org/fhir/R4/capabilitystatement.html
  */
-import type { CapabilityStatement, CapabilityStatementRestResource, CapabilityStatementRestResourceSearchParam } from 'fhir/r4';
+import type {
+  CapabilityStatement,
+  CapabilityStatementRestResource,
+  CapabilityStatementRestResourceSearchParam,
+  CapabilityStatementRestSecurity,
+} from 'fhir/r4';
+import { type OAuthEndpoints, oauthEndpoints } from '../../oauth/discovery';
+import { oauthProjectOf } from '../../oauth/project';
 import { getSearchParameters, PROJECT_RESOURCE_TYPES, RESOURCE_TYPES } from '../definitions';
 import type { FhirContext } from './fhir-request';
 import type { FhirResponse } from './respond';
@@ -25,6 +35,40 @@ export const TYPE_INTERACTIONS = [
 ] as const;
 
 const PROJECT_PROFILE_BASE = 'https://fhir-server.dev/StructureDefinition/';
+
+/** Canonical of the `$evaluate-policy` operation (POST [base]/$evaluate-policy, docs/access-policies.md). */
+export const EVALUATE_POLICY_DEFINITION = 'https://fhir-server.dev/OperationDefinition/evaluate-policy';
+
+/** The SMART `oauth-uris` extension (https://hl7.org/fhir/smart-app-launch/conformance.html). */
+export const OAUTH_URIS_EXTENSION = 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
+
+/**
+ * `rest.security`: the SMART-on-FHIR service, CORS, and the OAuth endpoints.
+ * @param urls - the project's OAuth endpoint URLs
+ * @returns the security element
+ */
+export function smartSecurity(urls: OAuthEndpoints): CapabilityStatementRestSecurity {
+  return {
+    cors: true,
+    service: [
+      {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR', display: 'SMART-on-FHIR' }],
+        text: 'OAuth 2.0 bearer tokens per SMART App Launch 2.x',
+      },
+    ],
+    extension: [
+      {
+        url: OAUTH_URIS_EXTENSION,
+        extension: [
+          { url: 'authorize', valueUri: urls.authorization },
+          { url: 'token', valueUri: urls.token },
+          { url: 'introspect', valueUri: urls.introspection },
+          { url: 'revoke', valueUri: urls.revocation },
+        ],
+      },
+    ],
+  };
+}
 
 function searchParams(type: string, only: (base: readonly string[]) => boolean = () => true): CapabilityStatementRestResourceSearchParam[] {
   return getSearchParameters(type)
@@ -78,9 +122,10 @@ function resourceEntry(type: string, revIncludes: Map<string, string[]>): Capabi
  * Builds the CapabilityStatement for one project's FHIR base.
  * @param baseUrl - the absolute FHIR base URL
  * @param date - when the server started (the statement's date)
+ * @param urls - the project's OAuth endpoint URLs
  * @returns the CapabilityStatement
  */
-export function buildCapabilityStatement(baseUrl: string, date: string): CapabilityStatement {
+export function buildCapabilityStatement(baseUrl: string, date: string, urls: OAuthEndpoints): CapabilityStatement {
   const revIncludes = revIncludesByTarget();
   return {
     resourceType: 'CapabilityStatement',
@@ -96,6 +141,7 @@ export function buildCapabilityStatement(baseUrl: string, date: string): Capabil
     rest: [
       {
         mode: 'server',
+        security: smartSecurity(urls),
         resource: [...RESOURCE_TYPES].sort().map((type) => resourceEntry(type, revIncludes)),
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }, { code: 'search-system' }],
         searchParam: [
@@ -103,6 +149,7 @@ export function buildCapabilityStatement(baseUrl: string, date: string): Capabil
           // The Resource-level parameters (`_id`, `_lastUpdated`, `_tag`, ...), valid for every type.
           ...searchParams('Patient', (base) => base.includes('Resource')),
         ],
+        operation: [{ name: 'evaluate-policy', definition: EVALUATE_POLICY_DEFINITION }],
       },
     ],
   };
@@ -116,7 +163,8 @@ const STARTED_AT = new Date().toISOString();
 export async function capabilitiesHandler(ctx: FhirContext): Promise<FhirResponse> {
   let statement = statements.get(ctx.baseUrl);
   if (!statement) {
-    statement = buildCapabilityStatement(ctx.baseUrl, STARTED_AT) as unknown as Record<string, unknown>;
+    const urls = oauthEndpoints(oauthProjectOf(ctx.config.publicUrl, ctx.project));
+    statement = buildCapabilityStatement(ctx.baseUrl, STARTED_AT, urls) as unknown as Record<string, unknown>;
     statements.set(ctx.baseUrl, statement);
   }
   return { status: 200, body: statement };

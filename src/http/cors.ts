@@ -1,0 +1,74 @@
+/**
+ * CORS for browser apps (SMART App Launch 2.x: "browser apps work cross-origin"; Fetch standard §3.2):
+ * - mounted on the discovery documents, the JWKS, token, userinfo, introspection and revocation endpoints and
+ *   the FHIR API (app.ts) — never on the authorize, login, consent and logout pages;
+ * - an `Origin` allowed for the project (http/cors-origins.ts) gets `Access-Control-Allow-Origin: <origin>` and
+ *   `Access-Control-Expose-Headers`; any other origin gets no CORS header at all;
+ * - a preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) is answered here with 204 before
+ *   any authentication (browsers never send credentials on a preflight): for an allowed origin with the allowed
+ *   methods and headers and `Access-Control-Max-Age`, for any other origin without CORS headers;
+ * - `Access-Control-Allow-Credentials` is never sent: apps authenticate with bearer tokens, not cookies;
+ * - `Vary: Origin` on every response of these paths, as the CORS headers depend on it.
+ * An unknown tenant or project gets no CORS headers; the route behind answers 404.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { ProjectRegistry } from '../tenancy/projects';
+import type { AllowedOrigins } from './cors-origins';
+
+/** Request headers a browser app may send. */
+export const CORS_ALLOWED_HEADERS = [
+  'Authorization',
+  'Content-Type',
+  'Accept',
+  'If-Match',
+  'If-None-Match',
+  'If-None-Exist',
+  'If-Modified-Since',
+  'Prefer',
+  'X-Request-Id',
+];
+
+/** Response headers a browser app may read. */
+export const CORS_EXPOSED_HEADERS = ['Location', 'ETag', 'Content-Location', 'Last-Modified', 'WWW-Authenticate'];
+
+/** How long a browser may cache a preflight answer (seconds). */
+export const CORS_MAX_AGE_SECONDS = 600;
+
+/** What a CORS-enabled path needs. */
+export interface CorsDeps {
+  projects: ProjectRegistry;
+  origins: AllowedOrigins;
+}
+
+/**
+ * The CORS middleware of a group of paths mounted with `:tenant` and `:project` parameters.
+ * @param deps - the project registry and the allowed-origin cache
+ * @param methods - the methods those paths serve (listed in `Access-Control-Allow-Methods`)
+ * @returns the middleware
+ */
+export function cors(deps: CorsDeps, methods: readonly string[]): RequestHandler {
+  const allowMethods = methods.join(', ');
+  return async function corsStep(req: Request, res: Response, next: NextFunction): Promise<void> {
+    // The SMART configuration sits in two groups (discovery and the FHIR base): the first one decides.
+    if (res.locals.corsHandled === true) return next();
+    res.locals.corsHandled = true;
+    res.vary('Origin');
+    const origin = req.get('origin');
+    if (origin === undefined) return next();
+    const project = await deps.projects.find(String(req.params.tenant), String(req.params.project));
+    if (!project) return next();
+    const allowed = await deps.origins.allows(project.key, origin);
+    if (allowed) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Expose-Headers', CORS_EXPOSED_HEADERS.join(', '));
+    }
+    if (req.method !== 'OPTIONS' || req.get('access-control-request-method') === undefined) return next();
+    if (allowed) {
+      res.setHeader('Access-Control-Allow-Methods', allowMethods);
+      res.setHeader('Access-Control-Allow-Headers', CORS_ALLOWED_HEADERS.join(', '));
+      res.setHeader('Access-Control-Max-Age', String(CORS_MAX_AGE_SECONDS));
+      res.vary('Access-Control-Request-Method').vary('Access-Control-Request-Headers');
+    }
+    res.status(204).end();
+  };
+}
