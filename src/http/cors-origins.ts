@@ -57,12 +57,12 @@ export class AllowedOrigins {
 
   /**
    * @param store - the application's resource store
-   * @param invalidations - the policy cache of that store (its invalidation count is the generation)
+   * @param invalidations - the policy cache of that store (its generation grows on every auth-resource write)
    * @param now - clock in milliseconds
    */
   constructor(
     private readonly store: ResourceStore,
-    private readonly invalidations: Pick<PolicyCache, 'stats'>,
+    private readonly invalidations: Pick<PolicyCache, 'currentGeneration'>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -82,7 +82,7 @@ export class AllowedOrigins {
    * @returns the set
    */
   originsOf(project: string): Promise<ReadonlySet<string>> {
-    const generation = this.invalidations.stats.invalidations;
+    const generation = this.invalidations.currentGeneration;
     const now = this.now();
     const cached = this.entries.get(project);
     if (cached && cached.generation === generation && now - cached.loadedAt < ORIGIN_CACHE_MAX_AGE_MS) return cached.origins;

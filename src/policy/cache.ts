@@ -66,6 +66,15 @@ export class PolicyCache {
   ) {}
 
   /**
+   * A counter that grows on every invalidation: caches derived from the same writes (CORS origins) compare it to
+   * know they are stale.
+   * @returns the current generation
+   */
+  get currentGeneration(): number {
+    return this.generation;
+  }
+
+  /**
    * Forgets everything cached for a project (or for all projects).
    * @param project - the project key; omit for all
    */
