@@ -5,10 +5,11 @@
  * - an inverted index from (path, scalar value) to ids for `id`, `uniqueKeys` and every scalar or array element
  *   under `index` (objects such as `{system, code}` are indexed by dotted path, `index.code.system`);
  * - the holders of unique keys among non-deleted documents, per project.
- * Candidate sets come from {@link analyzeFilter}; mingo makes the final decision on each candidate.
+ * Candidate sets come from {@link analyzeFilter}; {@link compileFilterPredicate} (mingo's answer, computed natively
+ * for the common shapes) makes the final decision on each candidate.
  */
-import { Query } from 'mingo';
 import type { Filter, FindOptions, ResourceDocument } from '../ports';
+import { compileFilterPredicate } from './filter-predicate';
 import { analyzeFilter, isIndexScalar, scalarKey } from './query-plan';
 import type { QueryPlan } from './query-plan';
 import { selectSorted, sortDocuments } from './sort-order';
@@ -78,6 +79,12 @@ export class ResourceCollection {
   private readonly inverted = new Map<string, Set<string>>();
   /** `${project}\0${uniqueKey}` → id of the non-deleted current document holding it */
   private readonly uniqueHolders = new Map<string, string>();
+  /**
+   * An upper bound of every `lastUpdated` ever stored (the largest string seen; it never decreases), or null
+   * once a non-string value was stored. A search for documents written since a later instant (the "changed
+   * since the snapshot" half of every search page) then needs no candidates at all.
+   */
+  private latestUpdate: string | null = '';
 
   /** Number of current documents (including deletion markers). */
   get size(): number {
@@ -119,10 +126,24 @@ export class ResourceCollection {
       this.partitions.set(doc.project, types);
     }
     addToSetMap(types, doc.type, doc._id);
+    this.noteUpdate(doc.lastUpdated);
     for (const key of keys) addToSetMap(this.inverted, key, doc._id);
     if (!doc.deleted) {
       for (const key of doc.uniqueKeys ?? []) this.uniqueHolders.set(`${doc.project}${SEP}${key}`, doc._id);
     }
+  }
+
+  private noteUpdate(lastUpdated: unknown): void {
+    if (this.latestUpdate === null) return;
+    if (typeof lastUpdated !== 'string') this.latestUpdate = null;
+    else if (lastUpdated > this.latestUpdate) this.latestUpdate = lastUpdated;
+  }
+
+  /** Whether a lower bound on `lastUpdated` excludes every stored document (mingo compares strings with `<`). */
+  private beyondLatestUpdate(plan: QueryPlan): boolean {
+    const latest = this.latestUpdate;
+    if (latest === null) return false;
+    return plan.updatedSince.some(({ value, inclusive }) => (inclusive ? value > latest : value >= latest));
   }
 
   private unindex(doc: ResourceDocument, keys: string[]): void {
@@ -151,7 +172,7 @@ export class ResourceCollection {
    * @returns the stored documents (shared: clone before handing them out)
    */
   find(filter: Filter, options: FindOptions = {}): ResourceDocument[] {
-    const query = new Query(filter, { scriptEnabled: false });
+    const query = compileFilterPredicate(filter);
     const skip = options.skip ?? 0;
     const limit = options.limit;
     const sorted = options.sort !== undefined && options.sort.length > 0;
@@ -173,7 +194,7 @@ export class ResourceCollection {
    * @param filter - a MongoDB query document
    */
   count(filter: Filter): number {
-    const query = new Query(filter, { scriptEnabled: false });
+    const query = compileFilterPredicate(filter);
     let n = 0;
     for (const id of this.candidates(filter)) {
       const doc = this.docs.get(id)?.doc;
@@ -193,6 +214,7 @@ export class ResourceCollection {
   }
 
   private narrow(plan: QueryPlan): Candidates | undefined {
+    if (this.beyondLatestUpdate(plan)) return { size: 0, ids: [] };
     const sources: Candidates[] = [];
     const ids = intersect(plan.ids);
     if (ids) sources.push({ size: ids.length, ids });
