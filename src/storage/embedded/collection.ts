@@ -9,15 +9,27 @@
  * for the common shapes) makes the final decision on each candidate.
  */
 import type { Filter, FindOptions, ResourceDocument } from '../ports';
+import { elementCoverage, ElementIndexes } from './element-index';
+import type { ElementCoverage, ElementEntries } from './element-index';
 import { compileFilterPredicate } from './filter-predicate';
+import type { FilterPredicate } from './filter-predicate';
 import { analyzeFilter, isIndexScalar, scalarKey } from './query-plan';
 import type { QueryPlan } from './query-plan';
+import { inIdOrder, orderChanged } from './id-order';
 import { selectSorted, sortDocuments } from './sort-order';
 
 /** A set of candidate ids with a cheap size, used to pick the most selective source. */
 interface Candidates {
   size: number;
   ids: Iterable<string>;
+  /** Set when the candidates are exactly one index set (which can then be read in `_id` order). */
+  set?: Set<string>;
+}
+
+/** The direction of a sort on `_id` alone, or undefined for any other sort. */
+function idOnlyDirection(options: FindOptions): 1 | -1 | undefined {
+  const sort = options.sort;
+  return sort !== undefined && sort.length === 1 && sort[0]?.[0] === '_id' ? sort[0][1] : undefined;
 }
 
 const SEP = '\u0000';
@@ -53,12 +65,14 @@ function addToSetMap<K>(map: Map<K, Set<string>>, key: K, id: string): void {
     map.set(key, set);
   }
   set.add(id);
+  orderChanged(set);
 }
 
 function removeFromSetMap<K>(map: Map<K, Set<string>>, key: K, id: string): void {
   const set = map.get(key);
   if (!set) return;
   set.delete(id);
+  orderChanged(set);
   if (set.size === 0) map.delete(key);
 }
 
@@ -73,7 +87,8 @@ function* concat(sets: Iterable<Iterable<string>>): Iterable<string> {
 
 /** The current document of every resource, with the indexes that narrow searches. */
 export class ResourceCollection {
-  private readonly docs = new Map<string, { doc: ResourceDocument; keys: string[] }>();
+  private readonly docs = new Map<string, { doc: ResourceDocument; keys: string[]; elements?: ElementEntries }>();
+  private readonly elements = new ElementIndexes();
   /** project → type → ids */
   private readonly partitions = new Map<string, Map<string, Set<string>>>();
   private readonly inverted = new Map<string, Set<string>>();
@@ -117,9 +132,12 @@ export class ResourceCollection {
    */
   put(doc: ResourceDocument): void {
     const previous = this.docs.get(doc._id);
-    if (previous) this.unindex(previous.doc, previous.keys);
+    if (previous) {
+      this.unindex(previous.doc, previous.keys);
+      this.elements.remove(previous.doc._id, previous.elements);
+    }
     const keys = indexKeysOf(doc);
-    this.docs.set(doc._id, { doc, keys });
+    this.docs.set(doc._id, { doc, keys, elements: this.elements.add(doc) });
     let types = this.partitions.get(doc.project);
     if (!types) {
       types = new Map();
@@ -175,9 +193,14 @@ export class ResourceCollection {
     const query = compileFilterPredicate(filter);
     const skip = options.skip ?? 0;
     const limit = options.limit;
+    const candidates = this.candidateSet(filter);
+    const idDirection = idOnlyDirection(options);
+    if (idDirection !== undefined && candidates.set) {
+      return this.findInIdOrder(query, inIdOrder(candidates.set), idDirection, skip, limit);
+    }
     const sorted = options.sort !== undefined && options.sort.length > 0;
     const matched: ResourceDocument[] = [];
-    for (const id of this.candidates(filter)) {
+    for (const id of candidates.ids) {
       const doc = this.docs.get(id)?.doc;
       if (doc === undefined || !query.test(doc as unknown as Record<string, unknown>)) continue;
       matched.push(doc);
@@ -188,12 +211,35 @@ export class ResourceCollection {
     return ordered.slice(skip, limit === undefined ? undefined : skip + limit);
   }
 
+  private findInIdOrder(
+    query: FilterPredicate,
+    ids: readonly string[],
+    direction: 1 | -1,
+    skip: number,
+    limit: number | undefined,
+  ): ResourceDocument[] {
+    const wanted = limit === undefined ? Infinity : skip + limit;
+    const matched: ResourceDocument[] = [];
+    const n = ids.length;
+    for (let i = 0; i < n && matched.length < wanted; i++) {
+      const doc = this.docs.get(ids[direction === 1 ? i : n - 1 - i] as string)?.doc;
+      if (doc !== undefined && query.test(doc as unknown as Record<string, unknown>)) matched.push(doc);
+    }
+    return matched.slice(skip);
+  }
+
   /**
    * Number of current documents matching a filter.
    *
    * @param filter - a MongoDB query document
    */
   count(filter: Filter): number {
+    const coverage = elementCoverage(filter);
+    if (!coverage.residual) {
+      // Project, type, `deleted: false` and complete element equalities only: the postings are the answer.
+      const exact = this.elementCandidates(coverage);
+      if (exact) return exact.size;
+    }
     const query = compileFilterPredicate(filter);
     let n = 0;
     for (const id of this.candidates(filter)) {
@@ -210,7 +256,48 @@ export class ResourceCollection {
    * @param filter - a MongoDB query document
    */
   candidates(filter: Filter): Iterable<string> {
-    return (this.narrow(analyzeFilter(filter)) ?? { size: this.docs.size, ids: this.docs.keys() }).ids;
+    return this.candidateSet(filter).ids;
+  }
+
+  private candidateSet(filter: Filter): Candidates {
+    const narrowed = this.narrow(analyzeFilter(filter));
+    if (narrowed?.size === 0) return narrowed;
+    const exact = this.elementCandidates(elementCoverage(filter));
+    if (exact && (!narrowed || exact.size <= narrowed.size)) return exact;
+    return narrowed ?? { size: this.docs.size, ids: this.docs.keys() };
+  }
+
+  /**
+   * The live documents of the filter's project and types holding every element equality of the filter, from the
+   * element indexes (exact: `size` is their number). Undefined when the filter names no single project, no type,
+   * no `deleted: false` or no element equality, or when an index cannot be used.
+   */
+  private elementCandidates(coverage: ElementCoverage): Candidates | undefined {
+    const { project, types } = coverage;
+    if (!coverage.live || project === undefined || types === undefined || coverage.elements.length === 0) return undefined;
+    const perType: Array<Set<string> | string[]> = [];
+    for (const type of types) {
+      const postings: Set<string>[] = [];
+      for (const element of coverage.elements) {
+        const index = this.elements.indexFor(project, type, element, () => this.partitionEntries(project, type));
+        if (!index) return undefined;
+        postings.push(ElementIndexes.posting(index, element) ?? new Set());
+      }
+      postings.sort((a, b) => a.size - b.size);
+      const [smallest, ...others] = postings as [Set<string>, ...Set<string>[]];
+      perType.push(others.length === 0 ? smallest : [...smallest].filter((id) => others.every((set) => set.has(id))));
+    }
+    const [only] = perType;
+    if (perType.length === 1 && only instanceof Set) return { size: only.size, ids: only, set: only };
+    const size = perType.reduce((n, ids) => n + (ids instanceof Set ? ids.size : ids.length), 0);
+    return { size, ids: concat(perType) };
+  }
+
+  private *partitionEntries(project: string, type: string): Iterable<{ doc: ResourceDocument; elements?: ElementEntries }> {
+    for (const id of this.partitions.get(project)?.get(type) ?? []) {
+      const entry = this.docs.get(id);
+      if (entry) yield entry;
+    }
   }
 
   private narrow(plan: QueryPlan): Candidates | undefined {
@@ -237,7 +324,9 @@ export class ResourceCollection {
       const set = key === undefined ? undefined : this.inverted.get(key);
       if (set) sets.push(set);
     }
-    if (sets.length <= 1) return { size: sets[0]?.size ?? 0, ids: sets[0] ?? [] };
+    const [first] = sets;
+    if (sets.length === 0 || first === undefined) return { size: 0, ids: [] };
+    if (sets.length === 1) return { size: first.size, ids: first, set: first };
     return this.union(sets.map((set) => ({ size: set.size, ids: set })));
   }
 
@@ -257,6 +346,8 @@ export class ResourceCollection {
         }
       }
     }
+    const [first] = sets;
+    if (sets.length === 1 && first !== undefined) return { size: first.size, ids: first, set: first };
     return { size: sets.reduce((n, s) => n + s.size, 0), ids: concat(sets) };
   }
 
