@@ -15,7 +15,7 @@ import { compileFilterPredicate } from './filter-predicate';
 import type { FilterPredicate } from './filter-predicate';
 import { analyzeFilter, isIndexScalar, scalarKey } from './query-plan';
 import type { QueryPlan } from './query-plan';
-import { inIdOrder, orderChanged } from './id-order';
+import { IdSet } from './id-order';
 import { selectSorted, sortDocuments } from './sort-order';
 
 /** A set of candidate ids with a cheap size, used to pick the most selective source. */
@@ -23,7 +23,7 @@ interface Candidates {
   size: number;
   ids: Iterable<string>;
   /** Set when the candidates are exactly one index set (which can then be read in `_id` order). */
-  set?: Set<string>;
+  set?: IdSet;
 }
 
 /** The direction of a sort on `_id` alone, or undefined for any other sort. */
@@ -58,21 +58,20 @@ function indexKeysOf(doc: ResourceDocument): string[] {
   return [...keys];
 }
 
-function addToSetMap<K>(map: Map<K, Set<string>>, key: K, id: string): void {
+function addToSetMap(map: Map<string, IdSet>, key: string, id: string): IdSet {
   let set = map.get(key);
   if (!set) {
-    set = new Set();
+    set = new IdSet(key);
     map.set(key, set);
   }
   set.add(id);
-  orderChanged(set);
+  return set;
 }
 
-function removeFromSetMap<K>(map: Map<K, Set<string>>, key: K, id: string): void {
+function removeFromSetMap(map: Map<string, IdSet>, key: string, id: string): void {
   const set = map.get(key);
   if (!set) return;
   set.delete(id);
-  orderChanged(set);
   if (set.size === 0) map.delete(key);
 }
 
@@ -87,11 +86,12 @@ function* concat(sets: Iterable<Iterable<string>>): Iterable<string> {
 
 /** The current document of every resource, with the indexes that narrow searches. */
 export class ResourceCollection {
-  private readonly docs = new Map<string, { doc: ResourceDocument; keys: string[]; elements?: ElementEntries }>();
+  /** `_id` → the document and the inverted-index sets holding it (references, not copies of their keys) */
+  private readonly docs = new Map<string, { doc: ResourceDocument; postings: IdSet[]; elements?: ElementEntries }>();
   private readonly elements = new ElementIndexes();
   /** project → type → ids */
-  private readonly partitions = new Map<string, Map<string, Set<string>>>();
-  private readonly inverted = new Map<string, Set<string>>();
+  private readonly partitions = new Map<string, Map<string, IdSet>>();
+  private readonly inverted = new Map<string, IdSet>();
   /** `${project}\0${uniqueKey}` → id of the non-deleted current document holding it */
   private readonly uniqueHolders = new Map<string, string>();
   /**
@@ -133,11 +133,11 @@ export class ResourceCollection {
   put(doc: ResourceDocument): void {
     const previous = this.docs.get(doc._id);
     if (previous) {
-      this.unindex(previous.doc, previous.keys);
+      this.unindex(previous.doc, previous.postings);
       this.elements.remove(previous.doc._id, previous.elements);
     }
-    const keys = indexKeysOf(doc);
-    this.docs.set(doc._id, { doc, keys, elements: this.elements.add(doc) });
+    const postings = indexKeysOf(doc).map((key) => addToSetMap(this.inverted, key, doc._id));
+    this.docs.set(doc._id, { doc, postings, elements: this.elements.add(doc) });
     let types = this.partitions.get(doc.project);
     if (!types) {
       types = new Map();
@@ -145,7 +145,6 @@ export class ResourceCollection {
     }
     addToSetMap(types, doc.type, doc._id);
     this.noteUpdate(doc.lastUpdated);
-    for (const key of keys) addToSetMap(this.inverted, key, doc._id);
     if (!doc.deleted) {
       for (const key of doc.uniqueKeys ?? []) this.uniqueHolders.set(`${doc.project}${SEP}${key}`, doc._id);
     }
@@ -164,13 +163,16 @@ export class ResourceCollection {
     return plan.updatedSince.some(({ value, inclusive }) => (inclusive ? value > latest : value >= latest));
   }
 
-  private unindex(doc: ResourceDocument, keys: string[]): void {
+  private unindex(doc: ResourceDocument, postings: readonly IdSet[]): void {
     const types = this.partitions.get(doc.project);
     if (types) {
       removeFromSetMap(types, doc.type, doc._id);
       if (types.size === 0) this.partitions.delete(doc.project);
     }
-    for (const key of keys) removeFromSetMap(this.inverted, key, doc._id);
+    for (const set of postings) {
+      set.delete(doc._id);
+      if (set.size === 0 && this.inverted.get(set.key) === set) this.inverted.delete(set.key);
+    }
     for (const key of doc.uniqueKeys ?? []) {
       const holderKey = `${doc.project}${SEP}${key}`;
       if (this.uniqueHolders.get(holderKey) === doc._id) this.uniqueHolders.delete(holderKey);
@@ -196,7 +198,7 @@ export class ResourceCollection {
     const candidates = this.candidateSet(filter);
     const idDirection = idOnlyDirection(options);
     if (idDirection !== undefined && candidates.set) {
-      return this.findInIdOrder(query, inIdOrder(candidates.set), idDirection, skip, limit);
+      return this.findInIdOrder(query, candidates.set.inIdOrder(), idDirection, skip, limit);
     }
     const sorted = options.sort !== undefined && options.sort.length > 0;
     const matched: ResourceDocument[] = [];
@@ -275,20 +277,20 @@ export class ResourceCollection {
   private elementCandidates(coverage: ElementCoverage): Candidates | undefined {
     const { project, types } = coverage;
     if (!coverage.live || project === undefined || types === undefined || coverage.elements.length === 0) return undefined;
-    const perType: Array<Set<string> | string[]> = [];
+    const perType: Array<IdSet | string[]> = [];
     for (const type of types) {
-      const postings: Set<string>[] = [];
+      const postings: IdSet[] = [];
       for (const element of coverage.elements) {
         const index = this.elements.indexFor(project, type, element, () => this.partitionEntries(project, type));
         if (!index) return undefined;
-        postings.push(ElementIndexes.posting(index, element) ?? new Set());
+        postings.push(ElementIndexes.posting(index, element) ?? new IdSet());
       }
       postings.sort((a, b) => a.size - b.size);
-      const [smallest, ...others] = postings as [Set<string>, ...Set<string>[]];
+      const [smallest, ...others] = postings as [IdSet, ...IdSet[]];
       perType.push(others.length === 0 ? smallest : [...smallest].filter((id) => others.every((set) => set.has(id))));
     }
     const [only] = perType;
-    if (perType.length === 1 && only instanceof Set) return { size: only.size, ids: only, set: only };
+    if (perType.length === 1 && only instanceof IdSet) return { size: only.size, ids: only, set: only };
     const size = perType.reduce((n, ids) => n + (ids instanceof Set ? ids.size : ids.length), 0);
     return { size, ids: concat(perType) };
   }
@@ -318,7 +320,7 @@ export class ResourceCollection {
   }
 
   private fieldCandidates(path: string, values: unknown[]): Candidates {
-    const sets: Set<string>[] = [];
+    const sets: IdSet[] = [];
     for (const value of values) {
       const key = invertedKey(path, value);
       const set = key === undefined ? undefined : this.inverted.get(key);
@@ -334,7 +336,7 @@ export class ResourceCollection {
     const projects = intersect(plan.projects);
     if (projects === undefined) return undefined;
     const types = intersect(plan.types);
-    const sets: Set<string>[] = [];
+    const sets: IdSet[] = [];
     for (const project of new Set(projects)) {
       const byType = this.partitions.get(project);
       if (!byType) continue;

@@ -16,7 +16,7 @@
  * definition is not used at all.
  */
 import type { Filter, ResourceDocument } from '../ports';
-import { orderChanged } from './id-order';
+import { IdSet } from './id-order';
 import { isIndexScalar, scalarKey } from './query-plan';
 import type { IndexScalar } from './query-plan';
 
@@ -133,7 +133,7 @@ export function elementCoverage(filter: Filter): ElementCoverage {
 
 /** One element index: (project, type, path, fields) → value key → live document ids. */
 class ElementIndex {
-  readonly postings = new Map<string, Set<string>>();
+  readonly postings = new Map<string, IdSet>();
   /** Stored documents the index does not model; while any is stored, the index is not used. */
   irregular = 0;
 
@@ -176,25 +176,23 @@ class ElementIndex {
     return [...keys];
   }
 
-  add(id: string, keys: readonly string[]): void {
-    for (const key of keys) {
+  /** Adds a document under its value keys; returns the posting sets (kept by the document for removal). */
+  add(id: string, keys: readonly string[]): IdSet[] {
+    return keys.map((key) => {
       let set = this.postings.get(key);
       if (!set) {
-        set = new Set();
+        set = new IdSet(key);
         this.postings.set(key, set);
       }
       set.add(id);
-      orderChanged(set);
-    }
+      return set;
+    });
   }
 
-  remove(id: string, keys: readonly string[]): void {
-    for (const key of keys) {
-      const set = this.postings.get(key);
-      if (!set) continue;
+  remove(id: string, sets: readonly IdSet[]): void {
+    for (const set of sets) {
       set.delete(id);
-      orderChanged(set);
-      if (set.size === 0) this.postings.delete(key);
+      if (set.size === 0 && this.postings.get(set.key) === set) this.postings.delete(set.key);
     }
   }
 
@@ -205,7 +203,7 @@ class ElementIndex {
 }
 
 /** What one stored document contributed to the element indexes, for removing it later. */
-export type ElementEntries = Array<{ index: ElementIndex; keys: string[] | undefined }>;
+export type ElementEntries = Array<{ index: ElementIndex; postings: IdSet[] | undefined }>;
 
 /** The element indexes of one collection. */
 export class ElementIndexes {
@@ -227,11 +225,13 @@ export class ElementIndexes {
     return entries;
   }
 
-  private addTo(index: ElementIndex, doc: ResourceDocument): { index: ElementIndex; keys: string[] | undefined } {
+  private addTo(index: ElementIndex, doc: ResourceDocument): ElementEntries[number] {
     const keys = index.keysOf(doc);
-    if (keys === undefined) index.irregular++;
-    else index.add(doc._id, keys);
-    return { index, keys };
+    if (keys === undefined) {
+      index.irregular++;
+      return { index, postings: undefined };
+    }
+    return { index, postings: index.add(doc._id, keys) };
   }
 
   /**
@@ -241,9 +241,9 @@ export class ElementIndexes {
    * @param entries - the recorded entries
    */
   remove(id: string, entries: ElementEntries | undefined): void {
-    for (const { index, keys } of entries ?? []) {
-      if (keys === undefined) index.irregular--;
-      else index.remove(id, keys);
+    for (const { index, postings } of entries ?? []) {
+      if (postings === undefined) index.irregular--;
+      else index.remove(id, postings);
     }
   }
 
@@ -290,7 +290,7 @@ export class ElementIndexes {
    * @param index - an index from {@link ElementIndexes.indexFor}
    * @param element - the equality (its fields are the index's)
    */
-  static posting(index: ElementIndex, element: ElementEquality): Set<string> | undefined {
+  static posting(index: ElementIndex, element: ElementEquality): IdSet | undefined {
     return index.postings.get(ElementIndex.valueKey(element.fields));
   }
 }

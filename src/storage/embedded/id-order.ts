@@ -1,32 +1,47 @@
 /**
- * Index sets in `_id` order (MongoDB's code point order), built when a search sorted by `_id` reads a set and
- * dropped whenever the set changes. A page sorted by `_id` then tests candidates in order and stops once full,
- * instead of testing and ranking every candidate.
+ * Index sets that can be read in `_id` order (MongoDB's code point order): the order is built when a search
+ * sorted by `_id` reads the set and dropped whenever the set changes. A page sorted by `_id` then tests
+ * candidates in order and stops once full, instead of testing and ranking every candidate.
  */
 import { compareValues } from './sort-order';
 
-const sortedIds = new WeakMap<Set<string>, string[]>();
+/** A set of document ids that caches its `_id` order until it changes. */
+export class IdSet extends Set<string> {
+  private ordered: string[] | undefined;
 
-/**
- * The ids of a set in `_id` order (cached until {@link orderChanged} is called for the set).
- *
- * @param set - an index set
- * @returns the ids, ascending (shared: do not modify)
- */
-export function inIdOrder(set: Set<string>): readonly string[] {
-  let sorted = sortedIds.get(set);
-  if (!sorted) {
-    sorted = [...set].sort(compareValues);
-    sortedIds.set(set, sorted);
+  /**
+   * @param key - the index key the set is stored under, so a document can keep a reference to the set (one
+   *   pointer) instead of its own copy of the key string, and still remove an emptied set from its index
+   */
+  constructor(readonly key = '') {
+    super();
   }
-  return sorted;
-}
 
-/**
- * Forgets the cached order of a set; every add or delete on an index set must call it.
- *
- * @param set - the set that changed
- */
-export function orderChanged(set: Set<string>): void {
-  sortedIds.delete(set);
+  /** {@inheritDoc Set.add} */
+  override add(id: string): this {
+    this.ordered = undefined;
+    return super.add(id);
+  }
+
+  /** {@inheritDoc Set.delete} */
+  override delete(id: string): boolean {
+    this.ordered = undefined;
+    return super.delete(id);
+  }
+
+  /** {@inheritDoc Set.clear} */
+  override clear(): void {
+    this.ordered = undefined;
+    super.clear();
+  }
+
+  /**
+   * The ids in ascending `_id` order.
+   *
+   * @returns the ids (shared until the set changes: do not modify)
+   */
+  inIdOrder(): readonly string[] {
+    this.ordered ??= [...this].sort(compareValues);
+    return this.ordered;
+  }
 }
