@@ -100,4 +100,12 @@ describe('ResourceCollection candidates', () => {
     local.put({ ...doc('p', 'Patient', 'x', {}), versionId: 3, deleted: true });
     expect(local.holderOf('p', 'Patient.id|x')).toBeUndefined();
   });
+
+  test('a lower bound on lastUpdated past the newest stored one leaves no candidates', () => {
+    // Every document here has lastUpdated 2026-01-01T00:00:00.000Z.
+    expect(candidates({ project: 'p', lastUpdated: { $gte: '2026-01-01T00:00:00.001Z' } })).toEqual([]);
+    expect(candidates({ project: 'p', $and: [{ lastUpdated: { $gt: '2026-01-01T00:00:00.000Z' } }] })).toEqual([]);
+    expect(candidates({ project: 'p', type: 'Observation', lastUpdated: { $gte: '2026-01-01T00:00:00.000Z' } })).toHaveLength(50);
+  });
 });
+

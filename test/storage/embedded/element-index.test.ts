@@ -4,7 +4,11 @@
  * after the indexes exist, after updates, deletions and irregular data, so a stale or inexact posting shows up as a
  * different count or page.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Query } from 'mingo';
+import { openEmbeddedStorage } from '../../../src/storage/embedded';
 import { ResourceCollection } from '../../../src/storage/embedded/collection';
 import { sortDocuments } from '../../../src/storage/embedded/sort-order';
 import type { Filter, ResourceDocument } from '../../../src/storage/ports';
@@ -108,5 +112,31 @@ describe('element indexes', () => {
     collection.put(doc('b', 'x', true));
     expect(collection.count(filter)).toBe(1);
     expect(collection.find(filter, { sort: [['_id', -1]], limit: 10 }).map((d) => d.id)).toEqual(['0']);
+  });
+
+  test('are rebuilt from the journal after a restart and follow writes made after it', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'element-index-'));
+    const filter = { project: 'p', type: 'Observation', deleted: false, 'index.code': { $elemMatch: { s: 'sys', c: 'x' } } };
+    const version = (id: string, versionId: number, c: string, deleted = false) => ({
+      project: 'p', type: 'Observation', id, versionId, lastUpdated: `2026-01-01T00:00:0${versionId}.000Z`, deleted,
+      method: deleted ? ('delete' as const) : ('create' as const), ...(deleted ? {} : { index: { code: [{ s: 'sys', c }] } }),
+    });
+    try {
+      let storage = await openEmbeddedStorage({ dataDir });
+      await storage.resources.write([1, 2, 3].map((n) => ({ doc: version(`o${n}`, 1, 'x'), expectedVersion: 0 })));
+      expect(await storage.resources.count(filter)).toBe(3); // defines the index
+      await storage.resources.write([{ doc: version('o2', 2, 'y'), expectedVersion: 1 }, { doc: version('o3', 2, 'x', true), expectedVersion: 1 }]);
+      expect(await storage.resources.count(filter)).toBe(1);
+      await storage.close();
+      storage = await openEmbeddedStorage({ dataDir });
+      expect(await storage.resources.count(filter)).toBe(1);
+      await storage.resources.write([{ doc: version('o4', 1, 'x'), expectedVersion: 0 }, { doc: version('o2', 3, 'x'), expectedVersion: 2 }]);
+      expect(await storage.resources.count(filter)).toBe(3);
+      const page = await storage.resources.search(filter, { sort: [['_id', -1]], limit: 2 });
+      expect(page.map((d) => d.id)).toEqual(['o4', 'o2']);
+      await storage.close();
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
