@@ -2,8 +2,10 @@
  * The current-version documents of the embedded store and their in-memory indexes:
  * - a partition by (project, type), so a search never looks outside the project(s) it names;
  * - `_id` lookups;
- * - an inverted index from (path, scalar value) to ids for `id`, `uniqueKeys` and every scalar or array element
- *   under `index` (objects such as `{system, code}` are indexed by dotted path, `index.code.system`);
+ * - an inverted index from (path, scalar value) to ids for `id`, `uniqueKeys` and the scalars or array elements
+ *   under `index` (objects such as `{system, code}` are indexed by dotted path, `index.code.system`); an `index.*`
+ *   path is indexed from the first search that asks for it on (one pass over the documents), so values no search
+ *   looks up by equality (folded strings, date bounds, numbers) cost neither memory nor write time;
  * - the holders of unique keys among non-deleted documents, per project.
  * Candidate sets come from {@link analyzeFilter}; {@link compileFilterPredicate} (mingo's answer, computed natively
  * for the common shapes) makes the final decision on each candidate.
@@ -38,23 +40,35 @@ function invertedKey(path: string, value: unknown): string | undefined {
   return isIndexScalar(value) ? `${path}${SEP}${scalarKey(value)}` : undefined;
 }
 
-/** Adds the inverted-index keys of every scalar reachable under `value` (arrays expanded, objects by path). */
-function collectIndexKeys(value: unknown, path: string, out: Set<string>): void {
+/** The paths the inverted index holds, and every proper prefix of them (where a walk must descend). */
+interface IndexedPaths {
+  paths: Set<string>;
+  prefixes: Set<string>;
+}
+
+/**
+ * Adds the inverted-index keys of the scalars reachable under `value` (arrays expanded, objects by path) whose
+ * path is indexed.
+ */
+function collectIndexKeys(value: unknown, path: string, indexed: IndexedPaths, out: Set<string>): void {
   if (Array.isArray(value)) {
-    for (const element of value) collectIndexKeys(element, path, out);
+    for (const element of value) collectIndexKeys(element, path, indexed, out);
   } else if (value !== null && typeof value === 'object') {
-    for (const [key, child] of Object.entries(value)) collectIndexKeys(child, `${path}.${key}`, out);
-  } else {
+    for (const [key, child] of Object.entries(value)) {
+      const childPath = `${path}.${key}`;
+      if (indexed.paths.has(childPath) || indexed.prefixes.has(childPath)) collectIndexKeys(child, childPath, indexed, out);
+    }
+  } else if (indexed.paths.has(path)) {
     const key = invertedKey(path, value);
     if (key !== undefined) out.add(key);
   }
 }
 
-function indexKeysOf(doc: ResourceDocument): string[] {
+function indexKeysOf(doc: ResourceDocument, indexed: IndexedPaths): string[] {
   const keys = new Set<string>();
-  collectIndexKeys(doc.id, 'id', keys);
-  if (doc.uniqueKeys) collectIndexKeys(doc.uniqueKeys, 'uniqueKeys', keys);
-  if (doc.index && typeof doc.index === 'object') collectIndexKeys(doc.index, 'index', keys);
+  collectIndexKeys(doc.id, 'id', indexed, keys);
+  if (doc.uniqueKeys) collectIndexKeys(doc.uniqueKeys, 'uniqueKeys', indexed, keys);
+  if (doc.index && typeof doc.index === 'object' && indexed.prefixes.has('index')) collectIndexKeys(doc.index, 'index', indexed, keys);
   return [...keys];
 }
 
@@ -92,6 +106,7 @@ export class ResourceCollection {
   /** project → type → ids */
   private readonly partitions = new Map<string, Map<string, IdSet>>();
   private readonly inverted = new Map<string, IdSet>();
+  private readonly indexed: IndexedPaths = { paths: new Set(['id', 'uniqueKeys']), prefixes: new Set() };
   /** `${project}\0${uniqueKey}` → id of the non-deleted current document holding it */
   private readonly uniqueHolders = new Map<string, string>();
   /**
@@ -136,7 +151,7 @@ export class ResourceCollection {
       this.unindex(previous.doc, previous.postings);
       this.elements.remove(previous.doc._id, previous.elements);
     }
-    const postings = indexKeysOf(doc).map((key) => addToSetMap(this.inverted, key, doc._id));
+    const postings = indexKeysOf(doc, this.indexed).map((key) => addToSetMap(this.inverted, key, doc._id));
     this.docs.set(doc._id, { doc, postings, elements: this.elements.add(doc) });
     let types = this.partitions.get(doc.project);
     if (!types) {
@@ -319,7 +334,24 @@ export class ResourceCollection {
     return best;
   }
 
+  /** Adds an `index.*` path to the inverted index, indexing the stored documents' values under it. */
+  private indexPath(path: string): void {
+    const single: IndexedPaths = { paths: new Set([path]), prefixes: new Set() };
+    const parts = path.split('.');
+    for (let i = 1; i < parts.length; i++) single.prefixes.add(parts.slice(0, i).join('.'));
+    for (const entry of this.docs.values()) {
+      const index = entry.doc.index;
+      if (!index || typeof index !== 'object') continue;
+      const keys = new Set<string>();
+      collectIndexKeys(index, 'index', single, keys);
+      for (const key of keys) entry.postings.push(addToSetMap(this.inverted, key, entry.doc._id));
+    }
+    this.indexed.paths.add(path);
+    for (const prefix of single.prefixes) this.indexed.prefixes.add(prefix);
+  }
+
   private fieldCandidates(path: string, values: unknown[]): Candidates {
+    if (!this.indexed.paths.has(path)) this.indexPath(path);
     const sets: IdSet[] = [];
     for (const value of values) {
       const key = invertedKey(path, value);
