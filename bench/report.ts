@@ -27,6 +27,8 @@ export interface ResultRow {
   total: number;
   /** Count per HTTP status code. */
   statusCodes: Record<string, number>;
+  /** The target's CPU time (user + system) per completed request, milliseconds (Linux only). */
+  cpuMsPerRequest?: number;
 }
 
 /** The server/baseline comparison for one scenario. */
@@ -126,7 +128,7 @@ function describeVerdict(v: Verdict): string {
  * @returns the table, one line per row plus a header
  */
 export function formatTable(rows: readonly ResultRow[], verdicts: readonly Verdict[], serverName: string): string {
-  const header = ['scenario', 'target', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx+err', 'ratio', 'goal'];
+  const header = ['scenario', 'target', 'req/s', 'p50 ms', 'p99 ms', 'cpu ms/req', 'non-2xx+err', 'ratio', 'goal'];
   const lines: string[][] = [header];
   for (const row of rows) {
     const verdict = row.target === serverName ? verdicts.find((v) => v.scenario === row.scenario) : undefined;
@@ -136,13 +138,14 @@ export function formatTable(rows: readonly ResultRow[], verdicts: readonly Verdi
       row.reqPerSec.toFixed(0),
       row.p50Ms.toFixed(3),
       row.p99Ms.toFixed(3),
+      row.cpuMsPerRequest === undefined ? '' : row.cpuMsPerRequest.toFixed(3),
       String(row.non2xx + row.errors),
       verdict !== undefined && verdict.ratio !== null ? verdict.ratio.toFixed(2) : '',
       verdict !== undefined ? describeVerdict(verdict) : '',
     ]);
   }
   const widths = header.map((_, col) => Math.max(...lines.map((line) => (line[col] ?? '').length)));
-  const numeric = new Set([2, 3, 4, 5, 6]);
+  const numeric = new Set([2, 3, 4, 5, 6, 7]);
   return lines
     .map((line) =>
       line

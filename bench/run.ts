@@ -77,6 +77,9 @@ function load(options: autocannon.Options): Promise<LoadOutcome> {
   });
 }
 
+/** Linux reports process times in USER_HZ ticks, 100 per second on every mainstream architecture. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 function peakRssMiB(target: Target): number | null {
   try {
     const status = readFileSync(`/proc/${target.child.pid}/status`, 'utf8');
@@ -84,6 +87,21 @@ function peakRssMiB(target: Target): number | null {
     return kb === undefined ? null : Math.round(Number(kb) / 1024);
   } catch {
     return null; // Not Linux, or the process is gone.
+  }
+}
+
+/**
+ * CPU time (user + system) a target has used so far, in milliseconds (Linux only; null elsewhere). Per request it
+ * is a steadier figure than req/s when other processes compete for the cores.
+ */
+function cpuTimeMs(target: Target): number | null {
+  try {
+    const stat = readFileSync(`/proc/${target.child.pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name: state is field 3, utime 14 and stime 15 (in clock ticks).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return null;
   }
 }
 
@@ -157,13 +175,17 @@ async function main(): Promise<void> {
       if (warmupSeconds > 0) {
         await load(scenarioOptions(scenario, target.url, prepared, { ...settings, durationSeconds: warmupSeconds }));
       }
+      const cpuBefore = cpuTimeMs(target);
       const { result, latency } = await load(scenarioOptions(scenario, target.url, prepared, settings));
+      const cpuAfter = cpuTimeMs(target);
       const row = toRow(scenario, target.name, result, latency);
+      if (cpuBefore !== null && cpuAfter !== null && row.total > 0) row.cpuMsPerRequest = (cpuAfter - cpuBefore) / row.total;
       assertAlive(target);
       rows.push(row);
       console.log(
         `${scenario.padEnd(14)} ${target.name.padEnd(9)} ${row.reqPerSec.toFixed(0).padStart(7)} req/s` +
-          `  p99 ${row.p99Ms.toFixed(3)} ms  non-2xx+errors ${row.non2xx + row.errors}`,
+          `  p99 ${row.p99Ms.toFixed(3)} ms  non-2xx+errors ${row.non2xx + row.errors}` +
+          (row.cpuMsPerRequest === undefined ? '' : `  cpu ${row.cpuMsPerRequest.toFixed(3)} ms/req`),
       );
     }
   }

@@ -2,21 +2,36 @@
  * The current-version documents of the embedded store and their in-memory indexes:
  * - a partition by (project, type), so a search never looks outside the project(s) it names;
  * - `_id` lookups;
- * - an inverted index from (path, scalar value) to ids for `id`, `uniqueKeys` and every scalar or array element
- *   under `index` (objects such as `{system, code}` are indexed by dotted path, `index.code.system`);
+ * - an inverted index from (path, scalar value) to ids for `id`, `uniqueKeys` and the scalars or array elements
+ *   under `index` (objects such as `{system, code}` are indexed by dotted path, `index.code.system`); an `index.*`
+ *   path is indexed from the first search that asks for it on (one pass over the documents), so values no search
+ *   looks up by equality (folded strings, date bounds, numbers) cost neither memory nor write time;
  * - the holders of unique keys among non-deleted documents, per project.
- * Candidate sets come from {@link analyzeFilter}; mingo makes the final decision on each candidate.
+ * Candidate sets come from {@link analyzeFilter}; {@link compileFilterPredicate} (mingo's answer, computed natively
+ * for the common shapes) makes the final decision on each candidate.
  */
-import { Query } from 'mingo';
 import type { Filter, FindOptions, ResourceDocument } from '../ports';
+import { elementCoverage, ElementIndexes } from './element-index';
+import type { ElementCoverage, ElementEntries } from './element-index';
+import { compileFilterPredicate } from './filter-predicate';
+import type { FilterPredicate } from './filter-predicate';
 import { analyzeFilter, isIndexScalar, scalarKey } from './query-plan';
 import type { QueryPlan } from './query-plan';
+import { IdSet } from './id-order';
 import { selectSorted, sortDocuments } from './sort-order';
 
 /** A set of candidate ids with a cheap size, used to pick the most selective source. */
 interface Candidates {
   size: number;
   ids: Iterable<string>;
+  /** Set when the candidates are exactly one index set (which can then be read in `_id` order). */
+  set?: IdSet;
+}
+
+/** The direction of a sort on `_id` alone, or undefined for any other sort. */
+function idOnlyDirection(options: FindOptions): 1 | -1 | undefined {
+  const sort = options.sort;
+  return sort !== undefined && sort.length === 1 && sort[0]?.[0] === '_id' ? sort[0][1] : undefined;
 }
 
 const SEP = '\u0000';
@@ -25,36 +40,49 @@ function invertedKey(path: string, value: unknown): string | undefined {
   return isIndexScalar(value) ? `${path}${SEP}${scalarKey(value)}` : undefined;
 }
 
-/** Adds the inverted-index keys of every scalar reachable under `value` (arrays expanded, objects by path). */
-function collectIndexKeys(value: unknown, path: string, out: Set<string>): void {
+/** The paths the inverted index holds, and every proper prefix of them (where a walk must descend). */
+interface IndexedPaths {
+  paths: Set<string>;
+  prefixes: Set<string>;
+}
+
+/**
+ * Adds the inverted-index keys of the scalars reachable under `value` (arrays expanded, objects by path) whose
+ * path is indexed.
+ */
+function collectIndexKeys(value: unknown, path: string, indexed: IndexedPaths, out: Set<string>): void {
   if (Array.isArray(value)) {
-    for (const element of value) collectIndexKeys(element, path, out);
+    for (const element of value) collectIndexKeys(element, path, indexed, out);
   } else if (value !== null && typeof value === 'object') {
-    for (const [key, child] of Object.entries(value)) collectIndexKeys(child, `${path}.${key}`, out);
-  } else {
+    for (const [key, child] of Object.entries(value)) {
+      const childPath = `${path}.${key}`;
+      if (indexed.paths.has(childPath) || indexed.prefixes.has(childPath)) collectIndexKeys(child, childPath, indexed, out);
+    }
+  } else if (indexed.paths.has(path)) {
     const key = invertedKey(path, value);
     if (key !== undefined) out.add(key);
   }
 }
 
-function indexKeysOf(doc: ResourceDocument): string[] {
+function indexKeysOf(doc: ResourceDocument, indexed: IndexedPaths): string[] {
   const keys = new Set<string>();
-  collectIndexKeys(doc.id, 'id', keys);
-  if (doc.uniqueKeys) collectIndexKeys(doc.uniqueKeys, 'uniqueKeys', keys);
-  if (doc.index && typeof doc.index === 'object') collectIndexKeys(doc.index, 'index', keys);
+  collectIndexKeys(doc.id, 'id', indexed, keys);
+  if (doc.uniqueKeys) collectIndexKeys(doc.uniqueKeys, 'uniqueKeys', indexed, keys);
+  if (doc.index && typeof doc.index === 'object' && indexed.prefixes.has('index')) collectIndexKeys(doc.index, 'index', indexed, keys);
   return [...keys];
 }
 
-function addToSetMap<K>(map: Map<K, Set<string>>, key: K, id: string): void {
+function addToSetMap(map: Map<string, IdSet>, key: string, id: string): IdSet {
   let set = map.get(key);
   if (!set) {
-    set = new Set();
+    set = new IdSet(key);
     map.set(key, set);
   }
   set.add(id);
+  return set;
 }
 
-function removeFromSetMap<K>(map: Map<K, Set<string>>, key: K, id: string): void {
+function removeFromSetMap(map: Map<string, IdSet>, key: string, id: string): void {
   const set = map.get(key);
   if (!set) return;
   set.delete(id);
@@ -72,12 +100,21 @@ function* concat(sets: Iterable<Iterable<string>>): Iterable<string> {
 
 /** The current document of every resource, with the indexes that narrow searches. */
 export class ResourceCollection {
-  private readonly docs = new Map<string, { doc: ResourceDocument; keys: string[] }>();
+  /** `_id` → the document and the inverted-index sets holding it (references, not copies of their keys) */
+  private readonly docs = new Map<string, { doc: ResourceDocument; postings: IdSet[]; elements?: ElementEntries }>();
+  private readonly elements = new ElementIndexes();
   /** project → type → ids */
-  private readonly partitions = new Map<string, Map<string, Set<string>>>();
-  private readonly inverted = new Map<string, Set<string>>();
+  private readonly partitions = new Map<string, Map<string, IdSet>>();
+  private readonly inverted = new Map<string, IdSet>();
+  private readonly indexed: IndexedPaths = { paths: new Set(['id', 'uniqueKeys']), prefixes: new Set() };
   /** `${project}\0${uniqueKey}` → id of the non-deleted current document holding it */
   private readonly uniqueHolders = new Map<string, string>();
+  /**
+   * An upper bound of every `lastUpdated` ever stored (the largest string seen; it never decreases), or null
+   * once a non-string value was stored. A search for documents written since a later instant (the "changed
+   * since the snapshot" half of every search page) then needs no candidates at all.
+   */
+  private latestUpdate: string | null = '';
 
   /** Number of current documents (including deletion markers). */
   get size(): number {
@@ -110,28 +147,47 @@ export class ResourceCollection {
    */
   put(doc: ResourceDocument): void {
     const previous = this.docs.get(doc._id);
-    if (previous) this.unindex(previous.doc, previous.keys);
-    const keys = indexKeysOf(doc);
-    this.docs.set(doc._id, { doc, keys });
+    if (previous) {
+      this.unindex(previous.doc, previous.postings);
+      this.elements.remove(previous.doc._id, previous.elements);
+    }
+    const postings = indexKeysOf(doc, this.indexed).map((key) => addToSetMap(this.inverted, key, doc._id));
+    this.docs.set(doc._id, { doc, postings, elements: this.elements.add(doc) });
     let types = this.partitions.get(doc.project);
     if (!types) {
       types = new Map();
       this.partitions.set(doc.project, types);
     }
     addToSetMap(types, doc.type, doc._id);
-    for (const key of keys) addToSetMap(this.inverted, key, doc._id);
+    this.noteUpdate(doc.lastUpdated);
     if (!doc.deleted) {
       for (const key of doc.uniqueKeys ?? []) this.uniqueHolders.set(`${doc.project}${SEP}${key}`, doc._id);
     }
   }
 
-  private unindex(doc: ResourceDocument, keys: string[]): void {
+  private noteUpdate(lastUpdated: unknown): void {
+    if (this.latestUpdate === null) return;
+    if (typeof lastUpdated !== 'string') this.latestUpdate = null;
+    else if (lastUpdated > this.latestUpdate) this.latestUpdate = lastUpdated;
+  }
+
+  /** Whether a lower bound on `lastUpdated` excludes every stored document (mingo compares strings with `<`). */
+  private beyondLatestUpdate(plan: QueryPlan): boolean {
+    const latest = this.latestUpdate;
+    if (latest === null) return false;
+    return plan.updatedSince.some(({ value, inclusive }) => (inclusive ? value > latest : value >= latest));
+  }
+
+  private unindex(doc: ResourceDocument, postings: readonly IdSet[]): void {
     const types = this.partitions.get(doc.project);
     if (types) {
       removeFromSetMap(types, doc.type, doc._id);
       if (types.size === 0) this.partitions.delete(doc.project);
     }
-    for (const key of keys) removeFromSetMap(this.inverted, key, doc._id);
+    for (const set of postings) {
+      set.delete(doc._id);
+      if (set.size === 0 && this.inverted.get(set.key) === set) this.inverted.delete(set.key);
+    }
     for (const key of doc.uniqueKeys ?? []) {
       const holderKey = `${doc.project}${SEP}${key}`;
       if (this.uniqueHolders.get(holderKey) === doc._id) this.uniqueHolders.delete(holderKey);
@@ -151,12 +207,17 @@ export class ResourceCollection {
    * @returns the stored documents (shared: clone before handing them out)
    */
   find(filter: Filter, options: FindOptions = {}): ResourceDocument[] {
-    const query = new Query(filter, { scriptEnabled: false });
+    const query = compileFilterPredicate(filter);
     const skip = options.skip ?? 0;
     const limit = options.limit;
+    const candidates = this.candidateSet(filter);
+    const idDirection = idOnlyDirection(options);
+    if (idDirection !== undefined && candidates.set) {
+      return this.findInIdOrder(query, candidates.set.inIdOrder(), idDirection, skip, limit);
+    }
     const sorted = options.sort !== undefined && options.sort.length > 0;
     const matched: ResourceDocument[] = [];
-    for (const id of this.candidates(filter)) {
+    for (const id of candidates.ids) {
       const doc = this.docs.get(id)?.doc;
       if (doc === undefined || !query.test(doc as unknown as Record<string, unknown>)) continue;
       matched.push(doc);
@@ -167,13 +228,36 @@ export class ResourceCollection {
     return ordered.slice(skip, limit === undefined ? undefined : skip + limit);
   }
 
+  private findInIdOrder(
+    query: FilterPredicate,
+    ids: readonly string[],
+    direction: 1 | -1,
+    skip: number,
+    limit: number | undefined,
+  ): ResourceDocument[] {
+    const wanted = limit === undefined ? Infinity : skip + limit;
+    const matched: ResourceDocument[] = [];
+    const n = ids.length;
+    for (let i = 0; i < n && matched.length < wanted; i++) {
+      const doc = this.docs.get(ids[direction === 1 ? i : n - 1 - i] as string)?.doc;
+      if (doc !== undefined && query.test(doc as unknown as Record<string, unknown>)) matched.push(doc);
+    }
+    return matched.slice(skip);
+  }
+
   /**
    * Number of current documents matching a filter.
    *
    * @param filter - a MongoDB query document
    */
   count(filter: Filter): number {
-    const query = new Query(filter, { scriptEnabled: false });
+    const coverage = elementCoverage(filter);
+    if (!coverage.residual) {
+      // Project, type, `deleted: false` and complete element equalities only: the postings are the answer.
+      const exact = this.elementCandidates(coverage);
+      if (exact) return exact.size;
+    }
+    const query = compileFilterPredicate(filter);
     let n = 0;
     for (const id of this.candidates(filter)) {
       const doc = this.docs.get(id)?.doc;
@@ -189,10 +273,52 @@ export class ResourceCollection {
    * @param filter - a MongoDB query document
    */
   candidates(filter: Filter): Iterable<string> {
-    return (this.narrow(analyzeFilter(filter)) ?? { size: this.docs.size, ids: this.docs.keys() }).ids;
+    return this.candidateSet(filter).ids;
+  }
+
+  private candidateSet(filter: Filter): Candidates {
+    const narrowed = this.narrow(analyzeFilter(filter));
+    if (narrowed?.size === 0) return narrowed;
+    const exact = this.elementCandidates(elementCoverage(filter));
+    if (exact && (!narrowed || exact.size <= narrowed.size)) return exact;
+    return narrowed ?? { size: this.docs.size, ids: this.docs.keys() };
+  }
+
+  /**
+   * The live documents of the filter's project and types holding every element equality of the filter, from the
+   * element indexes (exact: `size` is their number). Undefined when the filter names no single project, no type,
+   * no `deleted: false` or no element equality, or when an index cannot be used.
+   */
+  private elementCandidates(coverage: ElementCoverage): Candidates | undefined {
+    const { project, types } = coverage;
+    if (!coverage.live || project === undefined || types === undefined || coverage.elements.length === 0) return undefined;
+    const perType: Array<IdSet | string[]> = [];
+    for (const type of types) {
+      const postings: IdSet[] = [];
+      for (const element of coverage.elements) {
+        const index = this.elements.indexFor(project, type, element, () => this.partitionEntries(project, type));
+        if (!index) return undefined;
+        postings.push(ElementIndexes.posting(index, element) ?? new IdSet());
+      }
+      postings.sort((a, b) => a.size - b.size);
+      const [smallest, ...others] = postings as [IdSet, ...IdSet[]];
+      perType.push(others.length === 0 ? smallest : [...smallest].filter((id) => others.every((set) => set.has(id))));
+    }
+    const [only] = perType;
+    if (perType.length === 1 && only instanceof IdSet) return { size: only.size, ids: only, set: only };
+    const size = perType.reduce((n, ids) => n + (ids instanceof Set ? ids.size : ids.length), 0);
+    return { size, ids: concat(perType) };
+  }
+
+  private *partitionEntries(project: string, type: string): Iterable<{ doc: ResourceDocument; elements?: ElementEntries }> {
+    for (const id of this.partitions.get(project)?.get(type) ?? []) {
+      const entry = this.docs.get(id);
+      if (entry) yield entry;
+    }
   }
 
   private narrow(plan: QueryPlan): Candidates | undefined {
+    if (this.beyondLatestUpdate(plan)) return { size: 0, ids: [] };
     const sources: Candidates[] = [];
     const ids = intersect(plan.ids);
     if (ids) sources.push({ size: ids.length, ids });
@@ -208,14 +334,33 @@ export class ResourceCollection {
     return best;
   }
 
+  /** Adds an `index.*` path to the inverted index, indexing the stored documents' values under it. */
+  private indexPath(path: string): void {
+    const single: IndexedPaths = { paths: new Set([path]), prefixes: new Set() };
+    const parts = path.split('.');
+    for (let i = 1; i < parts.length; i++) single.prefixes.add(parts.slice(0, i).join('.'));
+    for (const entry of this.docs.values()) {
+      const index = entry.doc.index;
+      if (!index || typeof index !== 'object') continue;
+      const keys = new Set<string>();
+      collectIndexKeys(index, 'index', single, keys);
+      for (const key of keys) entry.postings.push(addToSetMap(this.inverted, key, entry.doc._id));
+    }
+    this.indexed.paths.add(path);
+    for (const prefix of single.prefixes) this.indexed.prefixes.add(prefix);
+  }
+
   private fieldCandidates(path: string, values: unknown[]): Candidates {
-    const sets: Set<string>[] = [];
+    if (!this.indexed.paths.has(path)) this.indexPath(path);
+    const sets: IdSet[] = [];
     for (const value of values) {
       const key = invertedKey(path, value);
       const set = key === undefined ? undefined : this.inverted.get(key);
       if (set) sets.push(set);
     }
-    if (sets.length <= 1) return { size: sets[0]?.size ?? 0, ids: sets[0] ?? [] };
+    const [first] = sets;
+    if (sets.length === 0 || first === undefined) return { size: 0, ids: [] };
+    if (sets.length === 1) return { size: first.size, ids: first, set: first };
     return this.union(sets.map((set) => ({ size: set.size, ids: set })));
   }
 
@@ -223,7 +368,7 @@ export class ResourceCollection {
     const projects = intersect(plan.projects);
     if (projects === undefined) return undefined;
     const types = intersect(plan.types);
-    const sets: Set<string>[] = [];
+    const sets: IdSet[] = [];
     for (const project of new Set(projects)) {
       const byType = this.partitions.get(project);
       if (!byType) continue;
@@ -235,6 +380,8 @@ export class ResourceCollection {
         }
       }
     }
+    const [first] = sets;
+    if (sets.length === 1 && first !== undefined) return { size: first.size, ids: first, set: first };
     return { size: sets.reduce((n, s) => n + s.size, 0), ids: concat(sets) };
   }
 

@@ -4,7 +4,8 @@
  *
  * Narrowable predicates are top-level conjuncts (plain fields and `$and` members, plus `$or` when every branch
  * narrows) of the form `field: scalar`, `{ $eq: scalar }`, `{ $in: [scalars] }`, `{ $all: [scalars] }` and
- * `{ $elemMatch: { sub: scalar } }`, on `_id`, `project`, `type`, `id`, `uniqueKeys` and `index.*`.
+ * `{ $elemMatch: { sub: scalar } }`, on `_id`, `project`, `type`, `id`, `uniqueKeys` and `index.*`; and lower bounds
+ * on `lastUpdated` (`$gt`/`$gte` a string), which rule out every document when no stored value reaches them.
  */
 import type { Filter } from '../ports';
 
@@ -29,6 +30,8 @@ export interface QueryPlan {
   fields: FieldPredicate[];
   /** `$or` groups: a document matches one of the branches. */
   alternatives: QueryPlan[][];
+  /** Each entry: the document's `lastUpdated` is a string after this one (`$gt`), or not before it (`$gte`). */
+  updatedSince: Array<{ value: string; inclusive: boolean }>;
 }
 
 /**
@@ -81,7 +84,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function emptyPlan(): QueryPlan {
-  return { projects: [], types: [], ids: [], fields: [], alternatives: [] };
+  return { projects: [], types: [], ids: [], fields: [], alternatives: [], updatedSince: [] };
 }
 
 function mergeInto(target: QueryPlan, source: QueryPlan): void {
@@ -90,6 +93,16 @@ function mergeInto(target: QueryPlan, source: QueryPlan): void {
   target.ids.push(...source.ids);
   target.fields.push(...source.fields);
   target.alternatives.push(...source.alternatives);
+  target.updatedSince.push(...source.updatedSince);
+}
+
+/** Lower bounds a `lastUpdated` condition puts on the (string) value: `{ $gt: s }`, `{ $gte: s }`. */
+function lowerBounds(condition: unknown): QueryPlan['updatedSince'] {
+  if (!isPlainObject(condition)) return [];
+  const bounds: QueryPlan['updatedSince'] = [];
+  if (typeof condition.$gt === 'string') bounds.push({ value: condition.$gt, inclusive: false });
+  if (typeof condition.$gte === 'string') bounds.push({ value: condition.$gte, inclusive: true });
+  return bounds;
 }
 
 /** Values a field condition requires by equality (any of them), or undefined when it does not narrow. */
@@ -106,6 +119,7 @@ function equalityValues(condition: unknown): IndexScalar[] | undefined {
 }
 
 function addFieldConditions(plan: QueryPlan, path: string, condition: unknown, nested: boolean): void {
+  if (!nested && path === 'lastUpdated') plan.updatedSince.push(...lowerBounds(condition));
   const values = equalityValues(condition);
   if (values) {
     if (nested) plan.fields.push({ path, values });

@@ -166,6 +166,11 @@ function collectKeys(value: unknown, parts: readonly string[], i: number, out: u
  * @returns the sort key
  */
 export function sortKeyOf(doc: unknown, path: string, direction: 1 | -1): unknown {
+  if (!path.includes('.') && isPlainObject(doc)) {
+    // A top-level field holding one value (`_id`, `lastUpdated`): its own key, whatever the direction.
+    const value = doc[path];
+    if (!Array.isArray(value)) return value === undefined ? null : value;
+  }
   const values: unknown[] = [];
   collectKeys(doc, path.split('.'), 0, values);
   let best: unknown = values[0];

@@ -100,4 +100,24 @@ describe('ResourceCollection candidates', () => {
     local.put({ ...doc('p', 'Patient', 'x', {}), versionId: 3, deleted: true });
     expect(local.holderOf('p', 'Patient.id|x')).toBeUndefined();
   });
+
+  test('a lower bound on lastUpdated past the newest stored one leaves no candidates', () => {
+    // Every document here has lastUpdated 2026-01-01T00:00:00.000Z.
+    expect(candidates({ project: 'p', lastUpdated: { $gte: '2026-01-01T00:00:00.001Z' } })).toEqual([]);
+    expect(candidates({ project: 'p', $and: [{ lastUpdated: { $gt: '2026-01-01T00:00:00.000Z' } }] })).toEqual([]);
+    expect(candidates({ project: 'p', type: 'Observation', lastUpdated: { $gte: '2026-01-01T00:00:00.000Z' } })).toHaveLength(50);
+  });
+
+  test('an index path first searched after documents exist is indexed from them and then kept current', () => {
+    const local = new ResourceCollection();
+    for (let i = 0; i < 10; i++) local.put(doc('p', 'Patient', `x${i}`, { tag: [{ c: i % 2 === 0 ? 'even' : 'odd' }] }));
+    const even = (): string[] => [...local.candidates({ project: 'p', 'index.tag.c': 'even' })].sort();
+    expect(even()).toEqual(['p/Patient/x0', 'p/Patient/x2', 'p/Patient/x4', 'p/Patient/x6', 'p/Patient/x8']);
+    local.put({ ...doc('p', 'Patient', 'x1', { tag: [{ c: 'even' }] }), versionId: 2 });
+    local.put({ ...doc('p', 'Patient', 'x0', { tag: [{ c: 'odd' }] }), versionId: 2 });
+    local.put(doc('p', 'Patient', 'y', { tag: [{ c: 'even' }, { c: 'odd' }] }));
+    expect(even()).toEqual(['p/Patient/x1', 'p/Patient/x2', 'p/Patient/x4', 'p/Patient/x6', 'p/Patient/x8', 'p/Patient/y']);
+    expect([...local.candidates({ project: 'p', 'index.tag.c': 'odd' })]).toHaveLength(6);
+  });
 });
+
