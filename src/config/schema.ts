@@ -55,6 +55,11 @@ export interface Config {
   oauthRateLimit: number;
   /** OAUTH_RATE_LIMIT_WINDOW_SECONDS: the window of OAUTH_RATE_LIMIT. */
   oauthRateLimitWindowSeconds: number;
+  /**
+   * SMART_STYLE_URL: the `smart_style_url` of token responses with launch context; `{issuer}`, `{tenant}` and
+   * `{project}` are replaced per project. The default is the style document the server serves for each project.
+   */
+  smartStyleUrl: string;
 }
 
 /** Environment variable names, for documentation and error messages. */
@@ -82,6 +87,7 @@ export const ENV = {
   trustProxy: 'TRUST_PROXY',
   oauthRateLimit: 'OAUTH_RATE_LIMIT',
   oauthRateLimitWindowSeconds: 'OAUTH_RATE_LIMIT_WINDOW_SECONDS',
+  smartStyleUrl: 'SMART_STYLE_URL',
 } as const satisfies Record<keyof Config, string>;
 
 /** Defaults for every optional key. */
@@ -105,4 +111,5 @@ export const DEFAULTS = {
   trustProxy: false as Config['trustProxy'],
   oauthRateLimit: 0,
   oauthRateLimitWindowSeconds: 60,
+  smartStyleUrl: '{issuer}/api/v1/oauth/smart-style.json',
 };

@@ -18,6 +18,8 @@ import { tokenEndpoint } from './endpoints/token';
 import { userinfoEndpoint } from './endpoints/userinfo';
 import { interactionRouter } from './interaction';
 import { KeyStore } from './tokens/keys';
+import { launchEndpoint } from '../smart/launch-endpoint';
+import { smartStyleHandler } from '../smart/style';
 
 /** Any other method on a JSON endpoint: 405 with `Allow`. */
 function methodNotAllowed(req: Request, res: Response): void {
@@ -29,7 +31,7 @@ function methodNotAllowed(req: Request, res: Response): void {
 export const OAUTH_BASE_PATH = '/w/:tenant/:project/api/v1/oauth';
 
 /** The JSON endpoints under {@link OAUTH_BASE_PATH} (CORS-enabled; the HTML pages are not). */
-export const OAUTH_JSON_ENDPOINTS = ['token', 'jwks', 'userinfo', 'introspect', 'revoke'] as const;
+export const OAUTH_JSON_ENDPOINTS = ['token', 'jwks', 'userinfo', 'introspect', 'revoke', 'launch', 'smart-style.json'] as const;
 
 /** The OIDC and RFC 8414 discovery paths (Express syntax). */
 export const DISCOVERY_PATHS = [
@@ -64,8 +66,10 @@ export function oauthServer(deps: OAuthDeps): OAuthServer {
   router.post('/revoke', oauthRateLimit(deps.config, 'revocation'), ...revokeEndpoint(deps, bearer), errors);
   router.get('/userinfo', ...userinfoEndpoint(deps, bearer), errors);
   router.post('/userinfo', ...userinfoEndpoint(deps, bearer), errors);
+  router.post('/launch', ...launchEndpoint(deps, bearer), errors);
+  router.get('/smart-style.json', smartStyleHandler);
   router.use(interactionRouter(deps));
-  router.all(['/token', '/introspect', '/revoke', '/jwks', '/userinfo'], methodNotAllowed, errors);
+  router.all(['/token', '/introspect', '/revoke', '/jwks', '/userinfo', '/launch'], methodNotAllowed, errors);
   return { router, keys, bearer };
 }
 

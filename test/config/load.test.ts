@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       trustProxy: false,
       oauthRateLimit: 0,
       oauthRateLimitWindowSeconds: 60,
+      smartStyleUrl: '{issuer}/api/v1/oauth/smart-style.json',
     });
   });
 

@@ -52,6 +52,8 @@ describe('authorization_code', () => {
       token_type: 'Bearer',
       expires_in: 3600,
       scope: 'openid fhirUser offline_access user/*.*',
+      // SMART: the user's identity as a context parameter when fhirUser was granted.
+      fhirUser: `${fx.fhirBaseUrl}/Patient/patient-ada`,
       refresh_token: expect.any(String),
       id_token: expect.any(String),
     });
@@ -172,6 +174,7 @@ describe('refresh_token', () => {
       token_type: 'Bearer',
       expires_in: 3600,
       scope: first.scope,
+      fhirUser: first.fhirUser,
       refresh_token: expect.any(String),
       id_token: expect.any(String),
     });

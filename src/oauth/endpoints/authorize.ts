@@ -19,6 +19,7 @@ import { AuthorizeRedirectError, untrustedRequest } from '../interaction/errors'
 import { currentSession, needsConsent, redirectError, redirectWithCode, signedInUser } from '../interaction/flow';
 import { type AuthorizationRequest, createInteraction, INTERACTION_LIFETIME_SECONDS } from '../interaction/interaction-store';
 import { readParams, singleParam } from '../interaction/params';
+import { applySmartLaunch } from '../../smart/authorize-launch';
 
 async function startAuthorization(ctx: InteractionContext, req: Request, res: Response, request: AuthorizationRequest, client: AuthorizeClient): Promise<void> {
   const session = await currentSession(ctx, req);
@@ -51,6 +52,7 @@ export function authorizeHandler(deps: OAuthDeps) {
     const { client, resource } = loaded as NonNullable<typeof loaded>;
     try {
       const request = validateAuthorizationRequest(params, client, target, (requested) => grantScopes(requested, resource));
+      await applySmartLaunch(deps.storage.records, ctx.project, params, request);
       await startAuthorization(ctx, req, res, request, client);
     } catch (err) {
       if (err instanceof AuthorizeRedirectError) return redirectError(ctx, res, target, err);

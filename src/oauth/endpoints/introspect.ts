@@ -47,6 +47,7 @@ async function accessTokenInfo(bearer: BearerAuthenticator, token: string, proje
       ...(auth.jti ? { jti: auth.jti } : {}),
       ...(auth.fhirUser ? { fhirUser: auth.fhirUser } : {}),
       ...(auth.patient ? { patient: auth.patient } : {}),
+      ...(auth.encounter ? { encounter: auth.encounter } : {}),
     };
   } catch (err) {
     if (err instanceof OAuthError) return undefined;

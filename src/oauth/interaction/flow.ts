@@ -14,11 +14,12 @@ import type { AuthorizeClient } from './authorize-request';
 import { clientRedirectUrl } from './authorize-request';
 import { hasConsent } from './consent-store';
 import { clearCookie, interactionCookie, readCookie, SESSION_COOKIE } from './cookies';
-import { type AuthorizeRedirectError, interactionExpired } from './errors';
+import { AuthorizeRedirectError, interactionExpired } from './errors';
 import type { InteractionContext } from './context';
 import { type AuthorizationRequest, consumeInteraction, type Interaction, type InteractionLogin } from './interaction-store';
 import { loadSession, type Session } from './session-store';
 import { activeUser } from './users';
+import { linkedPatient } from '../../smart/launch-context';
 
 /** The user a request would be authorized for. */
 export interface SignedIn {
@@ -113,6 +114,10 @@ export function redirectError(ctx: InteractionContext, res: Response, target: { 
  * @param user - who authorized it
  */
 export async function redirectWithCode(ctx: InteractionContext, res: Response, request: AuthorizationRequest, user: SignedIn): Promise<void> {
+  if (request.launchUserId !== undefined && request.launchUserId !== user.userId) {
+    return redirectError(ctx, res, request, new AuthorizeRedirectError('access_denied', 'The EHR launch was created by another user'));
+  }
+  const launch = request.launch ?? (await standaloneContext(ctx, request, user));
   const code = await issueAuthorizationCode(ctx.deps, {
     project: ctx.project.key,
     clientId: request.clientId,
@@ -124,7 +129,7 @@ export async function redirectWithCode(ctx: InteractionContext, res: Response, r
     ...(user.membershipId !== undefined ? { membershipId: user.membershipId } : {}),
     ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
     authTime: user.authTime,
-    ...(request.launch !== undefined ? { launch: request.launch } : {}),
+    ...(launch !== undefined ? { launch } : {}),
   });
   sendRedirect(res, clientRedirectUrl(request.redirectUri, { code, state: request.state, iss: ctx.project.issuer }));
 }
@@ -161,4 +166,18 @@ export async function continueInteraction(
   if (await needsConsent(ctx, client, interaction.request, user.userId)) return sendRedirect(res, ctx.pageUrl('consent', interaction.id));
   if (!(await endInteraction(ctx, res, interaction))) throw interactionExpired();
   await redirectWithCode(ctx, res, interaction.request, user);
+}
+
+/**
+ * The context of a standalone launch (`launch/patient` without EHR context): the patient the user's Membership
+ * links, if it links a Patient.
+ * @param ctx - the interaction context
+ * @param request - the authorization request
+ * @param user - the signed-in user
+ * @returns the context, or undefined when none applies
+ */
+async function standaloneContext(ctx: InteractionContext, request: AuthorizationRequest, user: SignedIn): Promise<Record<string, unknown> | undefined> {
+  if (!request.scope.includes('launch/patient')) return undefined;
+  const patient = user.membershipId ? await linkedPatient(ctx.deps.storage.resources, ctx.project.key, user.membershipId) : undefined;
+  return patient === undefined ? undefined : { source: 'standalone', patient };
 }

@@ -31,10 +31,12 @@ export interface AuthorizationRequest {
   /** `max_age` in seconds. */
   maxAge?: number;
   /**
-   * Launch context (SMART EHR launch: patient, encounter... resolved from the `launch` parameter). Reserved:
-   * nothing fills it yet; it travels into the authorization code when it does.
+   * SMART launch context (src/smart/launch-context.ts `LaunchContext`): from the `launch` parameter of an EHR
+   * launch, or the patient of a standalone launch. It travels into the authorization code.
    */
   launch?: Record<string, unknown>;
+  /** The user who created the EHR launch: only their sign-in completes it. */
+  launchUserId?: string;
 }
 
 /** Who signed in during the interaction. */

@@ -11,6 +11,7 @@ import type { Grant } from './grants';
 import type { KeyStore } from './keys';
 import { MAX_SIGNED_LIFETIME } from './keys';
 import { issueRefreshToken } from './refresh-tokens';
+import { launchContextOf, smartStyleUrl, tokenResponseContext } from '../../smart/launch-context';
 
 /** The JSON body of a successful token response. */
 export interface TokenResponse {
@@ -84,6 +85,10 @@ export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: Issu
   const fhirUser = request.fhirUser ? `${project.fhirBase}/${request.fhirUser}` : undefined;
   const claims: Record<string, unknown> = { client_id: client.id, scope: scope.join(' '), grant_id: grant.grantId };
   if (fhirUser) claims.fhirUser = fhirUser;
+  // The launch context rides in the token, so the FHIR API enforces `patient/` scopes without a lookup.
+  const launch = launchContextOf(grant.launch);
+  if (launch?.patient !== undefined) claims.patient = launch.patient;
+  if (launch?.encounter !== undefined) claims.encounter = launch.encounter;
   const accessToken = await new SignJWT(claims)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
     .setIssuer(project.issuer)
@@ -94,6 +99,8 @@ export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: Issu
     .setJti(randomUUID())
     .sign(key.privateKey);
   const response: TokenResponse = { access_token: accessToken, token_type: 'Bearer', expires_in: lifetime, scope: scope.join(' ') };
+  if (launch) Object.assign(response, tokenResponseContext(launch, smartStyleUrl(deps.config.smartStyleUrl, { issuer: project.issuer, tenant: project.tenant, name: project.project })));
+  if (fhirUser && scope.includes('fhirUser')) response.fhirUser = fhirUser;
   const refreshScope = request.refreshScope ?? scope;
   if (request.allowRefresh && mayRefresh(client, refreshScope)) {
     // A family never outlives its grant: rotation does not extend the authorization.

@@ -19,8 +19,10 @@ export interface AccessTokenClaims {
   grantId: string;
   /** Absolute URL of the user's linked resource. */
   fhirUser?: string;
-  /** Patient in context (SMART), when present. */
+  /** Patient in context (SMART; its id), when present. */
   patient?: string;
+  /** Encounter in context (SMART; its id), when present. */
+  encounter?: string;
   /** Expiry, epoch seconds. */
   exp: number;
   iat: number;
@@ -69,6 +71,7 @@ export async function verifyAccessToken(keys: KeyStore, token: string, project: 
     grantId: String(payload.grant_id),
     fhirUser: typeof payload.fhirUser === 'string' ? payload.fhirUser : undefined,
     patient: typeof payload.patient === 'string' ? payload.patient : undefined,
+    encounter: typeof payload.encounter === 'string' ? payload.encounter : undefined,
     exp: payload.exp as number,
     iat: payload.iat as number,
     jti: typeof payload.jti === 'string' ? payload.jti : undefined,
