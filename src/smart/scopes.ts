@@ -30,6 +30,7 @@ export const NON_RESOURCE_SCOPES: ReadonlySet<string> = new Set([
   'openid',
   'fhirUser',
   'profile',
+  'email',
   'launch',
   'launch/patient',
   'launch/encounter',

@@ -12,10 +12,27 @@ describe('parseScope', () => {
 });
 
 describe('grantScopes', () => {
-  it('grants the requested scopes the client is registered for, in request order, by exact match', () => {
-    const client = { scope: 'openid offline_access patient/*.rs' };
-    expect(grantScopes(['patient/*.rs', 'openid', 'user/*.*', 'patient/Observation.rs'], client)).toEqual(['patient/*.rs', 'openid']);
+  it('grants requested scopes the client is registered for, or covered by a registered resource scope, in request order', () => {
+    const client = { scope: 'openid offline_access patient/*.rs user/Observation.cruds?category=lab unknown-scope' };
+    expect(grantScopes(['patient/*.rs', 'openid', 'user/*.*', 'patient/Observation.rs', 'patient/Patient.read'], client)).toEqual([
+      'patient/*.rs',
+      'openid',
+      'patient/Observation.rs',
+      'patient/Patient.read',
+    ]);
     expect(grantScopes(['openid'], {})).toEqual([]);
+  });
+
+  it('never widens: more permissions, another context, a missing restriction, malformed or unknown scopes are dropped', () => {
+    const client = { scope: 'patient/Observation.rs user/Observation.cruds?category=lab unknown-scope launch' };
+    expect(grantScopes(['patient/Observation.cruds', 'user/Observation.rs', 'patient/Observation.sr', 'unknown-scope', 'launch'], client)).toEqual(['launch']);
+    expect(grantScopes(['user/Observation.rs?category=lab', 'user/Observation.rs?category=other'], client)).toEqual(['user/Observation.rs?category=lab']);
+  });
+
+  it('gives system/ scopes only to client_credentials, and nothing else to it', () => {
+    const client = { scope: 'openid system/*.rs user/*.rs' };
+    expect(grantScopes(['openid', 'system/Patient.rs', 'user/Patient.rs'], client)).toEqual(['openid', 'user/Patient.rs']);
+    expect(grantScopes(['openid', 'system/Patient.rs', 'user/Patient.rs'], client, 'client_credentials')).toEqual(['system/Patient.rs']);
   });
 });
 

@@ -3,7 +3,7 @@
  * - public clients (auth method `none`) may not use it;
  * - scope defaults to everything the client is registered for; requested scopes outside it are dropped, and a
  *   request none of whose scopes may be granted is `invalid_scope`;
- * - user-facing scopes (openid, offline_access, online_access) are never granted: no id_token, no refresh token.
+ * - only `system/` resource scopes are granted: no id_token, no refresh token, no user or patient scopes.
  */
 import { InvalidScopeError, UnauthorizedClientError } from '../errors';
 import { grantScopes, parseScope } from '../scopes';
@@ -16,8 +16,6 @@ export const grantType = 'client_credentials';
 /** Required parameters besides client authentication. */
 export const parameters: readonly string[] = [];
 
-const USER_SCOPES = new Set(['openid', 'fhirUser', 'profile', 'email', 'offline_access', 'online_access']);
-
 /**
  * Issues an access token to the client itself.
  * @param ctx - the token request
@@ -27,7 +25,7 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   const { client } = ctx.auth;
   if (ctx.auth.method === 'none') throw new UnauthorizedClientError('Public clients cannot use client_credentials');
   const asked = ctx.body.scope?.trim() ? ctx.body.scope : undefined;
-  const scope = grantScopes(parseScope(asked ?? client.scope), client).filter((s) => !USER_SCOPES.has(s));
+  const scope = grantScopes(parseScope(asked ?? client.scope), client, 'client_credentials');
   if (asked !== undefined && scope.length === 0) throw new InvalidScopeError('None of the requested scopes may be granted to this client');
   const grant = await createGrant(ctx.deps, { project: ctx.project.key, clientId: client.id, scope }, accessTokenLifetime(client));
   return issueTokens(ctx.deps, ctx.keys, { project: ctx.project, client, grant, scope, allowRefresh: false });

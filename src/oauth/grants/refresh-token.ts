@@ -8,7 +8,7 @@
  * - the family lives at most the client's refreshTokenLifetime from the authorization (its grant's expiry).
  */
 import { InvalidGrantError, InvalidScopeError } from '../errors';
-import { parseScope } from '../scopes';
+import { isCoveredBy, parseScope } from '../scopes';
 import { isGrantActive, readGrant, revokeGrant } from '../tokens/grants';
 import { issueTokens, type TokenResponse } from '../tokens/issue';
 import { useRefreshToken } from '../tokens/refresh-tokens';
@@ -40,7 +40,7 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   let scope = use.data.scope;
   if (body.scope !== undefined) {
     const requested = parseScope(body.scope);
-    const widened = requested.filter((s) => !use.data.scope.includes(s));
+    const widened = requested.filter((s) => !isCoveredBy(s, use.data.scope));
     if (widened.length > 0) throw new InvalidScopeError(`Scopes not in the original grant: ${widened.join(' ').slice(0, 200)}`);
     if (requested.length > 0) scope = requested;
   }
