@@ -160,6 +160,23 @@ describe('EHR launch', () => {
   });
 });
 
+describe('the docs/smart.md examples', () => {
+  it('registers the example app with a FHIR update and launches it', async () => {
+    const admin = (await oauthPost(fx.t, 'token', { grant_type: 'client_credentials' }, ['admin-cli', 'admin-client-secret-for-tests'])).body.access_token as string;
+    const app = {
+      resourceType: 'ClientApplication', id: 'growth-chart', name: 'Growth chart', status: 'active',
+      grantType: ['authorization_code', 'refresh_token'], tokenEndpointAuthMethod: 'none',
+      redirectUri: ['https://growth-chart.example/callback'], launchUri: 'https://growth-chart.example/launch',
+      scope: 'openid fhirUser launch launch/patient offline_access patient/*.rs user/Patient.rs',
+    };
+    const put = await request(fx.t.app).put(`${FHIR}/ClientApplication/growth-chart`).set('Authorization', `Bearer ${admin}`).set('Content-Type', 'application/fhir+json').send(app);
+    expect(put.status).toBe(201);
+    const launched = await launchRequest(ehrToken, { client_id: 'growth-chart', patient: 'p1', encounter: 'e1' });
+    expect(launched.status).toBe(200);
+    expect(launched.body.url).toBe(`https://growth-chart.example/launch?iss=${encodeURIComponent(fx.fhirBaseUrl)}&launch=${String(launched.body.launch)}`);
+  });
+});
+
 describe('standalone launch', () => {
   it('gives a user whose Membership links a Patient that patient, with a patient banner', async () => {
     const { verifier, challenge } = pkce();
