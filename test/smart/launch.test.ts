@@ -187,5 +187,16 @@ describe('standalone launch', () => {
     expect(tokens.body).toMatchObject({ patient: 'patient-ada', need_patient_banner: true, fhirUser: `${fx.fhirBaseUrl}/Patient/patient-ada` });
     expect(decodeJwt(tokens.body.access_token as string)).toMatchObject({ patient: 'patient-ada' });
     expect(decodeJwt(tokens.body.id_token as string)).toMatchObject({ fhirUser: `${fx.fhirBaseUrl}/Patient/patient-ada` });
+    // With a policy that lets the patient read their own record, the fhirUser URL reads with the issued token.
+    await fx.repo.update('Patient', 'patient-ada', { resourceType: 'Patient', id: 'patient-ada', name: [{ family: 'Lovelace' }] });
+    await fx.repo.update('AccessPolicy', 'member-self', {
+      resourceType: 'AccessPolicy', id: 'member-self', name: 'Own record', engine: 'rule-engine',
+      target: [{ link: { reference: `Membership/${fx.memberMembershipId}` } }],
+      rule: [{ name: 'own patient', target: { expression: "%request.interaction = 'read'" }, condition: { expression: '%resource.id = %fhirUser.id' } }],
+    });
+    const fhirUser = new URL(tokens.body.fhirUser as string);
+    const read = await request(fx.t.app).get(fhirUser.pathname).set('Authorization', `Bearer ${String(tokens.body.access_token)}`);
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ resourceType: 'Patient', id: 'patient-ada' });
   });
 });
