@@ -25,6 +25,8 @@ export type ScenarioName =
 /** Scenarios in the order they run. */
 export const SCENARIOS: readonly ScenarioName[] = [
   'read',
+  // Right after `read`, against which its goal is set: same heap, same data.
+  'policy-read',
   'bearer-read',
   'create',
   'update',
@@ -33,7 +35,6 @@ export const SCENARIOS: readonly ScenarioName[] = [
   'search-include',
   'transaction',
   'token-client-credentials',
-  'policy-read',
   'policy-search',
 ];
 

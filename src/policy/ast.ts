@@ -28,6 +28,10 @@ export interface ExpressionFacts {
   functions: FunctionCall[];
   definedVariables: Set<string>;
   usesFocus: boolean;
+  /** Members read as `%request.<member>`. */
+  requestMembers: Set<string>;
+  /** `%request` is used other than as `%request.<member>` (passed whole, or indexed). */
+  requestWhole: boolean;
 }
 
 /** Functions whose result does not depend on their input collection. */
@@ -66,7 +70,7 @@ function constantName(node: AstNode): string {
  * @returns variables read, functions called, variables defined, focus dependence
  */
 export function analyzeExpression(root: AstNode): ExpressionFacts {
-  const facts: ExpressionFacts = { variables: new Set(), functions: [], definedVariables: new Set(), usesFocus: false };
+  const facts: ExpressionFacts = { variables: new Set(), functions: [], definedVariables: new Set(), usesFocus: false, requestMembers: new Set(), requestWhole: false };
   const visitFunction = (node: AstNode, argumentsOnRoot: boolean): void => {
     const name = functionName(node);
     const params = functionParams(node);
@@ -82,6 +86,7 @@ export function analyzeExpression(root: AstNode): ExpressionFacts {
     switch (node.type) {
       case 'ExternalConstantTerm':
         facts.variables.add(constantName(node));
+        if (constantName(node) === 'request') facts.requestWhole = true;
         return;
       case 'InvocationTerm': {
         const invocation = node.children?.[0];
@@ -96,6 +101,12 @@ export function analyzeExpression(root: AstNode): ExpressionFacts {
       }
       case 'InvocationExpression': {
         const [left, right] = node.children ?? [];
+        const constant = left?.type === 'TermExpression' ? left.children?.[0] : undefined;
+        if (constant?.type === 'ExternalConstantTerm' && constantName(constant) === 'request' && right?.type === 'MemberInvocation' && right.text) {
+          facts.variables.add('request');
+          facts.requestMembers.add(right.text);
+          return;
+        }
         if (left) visit(left, onRoot);
         // The right side works on the left side's result; a function's arguments see those items.
         if (right?.type === 'FunctionInvocation') visitFunction(right, false);

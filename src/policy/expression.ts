@@ -124,6 +124,8 @@ export function compileExpression(
   }
   const constants = bindConstants(facts.variables);
   const variables = new Set(facts.variables);
+  const evaluate = (focus: unknown, env: Readonly<Record<string, unknown>>): unknown[] =>
+    fn(focus ?? [], constants ? Object.assign(Object.create(env) as Record<string, unknown>, constants) : (env as Record<string, unknown>));
   return {
     issues: [],
     expression: {
@@ -131,7 +133,7 @@ export function compileExpression(
       location,
       variables,
       dependsOnResource: facts.usesFocus || [...variables].some((v) => RESOURCE_DEPENDENT_VARIABLES.has(v)),
-      evaluate: (focus, env) => fn(focus ?? [], constants ? Object.assign(Object.create(env) as Record<string, unknown>, constants) : (env as Record<string, unknown>)),
+      evaluate: byRequestShape(facts) ? memoizedByRequestShape(evaluate) : evaluate,
     },
   };
 }
@@ -149,4 +151,43 @@ function bindConstants(variables: ReadonlySet<string>): Record<string, string> |
 function dedupe(issues: Issue[]): Issue[] {
   const seen = new Set<string>();
   return issues.filter((i) => (seen.has(i.diagnostics) ? false : (seen.add(i.diagnostics), true)));
+}
+
+/** `%request` members that describe the shape of a request (the same for every request of that kind). */
+const SHAPE_MEMBERS: ReadonlySet<string> = new Set(['interaction', 'resourceType']);
+/** Functions whose value changes over time. */
+const CLOCK_FUNCTIONS: ReadonlySet<string> = new Set(['now', 'today', 'timeOfDay']);
+/** Distinct request shapes remembered per expression. */
+const MAX_SHAPES = 256;
+
+/**
+ * Whether an expression's value is fixed by the request's interaction and resource type: it reads nothing but
+ * `%request.interaction` and `%request.resourceType` (no focus, no other variable, no clock).
+ */
+function byRequestShape(facts: ReturnType<typeof analyzeExpression>): boolean {
+  return (
+    !facts.usesFocus &&
+    !facts.requestWhole &&
+    [...facts.variables].every((v) => v === 'request') &&
+    [...facts.requestMembers].every((m) => SHAPE_MEMBERS.has(m)) &&
+    facts.functions.every((f) => !CLOCK_FUNCTIONS.has(f.name) && f.name !== 'defineVariable')
+  );
+}
+
+/**
+ * Remembers an expression's result per request shape. Typical rule targets
+ * (`%request.resourceType = 'Patient' and %request.interaction in ('read' | 'search-type')`) are then evaluated
+ * once per shape instead of on every request; the memory lives as long as the compiled policy.
+ */
+function memoizedByRequestShape(evaluate: CompiledExpression['evaluate']): CompiledExpression['evaluate'] {
+  const results = new Map<string, unknown[]>();
+  return (focus, env) => {
+    const request = env.request as { interaction?: unknown; resourceType?: unknown } | undefined;
+    const key = `${String(request?.interaction)}|${String(request?.resourceType)}`;
+    const known = results.get(key);
+    if (known) return known;
+    const result = evaluate(focus, env);
+    if (results.size < MAX_SHAPES) results.set(key, result);
+    return result;
+  };
 }
