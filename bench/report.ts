@@ -82,9 +82,15 @@ export function toRow(
  * @param rows - measured rows, baseline and server
  * @param serverName - the server target's name
  * @param baselineName - the baseline target's name
+ * @param relativeMeasured - relative ratios measured head to head (alternating runs), which take precedence
  * @returns one verdict per scenario that has a server row
  */
-export function judge(rows: readonly ResultRow[], serverName: string, baselineName: string): Verdict[] {
+export function judge(
+  rows: readonly ResultRow[],
+  serverName: string,
+  baselineName: string,
+  relativeMeasured: ReadonlyMap<ScenarioName, number> = new Map(),
+): Verdict[] {
   const verdicts: Verdict[] = [];
   for (const server of rows.filter((r) => r.target === serverName)) {
     const baseline = rows.find((r) => r.target === baselineName && r.scenario === server.scenario);
@@ -96,7 +102,7 @@ export function judge(rows: readonly ResultRow[], serverName: string, baselineNa
     const throughputOk = throughput === undefined || server.reqPerSec >= throughput.minReqPerSec;
     const relativeGoal = RELATIVE_GOALS[server.scenario];
     const versus = relativeGoal ? rows.find((r) => r.target === serverName && r.scenario === relativeGoal.versus) : undefined;
-    const relative = versus !== undefined && versus.reqPerSec > 0 ? server.reqPerSec / versus.reqPerSec : null;
+    const relative = relativeMeasured.get(server.scenario) ?? (versus !== undefined && versus.reqPerSec > 0 ? server.reqPerSec / versus.reqPerSec : null);
     const relativeOk = relativeGoal === undefined || (relative !== null && relative >= relativeGoal.min);
     verdicts.push({ scenario: server.scenario, ratio, ratioGoal, relative, serverFailures, met: ratioOk && throughputOk && relativeOk && serverFailures === 0 });
   }

@@ -17,8 +17,12 @@ import { findFreePort, killTargetsNow, spawnTarget, stopTarget, waitHealthy } fr
 import type { Target } from './processes';
 import { buildReport, formatTable, judge, toRow, writeReport } from './report';
 import type { ResultRow } from './report';
-import { BENCH_CLIENT, prepareData, scenarioOptions, SCENARIOS } from './scenarios';
+import { BENCH_CLIENT, prepareData, RELATIVE_GOALS, scenarioOptions, SCENARIOS } from './scenarios';
 import type { LoadSettings, PreparedData, ScenarioName } from './scenarios';
+
+/** Alternating runs of a relative goal's two scenarios, and their length. */
+const HEAD_TO_HEAD_ROUNDS = 6;
+const HEAD_TO_HEAD_SECONDS = 4;
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'latest.json');
@@ -190,8 +194,27 @@ async function main(): Promise<void> {
     }
   }
 
+  // Relative goals compare two server scenarios: measured head to head, alternating, so that drift (JIT warm-up,
+  // heap growth, the other processes on the machine) weighs on both alike.
+  const relativeMeasured = new Map<ScenarioName, number>();
+  const server = targets.find((t) => t.name === SERVER);
+  for (const [scenario, goal] of Object.entries(RELATIVE_GOALS) as Array<[ScenarioName, { versus: ScenarioName; min: number }]>) {
+    const prepared = server && data.get(server);
+    if (!server || !prepared || !scenarios.includes(scenario) || !scenarios.includes(goal.versus)) continue;
+    const totals = { [scenario]: 0, [goal.versus]: 0 } as Record<string, number>;
+    for (let round = 0; round < HEAD_TO_HEAD_ROUNDS; round++) {
+      for (const name of round % 2 === 0 ? [goal.versus, scenario] : [scenario, goal.versus]) {
+        const { result } = await load(scenarioOptions(name, server.url, prepared, { ...settings, durationSeconds: HEAD_TO_HEAD_SECONDS }));
+        totals[name] = (totals[name] ?? 0) + result.requests.total;
+      }
+    }
+    const ratio = (totals[scenario] ?? 0) / Math.max(1, totals[goal.versus] ?? 0);
+    relativeMeasured.set(scenario, ratio);
+    console.log(`${scenario} vs ${goal.versus}, head to head (${HEAD_TO_HEAD_ROUNDS} alternating rounds of ${HEAD_TO_HEAD_SECONDS}s each): ${ratio.toFixed(2)}`);
+  }
+
   const memory = Object.fromEntries(targets.map((t) => [t.name, peakRssMiB(t)]));
-  const verdicts = judge(rows, SERVER, BASELINE);
+  const verdicts = judge(rows, SERVER, BASELINE, relativeMeasured);
   const report = buildReport(rows, verdicts, { ...settings, warmupSeconds, patients, historyPatients }, memory);
   writeReport(report, RESULTS_FILE);
 
