@@ -28,7 +28,7 @@ const EXTRA: Json[] = [
   { resourceType: 'MedicationRequest', id: 'm1', status: 'active', intent: 'order', subject: { reference: 'Patient/p1' }, medicationCodeableConcept: { coding: [{ code: 'med' }] }, authoredOn: '2020', dosageInstruction: [{ timing: { event: ['2020-01-01', '2020-02-01'] } }] },
   { resourceType: 'MedicationRequest', id: 'm2', status: 'active', intent: 'order', subject: { reference: 'Group/1' }, medicationReference: { reference: 'Medication/med1' } },
   { resourceType: 'Encounter', id: 'e1', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/p1' }, period: { start: '2020-01-01T10:00:00Z', end: '2020-01-01T11:00:00Z' }, participant: [{ individual: { reference: 'Practitioner/pr1' } }], length: { value: 60, unit: 'min' } },
-  { resourceType: 'Patient', id: 'px', deceasedDateTime: '2020', link: [{ other: { reference: 'Patient/p1' }, type: 'seealso' }], generalPractitioner: [{ reference: 'Organization/o1' }, { reference: 'Practitioner/pr1' }], telecom: [{ system: 'email', value: 'a@b.c' }, { system: 'phone', value: '1' }], address: [{ city: 'X', line: ['1', '2'] }], _birthDate: { extension: [{ url: 'u', valueString: 'v' }] } },
+  { resourceType: 'Patient', id: 'px', deceasedDateTime: '2020', link: [{ other: { reference: 'Patient/p1' }, type: 'seealso' }], generalPractitioner: [{ reference: 'Organization/o1' }, { reference: 'Practitioner/pr1' }], telecom: [{ system: 'email', value: 'a@b.c' }, { system: 'phone', value: '1' }, { value: 'none' }, { system: 'Email', value: 'E' }], address: [{ city: 'X', line: ['1', '2'] }], _birthDate: { extension: [{ url: 'u', valueString: 'v' }] } },
   { resourceType: 'Patient', id: 'py', deceasedBoolean: false, active: false, name: [{ text: 'A B', given: ['A', 'C'] }, { family: 'B' }] },
   { resourceType: 'RiskAssessment', id: 'ra', status: 'final', subject: { reference: 'Patient/p1' }, prediction: [{ probabilityRange: { low: { value: 1 }, high: { value: 2 } } }, { probabilityDecimal: 0.5 }] },
 ];
@@ -87,12 +87,19 @@ describe('fast path evaluation of SearchParameter expressions', () => {
   });
 
   it('leaves functions, operators and unknown elements to the engine', () => {
-    expect(compileFastPath(["Patient.telecom.where(system='email')"], 'Patient')).toBeUndefined();
+    expect(compileFastPath(["Patient.telecom.where(system = 'email' or system = 'phone')"], 'Patient')).toBeUndefined();
+    expect(compileFastPath(["Patient.telecom.where(period = 'x')"], 'Patient')).toBeUndefined();
     expect(compileFastPath(['Patient.deceased.exists() and Patient.deceased != false'], 'Patient')).toBeUndefined();
     expect(compileFastPath(['Patient.nope'], 'Patient')).toBeUndefined();
     expect(compileFastPath(['(Observation.value as Nope)'], 'Observation')).toBeUndefined();
     expect(compileFastPath(['ClientApplication.name'], 'ClientApplication')).toBeUndefined();
     expect(compileFastPath(['Patient.name', 'Practitioner.name'], 'Patient')?.({ resourceType: 'Patient', name: [{ family: 'x' }] })).toEqual([{ family: 'x' }]);
+  });
+
+  it("keeps the elements whose primitive child equals a literal: where(system='email')", () => {
+    const fast = compileFastPath(["Patient.telecom.where(system='email')"], 'Patient');
+    const telecom = [{ system: 'email', value: 'a@b.c' }, { system: 'phone', value: '1' }, { value: 'no system' }, { system: 'Email', value: 'case' }];
+    expect(fast?.({ resourceType: 'Patient', telecom })).toEqual([{ system: 'email', value: 'a@b.c' }]);
   });
 
   it('reads the Resource elements of the project types, which the engine model does not know', () => {

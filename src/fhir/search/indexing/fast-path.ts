@@ -5,7 +5,9 @@
  * - `Type.a.b` — element navigation, flattening arrays; a choice element without a cast (`Observation.effective`)
  *   yields every `effective[x]` variant present;
  * - `(Type.a as T)`, `Type.a.as(T)`, `Type.a.ofType(T)` — one variant of a choice element (`valueQuantity`);
- * - `Type.a.where(resolve() is T)` — the References among them whose reference names a `T`.
+ * - `Type.a.where(resolve() is T)` — the References among them whose reference names a `T`;
+ * - `Type.a.where(b = 'literal')` — the elements whose primitive `b` (code, string, uri) equals the literal
+ *   (`Patient.telecom.where(system='email')`).
  *
  * `Type` is the resource type, `Resource` or `DomainResource`. Element types come from the FHIRPath R4 model
  * (`path2Type`, `choiceTypePaths`), so only paths the model knows are taken; anything else (functions,
@@ -34,7 +36,12 @@ interface Term {
   steps: Step[];
   /** `where(resolve() is T)`: keep References to this type. */
   referenceType?: string;
+  /** `where(b = 'literal')`: keep elements whose `b` is the literal. */
+  equals?: { key: string; value: string };
 }
+
+/** Primitive types compared by `=` as exact strings. */
+const STRING_TYPES = new Set(['code', 'string', 'uri']);
 
 const COMPLEX_CONTAINERS = new Set(['BackboneElement', 'Element']);
 
@@ -47,6 +54,11 @@ function capitalize(type: string): string {
  * @returns the steps, or undefined when the model does not know an element
  */
 function resolveSteps(root: string, names: string[], cast: string | undefined): Step[] | undefined {
+  return resolvePath(root, names, cast)?.steps;
+}
+
+/** Like resolveSteps, with the type of the last element (undefined for a choice element). */
+function resolvePath(root: string, names: string[], cast: string | undefined): { steps: Step[]; type?: string } | undefined {
   const steps: Step[] = [];
   let prefix = root;
   for (const [i, name] of names.entries()) {
@@ -62,7 +74,7 @@ function resolveSteps(root: string, names: string[], cast: string | undefined): 
       } else {
         steps.push({ keys: choices.map((suffix) => `${name}${suffix}`) });
       }
-      return steps;
+      return { steps };
     }
     const type = model.path2Type[full];
     if (type === undefined) return undefined;
@@ -70,25 +82,32 @@ function resolveSteps(root: string, names: string[], cast: string | undefined): 
     steps.push({ keys: [name] });
     prefix = COMPLEX_CONTAINERS.has(type) ? full : type;
   }
-  return steps;
+  return { steps, type: prefix };
 }
 
 const PATH = String.raw`([A-Z][A-Za-z]*)((?:\.[a-z][A-Za-z0-9]*)+)`;
-const TERM_PATTERNS: Array<{ re: RegExp; kind: 'plain' | 'cast' | 'where' }> = [
+const TERM_PATTERNS: Array<{ re: RegExp; kind: 'plain' | 'cast' | 'where' | 'equals' }> = [
   { re: new RegExp(`^${PATH}$`), kind: 'plain' },
   { re: new RegExp(`^\\(\\s*${PATH}\\s+as\\s+([A-Za-z]+)\\s*\\)$`), kind: 'cast' },
   { re: new RegExp(`^${PATH}\\.(?:as|ofType)\\(([A-Za-z]+)\\)$`), kind: 'cast' },
   { re: new RegExp(`^${PATH}\\.where\\(resolve\\(\\)\\s+is\\s+([A-Z][A-Za-z]*)\\)$`), kind: 'where' },
+  { re: new RegExp(`^${PATH}\\.where\\(([a-z][A-Za-z0-9]*)\\s*=\\s*'([A-Za-z0-9\\-.:/]*)'\\)$`), kind: 'equals' },
 ];
 
 function parseTerm(term: string, type: string): Term | null | undefined {
   for (const { re, kind } of TERM_PATTERNS) {
     const match = re.exec(term);
     if (!match) continue;
-    const [, root = '', path = '', extra] = match;
+    const [, root = '', path = '', extra, literal] = match;
     // A term rooted at another type yields nothing for this one.
     if (root !== type && root !== 'Resource' && root !== 'DomainResource') return null;
     const names = path.slice(1).split('.');
+    if (kind === 'equals') {
+      const resolved = resolvePath(root, names, undefined);
+      const keyType = resolved?.type !== undefined && extra !== undefined ? model.path2Type[`${resolved.type}.${extra}`] : undefined;
+      if (!resolved || keyType === undefined || !STRING_TYPES.has(keyType) || extra === undefined || literal === undefined) return undefined;
+      return { steps: resolved.steps, equals: { key: extra, value: literal } };
+    }
     const steps = resolveSteps(root, names, kind === 'cast' ? extra : undefined);
     if (!steps) return undefined;
     return kind === 'where' ? { steps, referenceType: extra } : { steps };
@@ -118,6 +137,10 @@ function evaluateTerm(term: Term, resource: Record<string, unknown>): unknown[] 
   for (const step of term.steps) {
     values = navigate(values, step);
     if (values.length === 0) return values;
+  }
+  if (term.equals !== undefined) {
+    const { key, value } = term.equals;
+    return values.filter((item) => typeof item === 'object' && item !== null && (item as Record<string, unknown>)[key] === value);
   }
   if (term.referenceType === undefined) return values;
   return values.filter((value) => {
