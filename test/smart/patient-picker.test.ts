@@ -6,7 +6,7 @@
  */
 import { decodeJwt } from 'jose';
 import request from 'supertest';
-import { Browser, pkce, redirectParams, scrapeForm } from '../oauth/authorize-helpers';
+import { Browser, OWNER, pkce, redirectParams, scrapeForm } from '../oauth/authorize-helpers';
 import { FHIR, OAUTH, oauthPost, setupOAuth, type OAuthFixture } from '../oauth/oauth-fixtures';
 
 const APP_REDIRECT = 'https://picker-app.example/callback';
@@ -100,6 +100,12 @@ describe('patient picker', () => {
     const bad = await search({ birthdate: 'yesterday' });
     expect(bad.status).toBe(200);
     expect(bad.text).toContain('role="alert"');
+  });
+
+  it('lists every matching patient to the project owner', async () => {
+    const { browser, res } = await signIn(OWNER, pkce().challenge);
+    expect(String(res.headers.location)).toMatch(/\/patient-picker\?/);
+    expect(listedIds((await browser.get(`${String(res.headers.location)}&name=grace`)).text)).toEqual(['pa-1', 'pa-2', 'pb-1']);
   });
 
   it('turns the choice into patient in the token response and the access token', async () => {
