@@ -2,10 +2,11 @@
  * The authorization endpoint, GET and POST (RFC 6749 §4.1.1, OIDC Core §3.1.2.1, RFC 7636, RFC 9207).
  * - client and redirect URI first: unknown/inactive client or unregistered redirect URI → HTML error page (400),
  *   never a redirect; every later error → redirect with error, error_description, state, iss;
- * - `prompt=none`: a code at once, or `login_required` / `consent_required`;
+ * - `prompt=none`: a code at once, or `login_required` / `interaction_required` (a standalone launch needs the
+ *   patient picker) / `consent_required`;
  * - a signed-in user with consent on record (or a client with `consentRequired: false`) gets a code at once;
  * - otherwise the request is stored as an interaction bound to this browser by a cookie, and the browser goes
- *   to the login or consent page.
+ *   to the login page, the patient picker (standalone launch, no linked Patient) or the consent page.
  * Responses are never cached.
  */
 import type { Request, Response } from 'express';
@@ -16,7 +17,7 @@ import { type AuthorizeClient, checkClientAndRedirect, validateAuthorizationRequ
 import { interactionContext, type InteractionContext } from '../interaction/context';
 import { interactionCookie, writeCookie } from '../interaction/cookies';
 import { AuthorizeRedirectError, untrustedRequest } from '../interaction/errors';
-import { currentSession, needsConsent, redirectError, redirectWithCode, signedInUser } from '../interaction/flow';
+import { currentSession, needsConsent, needsPatient, redirectError, redirectWithCode, signedInUser } from '../interaction/flow';
 import { type AuthorizationRequest, createInteraction, INTERACTION_LIFETIME_SECONDS } from '../interaction/interaction-store';
 import { readParams, singleParam } from '../interaction/params';
 import { applySmartLaunch } from '../../smart/authorize-launch';
@@ -25,15 +26,17 @@ async function startAuthorization(ctx: InteractionContext, req: Request, res: Re
   const session = await currentSession(ctx, req);
   const user = await signedInUser(ctx, request, session);
   const consent = user ? await needsConsent(ctx, client, request, user.userId) : true;
+  const patient = user ? await needsPatient(ctx, request, user) : false;
   if (request.prompt.includes('none')) {
     if (!user) throw new AuthorizeRedirectError('login_required', 'The user is not signed in');
+    if (patient) throw new AuthorizeRedirectError('interaction_required', 'The user must choose a patient for the launch/patient scope');
     if (consent) throw new AuthorizeRedirectError('consent_required', 'The user has not allowed the requested scopes for this client');
   }
-  if (user && !consent) return redirectWithCode(ctx, res, request, user);
+  if (user && !consent && !patient) return redirectWithCode(ctx, res, request, user);
   const interaction = await createInteraction(ctx.deps.storage.records, ctx.project.key, request);
   writeCookie(res, interactionCookie(interaction.id), interaction.id, ctx.cookies, INTERACTION_LIFETIME_SECONDS);
   res.setHeader('Cache-Control', 'no-store');
-  res.redirect(303, ctx.pageUrl(user ? 'consent' : 'login', interaction.id));
+  res.redirect(303, ctx.pageUrl(!user ? 'login' : patient ? 'patient-picker' : 'consent', interaction.id));
 }
 
 /**

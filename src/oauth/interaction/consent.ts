@@ -1,6 +1,7 @@
 /**
  * The consent page (GET shows the granted scopes in plain language, POST takes the decision).
- * - the user must be signed in for this request (else back to the login page);
+ * - the user must be signed in for this request (else back to the login page), and must have picked the patient
+ *   of a standalone launch when one is needed (else on to the patient picker);
  * - Allow remembers the scopes for this user and client and redirects with a code;
  * - Deny redirects with `access_denied` (RFC 6749 §4.1.2.1), state and iss.
  */
@@ -10,22 +11,12 @@ import type { AuthorizeClient } from './authorize-request';
 import { rememberConsent } from './consent-store';
 import { interactionContext, type InteractionContext } from './context';
 import { AuthorizeRedirectError, interactionExpired, InteractionPageError } from './errors';
-import { currentSession, endInteraction, redirectError, redirectWithCode, type SignedIn, signedInUser } from './flow';
+import { endInteraction, needsPatient, redirectError, redirectWithCode, requireUser, sendRedirect, type SignedIn } from './flow';
 import type { Interaction } from './interaction-store';
 import { postedInteraction, viewedInteraction } from './page-interaction';
 import { describeScope } from './scope-descriptions';
 import { consentPage } from './views/pages';
 import { sendPage } from './views/respond';
-
-async function requireUser(ctx: InteractionContext, req: Request, res: Response, interaction: Interaction): Promise<SignedIn | undefined> {
-  const session = await currentSession(ctx, req);
-  const user = await signedInUser(ctx, interaction.request, session, interaction.login);
-  if (!user) {
-    res.setHeader('Cache-Control', 'no-store');
-    res.redirect(303, ctx.pageUrl('login', interaction.id));
-  }
-  return user;
-}
 
 function showConsent(ctx: InteractionContext, res: Response, interaction: Interaction, client: AuthorizeClient, user: SignedIn): void {
   sendPage(res, {
@@ -52,7 +43,9 @@ export function consentPageHandler(deps: OAuthDeps) {
     const ctx = await interactionContext(deps, req);
     const { interaction, client } = await viewedInteraction(ctx, req);
     const user = await requireUser(ctx, req, res, interaction);
-    if (user) showConsent(ctx, res, interaction, client, user);
+    if (!user) return;
+    if (await needsPatient(ctx, interaction.request, user)) return sendRedirect(res, ctx.pageUrl('patient-picker', interaction.id));
+    showConsent(ctx, res, interaction, client, user);
   };
 }
 
@@ -71,6 +64,7 @@ export function consentSubmitHandler(deps: OAuthDeps) {
     }
     const user = await requireUser(ctx, req, res, interaction);
     if (!user) return;
+    if (await needsPatient(ctx, interaction.request, user)) return sendRedirect(res, ctx.pageUrl('patient-picker', interaction.id));
     if (!(await endInteraction(ctx, res, interaction))) throw interactionExpired();
     const { request } = interaction;
     if (decision === 'deny') {

@@ -24,7 +24,7 @@ export interface InteractionContext {
   basePath: string;
   cookies: CookieScope;
   /** The URL path of a page, with the interaction id when given. */
-  pageUrl(page: 'login' | 'consent' | 'logout', interactionId?: string): string;
+  pageUrl(page: 'login' | 'consent' | 'patient-picker' | 'logout', interactionId?: string): string;
 }
 
 /**

@@ -73,6 +73,20 @@ export async function signedInUser(
 }
 
 /**
+ * The signed-in user of a page of the interaction; when there is none, the browser is sent to the login page.
+ * @param ctx - the interaction context
+ * @param req - the request
+ * @param res - the response
+ * @param interaction - the interaction
+ * @returns the user, or undefined when the response was sent
+ */
+export async function requireUser(ctx: InteractionContext, req: Request, res: Response, interaction: Interaction): Promise<SignedIn | undefined> {
+  const user = await signedInUser(ctx, interaction.request, await currentSession(ctx, req), interaction.login);
+  if (!user) sendRedirect(res, ctx.pageUrl('login', interaction.id));
+  return user;
+}
+
+/**
  * Whether the user must be asked before the client gets the granted scopes.
  * @param ctx - the interaction context
  * @param client - the client
@@ -86,7 +100,12 @@ export async function needsConsent(ctx: InteractionContext, client: AuthorizeCli
   return !(await hasConsent(ctx.deps.storage.records, ctx.project.key, userId, client.id, request.scope));
 }
 
-function sendRedirect(res: Response, url: string): void {
+/**
+ * A 303 redirect that is never cached.
+ * @param res - the response
+ * @param url - where to
+ */
+export function sendRedirect(res: Response, url: string): void {
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Pragma', 'no-cache');
   res.redirect(303, url);
@@ -118,6 +137,10 @@ export async function redirectWithCode(ctx: InteractionContext, res: Response, r
     return redirectError(ctx, res, request, new AuthorizeRedirectError('access_denied', 'The EHR launch was created by another user'));
   }
   const launch = request.launch ?? (await standaloneContext(ctx, request, user));
+  // Never a launch/patient code without a patient (the picker must have run).
+  if (request.scope.includes('launch/patient') && typeof launch?.patient !== 'string') {
+    return redirectError(ctx, res, request, new AuthorizeRedirectError('access_denied', 'No patient was selected for the launch/patient scope'));
+  }
   const code = await issueAuthorizationCode(ctx.deps, {
     project: ctx.project.key,
     clientId: request.clientId,
@@ -163,9 +186,23 @@ export async function continueInteraction(
 ): Promise<void> {
   const user = await signedInUser(ctx, interaction.request, session, interaction.login);
   if (!user) return sendRedirect(res, ctx.pageUrl('login', interaction.id));
+  if (await needsPatient(ctx, interaction.request, user)) return sendRedirect(res, ctx.pageUrl('patient-picker', interaction.id));
   if (await needsConsent(ctx, client, interaction.request, user.userId)) return sendRedirect(res, ctx.pageUrl('consent', interaction.id));
   if (!(await endInteraction(ctx, res, interaction))) throw interactionExpired();
   await redirectWithCode(ctx, res, interaction.request, user);
+}
+
+/**
+ * Whether the user must pick a patient first: a standalone launch (`launch/patient` without EHR context or an
+ * earlier choice) by a user whose Membership links no Patient.
+ * @param ctx - the interaction context
+ * @param request - the authorization request
+ * @param user - the signed-in user
+ * @returns true when the patient picker must be shown
+ */
+export async function needsPatient(ctx: InteractionContext, request: AuthorizationRequest, user: SignedIn): Promise<boolean> {
+  if (!request.scope.includes('launch/patient') || typeof request.launch?.patient === 'string') return false;
+  return (await standaloneContext(ctx, request, user)) === undefined;
 }
 
 /**

@@ -2,7 +2,8 @@
  * The browser-facing part of the authorization server, mounted by `oauthRouter` under
  * `/w/{tenant}/{project}/api/v1/oauth`:
  * - `GET|POST /authorize` (RFC 6749 §4.1.1) — see endpoints/authorize.ts;
- * - `GET|POST /login`, `GET|POST /consent` — the interaction pages;
+ * - `GET|POST /login`, `GET|POST /patient-picker` (standalone SMART launch), `GET|POST /consent` — the
+ *   interaction pages;
  * - `GET|POST /logout`.
  * Forms are `application/x-www-form-urlencoded` (small bodies only). Errors on these routes render as HTML
  * pages (page-errors.ts). docs/oauth-login.md describes the behaviour.
@@ -14,6 +15,7 @@ import { consentPageHandler, consentSubmitHandler } from './consent';
 import { loginPageHandler, loginSubmitHandler } from './login';
 import { logoutPageHandler, logoutSubmitHandler } from './logout';
 import { pageErrorHandler } from './page-errors';
+import { patientPickerPageHandler, patientPickerSubmitHandler } from './patient-picker';
 import { LoginRateLimiter } from './rate-limit';
 
 /**
@@ -33,6 +35,8 @@ export function interactionRouter(deps: OAuthDeps): Router {
   router.post('/login', form, loginSubmitHandler(deps, limiter), errors);
   router.get('/consent', consentPageHandler(deps), errors);
   router.post('/consent', form, consentSubmitHandler(deps), errors);
+  router.get('/patient-picker', patientPickerPageHandler(deps), errors);
+  router.post('/patient-picker', form, patientPickerSubmitHandler(deps), errors);
   router.get('/logout', logoutPageHandler(deps), errors);
   router.post('/logout', form, logoutSubmitHandler(deps), errors);
   return router;

@@ -120,3 +120,17 @@ export async function saveInteractionLogin(records: RecordStore, interaction: In
 export async function consumeInteraction(records: RecordStore, interaction: Interaction): Promise<boolean> {
   return (await records.consume(KIND, recordKey(interaction.project, interaction.id))) !== undefined;
 }
+
+/**
+ * Replaces the authorization request of an interaction (the patient picked for a standalone launch); its
+ * lifetime is not extended.
+ * @param records - the record store
+ * @param interaction - the interaction
+ * @param request - the new request
+ * @returns the updated interaction
+ */
+export async function saveInteractionRequest(records: RecordStore, interaction: Interaction, request: AuthorizationRequest): Promise<Interaction> {
+  const { id, ...stored } = { ...interaction, request };
+  await records.put({ kind: KIND, key: recordKey(stored.project, id), value: { ...stored }, expiresAt: expiresAt(stored.createdAt) });
+  return { id, ...stored };
+}

@@ -11,13 +11,16 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background
 main{max-width:26rem;margin:3rem auto;background:#fff;border:1px solid #d0d4da;border-radius:8px;padding:2rem}
 h1{font-size:1.4rem;margin:0 0 1rem}
 label{display:block;font-weight:600;margin:1rem 0 .25rem}
-input[type=email],input[type=password]{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #6b7280;border-radius:4px}
+input[type=email],input[type=password],input[type=search],input[type=date]{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #6b7280;border-radius:4px}
 button{font-size:1rem;padding:.6rem 1.2rem;border-radius:4px;border:1px solid #1d4ed8;background:#1d4ed8;color:#fff;cursor:pointer;margin:1.25rem .5rem 0 0}
 button.secondary{background:#fff;color:#1d4ed8}
 button:focus-visible,input:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 .error{background:#fef2f2;border:1px solid #b91c1c;color:#7f1d1d;padding:.75rem;border-radius:4px}
 .client{color:#374151}
 ul.scopes{padding-left:1.25rem}
+ul.patients{list-style:none;padding:0}
+ul.patients button{margin:.25rem 0 .75rem}
+h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
 ul.scopes li{margin:.35rem 0}
 code{font-size:.85em;color:#4b5563}
 `.trim();

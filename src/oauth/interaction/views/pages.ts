@@ -113,3 +113,62 @@ export function errorPage(title: string, message: string, code?: string): PageCo
     content: html`<p class="error" role="alert">${message}</p>${code ? html`<p>Error code: <code>${code}</code></p>` : ''}`,
   };
 }
+
+/** One patient in the picker's list. */
+export interface PickerPatient {
+  id: string;
+  name: string;
+  birthDate?: string;
+}
+
+/** Data for the patient picker. */
+export interface PatientPickerView {
+  action: string;
+  interaction: string;
+  csrf: string;
+  clientName: string;
+  name: string;
+  birthdate: string;
+  /** Undefined before a search. */
+  patients?: PickerPatient[];
+  error?: string;
+  limit: number;
+}
+
+function pickerResults(view: PatientPickerView): SafeHtml | string {
+  if (view.error) return html`<p class="error" role="alert">${view.error}</p>`;
+  if (!view.patients) return '';
+  if (view.patients.length === 0) return html`<p role="status">No patients found that you may choose.</p>`;
+  const rows = view.patients.map(
+    (p) => html`<li><form method="post" action="${view.action}">
+<input type="hidden" name="interaction" value="${view.interaction}">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="patient" value="${p.id}">
+<span class="patient">${p.name}${p.birthDate ? html`, born ${p.birthDate}` : ''}</span>
+<button type="submit" aria-label="Choose ${p.name}${p.birthDate ? `, born ${p.birthDate}` : ''}">Choose</button>
+</form></li>`,
+  );
+  const more = view.patients.length >= view.limit ? html`<p>Showing the first ${String(view.limit)} matches; refine the search to find others.</p>` : '';
+  return html`<h2>Patients</h2><ul class="patients">${rows}</ul>${more}`;
+}
+
+/**
+ * The patient picker of a standalone launch: a search form (GET) and a Choose button per patient (POST).
+ * @param view - the search, its results and the hidden fields
+ * @returns the page
+ */
+export function patientPickerPage(view: PatientPickerView): PageContent {
+  return {
+    title: 'Choose a patient',
+    content: html`<p class="client"><strong>${view.clientName}</strong> will work with the patient you choose.</p>
+<form method="get" action="${view.action}" role="search">
+<input type="hidden" name="interaction" value="${view.interaction}">
+<label for="name">Name</label>
+<input id="name" name="name" type="search" autocomplete="off" value="${view.name}">
+<label for="birthdate">Birth date</label>
+<input id="birthdate" name="birthdate" type="date" value="${view.birthdate}">
+<button type="submit">Search patients</button>
+</form>
+${pickerResults(view)}`,
+  };
+}
