@@ -172,6 +172,26 @@ async function main(): Promise<void> {
   }
 
   const rows: ResultRow[] = [];
+  // Relative goals compare two server scenarios: measured head to head, alternating, so that drift (JIT warm-up,
+  // the other processes on the machine) weighs on both alike; and right after the pair ran, before later
+  // scenarios grow the store and the heap.
+  const relativeMeasured = new Map<ScenarioName, number>();
+  const server = targets.find((t) => t.name === SERVER);
+  const headToHead = async (scenario: ScenarioName, versus: ScenarioName): Promise<void> => {
+    const prepared = server && data.get(server);
+    if (!server || !prepared) return;
+    const totals = new Map<ScenarioName, number>([[scenario, 0], [versus, 0]]);
+    for (let round = 0; round < HEAD_TO_HEAD_ROUNDS; round++) {
+      for (const name of round % 2 === 0 ? [versus, scenario] : [scenario, versus]) {
+        const { result } = await load(scenarioOptions(name, server.url, prepared, { ...settings, durationSeconds: HEAD_TO_HEAD_SECONDS }));
+        totals.set(name, (totals.get(name) ?? 0) + result.requests.total);
+      }
+    }
+    const ratio = (totals.get(scenario) ?? 0) / Math.max(1, totals.get(versus) ?? 0);
+    relativeMeasured.set(scenario, ratio);
+    console.log(`${scenario} vs ${versus}, head to head (${HEAD_TO_HEAD_ROUNDS} alternating rounds of ${HEAD_TO_HEAD_SECONDS}s each): ${ratio.toFixed(2)}`);
+  };
+  const done = new Set<ScenarioName>();
   for (const scenario of scenarios) {
     for (const target of targets) {
       const prepared = data.get(target);
@@ -192,25 +212,10 @@ async function main(): Promise<void> {
           (row.cpuMsPerRequest === undefined ? '' : `  cpu ${row.cpuMsPerRequest.toFixed(3)} ms/req`),
       );
     }
-  }
-
-  // Relative goals compare two server scenarios: measured head to head, alternating, so that drift (JIT warm-up,
-  // heap growth, the other processes on the machine) weighs on both alike.
-  const relativeMeasured = new Map<ScenarioName, number>();
-  const server = targets.find((t) => t.name === SERVER);
-  for (const [scenario, goal] of Object.entries(RELATIVE_GOALS) as Array<[ScenarioName, { versus: ScenarioName; min: number }]>) {
-    const prepared = server && data.get(server);
-    if (!server || !prepared || !scenarios.includes(scenario) || !scenarios.includes(goal.versus)) continue;
-    const totals = { [scenario]: 0, [goal.versus]: 0 } as Record<string, number>;
-    for (let round = 0; round < HEAD_TO_HEAD_ROUNDS; round++) {
-      for (const name of round % 2 === 0 ? [goal.versus, scenario] : [scenario, goal.versus]) {
-        const { result } = await load(scenarioOptions(name, server.url, prepared, { ...settings, durationSeconds: HEAD_TO_HEAD_SECONDS }));
-        totals[name] = (totals[name] ?? 0) + result.requests.total;
-      }
+    done.add(scenario);
+    for (const [name, goal] of Object.entries(RELATIVE_GOALS) as Array<[ScenarioName, { versus: ScenarioName }]>) {
+      if (done.has(name) && done.has(goal.versus) && (scenario === name || scenario === goal.versus)) await headToHead(name, goal.versus);
     }
-    const ratio = (totals[scenario] ?? 0) / Math.max(1, totals[goal.versus] ?? 0);
-    relativeMeasured.set(scenario, ratio);
-    console.log(`${scenario} vs ${goal.versus}, head to head (${HEAD_TO_HEAD_ROUNDS} alternating rounds of ${HEAD_TO_HEAD_SECONDS}s each): ${ratio.toFixed(2)}`);
   }
 
   const memory = Object.fromEntries(targets.map((t) => [t.name, peakRssMiB(t)]));
