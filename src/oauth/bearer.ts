@@ -2,15 +2,16 @@
  * Bearer token authentication (RFC 6750) for the FHIR API and the userinfo endpoint (DESIGN §5.1, §7).
  * - the signature and claims are verified once per token (tokens/verify.ts) and the result is cached until the
  *   token expires (a bounded Map), so the hot path never signs, parses keys, reads a file or scans a collection;
- * - on every request the grant behind the token must still be active (revocation, code or refresh-token reuse)
- *   and its ClientApplication, User and Membership must still be active: four keyed lookups made in parallel
- *   and never cached, so a deactivation or revocation is seen on the next request by every instance sharing
- *   the store.
+ * - on every request the grant behind the token must still be active (revocation, code or refresh-token reuse):
+ *   a keyed read of the store, never cached, so a revocation is seen on the next request by every instance
+ *   sharing the store;
+ * - and its ClientApplication, User and Membership must still be active: read through the policy cache
+ *   (src/policy/cache.ts), which every write of them invalidates, so a deactivation is seen on the next request
+ *   (by other instances sharing MongoDB within the cache's `maxAgeMs`, as for policies).
  */
-import { isClientActive, loadClient } from './clients/client-store';
+import { policyCacheFor } from '../policy/cache';
 import type { OAuthDeps } from './deps';
 import { InvalidTokenError } from './errors';
-import { userContext } from './grants/user-context';
 import type { OAuthProject } from './project';
 import { type Grant, isGrantActive, readGrant } from './tokens/grants';
 import type { KeyStore } from './tokens/keys';
@@ -106,14 +107,22 @@ export class BearerAuthenticator {
       entry.membershipId = first.membershipId;
       entry.grantChecked = true;
     }
-    const [grant, client, user] = await Promise.all([
+    // Client, User and Membership come from the policy cache, which every write of them invalidates: a
+    // deactivation fails the very next request without a store read per request.
+    const records = policyCacheFor(deps.storage.resources);
+    const { project, userId } = claims;
+    const [grant, client, user, membership] = await Promise.all([
       first ?? readGrant(deps, claims.grantId),
-      loadClient(deps, claims.project, claims.clientId),
-      claims.userId ? userContext(deps, claims.project, claims.userId, entry.membershipId) : undefined,
+      records.record(project, 'ClientApplication', claims.clientId),
+      userId ? records.record(project, 'User', userId) : undefined,
+      userId && entry.membershipId ? records.record(project, 'Membership', entry.membershipId) : undefined,
     ]);
     if (!isGrantActive(grant)) throw new InvalidTokenError('The access token was revoked');
-    if (!client || !isClientActive(client)) throw new InvalidTokenError('The client is no longer active');
-    if (user && !user.active) throw new InvalidTokenError('The user or membership is no longer active');
-    return { ...claims, membershipId: entry.membershipId, role: user?.role };
+    if (!client || client.status === 'inactive') throw new InvalidTokenError('The client is no longer active');
+    if (userId) {
+      const membershipOk = !entry.membershipId || (membership !== undefined && membership.active !== false);
+      if (!user || user.active === false || !membershipOk) throw new InvalidTokenError('The user or membership is no longer active');
+    }
+    return { ...claims, membershipId: entry.membershipId, role: typeof user?.role === 'string' ? user.role : undefined };
   }
 }
