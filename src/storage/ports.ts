@@ -81,10 +81,16 @@ export interface HistoryQuery {
   limit?: number;
 }
 
+/** Options of a keyed read. */
+export interface ReadOptions {
+  /** Leave out the search values (`index`, `sort`): reads that only need the resource skip copying them. */
+  withoutIndex?: boolean;
+}
+
 /** Resource persistence: current versions, history and search. */
 export interface ResourceStore {
   /** The current document (possibly a deletion marker) or undefined when the id was never used. */
-  readCurrent(project: string, type: string, id: string): Promise<ResourceDocument | undefined>;
+  readCurrent(project: string, type: string, id: string, options?: ReadOptions): Promise<ResourceDocument | undefined>;
   /** One version from history, or undefined. */
   readVersion(project: string, type: string, id: string, versionId: number): Promise<ResourceDocument | undefined>;
   /**

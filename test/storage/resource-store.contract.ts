@@ -32,6 +32,15 @@ export function resourceStoreContract(name: string, open: () => Promise<Storage>
         });
       });
 
+      test('a read without the index leaves out the search values and nothing else', async () => {
+        const { storage, project } = ctx();
+        const doc = version(project, 'Patient', 'a', 1, { index: { family: 'smith' }, sort: { family: 'smith' }, uniqueKeys: ['k|1'] });
+        await storage.resources.write([writeOf(doc)]);
+        const { index: _index, sort: _sort, ...rest } = doc as typeof doc & { sort?: unknown };
+        expect(await storage.resources.readCurrent(project, 'Patient', 'a', { withoutIndex: true })).toEqual({ _id: `${project}/Patient/a`, ...rest });
+        expect(await storage.resources.readCurrent(project, 'Patient', 'a')).toEqual({ _id: `${project}/Patient/a`, ...doc });
+      });
+
       test('unknown ids and versions read as undefined', async () => {
         const { storage, project } = ctx();
         await storage.resources.write([writeOf(version(project, 'Patient', 'a', 1))]);

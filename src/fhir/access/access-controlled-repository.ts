@@ -345,7 +345,8 @@ export class AccessControlledRepository {
   private async judge(resource: Resource, variant: Partial<PolicyRequest> = {}, before?: Resource, doc?: ResourceDocument): Promise<boolean> {
     const scope = this.scopeFor(variant);
     if (scope.kind === 'none') return false;
-    if (scope.kind === 'some' && !scope.test(doc ?? indexed(resource))) return false;
+    // Keyed reads come without the stored search values: then they are computed.
+    if (scope.kind === 'some' && !scope.test(doc?.index ? doc : indexed(resource))) return false;
     if (this.unrestricted) return true;
     // A plan already made answers without FHIRPath; otherwise the resource is judged directly (no plan needed).
     const planned = await this.knownPolicyMode(variant);

@@ -15,6 +15,7 @@ import {
   type Filter,
   type FindOptions,
   type HistoryQuery,
+  type ReadOptions,
   type ResourceDocument,
   type ResourceStore,
   type ResourceWrite,
@@ -46,8 +47,12 @@ export class StagedResourceStore implements ResourceStore {
     return this.writes.length;
   }
 
-  async readCurrent(project: string, type: string, id: string): Promise<ResourceDocument | undefined> {
-    return this.current.get(currentDocumentId({ project, type, id })) ?? this.inner.readCurrent(project, type, id);
+  async readCurrent(project: string, type: string, id: string, options: ReadOptions = {}): Promise<ResourceDocument | undefined> {
+    const staged = this.current.get(currentDocumentId({ project, type, id }));
+    if (!staged) return this.inner.readCurrent(project, type, id, options);
+    if (!options.withoutIndex) return staged;
+    const { index: _index, sort: _sort, ...rest } = staged;
+    return rest;
   }
 
   async readVersion(project: string, type: string, id: string, versionId: number): Promise<ResourceDocument | undefined> {

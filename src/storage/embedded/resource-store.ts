@@ -14,6 +14,7 @@ import type {
   Filter,
   FindOptions,
   HistoryQuery,
+  ReadOptions,
   ResourceDocument,
   ResourceStore,
   ResourceWrite,
@@ -67,9 +68,12 @@ export class EmbeddedResourceStore implements ResourceStore {
   ) {}
 
   /** {@inheritDoc ResourceStore.readCurrent} */
-  async readCurrent(project: string, type: string, id: string): Promise<ResourceDocument | undefined> {
+  async readCurrent(project: string, type: string, id: string, options: ReadOptions = {}): Promise<ResourceDocument | undefined> {
     const doc = this.collection.get(currentDocumentId({ project, type, id }));
-    return doc && cloneJson(doc);
+    if (!doc) return undefined;
+    if (!options.withoutIndex) return cloneJson(doc);
+    const { index: _index, sort: _sort, ...rest } = doc;
+    return cloneJson(rest);
   }
 
   /** {@inheritDoc ResourceStore.readVersion} */

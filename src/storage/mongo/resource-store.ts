@@ -15,6 +15,7 @@ import type {
   Filter,
   FindOptions,
   HistoryQuery,
+  ReadOptions,
   ResourceDocument,
   ResourceStore,
   ResourceWrite,
@@ -31,8 +32,9 @@ export class MongoResourceStore implements ResourceStore {
   ) {}
 
   /** {@inheritDoc ResourceStore.readCurrent} */
-  async readCurrent(project: string, type: string, id: string): Promise<ResourceDocument | undefined> {
-    return (await this.resources.findOne({ _id: currentDocumentId({ project, type, id }) })) ?? undefined;
+  async readCurrent(project: string, type: string, id: string, options: ReadOptions = {}): Promise<ResourceDocument | undefined> {
+    const projection = options.withoutIndex ? { index: 0, sort: 0 } : undefined;
+    return (await this.resources.findOne({ _id: currentDocumentId({ project, type, id }) }, projection ? { projection } : {})) ?? undefined;
   }
 
   /** {@inheritDoc ResourceStore.readVersion} */
