@@ -46,6 +46,18 @@ export type ScopeAllowance =
     };
 
 const ALL: ScopeAllowance = { kind: 'all' };
+
+/** Parsed resource scopes per token scope list (a verified token's list is the same array on every request). */
+const PARSED = new WeakMap<readonly string[], ResourceScope[]>();
+
+function parsedScopes(tokens: readonly string[]): ResourceScope[] {
+  let parsed = PARSED.get(tokens);
+  if (!parsed) {
+    parsed = tokens.map(parseResourceScope).filter((s): s is ResourceScope => s !== undefined);
+    PARSED.set(tokens, parsed);
+  }
+  return parsed;
+}
 const NONE: ScopeAllowance = { kind: 'none' };
 
 /** The resource scopes of one token. */
@@ -63,7 +75,7 @@ export class ScopeGate {
     private readonly patient: string | undefined,
     private readonly baseUrl: string,
   ) {
-    this.scopes = tokens.map(parseResourceScope).filter((s): s is ResourceScope => s !== undefined);
+    this.scopes = parsedScopes(tokens);
   }
 
   /**
