@@ -83,13 +83,19 @@ export interface HistoryQuery {
 
 /** Options of a keyed read. */
 export interface ReadOptions {
-  /** Leave out the search values (`index`, `sort`): reads that only need the resource skip copying them. */
-  withoutIndex?: boolean;
+  /**
+   * Include the search values (`index`, `sort`). Keyed reads serve the resource and its version; the search values
+   * are larger than the resource and only the store itself (and its tests) need them back.
+   */
+  withIndex?: boolean;
 }
 
 /** Resource persistence: current versions, history and search. */
 export interface ResourceStore {
-  /** The current document (possibly a deletion marker) or undefined when the id was never used. */
+  /**
+   * The current document (possibly a deletion marker) or undefined when the id was never used; without its search
+   * values unless `withIndex`.
+   */
   readCurrent(project: string, type: string, id: string, options?: ReadOptions): Promise<ResourceDocument | undefined>;
   /** One version from history, or undefined. */
   readVersion(project: string, type: string, id: string, versionId: number): Promise<ResourceDocument | undefined>;

@@ -25,20 +25,20 @@ export function resourceStoreContract(name: string, open: () => Promise<Storage>
         const { storage, project } = ctx();
         const doc = version(project, 'Patient', 'a', 1, { index: { family: 'smith' }, uniqueKeys: ['k|1'] });
         await storage.resources.write([writeOf(doc)]);
-        expect(await storage.resources.readCurrent(project, 'Patient', 'a')).toEqual({ _id: `${project}/Patient/a`, ...doc });
+        expect(await storage.resources.readCurrent(project, 'Patient', 'a', { withIndex: true })).toEqual({ _id: `${project}/Patient/a`, ...doc });
         expect(await storage.resources.readVersion(project, 'Patient', 'a', 1)).toEqual({
           _id: `${project}/Patient/a/1`,
           ...doc,
         });
       });
 
-      test('a read without the index leaves out the search values and nothing else', async () => {
+      test('a keyed read leaves out the search values and nothing else, unless asked for them', async () => {
         const { storage, project } = ctx();
         const doc = version(project, 'Patient', 'a', 1, { index: { family: 'smith' }, sort: { family: 'smith' }, uniqueKeys: ['k|1'] });
         await storage.resources.write([writeOf(doc)]);
         const { index: _index, sort: _sort, ...rest } = doc as typeof doc & { sort?: unknown };
-        expect(await storage.resources.readCurrent(project, 'Patient', 'a', { withoutIndex: true })).toEqual({ _id: `${project}/Patient/a`, ...rest });
-        expect(await storage.resources.readCurrent(project, 'Patient', 'a')).toEqual({ _id: `${project}/Patient/a`, ...doc });
+        expect(await storage.resources.readCurrent(project, 'Patient', 'a')).toEqual({ _id: `${project}/Patient/a`, ...rest });
+        expect(await storage.resources.readCurrent(project, 'Patient', 'a', { withIndex: true })).toEqual({ _id: `${project}/Patient/a`, ...doc });
       });
 
       test('unknown ids and versions read as undefined', async () => {
@@ -55,7 +55,7 @@ export function resourceStoreContract(name: string, open: () => Promise<Storage>
         const v2 = version(project, 'Patient', 'a', 2, { resource: { resourceType: 'Patient', gender: 'female' } });
         await storage.resources.write([writeOf(v1)]);
         await storage.resources.write([writeOf(v2)]);
-        expect(await storage.resources.readCurrent(project, 'Patient', 'a')).toEqual({ _id: `${project}/Patient/a`, ...v2 });
+        expect(await storage.resources.readCurrent(project, 'Patient', 'a', { withIndex: true })).toEqual({ _id: `${project}/Patient/a`, ...v2 });
         expect((await storage.resources.readVersion(project, 'Patient', 'a', 1))?.resource).toEqual({
           resourceType: 'Patient',
           gender: 'male',
@@ -87,11 +87,11 @@ export function resourceStoreContract(name: string, open: () => Promise<Storage>
         const doc = version(project, 'Patient', 'a', 1, { index: { tags: ['x'] } });
         await storage.resources.write([writeOf(doc)]);
         (doc.index?.tags as string[]).push('mutated');
-        const read = await storage.resources.readCurrent(project, 'Patient', 'a');
+        const read = await storage.resources.readCurrent(project, 'Patient', 'a', { withIndex: true });
         (read?.index?.tags as string[]).push('mutated-too');
         const [found] = await storage.resources.search({ project, 'index.tags': 'x' });
         (found?.resource as Record<string, unknown>).id = 'changed';
-        expect(await storage.resources.readCurrent(project, 'Patient', 'a')).toEqual({
+        expect(await storage.resources.readCurrent(project, 'Patient', 'a', { withIndex: true })).toEqual({
           _id: `${project}/Patient/a`,
           ...version(project, 'Patient', 'a', 1, { index: { tags: ['x'] } }),
         });
@@ -181,7 +181,7 @@ export function resourceStoreContract(name: string, open: () => Promise<Storage>
         expect(rejected[0]?.reason).toBeInstanceOf(VersionConflictError);
         expect(rejected[0]?.reason).toMatchObject({ expectedVersion: 1, actualVersion: 2 });
         const winner = results[0]?.status === 'fulfilled' ? left : right;
-        expect(await storage.resources.readCurrent(project, 'Patient', 'a')).toEqual({ _id: `${project}/Patient/a`, ...winner });
+        expect(await storage.resources.readCurrent(project, 'Patient', 'a', { withIndex: true })).toEqual({ _id: `${project}/Patient/a`, ...winner });
         expect(await storage.resources.countHistory({ project, type: 'Patient', id: 'a' })).toBe(2);
       });
 
@@ -215,7 +215,7 @@ export function resourceStoreContract(name: string, open: () => Promise<Storage>
         await expect(ahead).rejects.toMatchObject({ expectedVersion: 5, actualVersion: 2 });
         const missing = storage.resources.write([writeOf(version(project, 'Patient', 'nope', 2))]);
         await expect(missing).rejects.toMatchObject({ expectedVersion: 1, actualVersion: 0 });
-        expect((await storage.resources.readCurrent(project, 'Patient', 'a'))?.index).toBeUndefined();
+        expect((await storage.resources.readCurrent(project, 'Patient', 'a', { withIndex: true }))?.index).toBeUndefined();
         expect(await storage.resources.countHistory({ project })).toBe(2);
       });
     });

@@ -50,7 +50,7 @@ export class StagedResourceStore implements ResourceStore {
   async readCurrent(project: string, type: string, id: string, options: ReadOptions = {}): Promise<ResourceDocument | undefined> {
     const staged = this.current.get(currentDocumentId({ project, type, id }));
     if (!staged) return this.inner.readCurrent(project, type, id, options);
-    if (!options.withoutIndex) return staged;
+    if (options.withIndex) return staged;
     const { index: _index, sort: _sort, ...rest } = staged;
     return rest;
   }

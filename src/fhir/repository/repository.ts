@@ -226,7 +226,7 @@ export class FhirRepository {
    */
   async readCurrent(type: string, id: string): Promise<ResourceDocument | undefined> {
     if (!isValidId(id)) return undefined;
-    return this.store.readCurrent(this.project, type, id, { withoutIndex: true });
+    return this.store.readCurrent(this.project, type, id);
   }
 
   private async writeVersion(

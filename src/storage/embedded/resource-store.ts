@@ -71,7 +71,7 @@ export class EmbeddedResourceStore implements ResourceStore {
   async readCurrent(project: string, type: string, id: string, options: ReadOptions = {}): Promise<ResourceDocument | undefined> {
     const doc = this.collection.get(currentDocumentId({ project, type, id }));
     if (!doc) return undefined;
-    if (!options.withoutIndex) return cloneJson(doc);
+    if (options.withIndex) return cloneJson(doc);
     const { index: _index, sort: _sort, ...rest } = doc;
     return cloneJson(rest);
   }

@@ -33,8 +33,8 @@ export class MongoResourceStore implements ResourceStore {
 
   /** {@inheritDoc ResourceStore.readCurrent} */
   async readCurrent(project: string, type: string, id: string, options: ReadOptions = {}): Promise<ResourceDocument | undefined> {
-    const projection = options.withoutIndex ? { index: 0, sort: 0 } : undefined;
-    return (await this.resources.findOne({ _id: currentDocumentId({ project, type, id }) }, projection ? { projection } : {})) ?? undefined;
+    const projection = options.withIndex ? {} : { projection: { index: 0, sort: 0 } };
+    return (await this.resources.findOne({ _id: currentDocumentId({ project, type, id }) }, projection)) ?? undefined;
   }
 
   /** {@inheritDoc ResourceStore.readVersion} */
