@@ -9,17 +9,16 @@
  * 400 `invalid_request` (bad parameters, unknown client, unreadable patient or encounter).
  */
 import type { Request, RequestHandler, Response } from 'express';
-import { AccessControlledRepository } from '../fhir/access/access-controlled-repository';
+import { callerContext } from '../fhir/access/caller-context';
 import { ScopeGate } from '../fhir/access/scope-gate';
 import { FhirError } from '../fhir/errors';
-import { isValidId, FhirRepository } from '../fhir/repository/repository';
+import { isValidId } from '../fhir/repository/repository';
 import type { BearerAuthenticator } from '../oauth/bearer';
+import { isClientActive, loadClient } from '../oauth/clients/client-store';
 import type { OAuthDeps } from '../oauth/deps';
 import { InsufficientScopeError, InvalidRequestError } from '../oauth/errors';
 import { sendNoStore } from '../oauth/endpoints/respond';
 import { loadProject, noCache, oauthLocals, parseForm } from '../oauth/endpoints/steps';
-import { loadPrincipal, policyCacheFor, repositoryAttributeFetcher } from '../policy';
-import type { FhirContext } from '../fhir/rest/fhir-request';
 import { createLaunch } from './launch-context';
 
 function idParameter(params: Record<string, string>, name: string, required: boolean): string | undefined {
@@ -41,29 +40,18 @@ function launchStep(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHandle
     if (!clientId) throw new InvalidRequestError('client_id is required');
     const patient = idParameter(params, 'patient', true) as string;
     const encounter = idParameter(params, 'encounter', false);
-    const stored = isValidId(clientId) ? await deps.storage.resources.readCurrent(project.key, 'ClientApplication', clientId) : undefined;
-    const client = stored && !stored.deleted ? stored.resource : undefined;
-    if (!client || client.status === 'inactive') throw new InvalidRequestError('Unknown or inactive client_id');
+    const client = await loadClient(deps, project.key, clientId);
+    if (!client || !isClientActive(client)) throw new InvalidRequestError('Unknown or inactive client_id');
     const launchUri = typeof client.launchUri === 'string' ? client.launchUri : undefined;
     if (!launchUri) throw new InvalidRequestError('The application has no launchUri');
     // The user must see the patient (and encounter) as the FHIR API would show it to this token.
-    const principal = await loadPrincipal(policyCacheFor(deps.storage.resources), deps.storage.resources, auth);
     const scopes = new ScopeGate(auth.scopes, auth.patient, project.fhirBase);
-    const tenancy = await deps.projects.find(project.tenant, project.project);
-    if (!tenancy) throw new InvalidRequestError('Unknown project');
-    const ctx: FhirContext = {
-      project: tenancy,
-      repo: new AccessControlledRepository(new FhirRepository(deps.storage.resources, project.key), principal, scopes),
-      baseUrl: project.fhirBase,
-      config: deps.config,
-      auth,
-    };
     for (const [type, id] of [['Patient', patient], ['Encounter', encounter]] as const) {
       if (id === undefined) continue;
-      const scoped: FhirContext = { ...ctx };
-      scoped.repo = ctx.repo.forRequest({ interaction: 'read', resourceType: type, id, parameters: [] }, () => repositoryAttributeFetcher(scoped));
+      const ctx = await callerContext(deps, project.key, auth, { interaction: 'read', resourceType: type, id, parameters: [] }, { scopes, auth });
+      if (!ctx) throw new InvalidRequestError('Unknown project');
       try {
-        await scoped.repo.read(type, id);
+        await ctx.repo.read(type, id);
       } catch (err) {
         if (err instanceof FhirError) throw new InvalidRequestError(`${type}/${id} cannot be read by this user`);
         throw err;

@@ -6,14 +6,12 @@
  * - searches use FHIR search semantics (`name`: string prefix, `birthdate`: date), reads answer undefined for a
  *   patient the user may not read (the same as for one that does not exist).
  */
-import { AccessControlledRepository } from '../fhir/access/access-controlled-repository';
+import { callerContext } from '../fhir/access/caller-context';
 import { FhirError } from '../fhir/errors';
-import { FhirRepository, isValidId, type Resource } from '../fhir/repository/repository';
-import { fhirBaseUrl } from '../fhir/rest/base-url';
+import { isValidId, type Resource } from '../fhir/repository/repository';
 import type { FhirContext } from '../fhir/rest/fhir-request';
 import { executeSearch } from '../fhir/search/execute';
 import type { OAuthDeps } from '../oauth/deps';
-import { loadPrincipal, policyCacheFor, repositoryAttributeFetcher } from '../policy';
 import type { PolicyRequest } from '../policy/types';
 
 /** At most this many patients are listed. */
@@ -34,19 +32,10 @@ export interface PatientCriteria {
 }
 
 async function userContext(deps: OAuthDeps, viewer: PatientViewer, request: PolicyRequest): Promise<FhirContext> {
-  const [tenant = '', name = ''] = viewer.project.split('/');
-  const project = await deps.projects.find(tenant, name);
-  if (!project) throw new Error(`unknown project ${viewer.project}`);
-  const principal = await loadPrincipal(policyCacheFor(deps.storage.resources), deps.storage.resources, {
-    project: viewer.project,
-    userId: viewer.userId,
-    ...(viewer.membershipId !== undefined ? { membershipId: viewer.membershipId } : {}),
-    scopes: [],
-  });
-  const base = fhirBaseUrl(deps.config.publicUrl, tenant, name);
-  // No ScopeGate: the user's own access, not a token's.
-  const ctx: FhirContext = { project, repo: new AccessControlledRepository(new FhirRepository(deps.storage.resources, viewer.project), principal), baseUrl: base, config: deps.config };
-  ctx.repo = ctx.repo.forRequest(request, () => repositoryAttributeFetcher(ctx));
+  const claims = { project: viewer.project, userId: viewer.userId, ...(viewer.membershipId !== undefined ? { membershipId: viewer.membershipId } : {}), scopes: [] };
+  // No scopes: the user's own access, not a token's.
+  const ctx = await callerContext(deps, viewer.project, claims, request);
+  if (!ctx) throw new Error(`unknown project ${viewer.project}`);
   return ctx;
 }
 
