@@ -12,3 +12,13 @@ export const REFERENCE_TARGET = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64}
 
 /** Exactly a relative reference `Type/id`. Group 1 is the type, group 2 the id. */
 export const RELATIVE_REFERENCE = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
+
+/**
+ * The `reference` string of a Reference element.
+ * @param value - the element (anything)
+ * @returns the reference, or undefined when it has none
+ */
+export function referenceOf(value: unknown): string | undefined {
+  const reference = typeof value === 'object' && value !== null ? (value as { reference?: unknown }).reference : undefined;
+  return typeof reference === 'string' ? reference : undefined;
+}

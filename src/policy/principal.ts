@@ -6,7 +6,7 @@
  * Everything but `%fhirUser` comes from the {@link PolicyCache}; `%fhirUser` (a Patient, Practitioner, ...) is one
  * keyed read per request because writes of those types do not invalidate the cache.
  */
-import { RELATIVE_REFERENCE } from '../fhir/reference-patterns';
+import { referenceOf, RELATIVE_REFERENCE } from '../fhir/reference-patterns';
 import type { ResourceStore } from '../storage/ports';
 import { type PolicyCache, policyView } from './cache';
 import type { PolicyPrincipal, PolicyResource } from './types';
@@ -22,11 +22,6 @@ export interface PrincipalClaims {
   scopes: string[];
 }
 
-
-const referenceOf = (value: unknown): string | undefined => {
-  const reference = typeof value === 'object' && value !== null ? (value as { reference?: unknown }).reference : undefined;
-  return typeof reference === 'string' ? reference : undefined;
-};
 
 async function readFhirUser(store: ResourceStore, project: string, membership: PolicyResource | undefined): Promise<PolicyResource | undefined> {
   const match = RELATIVE_REFERENCE.exec(referenceOf(membership?.link) ?? '');

@@ -11,7 +11,7 @@
  * SMART context parameters.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { RELATIVE_REFERENCE } from '../fhir/reference-patterns';
+import { referenceOf, RELATIVE_REFERENCE } from '../fhir/reference-patterns';
 import type { RecordStore, ResourceStore } from '../storage/ports';
 
 const KIND = 'smart-launch';
@@ -138,7 +138,7 @@ export function smartStyleUrl(template: string, project: { issuer: string; tenan
  */
 export async function linkedPatient(store: ResourceStore, project: string, membershipId: string): Promise<string | undefined> {
   const doc = await store.readCurrent(project, 'Membership', membershipId);
-  const reference = (doc?.resource?.link as { reference?: unknown } | undefined)?.reference;
-  const match = typeof reference === 'string' && !doc?.deleted ? RELATIVE_REFERENCE.exec(reference) : null;
+  const reference = doc && !doc.deleted ? referenceOf(doc.resource?.link) : undefined;
+  const match = reference !== undefined ? RELATIVE_REFERENCE.exec(reference) : null;
   return match && match[1] === 'Patient' ? match[2] : undefined;
 }

@@ -7,6 +7,7 @@
  * - write their own User, their own Membership, or (as a client) their own ClientApplication;
  * - write an AccessPolicy whose targets (before or after the write) name their own Membership or client.
  */
+import { referenceOf } from '../reference-patterns';
 import type { Resource } from '../repository/repository';
 import { FULL_ACCESS_ROLES, hasFullAccessRole } from '../../policy/decide';
 import type { PolicyPrincipal } from '../../policy/types';
@@ -25,11 +26,6 @@ export function isAdministrator(principal: PolicyPrincipal): boolean {
   if (!principal.active) return false;
   return hasFullAccessRole(principal) || principal.policies.some((p) => p.engine === 'full-access' && p.brokenReason === undefined);
 }
-
-const referenceOf = (value: unknown): string | undefined => {
-  const reference = typeof value === 'object' && value !== null ? (value as { reference?: unknown }).reference : undefined;
-  return typeof reference === 'string' ? reference : undefined;
-};
 
 function targets(policy: Resource | undefined): string[] {
   const list = Array.isArray(policy?.target) ? (policy.target as unknown[]) : [];

@@ -1,5 +1,5 @@
 /** The user side of a grant: whether the User and Membership are still active, and the Membership's link. */
-import { RELATIVE_REFERENCE } from '../../fhir/reference-patterns';
+import { referenceOf, RELATIVE_REFERENCE } from '../../fhir/reference-patterns';
 import type { OAuthDeps } from '../deps';
 
 /** What tokens need to know about the user. */
@@ -26,6 +26,6 @@ export async function userContext(deps: OAuthDeps, project: string, userId: stri
   const membership = await deps.storage.resources.readCurrent(project, 'Membership', membershipId);
   const resource = membership && !membership.deleted ? membership.resource : undefined;
   if (!resource || resource.active === false) return { active: false };
-  const link = (resource.link as { reference?: unknown } | undefined)?.reference;
-  return { active: true, role, fhirUser: typeof link === 'string' && RELATIVE_REFERENCE.test(link) ? link : undefined };
+  const link = referenceOf(resource.link);
+  return { active: true, role, fhirUser: link !== undefined && RELATIVE_REFERENCE.test(link) ? link : undefined };
 }

@@ -15,7 +15,7 @@
  * engine's for every expression taken (tested over all R4 SearchParameters).
  */
 import r4 from 'fhirpath/fhir-context/r4';
-import { REFERENCE_TARGET } from '../../reference-patterns';
+import { REFERENCE_TARGET, referenceOf } from '../../reference-patterns';
 
 /** Evaluates a compiled term or union on a resource. */
 export type FastPath = (resource: Record<string, unknown>) => unknown[];
@@ -144,8 +144,8 @@ function evaluateTerm(term: Term, resource: Record<string, unknown>): unknown[] 
   }
   if (term.referenceType === undefined) return values;
   return values.filter((value) => {
-    const reference = typeof value === 'object' && value !== null ? (value as { reference?: unknown }).reference : undefined;
-    return typeof reference === 'string' && REFERENCE_TARGET.exec(reference)?.[1] === term.referenceType;
+    const reference = referenceOf(value);
+    return reference !== undefined && REFERENCE_TARGET.exec(reference)?.[1] === term.referenceType;
   });
 }
 
