@@ -10,6 +10,7 @@
  *   (by other instances sharing MongoDB within the cache's `maxAgeMs`, as for policies).
  */
 import { policyCacheFor } from '../policy/cache';
+import { type ClientApplication, isClientActive } from './clients/client-store';
 import type { OAuthDeps } from './deps';
 import { InvalidTokenError } from './errors';
 import type { OAuthProject } from './project';
@@ -118,7 +119,7 @@ export class BearerAuthenticator {
       userId && entry.membershipId ? records.record(project, 'Membership', entry.membershipId) : undefined,
     ]);
     if (!isGrantActive(grant)) throw new InvalidTokenError('The access token was revoked');
-    if (!client || client.status === 'inactive') throw new InvalidTokenError('The client is no longer active');
+    if (!client || !isClientActive(client as ClientApplication)) throw new InvalidTokenError('The client is no longer active');
     if (userId) {
       const membershipOk = !entry.membershipId || (membership !== undefined && membership.active !== false);
       if (!user || user.active === false || !membershipOk) throw new InvalidTokenError('The user or membership is no longer active');
