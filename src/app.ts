@@ -50,18 +50,18 @@ export function buildApp(deps: AppDeps): Express {
 
   // CORS before the routes, so preflights are answered before any authentication; not on the HTML pages.
   const corsDeps = { projects, origins: new AllowedOrigins(storage.resources, policyCacheFor(storage.resources)) };
+  const oauthDeps = { config, storage, projects, logger };
+  const oauth = oauthServer(oauthDeps);
   app.use([...DISCOVERY_PATHS, SMART_CONFIGURATION_PATH], cors(corsDeps, ['GET', 'HEAD']));
+  mountDiscovery(app, oauthDeps);
+  // The FHIR API before the OAuth endpoints: its requests are the most frequent, and the paths do not overlap.
+  app.use(FHIR_BASE_PATH, cors(corsDeps, ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']));
+  app.use(FHIR_BASE_PATH, fhirRouter({ config, resources: storage.resources, projects, bearer: oauth.bearer }));
   app.use(
     OAUTH_JSON_ENDPOINTS.map((endpoint) => `${OAUTH_BASE_PATH}/${endpoint}`),
     cors(corsDeps, ['GET', 'POST']),
   );
-  app.use(FHIR_BASE_PATH, cors(corsDeps, ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']));
-
-  const oauthDeps = { config, storage, projects, logger };
-  const oauth = oauthServer(oauthDeps);
-  mountDiscovery(app, oauthDeps);
   app.use(OAUTH_BASE_PATH, oauth.router);
-  app.use(FHIR_BASE_PATH, fhirRouter({ config, resources: storage.resources, projects, bearer: oauth.bearer }));
   app.use(notFoundHandler());
   app.use(errorHandler());
   return app;

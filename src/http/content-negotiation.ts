@@ -3,7 +3,6 @@
  * - responses are JSON only; an `Accept` header or `_format` that admits no JSON type (e.g. XML, Turtle) → 406;
  * - request bodies are checked against each route's media types in `fhir/rest/dispatch.ts` (415).
  */
-import type { NextFunction, Request, Response } from 'express';
 import { NotAcceptableError } from '../fhir/errors';
 
 const JSON_FORMATS = new Set(['json', 'application/json', 'application/fhir+json', 'application/json+fhir']);
@@ -13,24 +12,18 @@ const JSON_ACCEPT = /^(\*\/\*|application\/\*|application\/(fhir\+)?json|applica
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 /**
- * Refuses requests that only accept non-JSON representations.
- * @returns the middleware
+ * Refuses requests that only accept non-JSON representations (406).
+ * @param format - the first `_format` parameter, if any
+ * @param accept - the `Accept` header, if any
+ * @throws NotAcceptableError when neither admits JSON
  */
-export function requireJsonResponse() {
-  return (req: Request, _res: Response, next: NextFunction): void => {
-    const format = req.query._format;
-    if (format !== undefined) {
-      const value = Array.isArray(format) ? format[0] : format;
-      if (typeof value !== 'string' || !JSON_FORMATS.has(value.trim().toLowerCase())) {
-        throw new NotAcceptableError(`_format '${String(value)}' is not supported; this server speaks JSON only`);
-      }
-    }
-    const accept = req.get('accept');
-    if (accept && !acceptsJson(accept)) {
-      throw new NotAcceptableError(`Accept '${accept}' admits no JSON type; this server speaks JSON only`);
-    }
-    next();
-  };
+export function assertJsonResponse(format: string | undefined, accept: string | undefined): void {
+  if (format !== undefined && !JSON_FORMATS.has(format.trim().toLowerCase())) {
+    throw new NotAcceptableError(`_format '${format}' is not supported; this server speaks JSON only`);
+  }
+  if (accept && !acceptsJson(accept)) {
+    throw new NotAcceptableError(`Accept '${accept}' admits no JSON type; this server speaks JSON only`);
+  }
 }
 
 function acceptsJson(accept: string): boolean {

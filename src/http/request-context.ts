@@ -1,7 +1,8 @@
 /**
  * Per-request context: a request id (from a sane incoming `X-Request-Id` or generated), echoed in the
  * `X-Request-Id` response header, and a child logger that stamps it on every line. One access-log line is
- * written when the response finishes (method, path, status, duration — never bodies or credentials).
+ * written when the response finishes (method, path, status, duration — never bodies or credentials), when the
+ * log level lets `info` lines through.
  */
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
@@ -33,13 +34,21 @@ export function requestContext(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const incoming = req.get('x-request-id');
     const requestId = incoming && INCOMING_ID.test(incoming) ? incoming : randomUUID();
-    const child = logger.child({ requestId });
-    req.ctx = { requestId, logger: child };
+    let child: Logger | undefined;
+    // The child logger is made on first use: most requests log nothing but the access line.
+    req.ctx = {
+      requestId,
+      get logger() {
+        child ??= logger.child({ requestId });
+        return child;
+      },
+    };
     res.setHeader('X-Request-Id', requestId);
+    if (!logger.isLevelEnabled('info')) return next();
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      child.info(
+      req.ctx.logger.info(
         { method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(ms * 100) / 100 },
         'request completed',
       );

@@ -3,13 +3,13 @@
  * Resolves the project (unknown tenant or project → 404), enforces JSON-only responses, parses the body,
  * turns the Express request into a {@link FhirRequest}, and lets `dispatch()` run it.
  */
-import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Config } from '../../config/schema';
-import { jsonBody } from '../../http/body';
-import { requireJsonResponse } from '../../http/content-negotiation';
+import { fhirBodyReader, hasBody } from '../../http/body';
+import { assertJsonResponse } from '../../http/content-negotiation';
 import type { ResourceStore } from '../../storage/ports';
 import type { ProjectRegistry } from '../../tenancy/projects';
-import { BadRequestError, PayloadTooLargeError, ResourceNotFoundError, UnauthorizedError } from '../errors';
+import { ResourceNotFoundError, UnauthorizedError } from '../errors';
 import { FhirRepository } from '../repository/repository';
 import type { AuthContext, BearerAuthenticator } from '../../oauth/bearer';
 import { OAuthError } from '../../oauth/errors';
@@ -21,9 +21,6 @@ import { fhirBaseUrl } from './base-url';
 import { dispatch } from './dispatch';
 import type { FhirContext, FhirRequest } from './fhir-request';
 import { sendFhirResponse } from './respond';
-
-/** Most parameters in a form-encoded `_search` body. */
-export const FORM_PARAMETER_LIMIT = 1000;
 
 export { FHIR_BASE_PATH, fhirBaseUrl } from './base-url';
 
@@ -49,29 +46,31 @@ function header(req: Request, name: string): string | undefined {
   return req.get(name) ?? undefined;
 }
 
+/** `.`, `..` or their percent-encoded forms as a whole path segment. */
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
+
 /**
  * Converts an Express request (under the FHIR base) into a FhirRequest.
- * @param req - the Express request
+ * @param req - the Express request (`body` is whatever was read so far)
  * @returns the FHIR request
  */
 export function toFhirRequest(req: Request): FhirRequest {
-  // URL parsing would resolve dot segments (`Patient/..` → the base, a system search): refuse them instead.
-  if ((req.url.split('?')[0] ?? '').split('/').some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment))) {
-    throw new ResourceNotFoundError('Dot segments are not allowed in FHIR paths');
-  }
-  const url = new URL(req.url, 'http://local');
+  const queryAt = req.url.indexOf('?');
+  const rawPath = queryAt < 0 ? req.url : req.url.slice(0, queryAt);
+  // Dot segments would name another path (`Patient/..` is the base, a system search): refuse them.
+  if (DOT_SEGMENT.test(rawPath)) throw new ResourceNotFoundError('Dot segments are not allowed in FHIR paths');
   let path: string[];
   try {
-    path = url.pathname.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+    path = rawPath.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
   } catch {
     throw new ResourceNotFoundError('The request path is not valid percent-encoding');
   }
   return {
     method: req.method.toUpperCase(),
     path,
-    query: [...url.searchParams.entries()],
+    query: queryAt < 0 ? [] : [...new URLSearchParams(req.url.slice(queryAt + 1)).entries()],
     contentType: req.get('content-type')?.split(';')[0]?.trim().toLowerCase(),
-    body: req.body,
+    body: req.body as unknown,
     headers: {
       ifMatch: header(req, 'if-match'),
       ifNoneMatch: header(req, 'if-none-match'),
@@ -108,14 +107,15 @@ async function authenticate(bearer: BearerAuthenticator, header: string | undefi
 }
 
 /**
- * Builds the router.
+ * Builds the FHIR API handler: one step per request (project, token, caller, content negotiation, body, then
+ * the interaction), so a read passes through no more middleware than it needs.
  * @param deps - configuration, stores and the project registry
- * @returns the Express router
+ * @returns the Express handler, mounted at {@link FHIR_BASE_PATH}
  */
-export function fhirRouter(deps: FhirRouterDeps): Router {
+export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
   const { config } = deps;
-  const router = Router({ mergeParams: true });
-  router.use(async (req: Request, _res: Response, next: NextFunction) => {
+  const readBody = fhirBodyReader(config.bodyLimitBytes);
+  return async function fhirApi(req: Request, res: Response): Promise<void> {
     const tenant = String(req.params.tenant);
     const name = String(req.params.project);
     const project = await deps.projects.find(tenant, name);
@@ -130,24 +130,14 @@ export function fhirRouter(deps: FhirRouterDeps): Router {
       config,
       auth,
     };
-    next();
-  });
-  router.use(requireJsonResponse());
-  router.use(jsonBody(config.bodyLimitBytes));
-  // `POST _search` bodies. extended: false keeps every name verbatim (`a[b]=c` stays the name `a[b]`): form
-  // names are search parameter names, never object paths.
-  router.use(express.urlencoded({ extended: false, limit: config.bodyLimitBytes, parameterLimit: FORM_PARAMETER_LIMIT }));
-  router.use((err: unknown, _req: Request, _res: Response, next: NextFunction) => {
-    const type = (err as { type?: unknown } | null)?.type;
-    if (type === 'parameters.too.many') next(new PayloadTooLargeError(`A _search body may carry at most ${FORM_PARAMETER_LIMIT} parameters`));
-    else if (type === 'querystring.parse.rangeError') next(new BadRequestError('The _search body is not valid form encoding'));
-    else next(err);
-  });
-  router.use(async (req: Request, res: Response) => {
     const fhirRequest = toFhirRequest(req);
-    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-    const result = await dispatch(req.fhir, fhirRequest, { checkContentType: hasBody || ['POST', 'PUT', 'PATCH'].includes(fhirRequest.method) });
+    assertJsonResponse(fhirRequest.query.find(([key]) => key === '_format')?.[1], req.get('accept'));
+    const withBody = hasBody(req);
+    if (withBody) {
+      await readBody(req, res);
+      fhirRequest.body = req.body;
+    }
+    const result = await dispatch(req.fhir, fhirRequest, { checkContentType: withBody || ['POST', 'PUT', 'PATCH'].includes(fhirRequest.method) });
     sendFhirResponse(res, result, fhirRequest.headers.prefer);
-  });
-  return router;
+  };
 }
