@@ -33,7 +33,27 @@ export function etag(versionId: string | number): string {
  * @returns ETag and Last-Modified
  */
 export function versionHeaders(versionId: string | number, lastUpdated: string): Record<string, string> {
-  return { ETag: etag(versionId), 'Last-Modified': new Date(lastUpdated).toUTCString() };
+  return { ETag: etag(versionId), 'Last-Modified': httpDate(lastUpdated) };
+}
+
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** The instants the server writes (`meta.lastUpdated`): UTC, seconds, optional fraction. */
+const UTC_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?Z$/;
+
+/**
+ * An instant as an HTTP-date (RFC 9110 §5.6.7, IMF-fixdate), e.g. `Mon, 23 Nov 2026 06:01:13 GMT`.
+ * Instants in the server's own UTC form are formatted from their digits (no date parsing on the read path).
+ * @param instant - an ISO 8601 instant
+ * @returns the HTTP-date
+ */
+export function httpDate(instant: string): string {
+  const match = UTC_INSTANT.exec(instant);
+  const monthName = match ? MONTHS[Number(match[2]) - 1] : undefined;
+  if (!match || monthName === undefined || Number(match[3]) > 31) return new Date(instant).toUTCString();
+  const [, year, month, day, time] = match as unknown as [string, string, string, string, string];
+  const weekday = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day))).getUTCDay();
+  return `${WEEKDAYS[weekday] ?? ''}, ${day} ${monthName} ${year} ${time} GMT`;
 }
 
 /**
