@@ -26,11 +26,20 @@ export interface AuthContext extends AccessTokenClaims {
   role?: string;
 }
 
+/** What the policy cache says of a token's client, user and membership. */
+interface PrincipalsVerdict {
+  /** Why the token no longer works, when one of them is missing or inactive. */
+  inactive?: string;
+  role?: string;
+}
+
 /** A verified token and what its grant says about it (grants change only by revocation). */
 interface CachedToken {
   claims: AccessTokenClaims;
   membershipId?: string;
   grantChecked: boolean;
+  /** The caller as last authenticated, and the verdict it was built from. */
+  context?: { verdict: PrincipalsVerdict; auth: AuthContext };
 }
 
 /** Upper bound of cached verified tokens; the cache is emptied when it is reached. */
@@ -108,22 +117,33 @@ export class BearerAuthenticator {
       entry.membershipId = first.membershipId;
       entry.grantChecked = true;
     }
-    // Client, User and Membership come from the policy cache, which every write of them invalidates: a
-    // deactivation fails the very next request without a store read per request.
-    const records = policyCacheFor(deps.storage.resources);
-    const { project, userId } = claims;
-    const [grant, client, user, membership] = await Promise.all([
-      first ?? readGrant(deps, claims.grantId),
-      records.record(project, 'ClientApplication', claims.clientId),
-      userId ? records.record(project, 'User', userId) : undefined,
-      userId && entry.membershipId ? records.record(project, 'Membership', entry.membershipId) : undefined,
-    ]);
+    const [grant, verdict] = await Promise.all([first ?? readGrant(deps, claims.grantId), this.principalsVerdict(claims, entry.membershipId)]);
     if (!isGrantActive(grant)) throw new InvalidTokenError('The access token was revoked');
-    if (!client || !isClientActive(client as ClientApplication)) throw new InvalidTokenError('The client is no longer active');
-    if (userId) {
-      const membershipOk = !entry.membershipId || (membership !== undefined && membership.active !== false);
-      if (!user || user.active === false || !membershipOk) throw new InvalidTokenError('The user or membership is no longer active');
-    }
-    return { ...claims, membershipId: entry.membershipId, role: typeof user?.role === 'string' ? user.role : undefined };
+    if (verdict.inactive) throw new InvalidTokenError(verdict.inactive);
+    if (entry.context?.verdict !== verdict) entry.context = { verdict, auth: { ...claims, membershipId: entry.membershipId, role: verdict.role } };
+    return entry.context.auth;
+  }
+
+  /**
+   * Whether a token's ClientApplication, User and Membership are active, and the user's role. They come from the
+   * policy cache, which every write of them invalidates, so the verdict is computed once per cache generation
+   * and a deactivation fails the very next request without a store read per request.
+   */
+  private principalsVerdict(claims: AccessTokenClaims, membershipId: string | undefined): Promise<PrincipalsVerdict> {
+    const records = policyCacheFor(this.deps.storage.resources);
+    const { project, userId, clientId } = claims;
+    return records.derived(project, `bearer\0${clientId}\0${userId ?? ''}\0${membershipId ?? ''}`, async () => {
+      const [client, user, membership] = await Promise.all([
+        records.record(project, 'ClientApplication', clientId),
+        userId ? records.record(project, 'User', userId) : undefined,
+        userId && membershipId ? records.record(project, 'Membership', membershipId) : undefined,
+      ]);
+      if (!client || !isClientActive(client as ClientApplication)) return { inactive: 'The client is no longer active' };
+      if (userId) {
+        const membershipOk = !membershipId || (membership !== undefined && membership.active !== false);
+        if (!user || user.active === false || !membershipOk) return { inactive: 'The user or membership is no longer active' };
+      }
+      return { role: typeof user?.role === 'string' ? user.role : undefined };
+    });
   }
 }

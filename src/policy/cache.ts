@@ -32,6 +32,7 @@ interface ProjectEntry {
   records: Map<string, Promise<PolicyResource | undefined>>;
   policies: Map<string, Promise<CompiledPolicy[]>>;
   compiled: Map<string, CompiledPolicy>;
+  derived: Map<string, Promise<unknown>>;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -121,6 +122,20 @@ export class PolicyCache {
     });
   }
 
+  /**
+   * A value computed only from this cache's records and policies (a principal without its `%fhirUser`, the
+   * bearer check's verdict on a token's client, user and membership), kept exactly as long as they are: until
+   * the project is invalidated or its entry expires.
+   * @param project - the project key
+   * @param key - what the value is of (callers prefix their own namespace)
+   * @param compute - computes it from {@link record} and {@link policiesFor}
+   * @returns the value
+   */
+  derived<T>(project: string, key: string, compute: () => Promise<T>): Promise<T> {
+    const entry = this.entry(project);
+    return this.memo(project, entry, entry.derived as Map<string, Promise<T>>, key, compute);
+  }
+
   private compiled(entry: ProjectEntry, id: string, versionId: number, resource: Record<string, unknown>): CompiledPolicy {
     const key = `${id}/${versionId}`;
     let policy = entry.compiled.get(key);
@@ -136,7 +151,7 @@ export class PolicyCache {
     let entry = this.projects.get(project);
     const expired = entry && this.options.maxAgeMs !== undefined && Date.now() - entry.loadedAt > this.options.maxAgeMs;
     if (!entry || expired) {
-      entry = { generation: this.generation, loadedAt: Date.now(), records: new Map(), policies: new Map(), compiled: new Map() };
+      entry = { generation: this.generation, loadedAt: Date.now(), records: new Map(), policies: new Map(), compiled: new Map(), derived: new Map() };
       this.projects.set(project, entry);
     }
     return entry;

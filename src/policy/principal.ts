@@ -40,6 +40,15 @@ async function readFhirUser(store: ResourceStore, project: string, membership: P
  */
 export async function loadPrincipal(cache: PolicyCache, store: ResourceStore, claims: PrincipalClaims): Promise<PolicyPrincipal> {
   const { project } = claims;
+  // Everything but `%fhirUser` and the scopes comes from the cache, so it is computed once per cache generation.
+  const key = `principal\0${claims.clientId ?? ''}\0${claims.userId ?? ''}\0${claims.membershipId ?? ''}`;
+  const base = await cache.derived(project, key, () => loadFromCache(cache, claims));
+  const fhirUser = base.membership?.link === undefined ? undefined : await readFhirUser(store, project, base.membership);
+  return { ...base, fhirUser, scopes: claims.scopes };
+}
+
+async function loadFromCache(cache: PolicyCache, claims: PrincipalClaims): Promise<Omit<PolicyPrincipal, 'fhirUser' | 'scopes'>> {
+  const { project } = claims;
   const [membership, client] = await Promise.all([
     claims.membershipId ? cache.record(project, 'Membership', claims.membershipId) : undefined,
     claims.clientId ? cache.record(project, 'ClientApplication', claims.clientId) : undefined,
@@ -48,9 +57,8 @@ export async function loadPrincipal(cache: PolicyCache, store: ResourceStore, cl
   const userId = claims.userId ?? membershipUser;
   const kind = claims.membershipId || userId ? 'user' : 'client';
   const reference = claims.membershipId ? `Membership/${claims.membershipId}` : kind === 'user' ? `User/${userId ?? ''}` : `ClientApplication/${claims.clientId ?? ''}`;
-  const [user, fhirUser, policies] = await Promise.all([
+  const [user, policies] = await Promise.all([
     userId ? cache.record(project, 'User', userId) : undefined,
-    readFhirUser(store, project, membership),
     reference.startsWith('User/') ? [] : cache.policiesFor(project, reference),
   ]);
   const active =
@@ -64,9 +72,7 @@ export async function loadPrincipal(cache: PolicyCache, store: ResourceStore, cl
     active,
     user,
     membership,
-    fhirUser,
     client,
-    scopes: claims.scopes,
     role: typeof user?.role === 'string' ? user.role : undefined,
     policies,
   };
