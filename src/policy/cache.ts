@@ -10,6 +10,7 @@
  *   has its own. Several server instances sharing MongoDB do not see each other's writes: give the cache a
  *   `maxAgeMs` there (TODO(policy): cross-instance invalidation through a change stream).
  */
+import { deepFreeze } from '../storage/freeze';
 import type { ResourceStore } from '../storage/ports';
 import { compileAccessPolicy } from './compile';
 import type { CompiledPolicy, PolicyResource } from './types';
@@ -33,14 +34,6 @@ interface ProjectEntry {
   policies: Map<string, Promise<CompiledPolicy[]>>;
   compiled: Map<string, CompiledPolicy>;
   derived: Map<string, Promise<unknown>>;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }
 
 /**

@@ -88,6 +88,11 @@ export interface ReadOptions {
    * are larger than the resource and only the store itself (and its tests) need them back.
    */
   withIndex?: boolean;
+  /**
+   * The caller only reads the result (serializes it, judges it) and never changes it: a store that keeps
+   * documents in memory may hand out the resource it holds, deep-frozen, instead of a copy.
+   */
+  shared?: boolean;
 }
 
 /** Resource persistence: current versions, history and search. */

@@ -97,6 +97,30 @@ export function resourceStoreContract(name: string, open: () => Promise<Storage>
         });
       });
 
+      test('a shared read serves the same document; what it hands out cannot be changed, and writes replace it', async () => {
+        const { storage, project } = ctx();
+        const v1 = version(project, 'Patient', 'a', 1, { index: { family: 'x' }, resource: { resourceType: 'Patient', name: [{ family: 'X' }] } });
+        await storage.resources.write([writeOf(v1)]);
+        const { index: _index, ...rest } = v1;
+        const shared = await storage.resources.readCurrent(project, 'Patient', 'a', { shared: true });
+        expect(shared).toEqual({ _id: `${project}/Patient/a`, ...rest });
+        const name = (shared?.resource as { name: Array<{ family: string }> }).name[0] as { family: string };
+        // A store may hand out its own (frozen) resource or a copy; either way the stored document never changes.
+        try {
+          name.family = 'changed';
+        } catch (err) {
+          expect(err).toBeInstanceOf(TypeError);
+        }
+        expect((await storage.resources.readCurrent(project, 'Patient', 'a'))?.resource).toEqual(v1.resource);
+        const copy = await storage.resources.readCurrent(project, 'Patient', 'a');
+        (copy?.resource as Record<string, unknown>).gender = 'other';
+        expect(Object.isFrozen(copy?.resource)).toBe(false);
+        const v2 = version(project, 'Patient', 'a', 2, { resource: { resourceType: 'Patient', gender: 'female' } });
+        await storage.resources.write([writeOf(v2)]);
+        expect((await storage.resources.readCurrent(project, 'Patient', 'a', { shared: true }))?.resource).toEqual(v2.resource);
+        expect((await storage.resources.readVersion(project, 'Patient', 'a', 1))?.resource).toEqual(v1.resource);
+      });
+
       test('a write whose versionId is not expectedVersion + 1 is refused', async () => {
         const { storage, project } = ctx();
         await expect(

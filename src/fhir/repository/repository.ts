@@ -113,10 +113,11 @@ export class FhirRepository {
    * Reads the current version.
    * @param type - the resource type
    * @param id - the logical id
-   * @returns the stored document (with the public view of the resource)
+   * @returns the stored document (with the public view of the resource), for reading only: the resource may be
+   *   the store's own, frozen
    */
   async read(type: string, id: string): Promise<ResourceDocument & { resource: Resource }> {
-    const doc = await this.readCurrent(type, id);
+    const doc = isValidId(id) ? await this.store.readCurrent(this.project, type, id, { shared: true }) : undefined;
     if (!doc) throw new ResourceNotFoundError(`${type}/${id} not found`);
     if (doc.deleted || !doc.resource) throw new ResourceGoneError(`${type}/${id} was deleted`);
     return { ...doc, resource: toPublicView(doc.resource) as Resource };

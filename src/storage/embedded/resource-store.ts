@@ -20,6 +20,7 @@ import type {
   ResourceWrite,
 } from '../ports';
 import { checkPaging, checkWrite, currentDocumentId, historyDocumentId, withDeletionDefault } from '../store-rules';
+import { deepFreeze } from '../freeze';
 import { cloneJson, toStoredJson } from './clone';
 import type { ResourceCollection } from './collection';
 import type { HistoryIndex } from './history-index';
@@ -73,7 +74,10 @@ export class EmbeddedResourceStore implements ResourceStore {
     if (!doc) return undefined;
     if (options.withIndex) return cloneJson(doc);
     const { index: _index, sort: _sort, ...rest } = doc;
-    return cloneJson(rest);
+    if (!options.shared) return cloneJson(rest);
+    // Stored documents are replaced on every write, never changed in place, so freezing one loses nothing.
+    deepFreeze(rest.resource);
+    return rest;
   }
 
   /** {@inheritDoc ResourceStore.readVersion} */
