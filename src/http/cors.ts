@@ -53,7 +53,7 @@ export function cors(deps: CorsDeps, methods: readonly string[]): RequestHandler
     if (res.locals.corsHandled === true) return next();
     res.locals.corsHandled = true;
     res.vary('Origin');
-    const origin = req.get('origin');
+    const { origin } = req.headers;
     if (origin === undefined) return next();
     const project = await deps.projects.find(String(req.params.tenant), String(req.params.project));
     if (!project) return next();

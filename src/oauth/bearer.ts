@@ -44,6 +44,8 @@ interface CachedToken {
 
 /** Upper bound of cached verified tokens; the cache is emptied when it is reached. */
 const MAX_CACHED = 10_000;
+/** The bearer check only reads grants. */
+const SHARED = { shared: true } as const;
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
 /** Verifies bearer tokens for every project. */
@@ -110,14 +112,14 @@ export class BearerAuthenticator {
     let first: Grant | undefined;
     if (!entry.grantChecked) {
       // The first request learns the Membership from the grant; later ones make every lookup at once.
-      first = await readGrant(deps, claims.grantId);
+      first = await readGrant(deps, claims.grantId, SHARED);
       if (!isGrantActive(first) || first.project !== claims.project || first.clientId !== claims.clientId || first.userId !== claims.userId) {
         throw new InvalidTokenError('The access token was revoked');
       }
       entry.membershipId = first.membershipId;
       entry.grantChecked = true;
     }
-    const [grant, verdict] = await Promise.all([first ?? readGrant(deps, claims.grantId), this.principalsVerdict(claims, entry.membershipId)]);
+    const [grant, verdict] = await Promise.all([first ?? readGrant(deps, claims.grantId, SHARED), this.principalsVerdict(claims, entry.membershipId)]);
     if (!isGrantActive(grant)) throw new InvalidTokenError('The access token was revoked');
     if (verdict.inactive) throw new InvalidTokenError(verdict.inactive);
     if (entry.context?.verdict !== verdict) entry.context = { verdict, auth: { ...claims, membershipId: entry.membershipId, role: verdict.role } };

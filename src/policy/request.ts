@@ -69,11 +69,12 @@ export function describeRequest(line: RequestLine): PolicyRequest {
   if (!described) {
     throw new BadRequestError(`${method} /${line.path.join('/')} is not a FHIR interaction`);
   }
-  const request: PolicyRequest = {
-    ...described,
-    parameters: line.query.map(([name, value]) => ({ name, value })),
-  };
+  // Only the members that have a value, added in one order (no deletes: the object keeps a fast shape).
+  const request: PolicyRequest = { interaction: described.interaction, parameters: line.query.map(([name, value]) => ({ name, value })) };
+  if (described.resourceType !== undefined) request.resourceType = described.resourceType;
+  if (described.id !== undefined) request.id = described.id;
+  if (described.compartment !== undefined) request.compartment = described.compartment;
+  if (described.operation !== undefined) request.operation = described.operation;
   if (line.body !== undefined) request.body = line.body;
-  for (const key of ['resourceType', 'id', 'compartment', 'operation'] as const) if (request[key] === undefined) delete request[key];
   return request;
 }

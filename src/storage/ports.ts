@@ -133,7 +133,14 @@ export interface StoredRecord {
 
 /** Key/value records with expiry. */
 export interface RecordStore {
-  get(kind: string, key: string): Promise<StoredRecord | undefined>;
+  /**
+   * A live record.
+   * @param kind - the kind
+   * @param key - the key
+   * @param options - `shared`: the caller only reads the result, so a store keeping records in memory may hand
+   *   out its own, deep-frozen, instead of a copy
+   */
+  get(kind: string, key: string, options?: { shared?: boolean }): Promise<StoredRecord | undefined>;
   /** Creates or replaces a record. */
   put(record: StoredRecord): Promise<void>;
   /** Creates a record only if the key is free; returns false when it already exists. */

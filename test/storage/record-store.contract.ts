@@ -162,6 +162,25 @@ export function recordStoreContract(name: string, open: () => Promise<Storage>, 
       expect((await storage.records.get(kind('k'), 'x'))?.value).toEqual({ list: ['a'] });
     });
 
+    test('a shared get serves the same record, which cannot be changed through it; consume and put still work', async () => {
+      const { storage } = ctx();
+      await storage.records.put({ kind: kind('k'), key: 'x', value: { list: ['a'] } });
+      const shared = await storage.records.get(kind('k'), 'x', { shared: true });
+      expect(shared).toEqual({ kind: kind('k'), key: 'x', value: { list: ['a'] } });
+      // A store may hand out its own (frozen) record or a copy; either way the stored record never changes.
+      try {
+        (shared?.value.list as string[]).push('changed');
+      } catch (err) {
+        expect(err).toBeInstanceOf(TypeError);
+      }
+      expect((await storage.records.get(kind('k'), 'x'))?.value).toEqual({ list: ['a'] });
+      const consumed = await storage.records.consume(kind('k'), 'x');
+      (consumed?.value.list as string[]).push('mine');
+      expect(consumed?.value).toEqual({ list: ['a', 'mine'] });
+      await storage.records.put({ kind: kind('k'), key: 'x', value: { list: ['b'] } });
+      expect((await storage.records.get(kind('k'), 'x', { shared: true }))?.value).toEqual({ list: ['b'] });
+    });
+
     test('invalid records are refused', async () => {
       const { storage } = ctx();
       await expect(storage.records.put({ kind: '', key: 'k', value: {} })).rejects.toThrow(TypeError);

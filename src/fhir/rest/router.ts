@@ -8,12 +8,12 @@ import type { Config } from '../../config/schema';
 import { fhirBodyReader, hasBody } from '../../http/body';
 import { assertJsonResponse } from '../../http/content-negotiation';
 import type { ResourceStore } from '../../storage/ports';
-import type { ProjectRegistry } from '../../tenancy/projects';
+import type { Project, ProjectRegistry } from '../../tenancy/projects';
 import { ResourceNotFoundError, UnauthorizedError } from '../errors';
 import { FhirRepository } from '../repository/repository';
 import type { AuthContext, BearerAuthenticator } from '../../oauth/bearer';
 import { OAuthError } from '../../oauth/errors';
-import { oauthProjectOf } from '../../oauth/project';
+import { type OAuthProject, oauthProjectOf } from '../../oauth/project';
 import { loadPrincipal, policyCacheFor } from '../../policy';
 import { AccessControlledRepository, ANONYMOUS } from '../access/access-controlled-repository';
 import { ScopeGate } from '../access/scope-gate';
@@ -42,8 +42,15 @@ declare global {
 }
 
 
+/**
+ * A request header by its lower-case name (Node joins repeated ones with `, `).
+ * @param req - the request
+ * @param name - the lower-case header name
+ * @returns its value, or undefined
+ */
 function header(req: Request, name: string): string | undefined {
-  return req.get(name) ?? undefined;
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 /** `.`, `..` or their percent-encoded forms as a whole path segment. */
@@ -69,7 +76,7 @@ export function toFhirRequest(req: Request): FhirRequest {
     method: req.method.toUpperCase(),
     path,
     query: queryAt < 0 ? [] : [...new URLSearchParams(req.url.slice(queryAt + 1)).entries()],
-    contentType: req.get('content-type')?.split(';')[0]?.trim().toLowerCase(),
+    contentType: header(req, 'content-type')?.split(';')[0]?.trim().toLowerCase(),
     body: req.body as unknown,
     headers: {
       ifMatch: header(req, 'if-match'),
@@ -93,7 +100,7 @@ const PUBLIC_PATHS = new Set(['/metadata', '/.well-known/smart-configuration']);
  * @returns the caller
  * @throws UnauthorizedError (401 with `WWW-Authenticate`)
  */
-async function authenticate(bearer: BearerAuthenticator, header: string | undefined, project: ReturnType<typeof oauthProjectOf>): Promise<AuthContext> {
+async function authenticate(bearer: BearerAuthenticator, header: string | undefined, project: OAuthProject): Promise<AuthContext> {
   let auth: AuthContext;
   try {
     auth = await bearer.authenticate(header, project);
@@ -115,14 +122,24 @@ async function authenticate(bearer: BearerAuthenticator, header: string | undefi
 export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
   const { config } = deps;
   const readBody = fhirBodyReader(config.bodyLimitBytes);
+  // A project's URLs, made once per project (the registry hands out the same Project object every time).
+  const urls = new WeakMap<Project, { oauth: OAuthProject; baseUrl: string }>();
+  const urlsOf = (project: Project): { oauth: OAuthProject; baseUrl: string } => {
+    let found = urls.get(project);
+    if (!found) {
+      found = { oauth: oauthProjectOf(config.publicUrl, project), baseUrl: fhirBaseUrl(config.publicUrl, project.tenant, project.name) };
+      urls.set(project, found);
+    }
+    return found;
+  };
   return async function fhirApi(req: Request, res: Response): Promise<void> {
     const tenant = String(req.params.tenant);
     const name = String(req.params.project);
     const project = await deps.projects.find(tenant, name);
     if (!project) throw new ResourceNotFoundError(`Unknown tenant or project '${tenant}/${name}'`);
-    const auth = PUBLIC_PATHS.has(req.path) ? undefined : await authenticate(deps.bearer, req.get('authorization'), oauthProjectOf(config.publicUrl, project));
+    const { oauth, baseUrl } = urlsOf(project);
+    const auth = PUBLIC_PATHS.has(req.path) ? undefined : await authenticate(deps.bearer, header(req, 'authorization'), oauth);
     const principal = auth ? await loadPrincipal(policyCacheFor(deps.resources), deps.resources, auth) : ANONYMOUS;
-    const baseUrl = fhirBaseUrl(config.publicUrl, project.tenant, project.name);
     req.fhir = {
       project,
       repo: new AccessControlledRepository(new FhirRepository(deps.resources, project.key), principal, new ScopeGate(auth?.scopes ?? [], auth?.patient, baseUrl)),
@@ -131,7 +148,7 @@ export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
       auth,
     };
     const fhirRequest = toFhirRequest(req);
-    assertJsonResponse(fhirRequest.query.find(([key]) => key === '_format')?.[1], req.get('accept'));
+    assertJsonResponse(fhirRequest.query.find(([key]) => key === '_format')?.[1], header(req, 'accept'));
     const withBody = hasBody(req);
     if (withBody) {
       await readBody(req, res);

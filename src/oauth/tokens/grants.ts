@@ -54,10 +54,11 @@ export async function createGrant(
  * Reads a grant.
  * @param deps - OAuth dependencies
  * @param grantId - the id
+ * @param options - `shared`: the caller only reads it (see RecordStore.get)
  * @returns the grant, or undefined when unknown or expired
  */
-export async function readGrant(deps: OAuthDeps, grantId: string): Promise<Grant | undefined> {
-  const record = await deps.storage.records.get(KIND, grantId);
+export async function readGrant(deps: OAuthDeps, grantId: string, options: { shared?: boolean } = {}): Promise<Grant | undefined> {
+  const record = await deps.storage.records.get(KIND, grantId, options);
   return record ? (record.value as unknown as Grant) : undefined;
 }
 

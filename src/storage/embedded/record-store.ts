@@ -8,6 +8,7 @@
 import { Query } from 'mingo';
 import type { Filter, RecordStore, StoredRecord } from '../ports';
 import { checkRecord, prefixRecordFilter } from '../store-rules';
+import { deepFreeze } from '../freeze';
 import { cloneJson, toStoredJson } from './clone';
 import type { Journal, JournalEntry } from './journal';
 
@@ -131,9 +132,11 @@ export class EmbeddedRecordStore implements RecordStore {
   ) {}
 
   /** {@inheritDoc RecordStore.get} */
-  async get(kind: string, key: string): Promise<StoredRecord | undefined> {
+  async get(kind: string, key: string, options: { shared?: boolean } = {}): Promise<StoredRecord | undefined> {
     const record = this.table.live(kind, key, Date.now());
-    return record && cloneJson(record);
+    if (!record) return undefined;
+    // Stored records are replaced on every write, never changed in place, so freezing one loses nothing.
+    return options.shared ? deepFreeze(record) : cloneJson(record);
   }
 
   /** {@inheritDoc RecordStore.put} */
@@ -164,7 +167,8 @@ export class EmbeddedRecordStore implements RecordStore {
       const record = this.table.live(kind, key, Date.now());
       if (!record) return Promise.resolve(undefined);
       this.table.remove(kind, key);
-      return this.journal.append({ t: 'record-delete', kind, keys: [key] }).then(() => record);
+      // A copy: the record may have been handed out frozen by a shared read.
+      return this.journal.append({ t: 'record-delete', kind, keys: [key] }).then(() => cloneJson(record));
     } catch (err) {
       return Promise.reject(err as Error);
     }
