@@ -3,9 +3,10 @@
  * HTTP; `main.ts` adds configuration loading, storage, bootstrap and the listener.
  */
 import express, { type Express } from 'express';
-import helmet from 'helmet';
 import type { Config } from './config/schema';
+import { FHIR_PATH } from './fhir/rest/base-url';
 import { FHIR_BASE_PATH, fhirRouter } from './fhir/rest/router';
+import { securityHeaders } from './http/api-headers';
 import { cors } from './http/cors';
 import { AllowedOrigins } from './http/cors-origins';
 import { errorHandler, notFoundHandler } from './http/error-handler';
@@ -38,7 +39,7 @@ export function buildApp(deps: AppDeps): Express {
   // Which proxies may name the client (X-Forwarded-For): `req.ip`, and so the rate limiters, depend on it.
   app.set('trust proxy', config.trustProxy);
   app.use(requestContext(logger));
-  app.use(helmet({ contentSecurityPolicy: { directives: { 'frame-ancestors': ["'none'"] } } }));
+  app.use(securityHeaders(FHIR_PATH));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

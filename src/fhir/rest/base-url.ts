@@ -3,6 +3,9 @@
 /** The FHIR base path pattern (Express 5 syntax). */
 export const FHIR_BASE_PATH = '/w/:tenant/:project/api/v1/fhir/r4';
 
+/** Request paths at or under a FHIR base. */
+export const FHIR_PATH = /^\/w\/[^/]+\/[^/]+\/api\/v1\/fhir\/r4(?:\/|$)/;
+
 /**
  * The absolute FHIR base URL of a project.
  * @param publicUrl - PUBLIC_URL
