@@ -52,7 +52,8 @@ export function cors(deps: CorsDeps, methods: readonly string[]): RequestHandler
     // The SMART configuration sits in two groups (discovery and the FHIR base): the first one decides.
     if (res.locals.corsHandled === true) return next();
     res.locals.corsHandled = true;
-    res.vary('Origin');
+    if (res.getHeader('Vary') === undefined) res.setHeader('Vary', 'Origin');
+    else res.vary('Origin');
     const { origin } = req.headers;
     if (origin === undefined) return next();
     const project = await deps.projects.find(String(req.params.tenant), String(req.params.project));

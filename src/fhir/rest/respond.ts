@@ -98,6 +98,10 @@ export function sendFhirResponse(res: Response, result: FhirResponse, prefer: st
     res.end();
     return;
   }
+  // Written directly: the status, validators and conditional answers (304) are the handlers' decisions, and Node
+  // leaves the body out of HEAD, 204 and 304 responses itself.
+  const json = JSON.stringify(body);
   res.setHeader('Content-Type', FHIR_JSON);
-  res.send(JSON.stringify(body));
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
 }
