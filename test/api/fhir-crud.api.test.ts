@@ -76,6 +76,22 @@ describe('read and vread', () => {
     expect(res.body).toEqual(created.body);
   });
 
+  it('answers HEAD with the headers of the read and no body; Content-Length is the byte length of the JSON', async () => {
+    const created = await t.api.post(`${t.base}/Patient`).set('Content-Type', FHIR_JSON).send(patient({ name: [{ family: 'Ünal' }] }));
+    const get = await t.api.get(`${t.base}/Patient/${created.body.id}`).buffer(true).parse((res, done) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      res.on('end', () => done(null, text));
+    });
+    expect(Number(get.headers['content-length'])).toBe((get.body as string).length);
+    const head = await t.api.head(`${t.base}/Patient/${created.body.id}`);
+    expect(head.status).toBe(200);
+    expect(head.headers.etag).toBe('W/"1"');
+    expect(head.headers['content-type']).toBe('application/fhir+json; charset=utf-8');
+    expect(head.headers['content-length']).toBe(get.headers['content-length']);
+    expect(head.text ?? '').toBe('');
+  });
+
   it('reads an earlier version by vread', async () => {
     const created = await createPatient();
     const id = created.body.id as string;
