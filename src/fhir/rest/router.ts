@@ -1,7 +1,8 @@
 /**
- * The HTTP adapter of the FHIR API, mounted at `/w/{tenant}/{project}/api/v1/fhir/r4`.
- * Resolves the project (unknown tenant or project → 404), enforces JSON-only responses, parses the body,
- * turns the Express request into a {@link FhirRequest}, and lets `dispatch()` run it.
+ * The HTTP adapter of the FHIR API, mounted at `/w/{tenant}/{project}/api/v1/fhir/r4` as one handler.
+ * Resolves the project (unknown tenant or project → 404), authenticates the bearer token and loads the caller,
+ * turns the Express request into a {@link FhirRequest}, enforces JSON-only responses, reads the body when there
+ * is one, and lets `dispatch()` run it.
  */
 import type { Request, RequestHandler, Response } from 'express';
 import type { Config } from '../../config/schema';
