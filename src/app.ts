@@ -6,7 +6,7 @@ import express, { type Express } from 'express';
 import type { Config } from './config/schema';
 import { FHIR_PATH } from './fhir/rest/base-url';
 import { FHIR_BASE_PATH, fhirRouter } from './fhir/rest/router';
-import { securityHeaders } from './http/api-headers';
+import { securityHeaders } from './http/security-headers';
 import { cors } from './http/cors';
 import { AllowedOrigins } from './http/cors-origins';
 import { errorHandler, notFoundHandler } from './http/error-handler';

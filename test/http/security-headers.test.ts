@@ -3,7 +3,7 @@
  * other path keeps helmet's set.
  */
 import request from 'supertest';
-import { API_SECURITY_HEADERS } from '../../src/http/api-headers';
+import { API_SECURITY_HEADERS } from '../../src/http/security-headers';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
 
 let t: TestApp;
