@@ -113,6 +113,36 @@ describe('policy cache', () => {
     expect(await effect()).toBe('permit');
   });
 
+  it('reads %fhirUser afresh on every request, while the rest of the principal comes from the cache', async () => {
+    const cache = policyCacheFor(storage.resources);
+    const first = await loadPrincipal(cache, storage.resources, claims);
+    expect(first.fhirUser).not.toHaveProperty('gender');
+    // A Patient write does not invalidate the cache, yet the next principal carries the new version.
+    await repo.update('Patient', 'pat1', { ...patient, gender: 'female' });
+    const next = await loadPrincipal(cache, storage.resources, claims);
+    expect(next.fhirUser).toMatchObject({ id: 'pat1', gender: 'female' });
+    expect(next.policies).toBe(first.policies);
+    await repo.update('Patient', 'pat1', patient);
+  });
+
+  it('keeps a derived value until the project is invalidated, and never one computed across an invalidation', async () => {
+    const cache = policyCacheFor(storage.resources);
+    let computed = 0;
+    const compute = async () => ++computed;
+    expect(await cache.derived(PROJECT, 'test\0count', compute)).toBe(1);
+    expect(await cache.derived(PROJECT, 'test\0count', compute)).toBe(1);
+    cache.invalidate(PROJECT);
+    expect(await cache.derived(PROJECT, 'test\0count', compute)).toBe(2);
+    // Invalidated while computing: the value is returned to that caller but not kept.
+    cache.invalidate(PROJECT);
+    const racing = cache.derived(PROJECT, 'test\0count', async () => {
+      cache.invalidate(PROJECT);
+      return compute();
+    });
+    expect(await racing).toBe(3);
+    expect(await cache.derived(PROJECT, 'test\0count', compute)).toBe(4);
+  });
+
   it('keeps projects apart', async () => {
     const other = new FhirRepository(storage.resources, 't/other');
     const cache = policyCacheFor(storage.resources);
