@@ -10,6 +10,7 @@
  * Entries also expire after {@link ORIGIN_CACHE_MAX_AGE_MS}, so instances sharing MongoDB converge on another
  * instance's writes within that time.
  */
+import { type ClientApplication, isClientActive } from '../oauth/clients/client-store';
 import type { PolicyCache } from '../policy/cache';
 import type { ResourceStore } from '../storage/ports';
 
@@ -45,7 +46,7 @@ function stringsOf(value: unknown): unknown[] {
 
 /** The origins a ClientApplication brings. */
 function clientOrigins(client: Record<string, unknown>): string[] {
-  if (client.status === 'inactive') return [];
+  if (!isClientActive(client as ClientApplication)) return [];
   return [...stringsOf(client.redirectUri), ...stringsOf(client.allowedOrigin)].map(originOf).filter((o): o is string => o !== undefined);
 }
 

@@ -7,6 +7,7 @@
  * keyed read per request because writes of those types do not invalidate the cache.
  */
 import { referenceOf, RELATIVE_REFERENCE } from '../fhir/reference-patterns';
+import { type ClientApplication, isClientActive } from '../oauth/clients/client-store';
 import type { ResourceStore } from '../storage/ports';
 import { type PolicyCache, policyView } from './cache';
 import type { PolicyPrincipal, PolicyResource } from './types';
@@ -63,7 +64,7 @@ async function loadFromCache(cache: PolicyCache, claims: PrincipalClaims): Promi
   ]);
   const active =
     (kind === 'client' ? client !== undefined : user !== undefined && user.active !== false) &&
-    (claims.clientId === undefined || (client !== undefined && client.status !== 'inactive')) &&
+    (claims.clientId === undefined || (client !== undefined && isClientActive(client as ClientApplication))) &&
     (claims.membershipId === undefined || (membership !== undefined && membership.active !== false && membershipUser === userId));
   return {
     project,
