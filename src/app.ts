@@ -4,6 +4,7 @@
  */
 import express, { type Express } from 'express';
 import type { Config } from './config/schema';
+import { CallerAccess } from './fhir/access/caller-context';
 import { FHIR_PATH } from './fhir/rest/base-url';
 import { FHIR_BASE_PATH, fhirRouter } from './fhir/rest/router';
 import { securityHeaders } from './http/security-headers';
@@ -57,7 +58,7 @@ export function buildApp(deps: AppDeps): Express {
   mountDiscovery(app, oauthDeps);
   // The FHIR API before the OAuth endpoints: its requests are the most frequent, and the paths do not overlap.
   app.use(FHIR_BASE_PATH, cors(corsDeps, ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']));
-  app.use(FHIR_BASE_PATH, fhirRouter({ config, resources: storage.resources, projects, bearer: oauth.bearer }));
+  app.use(FHIR_BASE_PATH, fhirRouter({ config, access: new CallerAccess(storage.resources), projects, bearer: oauth.bearer }));
   app.use(
     OAUTH_JSON_ENDPOINTS.map((endpoint) => `${OAUTH_BASE_PATH}/${endpoint}`),
     cors(corsDeps, ['GET', 'POST']),

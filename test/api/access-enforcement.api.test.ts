@@ -152,11 +152,16 @@ describe('worked example 1: a patient sees only their own compartment', () => {
     expect(history.body.total).toBeUndefined();
   });
 
-  it('updates its own Patient; a write to another patient is a 404 and a create a 403, and they change nothing', async () => {
+  it('updates its own Patient; a write to another patient is answered as for an unknown id, a create is a 403, and they change nothing', async () => {
     const own = await as(ada).put('/Patient/ada', { resourceType: 'Patient', id: 'ada', name: [{ family: 'ada', given: ['Augusta'] }], identifier: [{ system: 'urn:test:mrn', value: 'ada' }] });
     expect(own.status).toBe(200);
     const before = await as(admin).get('/Patient/bob');
-    expect((await as(ada).put('/Patient/bob', { resourceType: 'Patient', id: 'bob', name: [{ family: 'changed' }] })).status).toBe(404);
+    // A PUT to bob's id gets exactly what a PUT to an id never used gets (the create it would be is refused).
+    const hidden = await as(ada).put('/Patient/bob', { resourceType: 'Patient', id: 'bob', name: [{ family: 'changed' }] });
+    const unknown = await as(ada).put('/Patient/nobody-here', { resourceType: 'Patient', id: 'nobody-here', name: [{ family: 'changed' }] });
+    expect(hidden.status).toBe(403);
+    expect(hidden.body).toEqual(unknown.body);
+    expect((await as(admin).get('/Patient/nobody-here')).status).toBe(404);
     expect((await as(ada).patch('/Patient/bob', [{ op: 'replace', path: '/name/0/family', value: 'x' }])).status).toBe(404);
     // No rule permits a delete at all: refused on the type, whatever the resource.
     expect((await as(ada).delete('/Patient/bob')).status).toBe(403);

@@ -1,10 +1,10 @@
 /**
- * The staged view used by FHIR transactions (src/fhir/bundles/staged-store.ts) over a real adapter: reads,
+ * The staged view used by FHIR transactions (src/fhir/repository/staged-store.ts) over a real adapter: reads,
  * searches, counts and history see staged writes merged with stored ones; nothing is stored before `commit()`;
  * a commit that meets a concurrent change stores nothing. Registered from resource-store.contract.ts, so it runs
  * on every adapter.
  */
-import { StagedResourceStore } from '../../src/fhir/bundles/staged-store';
+import { StagedResourceStore } from '../../src/fhir/repository/staged-store';
 import type { Storage } from '../../src/storage/ports';
 import { UniqueConflictError, VersionConflictError } from '../../src/storage/ports';
 import { at, deletion, ids, useStorage, version, writeOf } from './contract-harness';

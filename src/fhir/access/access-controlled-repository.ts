@@ -1,96 +1,126 @@
 /**
- * The access-controlled repository: the one place where the caller's AccessPolicies (DESIGN §5.3-5.5,
- * docs/access-policies.md "Enforcement") are applied to FHIR interactions. Handlers and the search layer use it
- * and never judge access themselves.
+ * The access-controlled repository: the one door between FHIR-facing code and stored documents (DESIGN §5.4,
+ * §5.8; docs/access-policies.md "Enforcement"). Handlers, the search layer (matches, chains, `_has`, includes,
+ * paging, totals), conditional interactions, Bundles, history, `$evaluate-policy` and the SMART patient picker
+ * reach data only through it; the unjudged repository underneath is private to src/fhir/access.
  *
- * Each instance is bound to one caller and one request (`%request`); `dispatch()` binds a fresh instance to
- * every request it runs, including each entry of a batch or transaction. Before touching data it plans the
- * request (`planSearch`): when the policies decide the same for any resource (owners, admins, full-access
- * policies, rules for another type) no resource is judged; otherwise each resource is.
- *
- * SMART scopes (scope-gate.ts) are checked first and narrow what the policies permit: an interaction no scope
- * allows is a 403 with `WWW-Authenticate: Bearer error="insufficient_scope"`, and resources outside a scope's
- * patient compartment or restriction are treated like resources the policies hide.
+ * Each instance is bound to one caller and one request (`%request`); `dispatch()` binds a fresh instance to every
+ * request it runs, including each entry of a batch or transaction. The judgement itself (scopes, then policies,
+ * planned per type before any resource is seen) is judge.ts's; the rules of what each path shows:
+ * - a read, vread, or an instance history shows a resource only if the caller may read it;
+ * - every resource a search returns, as a match or included, is one the caller could read directly: matches are
+ *   judged as the search and as a read of their type, includes as a read (scopes and policies alike);
+ * - chains and `_has` look only at resources the caller may search (judged as `search-type` of their type); a
+ *   condition through a resource the caller may not search matches nothing;
+ * - history shows a version only if the caller may read that version (a deletion: the version it deleted);
+ * - a type permitted without conditions is never judged per resource (the fast path), and scope restrictions are
+ *   pushed into the store's filter.
  *
  * Status codes (docs/access-policies.md "404 or 403"):
- * - the policies refuse the interaction on the type whatever the resource → 403 (nothing about a resource is
- *   revealed);
- * - they refuse a read, vread or instance history of a resource the caller may not see → 404, the same
- *   response as for an id that does not exist;
- * - they refuse an update, patch or delete → 403 when the caller may read the resource, 404 otherwise; a
- *   refused create → 403. A refused write changes nothing.
- * Searches and history return only what the caller may see, and their pages are filled after filtering.
+ * - the scopes or the policies refuse the interaction whatever the resource → 403 (nothing about a resource is
+ *   revealed; a scope refusal carries `WWW-Authenticate: Bearer error="insufficient_scope"`);
+ * - a refused read, vread or instance history of a resource the caller may not see → 404, as for an unknown id;
+ * - a refused update, patch or delete → 403 when the caller may read the resource; otherwise the answer an unknown
+ *   id would get (404 for patch and delete, the answer to a create of the same content for update); a refused
+ *   create → 403. A refused write changes nothing.
  */
-import type { Filter, HistoryQuery, ResourceDocument } from '../../storage/ports';
-import { hasFullAccessRole, PolicySession } from '../../policy/decide';
-import { planSearch, type SearchPlan } from '../../policy/search-plan';
-import type { AttributeFetcher, PolicyPrincipal, PolicyRequest, PolicyResource } from '../../policy/types';
-import { ForbiddenError, ResourceGoneError, ResourceNotFoundError } from '../errors';
-import { type FhirRepository, type Resource, type WriteOptions, type WriteResult } from '../repository/repository';
-import { toPublicView } from '../repository/write-only-fields';
-import { buildSearchIndex } from '../search/indexing/build-index';
+import { UniqueConflictError, VersionConflictError, type Filter, type HistoryQuery, type ResourceDocument, type Sort } from '../../storage/ports';
+import type { PolicyPrincipal, PolicyRequest } from '../../policy/types';
+import { RESOURCE_TYPES } from '../definitions';
+import { ConflictError, ForbiddenError, ResourceGoneError, ResourceNotFoundError } from '../errors';
+import type { FhirRepository, Resource, WriteOptions, WriteResult } from '../repository/repository';
+import type { FhirContext } from '../rest/fhir-request';
+import type { Cursor } from '../search/cursor';
+import { attributeFetcher } from './attribute-fetcher';
 import { escalationReason, isAdministrator } from './escalation';
-import type { ScopeAllowance, ScopeGate } from './scope-gate';
+import { type Explanation, explainRequest, type ExplainInput, type PrincipalLoader } from './explain';
+import { AccessJudge, indexed, readRequest } from './judge';
+import type { Page } from './paging';
+import type { ScopeGate } from './scope-gate';
+import { planTypes, type TypeCheck, type TypePlan } from './type-plan';
+import { collectVisible, countVisible, publicDocument, visiblePage } from './visible-documents';
 
-/** How a search or history request treats the resources it finds. */
-export interface ResultAccess {
-  /** Every resource found (with {@link ResultAccess.filter} applied) may be shown: no per-resource decision. */
-  all: boolean;
-  /** A condition the search must add (scope compartments and restrictions; types refused left out). */
-  filter?: Filter;
-  /**
-   * Whether the caller may see one resource found.
-   * @param doc - a stored (live) document
-   * @returns true when it may be shown
-   */
-  accept(doc: ResourceDocument): Promise<boolean>;
+/** What the repository needs besides the caller: the token's scopes and how to load other principals. */
+export interface AccessOptions {
+  /** The token's scopes (undefined: no scope narrowing — a signed-in user's own access, before any token). */
+  scopes?: ScopeGate;
+  /** Loads the principal `$evaluate-policy` explains. */
+  principals?: PrincipalLoader;
 }
 
-/** Creates the attribute fetcher of a request (reads with the server's authority). */
-export type FetcherFactory = () => AttributeFetcher;
+/** The parts of a request's context the repository needs to run searches with server authority. */
+export type SearchContext = Omit<FhirContext, 'repo' | 'auth'>;
+
+/** The matches of one search, as the caller may see them. */
+export interface MatchAccess {
+  /** True when matches are judged one by one (a total then costs a scan). */
+  judged: boolean;
+  /**
+   * One page of visible matches.
+   * @param filter - the compiled criteria
+   * @param sort - the sort, `_id` last
+   * @param cursor - where the page starts
+   * @param count - the page size
+   * @returns the page (public views)
+   */
+  page(filter: Filter, sort: Sort, cursor: Cursor, count: number): Promise<Page>;
+  /**
+   * The number of visible matches.
+   * @param filter - the compiled criteria
+   * @returns the count
+   */
+  count(filter: Filter): Promise<number>;
+  /**
+   * The first visible matches in `_id` order (conditional interactions).
+   * @param filter - the compiled criteria
+   * @param limit - the most to return
+   * @returns the documents (public views)
+   */
+  list(filter: Filter, limit: number): Promise<ResourceDocument[]>;
+}
+
+/** Whether an id names a resource, as the caller may know it. */
+export type IdStatus = 'free' | 'visible' | 'hidden';
 
 /** The principal of requests without a token (`/metadata`): denied everything. */
 export const ANONYMOUS: PolicyPrincipal = { project: '', kind: 'client', reference: 'anonymous', active: false, scopes: [], policies: [] };
 
-const asPolicyResource = (resource: Resource): PolicyResource => toPublicView(resource) as PolicyResource;
+/** Reads with the server's authority: policy attributes only (docs/access-policies.md "Attributes"). */
+function serverPrincipal(project: string): PolicyPrincipal {
+  return {
+    project,
+    kind: 'client',
+    reference: 'server',
+    active: true,
+    scopes: [],
+    policies: [{ id: 'server-authority', engine: 'full-access', targets: [], rules: [], attributes: [] }],
+  };
+}
 
-/**
- * How a request stands before any resource is seen: `permit-all` (nothing to judge), `per-resource`, or refused
- * by the scopes or by the policies whatever the resource.
- */
-type Mode = 'permit-all' | 'per-resource' | 'scope-denied' | 'deny-all';
+const ALL_TYPES = [...RESOURCE_TYPES];
+const UNBOUND: PolicyRequest = { interaction: 'search-system', parameters: [] };
 
 /** A repository that applies one caller's scopes and access policies to one request. */
 export class AccessControlledRepository {
-  private readonly sessions = new Map<string, PolicySession>();
-  private readonly plans = new Map<string, Promise<SearchPlan>>();
+  private readonly judge: AccessJudge;
   private readonly administrator: boolean;
-  /** No policy to judge: an owner/admin user, or a caller whose every policy is full-access. */
-  private readonly unrestricted: boolean;
 
   /**
-   * @param inner - the repository underneath (unrestricted)
+   * @param inner - the project's unjudged repository
    * @param principal - the caller with its policies
-   * @param scopes - the token's scopes (undefined: no scope narrowing, for server-internal contexts)
+   * @param options - the token's scopes, the principal loader
    * @param request - the request judged (`%request`); unset until `dispatch()` binds one
-   * @param fetcher - creates the attribute fetcher on first use
+   * @param context - the request's context, for attribute searches
    */
   constructor(
-    readonly inner: FhirRepository,
+    private readonly inner: FhirRepository,
     readonly principal: PolicyPrincipal,
-    private readonly scopes?: ScopeGate,
+    private readonly options: AccessOptions = {},
     private readonly request?: PolicyRequest,
-    private readonly fetcher?: FetcherFactory,
+    private readonly context?: SearchContext,
   ) {
     this.administrator = isAdministrator(principal);
-    this.unrestricted =
-      hasFullAccessRole(principal) ||
-      (principal.active && principal.policies.length > 0 && principal.policies.every((p) => p.engine === 'full-access' && p.brokenReason === undefined));
-  }
-
-  /** The store underneath (search internals read it directly and filter through {@link resultAccess}). */
-  get store(): FhirRepository['store'] {
-    return this.inner.store;
+    this.judge = new AccessJudge(principal, request ?? UNBOUND, options.scopes, context ? () => this.attributes(context) : undefined);
   }
 
   /** The project key. */
@@ -101,25 +131,11 @@ export class AccessControlledRepository {
   /**
    * The same caller bound to another request.
    * @param request - the request
-   * @param fetcher - the attribute fetcher factory of that request
+   * @param context - its context (attribute searches run in it)
    * @returns a new repository
    */
-  forRequest(request: PolicyRequest, fetcher: FetcherFactory): AccessControlledRepository {
-    return new AccessControlledRepository(this.inner, this.principal, this.scopes, request, fetcher);
-  }
-
-  /**
-   * The same caller and request over another repository (a transaction's staged view).
-   * @param inner - the repository
-   * @returns a new repository
-   */
-  over(inner: FhirRepository): AccessControlledRepository {
-    return new AccessControlledRepository(inner, this.principal, this.scopes, this.request, this.fetcher);
-  }
-
-  /** True when the caller has full access to the project (owner/admin user or a full-access policy). */
-  get isAdministrator(): boolean {
-    return this.administrator;
+  forRequest(request: PolicyRequest, context: SearchContext): AccessControlledRepository {
+    return new AccessControlledRepository(this.inner, this.principal, this.options, request, context);
   }
 
   /** `GET [type]/[id]` */
@@ -143,73 +159,102 @@ export class AccessControlledRepository {
     load: () => Promise<ResourceDocument & { resource: Resource }>,
     id = label,
   ): Promise<ResourceDocument & { resource: Resource }> {
-    if (this.scopeFor({}).kind === 'none') throw this.refusal('scope-denied', type);
+    const request = this.bound();
+    if (this.judge.scopeFor(request).kind === 'none') throw this.refusal('scope', type);
     let doc: ResourceDocument & { resource: Resource };
     try {
       doc = await load();
     } catch (err) {
-      const mode = await this.requireMode();
-      if (err instanceof ResourceGoneError && mode === 'per-resource' && !(await this.judgeLastLive(type, id))) throw notFound(type, label);
+      await this.requireOpen();
+      if (err instanceof ResourceGoneError && !(await this.lastLiveReadable(type, id, request))) throw notFound(type, label);
       throw err;
     }
-    if (await this.judge(doc.resource, {}, undefined, doc)) return doc;
-    await this.requireMode();
+    if (await this.judge.permits(request, doc.resource, doc)) return doc;
+    await this.requireOpen();
     throw notFound(type, label);
   }
 
   /** `POST [type]` */
   async create(resource: Resource, assignedId?: string): Promise<WriteResult> {
-    const mode = await this.requireMode();
-    return this.inner.create(resource, assignedId, { authorize: this.writeCheck(mode) });
+    const perResource = await this.requireOpen();
+    return this.inner.create(resource, assignedId, { authorize: this.writeCheck(perResource) });
   }
 
   /** `PUT [type]/[id]` */
   async update(type: string, id: string, resource: Resource, options: Omit<WriteOptions, 'authorize'> = {}): Promise<WriteResult> {
-    const mode = await this.requireMode();
-    return this.inner.update(type, id, resource, { ...options, authorize: this.writeCheck(mode) });
+    const perResource = await this.requireOpen();
+    return this.inner.update(type, id, resource, { ...options, authorize: this.writeCheck(perResource) });
   }
 
   /** `PATCH [type]/[id]` */
   async patch(type: string, id: string, operations: unknown, options: Omit<WriteOptions, 'authorize'> = {}): Promise<WriteResult> {
-    const mode = await this.requireMode();
-    return this.inner.patch(type, id, operations, { ...options, authorize: this.writeCheck(mode) });
+    const perResource = await this.requireOpen();
+    return this.inner.patch(type, id, operations, { ...options, authorize: this.writeCheck(perResource) });
   }
 
   /** `DELETE [type]/[id]` */
   async delete(type: string, id: string, options: Omit<WriteOptions, 'authorize'> = {}): Promise<{ versionId?: string }> {
-    const mode = await this.requireMode();
-    return this.inner.delete(type, id, { ...options, authorize: this.writeCheck(mode) });
+    const perResource = await this.requireOpen();
+    return this.inner.delete(type, id, { ...options, authorize: this.writeCheck(perResource) });
   }
 
   /**
-   * The stored current document (live or deleted), unjudged: for existence checks such as "the id in a
-   * conditional update's body is taken", where the write that follows is judged.
+   * Whether an id is taken, as the caller may know it: `hidden` when a live resource has it that the caller may not
+   * read (a write to it is then answered as for a free id, see the module comment).
    * @param type - the type
    * @param id - the id
-   * @returns the stored document, or undefined
+   * @returns free (never used, or deleted), visible or hidden
    */
-  async readCurrent(type: string, id: string): Promise<ResourceDocument | undefined> {
-    return this.inner.readCurrent(type, id);
+  async idStatus(type: string, id: string): Promise<IdStatus> {
+    const current = await this.inner.readCurrent(type, id);
+    if (!current || current.deleted || !current.resource) return 'free';
+    return (await this.mayRead(current.resource as Resource)) ? 'visible' : 'hidden';
   }
 
   /**
-   * History, newest first, with only the versions the caller may see. For an instance, an id the caller may
-   * not see is a 404 like an unknown one. Pages are filled after filtering; `total` is given only when nothing
-   * is filtered, and `next` is the raw offset where the following page starts.
+   * A transaction's view of this repository: the same caller and request over staged writes.
+   * @returns the staged repository and its commit (a conflict with a concurrent write → 409, nothing stored)
+   */
+  transaction(): { repo: AccessControlledRepository; commit(): Promise<void> } {
+    const staged = this.inner.staged();
+    return {
+      repo: new AccessControlledRepository(staged.repo, this.principal, this.options, this.request, this.context),
+      commit: async () => {
+        try {
+          await staged.commit();
+        } catch (err) {
+          if (err instanceof VersionConflictError) throw new ConflictError(`The transaction was not stored: ${err.key} was changed by another request meanwhile`);
+          if (err instanceof UniqueConflictError) throw new ConflictError(`The transaction was not stored: ${err.uniqueKey.split('|')[0] ?? 'a unique value'} is already in use`);
+          throw err;
+        }
+      },
+    };
+  }
+
+  /**
+   * History, newest first, with only the versions the caller may read (a deletion: when the caller may read the
+   * version it deleted). For an instance, an id the caller may not read is a 404 like an unknown one. Pages are
+   * filled after filtering; `total` is given only when nothing is filtered, and `next` is the raw offset where the
+   * following page starts.
    * @param query - the history query
    * @returns the page
    */
   async history(query: Omit<HistoryQuery, 'project'>): Promise<{ entries: ResourceDocument[]; total?: number; next?: number }> {
-    // Judged per type, like a system search: `%request.resourceType` is the type of each version.
-    const all = query.type ? (await this.resultAccess([query.type])).all : await this.nothingToJudge();
+    const request = this.bound();
+    const plan = await planTypes(this.judge, query.type ? [query.type] : ALL_TYPES, (type) => [
+      { request: this.judge.asType(type), primary: true },
+      { request: readRequest(type, undefined, 'vread'), forResource: (doc) => readRequest(type, doc.id, 'vread'), primary: false },
+    ]);
+    if (plan.refused) throw this.refusal(plan.refused, request.resourceType);
+    const judged = plan.perResource || plan.filter !== undefined;
     if (query.type && query.id) {
       const current = await this.inner.readCurrent(query.type, query.id);
       if (!current) throw notFound(query.type, query.id);
-      if (!all && !(await this.judgeLastLive(query.type, query.id))) throw notFound(query.type, query.id);
+      if (judged && !(await this.lastLiveVisible(plan, query.type, query.id))) throw notFound(query.type, query.id);
     }
     const skip = query.skip ?? 0;
     const limit = query.limit ?? 0;
-    if (all) {
+    if (!judged) {
       const page = await this.inner.history(query);
       return { ...page, next: limit > 0 && skip + limit < page.total ? skip + limit : undefined };
     }
@@ -219,7 +264,7 @@ export class AccessControlledRepository {
       const batch = Math.max(limit, 50);
       const raw = await this.inner.history({ ...query, skip: at, limit: batch });
       for (const [i, doc] of raw.entries.entries()) {
-        if (!(await this.judgeVersion(doc))) continue;
+        if (!(await this.versionVisible(plan, doc))) continue;
         if (entries.length === limit) return { entries, next: at + i };
         entries.push(doc);
       }
@@ -229,191 +274,173 @@ export class AccessControlledRepository {
   }
 
   /**
-   * How a search (or a conditional match) over some types treats what it finds: each resource is judged as
-   * this request addressed to its type (`%request.resourceType` = the type of the resource judged).
+   * The matches of a search over some types, judged as this request addressed to each type and as a read.
    * @param types - the types searched
    * @param interaction - judge as this interaction instead of the request's (a conditional match is a search)
-   * @returns the access; throws 403 when the scopes or the policies refuse the request on every type
+   * @returns access to the visible matches; throws 403 when the scopes or the policies refuse every type
    */
-  async resultAccess(types: readonly string[], interaction?: PolicyRequest['interaction']): Promise<ResultAccess> {
-    const distinct = [...new Set(types)];
-    const modes = await Promise.all(distinct.map((type) => this.modeOf(this.variantFor(type, interaction))));
-    if (modes.length > 0 && modes.every((m) => m === 'scope-denied' || m === 'deny-all')) {
-      throw this.refusal(modes.every((m) => m === 'scope-denied') ? 'scope-denied' : 'deny-all', distinct.length === 1 ? distinct[0] : undefined);
-    }
-    // Scope restrictions are pushed into the search; what remains to judge is the policies.
-    const filters: Filter[] = [];
-    let policyAll = true;
-    for (const [i, type] of distinct.entries()) {
-      const scope = this.scopeFor(this.variantFor(type, interaction));
-      const mode = modes[i];
-      if (mode === 'scope-denied' || mode === 'deny-all') filters.push({ type: { $ne: type } });
-      else if (scope.kind === 'some') filters.push({ $or: [{ type: { $ne: type } }, scope.filter] });
-      if (mode === 'per-resource' && !(this.unrestricted || (await this.policyMode(this.variantFor(type, interaction))) === 'permit-all')) policyAll = false;
-    }
-    const filter = filters.length === 0 ? undefined : filters.length === 1 ? filters[0] : { $and: filters };
-    if (policyAll) return { all: true, filter, accept: () => Promise.resolve(true) };
-    return { all: false, filter, accept: (doc) => this.visible(doc, interaction) };
+  async matches(types: readonly string[], interaction?: PolicyRequest['interaction']): Promise<MatchAccess> {
+    const plan = await this.plan(types, (type) => [
+      { request: this.judge.asType(type, interaction), primary: true },
+      { request: readRequest(type, undefined), forResource: (doc) => readRequest(type, doc.id), primary: false },
+    ]);
+    return {
+      judged: plan.perResource,
+      page: (filter, sort, cursor, count) => visiblePage(this.inner, plan, filter, sort, cursor, count),
+      count: (filter) => countVisible(this.inner, plan, filter),
+      list: (filter, limit) => collectVisible(this.inner, plan, filter, limit),
+    };
   }
 
   /**
-   * Whether the caller may see a resource found by this request (a search result, an included resource).
-   * @param doc - a stored (live) document
-   * @param interaction - judge as this interaction instead of the request's
-   * @returns true when it may be shown
+   * The resources of one type a search condition may look at (the inner search of a chain or `_has`): those the
+   * caller may search. A type the caller may not search yields nothing.
+   * @param type - the type
+   * @param filter - the inner criteria
+   * @param limit - the most to return
+   * @returns the documents in `_id` order (public views with their search values)
    */
-  async visible(doc: ResourceDocument, interaction?: PolicyRequest['interaction']): Promise<boolean> {
-    const variant = this.variantFor(doc.type, interaction);
-    const mode = await this.modeOf(variant);
-    if (mode !== 'per-resource') return mode === 'permit-all';
-    return doc.resource !== undefined && (await this.judge(doc.resource as Resource, variant, undefined, doc));
+  async searchable(type: string, filter: Filter, limit: number): Promise<ResourceDocument[]> {
+    const plan = await planTypes(this.judge, [type], (t) => [{ request: this.judge.asType(t, 'search-type'), primary: true }]);
+    return collectVisible(this.inner, plan, { ...filter, type }, limit);
   }
 
-  /** Throws 403 unless the caller has full access to the project (administrative operations). */
-  requireAdministrator(operation: string): void {
+  /**
+   * Resources of one type to include in a search's response: those the caller may read, each judged like a direct
+   * read of it. A type the caller may not read yields nothing.
+   * @param type - the type
+   * @param filter - which resources (ids, or references to the matches)
+   * @param limit - the most to return
+   * @returns the documents in `_id` order (public views with their search values)
+   */
+  async readable(type: string, filter: Filter, limit: number): Promise<ResourceDocument[]> {
+    const plan = await planTypes(this.judge, [type], (t) => [{ request: readRequest(t, undefined), forResource: (doc) => readRequest(t, doc.id), primary: true }]);
+    return collectVisible(this.inner, plan, { ...filter, type }, limit);
+  }
+
+  /**
+   * Runs `$evaluate-policy`: how the policies would judge a principal's request. Reserved to callers with full
+   * access to the project whose token may read every AccessPolicy; reads stored resources and attributes with the
+   * server's authority (the answer is a decision, never the resources).
+   * @param input - the parsed operation input
+   * @returns the decision, the request judged and its plan
+   */
+  async explain(input: ExplainInput): Promise<Explanation> {
+    this.requireOperation('$evaluate-policy', 'AccessPolicy');
+    if (!this.options.principals || !this.context) throw new Error('The access-controlled repository cannot load principals here');
+    return explainRequest(input, { repo: this.inner, principals: this.options.principals, fetcher: this.attributes(this.context) });
+  }
+
+  /**
+   * Throws 403 unless the caller has full access to the project and the token's scopes allow reading every resource
+   * of `readType` (an operation about that type's data; `patient/` scopes never do).
+   * @param operation - the operation name, for the message
+   * @param readType - the type whose unrestricted read the operation needs
+   */
+  requireOperation(operation: string, readType: string): void {
+    if (this.judge.scopeFor(readRequest(readType, undefined)).kind !== 'all') {
+      throw scopeError(`The token's scopes do not permit ${operation} (it needs user/ or system/ read access to every ${readType})`);
+    }
     if (!this.administrator) throw new ForbiddenError(`${operation} is reserved to owners and administrators of the project`);
   }
 
-  private boundRequest(): PolicyRequest {
+  private async plan(types: readonly string[], checksFor: (type: string) => TypeCheck[]): Promise<TypePlan> {
+    const plan = await planTypes(this.judge, types, checksFor);
+    if (plan.refused) throw this.refusal(plan.refused, types.length === 1 ? types[0] : undefined);
+    return plan;
+  }
+
+  /** The attribute fetcher: reads and searches with the server's authority, in this request's context. */
+  private attributes(context: SearchContext): ReturnType<typeof attributeFetcher> {
+    const server = new AccessControlledRepository(this.inner, serverPrincipal(this.inner.project), {}, UNBOUND);
+    return attributeFetcher({ ...context, repo: server });
+  }
+
+  private bound(): PolicyRequest {
     if (!this.request) throw new Error('The access-controlled repository is not bound to a request');
     return this.request;
   }
 
-  private variantFor(type: string, interaction: PolicyRequest['interaction'] | undefined): Partial<PolicyRequest> {
-    return interaction ? { interaction, resourceType: type } : { resourceType: type };
+  /** Throws 403 when the bound request is refused whatever the resource; returns whether it judges per resource. */
+  private async requireOpen(): Promise<boolean> {
+    const request = this.bound();
+    const verdict = await this.judge.verdict(request);
+    if (verdict.kind === 'refused') throw this.refusal(verdict.by, request.resourceType);
+    return verdict.perResource || verdict.scope.kind === 'some';
   }
 
-  private variantKey(variant: Partial<PolicyRequest>): string {
-    return `${variant.interaction ?? ''}|${variant.resourceType ?? ''}|${variant.id ?? ''}`;
-  }
-
-  private session(variant: Partial<PolicyRequest> = {}): PolicySession {
-    const key = this.variantKey(variant);
-    let session = this.sessions.get(key);
-    if (!session) {
-      session = new PolicySession(this.principal, { ...this.boundRequest(), ...variant }, { fetcher: this.fetcher?.() });
-      this.sessions.set(key, session);
-    }
-    return session;
-  }
-
-  private scopeFor(variant: Partial<PolicyRequest>): ScopeAllowance {
-    if (!this.scopes) return { kind: 'all' };
-    return this.scopes.allowance(variant.interaction ?? this.request?.interaction, variant.resourceType ?? this.request?.resourceType);
-  }
-
-  /** The policies' plan for the bound request or a variant of it (memoized). */
-  private async policyMode(variant: Partial<PolicyRequest>): Promise<SearchPlan['mode']> {
-    if (this.unrestricted) return 'permit-all';
-    const key = this.variantKey(variant);
-    let plan = this.plans.get(key);
-    if (!plan) {
-      plan = planSearch(this.session(variant));
-      this.plans.set(key, plan);
-    }
-    return (await plan).mode;
-  }
-
-  private async modeOf(variant: Partial<PolicyRequest> = {}): Promise<Mode> {
-    const scope = this.scopeFor(variant);
-    if (scope.kind === 'none') return 'scope-denied';
-    const policy = await this.policyMode(variant);
-    if (policy === 'deny-all') return 'deny-all';
-    return policy === 'permit-all' && scope.kind === 'all' ? 'permit-all' : 'per-resource';
-  }
-
-  /** The mode of the bound request; throws 403 when it is refused whatever the resource. */
-  private async requireMode(): Promise<'permit-all' | 'per-resource'> {
-    const mode = await this.modeOf();
-    if (mode === 'scope-denied' || mode === 'deny-all') throw this.refusal(mode, this.request?.resourceType);
-    return mode;
-  }
-
-  /** True when nothing of a system-level request needs judging. */
-  private async nothingToJudge(): Promise<boolean> {
-    // A `*` scope without patient context or restriction allows every type.
-    return this.unrestricted && (!this.scopes || this.scopes.allowance(this.request?.interaction, '*').kind === 'all');
-  }
-
-  /**
-   * Judges one resource: its scope allowance, then the policies.
-   * @param resource - `%resource`
-   * @param variant - the request variant
-   * @param before - `%before`
-   * @param doc - the stored document of `resource` when there is one (its search index is reused)
-   */
-  private async judge(resource: Resource, variant: Partial<PolicyRequest> = {}, before?: Resource, doc?: ResourceDocument): Promise<boolean> {
-    const scope = this.scopeFor(variant);
-    if (scope.kind === 'none') return false;
-    // Keyed reads come without the stored search values: then they are computed.
-    if (scope.kind === 'some' && !scope.test(doc?.index ? doc : indexed(resource))) return false;
-    if (this.unrestricted) return true;
-    // A plan already made answers without FHIRPath; otherwise the resource is judged directly (no plan needed).
-    const planned = await this.knownPolicyMode(variant);
-    if (planned !== undefined && planned !== 'per-resource') return planned === 'permit-all';
-    const decision = await this.session(variant).decide(asPolicyResource(resource), before && asPolicyResource(before));
-    return decision.effect === 'permit';
-  }
-
-  /** The plan of a variant if it was already made (or is being made) for this request. */
-  private async knownPolicyMode(variant: Partial<PolicyRequest>): Promise<SearchPlan['mode'] | undefined> {
-    const plan = this.plans.get(this.variantKey(variant));
-    return plan ? (await plan).mode : undefined;
-  }
-
-  private async judgeLastLive(type: string, id: string): Promise<boolean> {
+  private async lastLive(type: string, id: string): Promise<ResourceDocument | undefined> {
     const { entries } = await this.inner.history({ type, id, limit: 20 });
-    const live = entries.find((e) => !e.deleted && e.resource);
-    return live !== undefined && (await this.judge(live.resource as Resource, {}, undefined, live));
+    return entries.find((e) => !e.deleted && e.resource);
   }
 
-  private async judgeVersion(doc: ResourceDocument): Promise<boolean> {
-    if (doc.resource) return this.visible(doc);
+  private async lastLiveReadable(type: string, id: string, request: PolicyRequest): Promise<boolean> {
+    const live = await this.lastLive(type, id);
+    return live !== undefined && (await this.judge.permits(request, live.resource as Resource, live));
+  }
+
+  private async lastLiveVisible(plan: TypePlan, type: string, id: string): Promise<boolean> {
+    const live = await this.lastLive(type, id);
+    return live !== undefined && (await plan.accept(live, false));
+  }
+
+  private async versionVisible(plan: TypePlan, doc: ResourceDocument): Promise<boolean> {
+    if (doc.resource) return plan.accept(doc, false);
     // A deletion: judged by the version it deleted.
-    const deleted = await this.inner.store.readVersion(this.project, doc.type, doc.id, doc.versionId - 1);
-    return deleted?.resource !== undefined && (await this.visible(deleted));
+    const deleted = await this.inner.readVersion(doc.type, doc.id, doc.versionId - 1);
+    return deleted?.resource !== undefined && (await plan.accept(publicDocument(deleted), false));
   }
 
-  private writeCheck(mode: 'permit-all' | 'per-resource'): WriteOptions['authorize'] {
-    if (mode === 'permit-all' && this.administrator) return undefined;
-    return async (next, before) => {
+  private writeCheck(perResource: boolean): WriteOptions['authorize'] {
+    if (!perResource && this.administrator) return undefined;
+    const request = this.bound();
+    const allowed = async (next: Resource | undefined, before: Resource | undefined): Promise<string | true> => {
       const reason = this.administrator ? undefined : escalationReason(this.principal, next, before);
+      if (reason !== undefined) return `Forbidden: ${reason}`;
       const subject = (next ?? before) as Resource;
-      let allowed = reason === undefined;
-      if (allowed && mode === 'per-resource') {
-        // The new version and the one it replaces must both be within the scopes; the policies see both.
-        allowed = (await this.judge(subject, {}, before)) && (before === undefined || next === undefined || this.inScope(before));
+      // The new version and the one it replaces must both be within the scopes; the policies see both.
+      if (perResource && !((await this.judge.permits(request, subject, undefined, before)) && (before === undefined || next === undefined || this.inScope(request, before)))) {
+        return `The access policies do not permit this ${request.interaction} of ${subject.resourceType}`;
       }
-      if (allowed) return;
-      if (before && !(await this.mayRead(before))) throw notFound(subject.resourceType, String(subject.id));
-      throw new ForbiddenError(reason ? `Forbidden: ${reason}` : `The access policies do not permit this ${this.boundRequest().interaction} of ${subject.resourceType}`);
+      return true;
+    };
+    return async (next, before) => {
+      const verdict = await allowed(next, before);
+      if (verdict === true) return;
+      const subject = (next ?? before) as Resource;
+      if (before && !(await this.mayRead(before))) {
+        // The caller may not know `before` exists: answer as for an unknown id.
+        if (next === undefined || request.interaction === 'patch') throw notFound(subject.resourceType, String(subject.id));
+        const asCreate = await allowed(next, undefined);
+        if (asCreate !== true) throw new ForbiddenError(asCreate);
+        throw new ConflictError(`${subject.resourceType}/${String(subject.id)} cannot be created: the id is in use`);
+      }
+      throw new ForbiddenError(verdict);
     };
   }
 
-  private inScope(resource: Resource): boolean {
-    const scope = this.scopeFor({});
+  private inScope(request: PolicyRequest, resource: Resource): boolean {
+    const scope = this.judge.scopeFor(request);
     return scope.kind === 'all' || (scope.kind === 'some' && scope.test(indexed(resource)));
   }
 
   private async mayRead(resource: Resource): Promise<boolean> {
-    const variant: Partial<PolicyRequest> = { interaction: 'read', resourceType: resource.resourceType, id: resource.id, parameters: [] };
-    const mode = await this.modeOf(variant);
-    if (mode !== 'per-resource') return mode === 'permit-all';
-    return this.judge(resource, variant);
+    const request = readRequest(resource.resourceType, String(resource.id));
+    const verdict = await this.judge.verdict(request);
+    return verdict.kind === 'open' && (await this.judge.permits(request, resource));
   }
 
-  private refusal(mode: 'scope-denied' | 'deny-all', type: string | undefined): ForbiddenError {
+  private refusal(by: 'scope' | 'policy', type: string | undefined): ForbiddenError {
     const interaction = this.request?.interaction ?? 'request';
-    if (mode === 'deny-all') return new ForbiddenError(`The access policies do not permit ${interaction}${type ? ` on ${type}` : ''}`);
-    const description = `The token's scopes do not permit ${interaction}${type ? ` on ${type}` : ''}`;
-    const error = new ForbiddenError(description);
-    error.headers = { 'WWW-Authenticate': `Bearer error="insufficient_scope", error_description="${description}"` };
-    return error;
+    if (by === 'policy') return new ForbiddenError(`The access policies do not permit ${interaction}${type ? ` on ${type}` : ''}`);
+    return scopeError(`The token's scopes do not permit ${interaction}${type ? ` on ${type}` : ''}`);
   }
 }
 
-function indexed(resource: Resource): Pick<ResourceDocument, 'type' | 'id' | 'index'> {
-  return { type: resource.resourceType, id: String(resource.id), index: buildSearchIndex(resource).index };
+function scopeError(description: string): ForbiddenError {
+  const error = new ForbiddenError(description);
+  error.headers = { 'WWW-Authenticate': `Bearer error="insufficient_scope", error_description="${description}"` };
+  return error;
 }
 
 function notFound(type: string, id: string): ResourceNotFoundError {

@@ -1,21 +1,44 @@
 /**
- * The FHIR context of one caller for one request, for code outside the FHIR router that must judge FHIR access
- * exactly as the API would (the EHR launch endpoint, the patient picker): the caller's principal and policies,
- * optionally a token's scopes, and the access-controlled repository bound to the request.
+ * How callers get their access-controlled repository: the FHIR router for each request, and code outside the router
+ * that must judge FHIR access exactly as the API would (the EHR launch endpoint, the patient picker). The store
+ * stays inside the access layer; callers name a project, who is asking and, for a token, its scopes.
  */
 import type { Config } from '../../config/schema';
 import type { AuthContext } from '../../oauth/bearer';
-import { loadPrincipal, type PrincipalClaims, policyCacheFor, repositoryAttributeFetcher } from '../../policy';
+import { loadPrincipal, type PrincipalClaims, policyCacheFor } from '../../policy';
 import type { PolicyRequest } from '../../policy/types';
 import type { ResourceStore } from '../../storage/ports';
 import type { ProjectRegistry } from '../../tenancy/projects';
 import { FhirRepository } from '../repository/repository';
 import { fhirBaseUrl } from '../rest/base-url';
 import type { FhirContext } from '../rest/fhir-request';
-import { AccessControlledRepository } from './access-controlled-repository';
+import { AccessControlledRepository, ANONYMOUS } from './access-controlled-repository';
 import type { ScopeGate } from './scope-gate';
 
-/** What building the context needs. */
+/** Makes the access-controlled repositories of callers over one store. */
+export class CallerAccess {
+  /** @param store - the resource store */
+  constructor(private readonly store: ResourceStore) {}
+
+  /**
+   * The repository of one caller in one project, not yet bound to a request.
+   * @param projectKey - `tenant/project`
+   * @param claims - who is asking (undefined: nobody — public paths, denied everything)
+   * @param scopes - the token's scopes (undefined: the caller's own access, not a token's)
+   * @returns the repository
+   */
+  async repository(projectKey: string, claims: PrincipalClaims | undefined, scopes?: ScopeGate): Promise<AccessControlledRepository> {
+    const { store } = this;
+    const cache = policyCacheFor(store);
+    const principal = claims ? await loadPrincipal(cache, store, claims) : ANONYMOUS;
+    return new AccessControlledRepository(new FhirRepository(store, projectKey), principal, {
+      scopes,
+      principals: (other) => loadPrincipal(cache, store, other),
+    });
+  }
+}
+
+/** What building a context outside the router needs. */
 export interface CallerContextDeps {
   config: Config;
   storage: { resources: ResourceStore };
@@ -23,7 +46,7 @@ export interface CallerContextDeps {
 }
 
 /**
- * Builds the context.
+ * The FHIR context of one caller for one request, outside the FHIR router.
  * @param deps - configuration, the resource store and the project registry
  * @param projectKey - `tenant/project`
  * @param claims - who the caller is
@@ -41,15 +64,7 @@ export async function callerContext(
   const [tenant = '', name = ''] = projectKey.split('/');
   const project = await deps.projects.find(tenant, name);
   if (!project) return undefined;
-  const store = deps.storage.resources;
-  const principal = await loadPrincipal(policyCacheFor(store), store, claims);
-  const ctx: FhirContext = {
-    project,
-    repo: new AccessControlledRepository(new FhirRepository(store, projectKey), principal, options.scopes),
-    baseUrl: fhirBaseUrl(deps.config.publicUrl, tenant, name),
-    config: deps.config,
-    ...(options.auth ? { auth: options.auth } : {}),
-  };
-  ctx.repo = ctx.repo.forRequest(request, () => repositoryAttributeFetcher(ctx));
-  return ctx;
+  const repo = await new CallerAccess(deps.storage.resources).repository(projectKey, claims, options.scopes);
+  const context = { project, baseUrl: fhirBaseUrl(deps.config.publicUrl, tenant, name), config: deps.config };
+  return { ...context, repo: repo.forRequest(request, context), ...(options.auth ? { auth: options.auth } : {}) };
 }

@@ -6,7 +6,7 @@
  * entry per request entry, in request order.
  *
  * - batch: entries succeed or fail independently; a failed entry answers its status and an OperationOutcome.
- * - transaction: all or nothing. Entries run against a {@link StagedResourceStore} (later entries see earlier
+ * - transaction: all or nothing. Entries run against the repository's transaction view (later entries see earlier
  *   writes); ids are assigned up front so `urn:uuid:` references can be rewritten; conditional references are
  *   resolved; the staged writes are then stored in one atomic `write()`. Any failure answers the failing
  *   entry's status with an OperationOutcome naming the entry, and nothing is stored.
@@ -14,11 +14,9 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Bundle, BundleEntry, BundleEntryResponse, OperationOutcome } from 'fhir/r4';
-import { UniqueConflictError, VersionConflictError } from '../../storage/ports';
 import { isResourceType } from '../definitions';
-import { ConflictError, FhirError } from '../errors';
+import { FhirError } from '../errors';
 import { operationOutcome } from '../outcomes';
-import { FhirRepository } from '../repository/repository';
 import { conditionalUpdateTarget, MultipleMatchesError, parseCriteriaHeader } from '../rest/conditional';
 import { dispatch } from '../rest/dispatch';
 import type { FhirContext, FhirRequest } from '../rest/fhir-request';
@@ -26,7 +24,6 @@ import { type FhirResponse, responseBody } from '../rest/respond';
 import { matchResources } from '../search/match';
 import { type BundleRequestEntry, type EntryProblem, parseBundle, processingGroup } from './entries';
 import { conditionalReferences, isPlaceholder, replaceStrings, resolveConditionalReference } from './references';
-import { StagedResourceStore } from './staged-store';
 
 /** The failure of one transaction entry, reported for the whole transaction with the entry named. */
 export class TransactionEntryError extends FhirError {
@@ -98,8 +95,8 @@ async function processTransaction(
   const problem = entries.find(isProblem);
   if (problem) throw new TransactionEntryError(problem.index, undefined, problem.error);
   const requests = inProcessingOrder(entries as BundleRequestEntry[]);
-  const staged = new StagedResourceStore(ctx.repo.store);
-  const tx: FhirContext = { ...ctx, repo: ctx.repo.over(new FhirRepository(staged, ctx.repo.project)) };
+  const staged = ctx.repo.transaction();
+  const tx: FhirContext = { ...ctx, repo: staged.repo };
 
   const placeholders = new Map<string, string>();
   for (const entry of requests) {
@@ -117,13 +114,7 @@ async function processTransaction(
   for (const entry of requests) {
     responses[entry.index] = await atEntry(entry, async () => responseEntry(tx, await dispatch(tx, entry.request), prefer));
   }
-  try {
-    await staged.commit();
-  } catch (err) {
-    if (err instanceof VersionConflictError) throw new ConflictError(`The transaction was not stored: ${err.key} was changed by another request meanwhile`);
-    if (err instanceof UniqueConflictError) throw new ConflictError(`The transaction was not stored: ${err.uniqueKey.split('|')[0] ?? 'a unique value'} is already in use`);
-    throw err;
-  }
+  await staged.commit();
   return responses;
 }
 

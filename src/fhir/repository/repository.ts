@@ -10,6 +10,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Operation } from 'fast-json-patch';
 import {
+  type Filter,
+  type FindOptions,
   type HistoryQuery,
   type ResourceDocument,
   type ResourceStore,
@@ -27,6 +29,7 @@ import { notifyResourceWritten } from '../../policy/cache';
 import { buildSearchIndex } from '../search/indexing/build-index';
 import { applyJsonPatch } from './json-patch';
 import { assertValidResource } from './validate';
+import { StagedResourceStore } from './staged-store';
 import { prepareForStorage, toPublicView, uniqueKeysFor } from './write-only-fields';
 
 /** A FHIR resource as JSON. */
@@ -60,6 +63,17 @@ export interface WriteOptions {
   authorize?: WriteCheck;
 }
 
+/** A transaction's view of a repository: writes are staged until {@link StagedRepository.commit}. */
+export interface StagedRepository {
+  /** The repository that reads through the staged writes and stages its own. */
+  repo: FhirRepository;
+  /**
+   * Stores every staged write atomically, or nothing.
+   * @throws VersionConflictError or UniqueConflictError from the store when a concurrent write got in the way
+   */
+  commit(): Promise<void>;
+}
+
 /** A page of history. */
 export interface HistoryPage {
   entries: ResourceDocument[];
@@ -78,17 +92,59 @@ export function isValidId(id: string): boolean {
   return ID_PATTERN.test(id);
 }
 
-/** Versioned CRUD and history for one project. */
+/**
+ * Versioned CRUD, history and search of one project's live documents, unjudged. FHIR-facing code never holds one:
+ * it reaches stored documents through the access-controlled repository (src/fhir/access), which wraps it.
+ */
 export class FhirRepository {
   /**
    * @param store - the resource store
    * @param project - the project key (`tenant/project`)
    */
   constructor(
-    /** The store underneath (searches read it directly; transactions wrap it in a staged view). */
-    readonly store: ResourceStore,
+    private readonly store: ResourceStore,
     readonly project: string,
   ) {}
+
+  /**
+   * A transaction's view: reads see the staged writes, writes are staged until `commit()`.
+   * @returns the staged repository
+   */
+  staged(): StagedRepository {
+    const staged = new StagedResourceStore(this.store);
+    return { repo: new FhirRepository(staged, this.project), commit: () => staged.commit() };
+  }
+
+  /**
+   * The project's current, live documents matching a filter, as stored (with their search values; write-only
+   * fields hashed, not removed). The project and deletion conditions always win over the filter's.
+   * @param filter - a filter built by the search layer
+   * @param options - sort, skip and limit
+   * @returns the documents
+   */
+  search(filter: Filter, options: FindOptions = {}): Promise<ResourceDocument[]> {
+    return this.store.search({ ...filter, project: this.project, deleted: false }, options);
+  }
+
+  /**
+   * The number of the project's current, live documents matching a filter.
+   * @param filter - a filter built by the search layer
+   * @returns the count
+   */
+  count(filter: Filter): Promise<number> {
+    return this.store.count({ ...filter, project: this.project, deleted: false });
+  }
+
+  /**
+   * One stored version (a deletion included), as stored.
+   * @param type - the type
+   * @param id - the id
+   * @param versionId - the version
+   * @returns the document, or undefined
+   */
+  readVersion(type: string, id: string, versionId: number): Promise<ResourceDocument | undefined> {
+    return this.store.readVersion(this.project, type, id, versionId);
+  }
 
   /**
    * Creates a resource with a server-assigned id (`POST [base]/[type]`); any id in the body is ignored.

@@ -4,7 +4,9 @@
  *   nothing written; several → 412;
  * - `PUT [type]?[params]`: no match → create (with the body's id if given and free — a body id naming an
  *   existing resource that does not match is a 409, as R5 clarifies; else a new id); one match → update it
- *   (a body id must equal the match's id); several → 412;
+ *   (a body id must equal the match's id); several → 412. Only resources the caller may see match; a body id
+ *   naming a resource the caller may not read is answered as for a free id (the write is then judged as a create
+ *   of the body, see the access-controlled repository), so the answer never tells that the id is taken;
  * - `DELETE [type]?[params]`: no match → 204 (nothing to delete); one → delete; several → 412;
  * - conditional read: `If-None-Match` with the current ETag (or `*`) → 304, else `If-Modified-Since` not older
  *   than lastUpdated (compared at the one-second precision of HTTP dates) → 304.
@@ -86,8 +88,7 @@ export async function conditionalUpdateTarget(
   }
   if (body.id === undefined) return undefined;
   if (typeof body.id !== 'string' || !isValidId(body.id)) throw new BadRequestError(`'${String(body.id)}' is not a valid FHIR id`, [`${type}.id`]);
-  const current = await ctx.repo.readCurrent(type, body.id);
-  if (current && !current.deleted) throw new ConflictError(`${type}/${body.id} exists but does not match the criteria`, [`${type}.id`]);
+  if ((await ctx.repo.idStatus(type, body.id)) === 'visible') throw new ConflictError(`${type}/${body.id} exists but does not match the criteria`, [`${type}.id`]);
   return body.id;
 }
 

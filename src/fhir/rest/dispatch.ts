@@ -3,18 +3,18 @@
  * pattern over the segments after the FHIR base (`:name` captures a segment), the body media types it accepts,
  * and a thin handler. Unknown paths → 404; a known path with another method → 405.
  */
-import { describeRequest } from '../../policy/request';
-import { repositoryAttributeFetcher } from '../../policy/fetcher';
+import { describeRequest, type RequestLine } from '../../policy/request';
 import { MethodNotAllowedError, ResourceNotFoundError, UnsupportedMediaTypeError } from '../errors';
 import { bundleHandler } from './bundle';
 import { capabilitiesHandler } from './capabilities';
 import type { RouteParams } from './context';
 import { createHandler, deleteHandler, patchHandler, readHandler, updateHandler, vreadHandler } from './crud';
 import type { FhirContext, FhirRequest } from './fhir-request';
-import { evaluatePolicyHandler } from './evaluate-policy';
+import { evaluatePolicyHandler } from './operations/evaluate-policy';
 import { instanceHistoryHandler, systemHistoryHandler, typeHistoryHandler } from './history';
 import { conditionalDeleteHandler, conditionalUpdateHandler } from './conditional';
 import {
+  formParameters,
   searchCompartmentHandler,
   searchSystemHandler,
   searchSystemPostHandler,
@@ -111,6 +111,17 @@ export function findRoute(req: FhirRequest, routes: FhirRoute[] = FHIR_ROUTES): 
 }
 
 /**
+ * The request as the policies see it (`%request`): the parameters of a `POST _search` form body are the search's
+ * parameters, after the URL's, exactly as the search handler reads them.
+ * @param req - the request
+ * @returns the request line
+ */
+function policyLine(req: FhirRequest): RequestLine {
+  if (req.method === 'POST' && req.path[req.path.length - 1] === '_search') return { ...req, query: [...req.query, ...formParameters(req.body)] };
+  return req;
+}
+
+/**
  * Runs a request.
  * @param ctx - the project context
  * @param req - the request
@@ -125,7 +136,7 @@ export async function dispatch(ctx: FhirContext, req: FhirRequest, options: { ch
     );
   }
   // Every request (each Bundle entry too) is judged as itself: bind the caller's repository to it.
-  const scoped: FhirContext = { ...ctx };
-  scoped.repo = ctx.repo.forRequest(describeRequest(req), () => repositoryAttributeFetcher(scoped));
+  const context = { project: ctx.project, baseUrl: ctx.baseUrl, config: ctx.config };
+  const scoped: FhirContext = { ...ctx, repo: ctx.repo.forRequest(describeRequest(policyLine(req)), context) };
   return found.handler(scoped, req, params);
 }

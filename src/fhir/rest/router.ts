@@ -8,15 +8,12 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Config } from '../../config/schema';
 import { fhirBodyReader, hasBody } from '../../http/body';
 import { assertJsonResponse } from '../../http/content-negotiation';
-import type { ResourceStore } from '../../storage/ports';
 import type { Project, ProjectRegistry } from '../../tenancy/projects';
 import { ResourceNotFoundError, UnauthorizedError } from '../errors';
-import { FhirRepository } from '../repository/repository';
 import type { AuthContext, BearerAuthenticator } from '../../oauth/bearer';
 import { OAuthError } from '../../oauth/errors';
 import { type OAuthProject, oauthProjectOf } from '../../oauth/project';
-import { loadPrincipal, policyCacheFor } from '../../policy';
-import { AccessControlledRepository, ANONYMOUS } from '../access/access-controlled-repository';
+import type { CallerAccess } from '../access/caller-context';
 import { ScopeGate } from '../access/scope-gate';
 import { fhirBaseUrl } from './base-url';
 import { dispatch } from './dispatch';
@@ -28,7 +25,8 @@ export { FHIR_BASE_PATH, fhirBaseUrl } from './base-url';
 /** Dependencies of the FHIR router. */
 export interface FhirRouterDeps {
   config: Config;
-  resources: ResourceStore;
+  /** Makes each caller's access-controlled repository (the only way to the stored resources). */
+  access: CallerAccess;
   projects: ProjectRegistry;
   bearer: BearerAuthenticator;
 }
@@ -140,10 +138,9 @@ export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
     if (!project) throw new ResourceNotFoundError(`Unknown tenant or project '${tenant}/${name}'`);
     const { oauth, baseUrl } = urlsOf(project);
     const auth = PUBLIC_PATHS.has(req.path) ? undefined : await authenticate(deps.bearer, header(req, 'authorization'), oauth);
-    const principal = auth ? await loadPrincipal(policyCacheFor(deps.resources), deps.resources, auth) : ANONYMOUS;
     req.fhir = {
       project,
-      repo: new AccessControlledRepository(new FhirRepository(deps.resources, project.key), principal, new ScopeGate(auth?.scopes ?? [], auth?.patient, baseUrl)),
+      repo: await deps.access.repository(project.key, auth, new ScopeGate(auth?.scopes ?? [], auth?.patient, baseUrl)),
       baseUrl,
       config,
       auth,

@@ -10,12 +10,12 @@ import type { ResourceDocument } from '../../storage/ports';
 import { operationOutcome } from '../outcomes';
 import type { FhirContext } from '../rest/fhir-request';
 import { type Cursor, encodeCursor } from './cursor';
-import { publicDocument } from './documents';
 import type { SearchResult } from './execute';
 import { shapeResource, type ShapeOptions } from './summary';
 
 function entry(base: string, doc: ResourceDocument, mode: 'match' | 'include', shape: ShapeOptions): BundleEntry {
-  const resource = publicDocument(doc).resource ?? {};
+  // The access-controlled repository hands out public views (no write-only fields).
+  const resource = doc.resource ?? {};
   return {
     fullUrl: `${base}/${doc.type}/${doc.id}`,
     resource: (mode === 'match' ? shapeResource(resource, shape) : resource) as unknown as BundleEntry['resource'],

@@ -3,14 +3,15 @@
  * - `subject:Patient.name=peter`, `subject.name=peter` (when exactly one target type has the next parameter),
  *   up to {@link MAX_CHAIN_DEPTH} links (`subject:Patient.organization.name=x`);
  * - `_has:Observation:patient:code=1234-5` (one level; the inner parameter may itself be chained).
- * The inner search runs first; its matches become a reference (or id) filter on the outer type. An inner search
- * with more than {@link CHAIN_LIMIT} matches is refused as too costly rather than silently truncated.
+ * The inner search runs first, over the resources the caller may search (`ctx.repo.searchable`: a chain through a
+ * resource the caller may not search matches nothing); its matches become a reference (or id) filter on the outer
+ * type. An inner search with more than {@link CHAIN_LIMIT} matches is refused as too costly rather than silently
+ * truncated.
  */
 import type { Filter } from '../../storage/ports';
 import { getSearchParameter, isResourceType } from '../definitions';
 import { BadRequestError, FhirError } from '../errors';
 import type { FhirContext } from '../rest/fhir-request';
-import { searchDocuments } from './documents';
 import { referenceFilter, UnknownSearchParameterError } from './index';
 
 /** Compiles one criterion for a type (passed in by compile-query, which owns the dispatch). */
@@ -92,7 +93,7 @@ export async function chainFilter(
   const target = candidates[0] as string;
   const inner = await compileInner(ctx, target, name, rest, value, depth + 1, compile);
   if (!inner) return undefined;
-  const matches = await searchDocuments(ctx, { type: target, $and: [inner] }, { limit: CHAIN_LIMIT + 1 });
+  const matches = await ctx.repo.searchable(target, { $and: [inner] }, CHAIN_LIMIT + 1);
   if (matches.length > CHAIN_LIMIT) throw tooCostly(name);
   return referenceFilter(param.code, matches.map((doc) => `${target}/${doc.id}`));
 }
@@ -130,7 +131,7 @@ export async function hasFilter(
   const condition = await compileInner(ctx, sourceType, name, inner, value, depth + 1, compile);
   if (!condition) return undefined;
   const pointsAtType: Filter = { [`index.${param.code}`]: { $elemMatch: { t: type } } };
-  const sources = await searchDocuments(ctx, { type: sourceType, $and: [condition, pointsAtType] }, { limit: CHAIN_LIMIT + 1 });
+  const sources = await ctx.repo.searchable(sourceType, { $and: [condition, pointsAtType] }, CHAIN_LIMIT + 1);
   if (sources.length > CHAIN_LIMIT) throw tooCostly(name);
   const ids = new Set<string>();
   for (const doc of sources) {

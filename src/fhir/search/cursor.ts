@@ -64,3 +64,13 @@ export function decodeCursor(text: string, sort: Sort): Cursor {
   }
   return { snapshot: s, direction: d === 'n' ? 'next' : 'previous', key: k as KeyValue[] | null };
 }
+
+/**
+ * A fresh cursor for the first page.
+ * @param now - the current time in ms
+ * @returns the cursor
+ */
+export function firstPageCursor(now: number = Date.now()): Cursor {
+  // One millisecond ahead: versions written in the current millisecond belong to the snapshot.
+  return { snapshot: new Date(now + 1).toISOString(), direction: 'next', key: null };
+}

@@ -1,22 +1,21 @@
 /**
  * Runs a search: parse the controls, compile the criteria, resolve the sort, read one page (paging.ts), count,
  * and resolve includes. Shaping and the Bundle are bundle.ts's job.
- * What the caller may see comes from the access-controlled repository (`ctx.repo.resultAccess`): when the
- * policies judge each resource, pages are filled after filtering (`fetchVisiblePage`), `_total` is given only
- * when asked for accurately (it then counts the visible matches), and included resources are filtered too.
+ * What the caller may see is the access-controlled repository's to decide (`ctx.repo.matches`): pages hold only
+ * visible matches and are filled after judging; when matches are judged one by one, `_total` is given only when
+ * asked for accurately (it then counts the visible matches). Includes, chains and `_has` go through it too.
  * https://hl7.org/fhir/R4/search.html
  */
-import type { Filter, ResourceDocument, Sort } from '../../storage/ports';
-import type { ResultAccess } from '../access/access-controlled-repository';
+import type { ResourceDocument, Sort } from '../../storage/ports';
+import type { Page } from '../access/paging';
 import { isResourceType } from '../definitions';
 import { BadRequestError, type Issue } from '../errors';
 import type { FhirContext } from '../rest/fhir-request';
 import { compileQuery } from './compile-query';
 import { decodeCursor } from './cursor';
-import { countDocuments, searchDocuments } from './documents';
 import { checkIncludes, resolveIncludes } from './include';
 import { sortFields, UnknownSearchParameterError } from './index';
-import { fetchPage, firstPageCursor, type Page, type PositionedDocument } from './paging';
+import { firstPageCursor } from './cursor';
 import { parseSearchRequest, type SearchControls, type SortKey } from './parse-request';
 
 /** What is searched. */
@@ -105,74 +104,17 @@ export async function executeSearch(ctx: FhirContext, scope: SearchScope, query:
   const sort = resolveSort(types, controls.sort, options.strict, warnings);
   checkIncludes([...controls.include, ...controls.revinclude]);
   const cursor = controls.cursor ? decodeCursor(controls.cursor, sort) : firstPageCursor();
-  const access = await ctx.repo.resultAccess(types);
-  const filter = access.filter ? { $and: [compiled.filter, access.filter] } : compiled.filter;
+  const access = await ctx.repo.matches(types);
+  const filter = compiled.filter;
   if (controls.summary === 'count') {
-    return { controls, page: { entries: [], cursor, hasMore: false }, included: [], total: await countVisible(ctx, filter, access), warnings };
+    return { controls, page: { entries: [], cursor, hasMore: false }, included: [], total: await access.count(filter), warnings };
   }
   // Without `_total`, the total is given when it is one count; when each match must be judged, only on request.
-  const wantsTotal = access.all ? controls.total !== 'none' : controls.total === 'accurate' && query.some(([name]) => name === '_total');
+  const wantsTotal = access.judged ? controls.total === 'accurate' && query.some(([name]) => name === '_total') : controls.total !== 'none';
   const [page, total] = await Promise.all([
-    fetchVisiblePage(ctx, filter, sort, cursor, controls.count, access),
-    wantsTotal ? countVisible(ctx, filter, access) : Promise.resolve(undefined),
+    access.page(filter, sort, cursor, controls.count),
+    wantsTotal ? access.count(filter) : Promise.resolve(undefined),
   ]);
-  const accept = access.all ? undefined : (doc: ResourceDocument) => ctx.repo.visible(doc);
-  const includes = await resolveIncludes(ctx, page.entries.map((e) => e.doc), controls.include, controls.revinclude, accept);
+  const includes = await resolveIncludes(ctx, page.entries.map((e) => e.doc), controls.include, controls.revinclude);
   return { controls, page, included: includes.included, total, warnings: [...warnings, ...includes.warnings] };
-}
-
-/** Documents judged per batch when counting or filling a page under per-resource access. */
-const SCAN_BATCH = 200;
-
-/**
- * The number of matches the caller may see.
- * @param ctx - the project context
- * @param filter - the compiled search filter
- * @param access - what the caller may see
- * @returns the count
- */
-async function countVisible(ctx: FhirContext, filter: Filter, access: ResultAccess): Promise<number> {
-  if (access.all) return countDocuments(ctx, filter);
-  let count = 0;
-  let after: string | undefined;
-  for (;;) {
-    const range = after === undefined ? [] : [{ _id: { $gt: after } }];
-    const docs = await searchDocuments(ctx, { $and: [...range, filter] }, { sort: [['_id', 1]], limit: SCAN_BATCH });
-    for (const doc of docs) if (await access.accept(doc)) count++;
-    if (docs.length < SCAN_BATCH) return count;
-    after = docs[docs.length - 1]?._id;
-  }
-}
-
-/**
- * One page of the matches the caller may see: reads on from the cursor until `count` visible matches (and one
- * more, to know whether there is a next page) are found, so pages are full and the links stay consistent.
- * @param ctx - the project context
- * @param filter - the compiled search filter
- * @param sort - the sort
- * @param cursor - where the page starts
- * @param count - the page size
- * @param access - what the caller may see
- * @returns the page
- */
-async function fetchVisiblePage(ctx: FhirContext, filter: Filter, sort: Sort, cursor: Page['cursor'], count: number, access: ResultAccess): Promise<Page> {
-  if (access.all || count === 0) return fetchPage(ctx, filter, sort, cursor, count);
-  const forward = cursor.direction === 'next';
-  const visible: PositionedDocument[] = [];
-  let at = cursor;
-  for (;;) {
-    const raw = await fetchPage(ctx, filter, sort, at, Math.max(count, SCAN_BATCH));
-    // In the direction of travel.
-    const batch = forward ? raw.entries : [...raw.entries].reverse();
-    for (const entry of batch) {
-      if (await access.accept(entry.doc)) visible.push(entry);
-      if (visible.length > count) break;
-    }
-    const last = batch[batch.length - 1];
-    if (visible.length > count || !raw.hasMore || !last) break;
-    at = { ...at, key: last.key };
-  }
-  const entries = visible.slice(0, count);
-  if (!forward) entries.reverse();
-  return { entries, cursor, hasMore: visible.length > count };
 }

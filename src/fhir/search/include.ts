@@ -6,13 +6,13 @@
  *   (at most {@link MAX_ITERATIONS} rounds);
  * - included resources are deduplicated against the matches and each other; at most {@link INCLUDE_LIMIT} per
  *   page, beyond which a warning says the includes were truncated.
- * Only references inside this server (`Type/id`) are followed.
+ * Only references inside this server (`Type/id`) are followed. Every resource included is one the caller may read
+ * (`ctx.repo.readable`: judged like a direct read of it); `:iterate` follows only what was included.
  */
 import type { Filter, ResourceDocument } from '../../storage/ports';
 import { getSearchParameter, getSearchParameters, isResourceType, RESOURCE_TYPES } from '../definitions';
 import { BadRequestError, type Issue } from '../errors';
 import type { FhirContext } from '../rest/fhir-request';
-import { searchDocuments } from './documents';
 import { referenceFilter } from './index';
 import type { IncludeRequest } from './parse-request';
 
@@ -81,7 +81,7 @@ async function applyInclude(ctx: FhirContext, spec: IncludeRequest, docs: Resour
   const found: ResourceDocument[] = [];
   for (const [type, ids] of forwardReferences(spec, docs)) {
     if (found.length > limit) break;
-    found.push(...(await searchDocuments(ctx, { type, id: { $in: [...ids] } }, { limit: limit + 1 })));
+    found.push(...(await ctx.repo.readable(type, { id: { $in: [...ids] } }, limit + 1)));
   }
   return found;
 }
@@ -112,7 +112,7 @@ async function applyRevinclude(ctx: FhirContext, spec: IncludeRequest, docs: Res
   const found: ResourceDocument[] = [];
   for (const [type, filter] of reverseFilters(spec, refs, new Set(targets.map((d) => d.type)))) {
     if (found.length > limit) break;
-    found.push(...(await searchDocuments(ctx, { type, $and: [filter] }, { limit: limit + 1 })));
+    found.push(...(await ctx.repo.readable(type, filter, limit + 1)));
   }
   return found;
 }
@@ -123,7 +123,6 @@ async function applyRevinclude(ctx: FhirContext, spec: IncludeRequest, docs: Res
  * @param matches - the page's matches
  * @param include - `_include` specs (checked)
  * @param revinclude - `_revinclude` specs (checked)
- * @param accept - which resources the caller may see (others are neither included nor followed by `:iterate`)
  * @returns the included resources (none of them a match) and any truncation warning
  */
 export async function resolveIncludes(
@@ -131,7 +130,6 @@ export async function resolveIncludes(
   matches: ResourceDocument[],
   include: readonly IncludeRequest[],
   revinclude: readonly IncludeRequest[],
-  accept?: (doc: ResourceDocument) => Promise<boolean>,
 ): Promise<IncludeResult> {
   const seen = new Set(matches.map(docKey));
   const included: ResourceDocument[] = [];
@@ -148,7 +146,6 @@ export async function resolveIncludes(
     for (const run of runs) {
       for (const doc of await run()) {
         if (seen.has(docKey(doc))) continue;
-        if (accept && !(await accept(doc))) continue;
         if (included.length >= INCLUDE_LIMIT) {
           truncated = true;
           break;

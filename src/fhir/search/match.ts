@@ -8,26 +8,21 @@ import type { ResourceDocument } from '../../storage/ports';
 import { BadRequestError } from '../errors';
 import type { FhirContext } from '../rest/fhir-request';
 import { compileQuery } from './compile-query';
-import { publicDocument, searchDocuments } from './documents';
 
 /** Options of {@link matchResources}. */
 export interface MatchOptions {
   /** The most documents to return (default: all, up to {@link MATCH_LIMIT}). */
   limit?: number;
-  /**
-   * Match with the server's authority instead of the caller's (policy attributes). By default only resources
-   * the caller may see (as a search of the type) match, and a caller who may not search the type gets 403.
-   */
-  asServer?: boolean;
 }
 
 /** Upper bound on the documents a match returns; callers only need to tell 0, 1 and "more than one". */
 export const MATCH_LIMIT = 1000;
 
 /**
- * The current, non-deleted resources of a type that match search parameters. Result controls (`_count`,
- * `_sort`, ...) are ignored; unknown parameters and invalid values are errors (a conditional interaction must
- * not widen its match by ignoring a criterion).
+ * The current, non-deleted resources of a type that match search parameters and that the caller may see (as
+ * matches of a search of the type: searchable and readable; a caller who may not search the type gets 403).
+ * Result controls (`_count`, `_sort`, ...) are ignored; unknown parameters and invalid values are errors (a
+ * conditional interaction must not widen its match by ignoring a criterion).
  * @param ctx - the project context
  * @param type - the resource type
  * @param query - the parameters as name/value pairs (a repeated name is an AND)
@@ -46,13 +41,6 @@ export async function matchResources(
     throw new BadRequestError(`A conditional ${type} interaction needs at least one search criterion`);
   }
   const limit = Math.max(1, Math.min(options.limit ?? MATCH_LIMIT, MATCH_LIMIT));
-  const access = options.asServer ? undefined : await ctx.repo.resultAccess([type], 'search-type');
-  const filter = access?.filter ? { $and: [compiled.filter, access.filter] } : compiled.filter;
-  if (!access || access.all) return (await searchDocuments(ctx, filter, { sort: [['_id', 1]], limit })).map(publicDocument);
-  const visible: ResourceDocument[] = [];
-  for (const doc of await searchDocuments(ctx, filter, { sort: [['_id', 1]], limit: MATCH_LIMIT })) {
-    if (visible.length === limit) break;
-    if (await access.accept(doc)) visible.push(doc);
-  }
-  return visible.map(publicDocument);
+  const access = await ctx.repo.matches([type], 'search-type');
+  return access.list(compiled.filter, limit);
 }

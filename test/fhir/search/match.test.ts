@@ -8,6 +8,8 @@ import { buildTestApp, type TestApp } from '../../helpers/build-test-app';
 let t: TestApp;
 let ctx: FhirContext;
 let other: FhirContext;
+/** The unjudged repositories of the two projects, for setting the data up. */
+const stores = new Map<FhirContext, FhirRepository>();
 
 /** An owner of the project: the matcher's own semantics are tested here, not access control. */
 function owner(project: string): PolicyPrincipal {
@@ -16,7 +18,18 @@ function owner(project: string): PolicyPrincipal {
 
 async function contextFor(tenant: string, name: string): Promise<FhirContext> {
   const { project } = await t.projects.ensure(tenant, name);
-  return { project, repo: new AccessControlledRepository(new FhirRepository(t.storage.resources, project.key), owner(project.key)), baseUrl: `${t.config.publicUrl}/w/${tenant}/${name}/api/v1/fhir/r4`, config: t.config };
+  const inner = new FhirRepository(t.storage.resources, project.key);
+  const context = { project, baseUrl: `${t.config.publicUrl}/w/${tenant}/${name}/api/v1/fhir/r4`, config: t.config };
+  const repo = new AccessControlledRepository(inner, owner(project.key)).forRequest({ interaction: 'search-type', resourceType: 'Patient', parameters: [] }, context);
+  const ctx = { ...context, repo };
+  stores.set(ctx, inner);
+  return ctx;
+}
+
+function setup(of: FhirContext): FhirRepository {
+  const inner = stores.get(of);
+  if (!inner) throw new Error('unknown context');
+  return inner;
 }
 
 beforeAll(async () => {
@@ -24,12 +37,12 @@ beforeAll(async () => {
   ctx = await contextFor('match', 'one');
   other = await contextFor('match', 'two');
   for (const value of ['M-1', 'M-2', 'M-3']) {
-    await ctx.repo.inner.create({ resourceType: 'Patient', identifier: [{ system: 'urn:m', value }], gender: 'female' });
+    await setup(ctx).create({ resourceType: 'Patient', identifier: [{ system: 'urn:m', value }], gender: 'female' });
   }
-  await other.repo.inner.create({ resourceType: 'Patient', identifier: [{ system: 'urn:m', value: 'M-1' }] });
-  await ctx.repo.inner.create({ resourceType: 'ClientApplication', name: 'Matched', grantType: ['client_credentials'], tokenEndpointAuthMethod: 'client_secret_basic', secret: 'shhh-this-is-secret' });
-  const deleted = await ctx.repo.inner.create({ resourceType: 'Patient', identifier: [{ system: 'urn:m', value: 'M-9' }] });
-  await ctx.repo.inner.delete('Patient', deleted.resource.id as string);
+  await setup(other).create({ resourceType: 'Patient', identifier: [{ system: 'urn:m', value: 'M-1' }] });
+  await setup(ctx).create({ resourceType: 'ClientApplication', name: 'Matched', grantType: ['client_credentials'], tokenEndpointAuthMethod: 'client_secret_basic', secret: 'shhh-this-is-secret' });
+  const deleted = await setup(ctx).create({ resourceType: 'Patient', identifier: [{ system: 'urn:m', value: 'M-9' }] });
+  await setup(ctx).delete('Patient', deleted.resource.id as string);
 });
 afterAll(async () => {
   await t.close();

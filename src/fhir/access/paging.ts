@@ -21,10 +21,9 @@
  * becomes visible only after the read) counts as part of the snapshot although the first page did not see it.
  */
 import type { Filter, ResourceDocument, Sort } from '../../storage/ports';
-import type { FhirContext } from '../rest/fhir-request';
-import type { Cursor, KeyValue } from './cursor';
-import { searchDocuments } from './documents';
-import { compareKeys, documentKey, keysetFilter, reverseSort } from './keyset';
+import type { FhirRepository } from '../repository/repository';
+import type { Cursor, KeyValue } from '../search/cursor';
+import { compareKeys, documentKey, keysetFilter, reverseSort } from '../search/keyset';
 
 /** Most resources written since the snapshot that one page reconciles. */
 export const CHANGED_LIMIT = 1000;
@@ -46,26 +45,16 @@ export interface Page {
   hasMore: boolean;
 }
 
-/**
- * A fresh cursor for the first page.
- * @param now - the current time in ms
- * @returns the cursor
- */
-export function firstPageCursor(now: number = Date.now()): Cursor {
-  // One millisecond ahead: versions written in the current millisecond belong to the snapshot.
-  return { snapshot: new Date(now + 1).toISOString(), direction: 'next', key: null };
-}
-
-async function versionAt(ctx: FhirContext, doc: ResourceDocument, snapshot: string): Promise<ResourceDocument | undefined> {
-  const { entries } = await ctx.repo.inner.history({ type: doc.type, id: doc.id, before: snapshot, limit: 1 });
+async function versionAt(repo: FhirRepository, doc: ResourceDocument, snapshot: string): Promise<ResourceDocument | undefined> {
+  const { entries } = await repo.history({ type: doc.type, id: doc.id, before: snapshot, limit: 1 });
   const version = entries[0];
   return version && !version.deleted ? version : undefined;
 }
 
-async function firstLiveVersionSince(ctx: FhirContext, doc: ResourceDocument, snapshot: string): Promise<ResourceDocument | undefined> {
+async function firstLiveVersionSince(repo: FhirRepository, doc: ResourceDocument, snapshot: string): Promise<ResourceDocument | undefined> {
   const query = { type: doc.type, id: doc.id, since: snapshot };
-  let { entries, total } = await ctx.repo.inner.history({ ...query, limit: HISTORY_TAIL });
-  if (total > entries.length) ({ entries } = await ctx.repo.inner.history({ ...query, skip: total - HISTORY_TAIL, limit: HISTORY_TAIL }));
+  let { entries, total } = await repo.history({ ...query, limit: HISTORY_TAIL });
+  if (total > entries.length) ({ entries } = await repo.history({ ...query, skip: total - HISTORY_TAIL, limit: HISTORY_TAIL }));
   // Newest first: the oldest live version is the last one that is not a deletion.
   for (let i = entries.length - 1; i >= 0; i--) if (!entries[i]?.deleted) return entries[i];
   return undefined;
@@ -73,17 +62,17 @@ async function firstLiveVersionSince(ctx: FhirContext, doc: ResourceDocument, sn
 
 /**
  * The position of a resource written since the snapshot.
- * @param ctx - the project context
+ * @param repo - the project's repository
  * @param sort - the sort fields
  * @param doc - the current document
  * @param snapshot - the snapshot instant
  * @returns the position key
  */
-async function positionOf(ctx: FhirContext, sort: Sort, doc: ResourceDocument, snapshot: string): Promise<KeyValue[]> {
+async function positionOf(repo: FhirRepository, sort: Sort, doc: ResourceDocument, snapshot: string): Promise<KeyValue[]> {
   // A first version written after S is its own first live version: no history to read (the common case of
   // resources created while someone pages).
   if (doc.versionId === 1) return documentKey(sort, doc);
-  const version = (await versionAt(ctx, doc, snapshot)) ?? (await firstLiveVersionSince(ctx, doc, snapshot)) ?? doc;
+  const version = (await versionAt(repo, doc, snapshot)) ?? (await firstLiveVersionSince(repo, doc, snapshot)) ?? doc;
   return documentKey(sort, version, doc._id);
 }
 
@@ -94,25 +83,25 @@ function inRange(sort: Sort, key: KeyValue[], cursor: Cursor): boolean {
 }
 
 /**
- * Reads one page.
- * @param ctx - the project context
+ * Reads one page of the project's live documents, unjudged (the access-controlled repository judges it).
+ * @param repo - the project's repository
  * @param filter - the compiled search filter
  * @param sort - the sort fields, `_id` last
  * @param cursor - where the page starts
  * @param count - the page size
  * @returns the page, in sort order
  */
-export async function fetchPage(ctx: FhirContext, filter: Filter, sort: Sort, cursor: Cursor, count: number): Promise<Page> {
+export async function fetchPage(repo: FhirRepository, filter: Filter, sort: Sort, cursor: Cursor, count: number): Promise<Page> {
   if (count === 0) return { entries: [], cursor, hasMore: false };
   const forward = cursor.direction === 'next';
   const range = cursor.key ? [keysetFilter(sort, cursor.key, cursor.direction)] : [];
   const [unchanged, changed] = await Promise.all([
     // The cheap conditions come first: the embedded store stops testing a document at the first false one.
-    searchDocuments(ctx, { $and: [...range, { lastUpdated: { $lt: cursor.snapshot } }, filter] }, { sort: forward ? sort : reverseSort(sort), limit: count + 1 }),
-    searchDocuments(ctx, { $and: [{ lastUpdated: { $gte: cursor.snapshot } }, filter] }, { sort: [['_id', 1]], limit: CHANGED_LIMIT }),
+    repo.search({ $and: [...range, { lastUpdated: { $lt: cursor.snapshot } }, filter] }, { sort: forward ? sort : reverseSort(sort), limit: count + 1 }),
+    repo.search({ $and: [{ lastUpdated: { $gte: cursor.snapshot } }, filter] }, { sort: [['_id', 1]], limit: CHANGED_LIMIT }),
   ]);
   const entries: PositionedDocument[] = unchanged.map((doc) => ({ doc, key: documentKey(sort, doc) }));
-  const placed = await Promise.all(changed.map(async (doc) => ({ doc, key: await positionOf(ctx, sort, doc, cursor.snapshot) })));
+  const placed = await Promise.all(changed.map(async (doc) => ({ doc, key: await positionOf(repo, sort, doc, cursor.snapshot) })));
   entries.push(...placed.filter((entry) => inRange(sort, entry.key, cursor)));
   entries.sort((a, b) => (forward ? 1 : -1) * compareKeys(sort, a.key, b.key));
   const hasMore = entries.length > count;

@@ -1,6 +1,7 @@
 /**
- * `$evaluate-policy`: explains how the policies judge a request of a principal, without running it
- * (docs/access-policies.md, "$evaluate-policy").
+ * `POST [base]/$evaluate-policy`: how the AccessPolicies would judge a request of a principal, without running it
+ * (docs/access-policies.md "$evaluate-policy"). Reserved to callers with full access to the project whose token may
+ * read every AccessPolicy (a `user/` or `system/` scope; `patient/` scopes never do).
  *
  * In (Parameters): `principal` (valueReference Membership/<id> or ClientApplication/<id>, required), `method`
  * (valueCode, required), `url` (valueString, relative to the FHIR base, with its query), `resource` (the body of
@@ -8,33 +9,19 @@
  * `%scopes`), `client` (valueReference ClientApplication/<id>: the app a user principal uses).
  * Out (Parameters): `decision` (permit | deny), `reason`, `policy`, `rule`, `interaction`, `search`
  * (permit-all | deny-all | per-resource, for searches and history), and one `trace` per rule considered.
- * The stored resource (`%resource` for read/delete, `%before` for update/patch/delete) is read from the
- * repository; a patch is applied to it to get the new `%resource`.
  */
 import type { Parameters, ParametersParameter } from 'fhir/r4';
-import { BadRequestError, FhirError } from '../fhir/errors';
-import { applyJsonPatch } from '../fhir/repository/json-patch';
-import type { FhirContext } from '../fhir/rest/fhir-request';
-import { policyCacheFor, policyView } from './cache';
-import { PolicySession } from './decide';
-import { repositoryAttributeFetcher } from './fetcher';
-import { loadPrincipal, type PrincipalClaims } from './principal';
-import { describeRequest } from './request';
-import { planSearch, type SearchPlan } from './search-plan';
-import type { Decision, PolicyRequest, PolicyResource } from './types';
-
-/** The parsed input of `$evaluate-policy`. */
-export interface EvaluatePolicyInput {
-  claims: PrincipalClaims;
-  method: string;
-  path: string[];
-  query: Array<[string, string]>;
-  body?: unknown;
-}
+import type { PrincipalClaims } from '../../../policy/principal';
+import type { SearchPlan } from '../../../policy/search-plan';
+import type { Decision, PolicyRequest } from '../../../policy/types';
+import type { ExplainInput } from '../../access/explain';
+import { BadRequestError } from '../../errors';
+import type { RouteParams } from '../context';
+import type { FhirContext, FhirRequest } from '../fhir-request';
+import type { FhirResponse } from '../respond';
 
 const PRINCIPAL = /^(Membership|ClientApplication)\/([A-Za-z0-9\-.]{1,64})$/;
 const CLIENT = /^ClientApplication\/([A-Za-z0-9\-.]{1,64})$/;
-const SEARCH_LIKE = new Set(['search-type', 'search-system', 'history-type', 'history-system']);
 
 function parameterValue(parameters: ParametersParameter[], name: string): { value: ParametersParameter; index: number } | undefined {
   const index = parameters.findIndex((p) => p.name === name);
@@ -53,7 +40,7 @@ function required<T>(value: T | undefined, message: string, at: string): T {
  * @param baseUrl - the FHIR base URL (an absolute `url` must start with it)
  * @returns the principal claims and the request line
  */
-export function parseEvaluatePolicyInput(body: unknown, project: string, baseUrl: string): EvaluatePolicyInput {
+export function parseEvaluatePolicyInput(body: unknown, project: string, baseUrl: string): ExplainInput {
   const input = body as Parameters | undefined;
   if (input?.resourceType !== 'Parameters') throw new BadRequestError('The body must be a Parameters resource', undefined, 'structure');
   const parameters = Array.isArray(input.parameter) ? input.parameter : [];
@@ -97,53 +84,6 @@ function readBody(parameters: ParametersParameter[]): unknown {
   }
 }
 
-async function storedResource(ctx: FhirContext, request: PolicyRequest, versionId: string | undefined): Promise<PolicyResource | undefined> {
-  if (!request.resourceType || !request.id) return undefined;
-  try {
-    const { inner } = ctx.repo;
-    const doc = versionId ? await inner.vread(request.resourceType, request.id, versionId) : await inner.read(request.resourceType, request.id);
-    return policyView(doc.resource);
-  } catch (err) {
-    if (err instanceof FhirError && (err.status === 404 || err.status === 410)) return undefined;
-    throw err;
-  }
-}
-
-/** `%resource` and `%before` for the request, as the enforcement point would set them. */
-async function resourcesFor(ctx: FhirContext, request: PolicyRequest, input: EvaluatePolicyInput): Promise<{ resource?: PolicyResource; before?: PolicyResource }> {
-  const stored = await storedResource(ctx, request, request.interaction === 'vread' ? input.path[3] : undefined);
-  const body = typeof input.body === 'object' && input.body !== null && !Array.isArray(input.body) ? (input.body as PolicyResource) : undefined;
-  switch (request.interaction) {
-    case 'create':
-      return { resource: body };
-    case 'update':
-      return { resource: body, before: stored };
-    case 'patch':
-      return { resource: stored ? (applyJsonPatch(stored, input.body) as PolicyResource) : undefined, before: stored };
-    case 'delete':
-      return { resource: stored, before: stored };
-    default:
-      return { resource: stored };
-  }
-}
-
-/**
- * Runs `$evaluate-policy`.
- * @param ctx - the project context
- * @param body - the input Parameters
- * @returns the output Parameters
- */
-export async function evaluatePolicy(ctx: FhirContext, body: unknown): Promise<Parameters> {
-  const input = parseEvaluatePolicyInput(body, ctx.repo.project, ctx.baseUrl);
-  const request = describeRequest(input);
-  const principal = await loadPrincipal(policyCacheFor(ctx.repo.store), ctx.repo.store, input.claims);
-  const session = new PolicySession(principal, request, { fetcher: repositoryAttributeFetcher(ctx) });
-  const { resource, before } = await resourcesFor(ctx, request, input);
-  const decision = await session.decide(resource, before);
-  const plan = SEARCH_LIKE.has(request.interaction) ? await planSearch(session) : undefined;
-  return decisionParameters(decision, request, plan);
-}
-
 /**
  * The output Parameters of a decision.
  * @param decision - the decision
@@ -170,4 +110,13 @@ export function decisionParameters(decision: Decision, request: PolicyRequest, p
     parameter.push({ name: 'trace', part });
   }
   return { resourceType: 'Parameters', parameter };
+}
+
+/** `POST [base]/$evaluate-policy` */
+export async function evaluatePolicyHandler(ctx: FhirContext, req: FhirRequest, _params: RouteParams): Promise<FhirResponse> {
+  // Who may ask comes before what is asked: a refused caller learns nothing from the input's validation.
+  ctx.repo.requireOperation('$evaluate-policy', 'AccessPolicy');
+  const input = parseEvaluatePolicyInput(req.body, ctx.project.key, ctx.baseUrl);
+  const { decision, request, plan } = await ctx.repo.explain(input);
+  return { status: 200, body: decisionParameters(decision, request, plan) as unknown as Record<string, unknown> };
 }
