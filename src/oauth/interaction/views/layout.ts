@@ -21,11 +21,11 @@ fieldset{border:1px solid #d0d4da;border-radius:4px;margin:1rem 0;padding:.25rem
 legend{font-weight:600;padding:0 .25rem}
 ul.scopes{list-style:none;padding:0;margin:.5rem 0}
 ul.scopes label{display:inline;font-weight:400;margin:0}
-ul.scopes input{margin:0 .5rem 0 0;width:1.1rem;height:1.1rem;vertical-align:middle}
+ul.scopes input{margin:.2rem 0 0;flex:none;width:1.1rem;height:1.1rem}
 ul.patients{list-style:none;padding:0}
 ul.patients button{margin:.25rem 0 .75rem}
 h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
-ul.scopes li{margin:.35rem 0}
+ul.scopes li{margin:.35rem 0;display:flex;align-items:flex-start;gap:.5rem}
 code{font-size:.85em;color:#4b5563}
 `.trim();
 
