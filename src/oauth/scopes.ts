@@ -1,7 +1,7 @@
 /**
  * Scope handling: parsing the space-separated `scope` parameter and deciding what is granted.
  * Granted = requested ∩ the client's registered scopes (a resource scope also when a registered one covers it)
- * ∩ what the user consents to (the consent page shows exactly the granted set); unknown scopes are dropped,
+ * ∩ what the user consents to (the consent page shows that set; the user may untick its resource scopes); unknown scopes are dropped,
  * `system/` scopes go only to client_credentials, and token responses list what was granted.
  */
 

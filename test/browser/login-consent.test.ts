@@ -1,8 +1,9 @@
 /**
  * The login and consent pages in a real headless Chromium against a real listener: the browser opens
  * /authorize, signs in by the labelled fields, allows access, and lands on the client's redirect URI (a tiny
- * local listener) with code, state and iss. The pages' CSP is enforced by the browser, so this also proves
- * that the stylesheet hash and `form-action` (including the redirect after the form post) are right.
+ * local listener) with code, state and iss; and unticks one scope on the consent page by clicking, so that the
+ * token response lacks it. The pages' CSP is enforced by the browser, so this also proves that the stylesheet
+ * hash and `form-action` (including the redirect after the form post) are right.
  *
  * Skipped, with a printed reason, only when /usr/bin/chromium is missing and CI is not set.
  */
@@ -103,6 +104,56 @@ describeBrowser('login and consent in Chromium', () => {
       secure: false,
       path: '/w/default/default/api/v1/oauth',
     });
+    await context.close();
+  }, 60_000);
+
+  it('leaves out a scope unticked on the consent page: the token response and the FHIR API agree', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const violations: string[] = [];
+    page.on('console', (msg) => {
+      if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text());
+    });
+    const { verifier, challenge } = pkce();
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id: 'browser-app',
+      redirect_uri: redirectUri,
+      scope: 'openid offline_access user/Observation.rs user/Patient.rs',
+      state: 'choose',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    await page.goto(`${base}/w/default/default/api/v1/oauth/authorize?${query}`);
+    await page.getByLabel('Email').fill(OWNER.email);
+    await page.getByLabel('Password').fill(OWNER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+
+    const patients = page.getByRole('checkbox', { name: /^Read and search Patient records you have access to/ });
+    const observations = page.getByRole('checkbox', { name: /^Read and search Observation records you have access to/ });
+    const identity = page.getByRole('checkbox', { name: /^Confirm your identity/ });
+    await patients.waitFor();
+    expect([await patients.isChecked(), await observations.isChecked()]).toEqual([true, true]);
+    expect([await identity.isChecked(), await identity.isDisabled()]).toEqual([true, true]);
+    // Clicking the label unticks the box, as a user would.
+    await page.getByText('Read and search Patient records you have access to').click();
+    expect(await patients.isChecked()).toBe(false);
+    await page.getByRole('button', { name: 'Allow' }).click();
+
+    await page.waitForURL(`${redirectUri}?**`, { timeout: 10_000 });
+    const code = new URL(page.url()).searchParams.get('code') ?? '';
+    const tokens = await fetch(`${base}/w/default/default/api/v1/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier, client_id: 'browser-app' }),
+    });
+    expect(tokens.status).toBe(200);
+    const body = (await tokens.json()) as Record<string, unknown>;
+    expect(body.scope).toBe('openid offline_access user/Observation.rs');
+    const fhir = (path: string) => fetch(`${base}/w/default/default/api/v1/fhir/r4${path}`, { headers: { authorization: `Bearer ${String(body.access_token)}` } });
+    expect((await fhir('/Observation')).status).toBe(200);
+    expect((await fhir('/Patient')).status).toBe(403);
+    expect(violations).toEqual([]);
     await context.close();
   }, 60_000);
 

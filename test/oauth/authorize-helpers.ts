@@ -50,10 +50,10 @@ export class Browser {
     return this.keep(await req);
   }
 
-  /** POST a url-encoded form. */
-  async post(path: string, fields: Record<string, string | undefined>): Promise<Response> {
+  /** POST a url-encoded form (an array value is sent as repeated fields, as a browser sends ticked checkboxes). */
+  async post(path: string, fields: Record<string, string | string[] | undefined>): Promise<Response> {
     const body = new URLSearchParams();
-    for (const [k, v] of Object.entries(fields)) if (v !== undefined) body.append(k, v);
+    for (const [k, v] of Object.entries(fields)) for (const value of v === undefined ? [] : [v].flat()) body.append(k, value);
     const req = request(this.app).post(path).type('form');
     if (this.cookies.size > 0) req.set('Cookie', this.cookieHeader());
     return this.keep(await req.send(body.toString()));
@@ -67,15 +67,34 @@ export class Browser {
   }
 }
 
-/** Hidden and named fields of the first form on a page, and its action. */
-export function scrapeForm(htmlText: string): { action: string; fields: Record<string, string> } {
+/** The fields a form submits: one value, or several for a name repeated (ticked checkboxes). */
+export type FormFields = Record<string, string | string[]>;
+
+function attribute(tag: string, name: string): string | undefined {
+  const value = new RegExp(`\\s${name}="([^"]*)"`).exec(tag)?.[1];
+  return value === undefined ? undefined : decodeEntities(value);
+}
+
+function hasFlag(tag: string, name: string): boolean {
+  return new RegExp(`\\s${name}(?=[\\s>])`).test(tag);
+}
+
+/**
+ * What the first form on a page submits as a browser would: its hidden fields and its ticked, enabled
+ * checkboxes (named; a repeated name gives an array), and its action.
+ */
+export function scrapeForm(htmlText: string): { action: string; fields: FormFields } {
   const form = /<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/.exec(htmlText);
   if (!form) throw new Error('no form on the page');
-  const fields: Record<string, string> = {};
-  for (const input of (form[2] ?? '').matchAll(/<input[^>]*type="hidden"[^>]*>/g)) {
-    const name = /name="([^"]*)"/.exec(input[0])?.[1];
-    const value = /value="([^"]*)"/.exec(input[0])?.[1];
-    if (name) fields[name] = decodeEntities(value ?? '');
+  const fields: FormFields = {};
+  for (const [input] of (form[2] ?? '').matchAll(/<input[^>]*>/g)) {
+    const type = attribute(input, 'type');
+    const name = attribute(input, 'name');
+    const submitted = type === 'hidden' || (type === 'checkbox' && hasFlag(input, 'checked') && !hasFlag(input, 'disabled'));
+    if (!name || !submitted) continue;
+    const value = attribute(input, 'value') ?? (type === 'checkbox' ? 'on' : '');
+    const before = fields[name];
+    fields[name] = before === undefined ? value : [before, value].flat();
   }
   return { action: decodeEntities(form[1] ?? ''), fields };
 }
@@ -154,9 +173,13 @@ export async function submitLogin(browser: Browser, res: Response, credentials: 
   return browser.post(action, { ...fields, email: credentials.email, password: credentials.password });
 }
 
-/** Submits the consent form shown at `res` (following to it if `res` is a redirect). */
-export async function submitConsent(browser: Browser, res: Response, decision: 'allow' | 'deny'): Promise<Response> {
+/**
+ * Submits the consent form shown at `res` (following to it if `res` is a redirect) with every box as the page
+ * ticked it, or — with `untick` — with those resource scopes unticked.
+ */
+export async function submitConsent(browser: Browser, res: Response, decision: 'allow' | 'deny', untick: string[] = []): Promise<Response> {
   const page = res.status === 303 ? await browser.follow(res) : res;
   const { action, fields } = scrapeForm(page.text);
-  return browser.post(action, { ...fields, decision });
+  const scope = [fields.scope ?? []].flat().filter((s) => !untick.includes(s));
+  return browser.post(action, { ...fields, scope, decision });
 }

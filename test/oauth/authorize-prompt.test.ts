@@ -112,8 +112,13 @@ describe('consent', () => {
     expect(res.headers.location).toMatch(/\/consent\?interaction=/);
     const page = await browser.follow(res);
     expect(page.status).toBe(200);
-    expect(page.text).toContain('<li>Confirm your identity <code>openid</code></li>');
-    expect(page.text).toContain('<li>Read and search your Observation records <code>patient/Observation.rs</code></li>');
+    expect(page.text).toContain(
+      '<ul class="scopes"><li><input type="checkbox" id="scope-1" name="scope" value="patient/Observation.rs" checked> ' +
+        '<label for="scope-1">Read and search your Observation records <code>patient/Observation.rs</code></label></li></ul>',
+    );
+    expect(page.text).toContain(
+      '<ul class="scopes"><li><input type="checkbox" id="fixed-1" checked disabled> <label for="fixed-1">Confirm your identity <code>openid</code></label></li></ul>',
+    );
     expect(page.text).not.toContain('system/*.*');
     expect(page.text).toMatch(/Signed in as user-\d+@example.org\./);
     expect(page.text).toContain('<strong>App app</strong> wants to:');
@@ -156,7 +161,7 @@ describe('consent', () => {
     const consent = await submitLogin(browser, start, alice);
     const page = await browser.follow(consent);
     const form = /name="interaction" value="([^"]+)"[\s\S]*name="csrf" value="([^"]+)"/.exec(page.text);
-    const fields = { interaction: form?.[1], csrf: form?.[2], decision: 'allow' };
+    const fields = { interaction: form?.[1], csrf: form?.[2], scope: 'patient/Patient.rs', decision: 'allow' };
     const cookie = browser.cookieHeader();
     expect(redirectParams(await browser.post(`${OAUTH}/consent`, fields)).code).toBeDefined();
     browser.cookies.set(interactionCookie(String(form?.[1])), { value: String(form?.[1]), attributes: '' });

@@ -33,7 +33,7 @@ async function signIn(user: { email: string; password: string }, challenge: stri
 }
 
 /** The Choose form of one patient on a picker page. */
-function chooseForm(page: string, patient: string): { action: string; fields: Record<string, string> } {
+function chooseForm(page: string, patient: string): ReturnType<typeof scrapeForm> {
   const forms = [...page.matchAll(/<form method="post"[\s\S]*?<\/form>/g)].map((m) => m[0]);
   const form = forms.find((f) => f.includes(`name="patient" value="${patient}"`));
   if (!form) throw new Error(`no Choose button for ${patient}`);

@@ -2,13 +2,18 @@
  * The consent page (GET shows the granted scopes in plain language, POST takes the decision).
  * - the user must be signed in for this request (else back to the login page), and must have picked the patient
  *   of a standalone launch when one is needed (else on to the patient picker);
- * - Allow remembers the scopes for this user and client and redirects with a code;
+ * - each resource scope has a checkbox, ticked by default; the other scopes are fixed (consent-choice.ts);
+ * - Allow grants the fixed scopes and the ticked resource scopes — exactly those go into the code, the tokens and
+ *   the remembered consent — and redirects with a code; a posted scope the page did not offer is refused (400).
+ *   When nothing at all is left (a request of resource scopes only, every box unticked) it ends as Deny does;
  * - Deny redirects with `access_denied` (RFC 6749 §4.1.2.1), state and iss.
+ * Both answers update the remembered consent for the scopes shown (consent-store.ts).
  */
 import type { Request, Response } from 'express';
 import type { OAuthDeps } from '../deps';
 import type { AuthorizeClient } from './authorize-request';
-import { rememberConsent } from './consent-store';
+import { allowedScopes, splitConsentScopes } from './consent-choice';
+import { recordConsentDecision } from './consent-store';
 import { interactionContext, type InteractionContext } from './context';
 import { AuthorizeRedirectError, interactionExpired, InteractionPageError } from './errors';
 import { endInteraction, needsPatient, redirectError, redirectWithCode, requireUser, sendRedirect, type SignedIn } from './flow';
@@ -19,6 +24,8 @@ import { consentPage } from './views/pages';
 import { sendPage } from './views/respond';
 
 function showConsent(ctx: InteractionContext, res: Response, interaction: Interaction, client: AuthorizeClient, user: SignedIn): void {
+  const { choosable, fixed } = splitConsentScopes(interaction.request.scope);
+  const described = (scope: string) => ({ scope, text: describeScope(scope) });
   sendPage(res, {
     status: 200,
     formTargets: [interaction.request.redirectUri],
@@ -28,7 +35,8 @@ function showConsent(ctx: InteractionContext, res: Response, interaction: Intera
       csrf: interaction.csrf,
       clientName: client.name ?? client.id,
       userLabel: user.name ? `${user.name} (${user.email})` : user.email,
-      scopes: interaction.request.scope.map((scope) => ({ scope, text: describeScope(scope) })),
+      choosable: choosable.map(described),
+      fixed: fixed.map(described),
     }),
   });
 }
@@ -50,7 +58,7 @@ export function consentPageHandler(deps: OAuthDeps) {
 }
 
 /**
- * POST /consent (`decision` = allow | deny)
+ * POST /consent (`decision` = allow | deny; one `scope` field per ticked resource scope)
  * @param deps - the OAuth dependencies
  * @returns the handler
  */
@@ -58,19 +66,26 @@ export function consentSubmitHandler(deps: OAuthDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     const ctx = await interactionContext(deps, req);
     const { interaction, client } = await postedInteraction(ctx, req);
-    const decision = (req.body as Record<string, unknown>).decision;
+    const body = req.body as Record<string, unknown>;
+    const decision = body.decision;
     if (decision !== 'allow' && decision !== 'deny') {
       throw new InteractionPageError(400, 'This form could not be processed', 'Choose Allow or Deny.');
     }
+    const { request } = interaction;
+    // Checked before anything is consumed: a forged form changes nothing.
+    const allowed = decision === 'allow' ? allowedScopes(request.scope, body.scope) : [];
     const user = await requireUser(ctx, req, res, interaction);
     if (!user) return;
-    if (await needsPatient(ctx, interaction.request, user)) return sendRedirect(res, ctx.pageUrl('patient-picker', interaction.id));
+    if (await needsPatient(ctx, request, user)) return sendRedirect(res, ctx.pageUrl('patient-picker', interaction.id));
     if (!(await endInteraction(ctx, res, interaction))) throw interactionExpired();
-    const { request } = interaction;
+    const key = { project: ctx.project.key, userId: user.userId, clientId: client.id };
+    await recordConsentDecision(deps.storage.records, key, { shown: request.scope, allowed });
     if (decision === 'deny') {
       return redirectError(ctx, res, request, new AuthorizeRedirectError('access_denied', 'The user denied the request'));
     }
-    await rememberConsent(deps.storage.records, ctx.project.key, user.userId, client.id, request.scope);
-    await redirectWithCode(ctx, res, request, user);
+    if (allowed.length === 0) {
+      return redirectError(ctx, res, request, new AuthorizeRedirectError('access_denied', 'The user allowed none of the requested scopes'));
+    }
+    await redirectWithCode(ctx, res, { ...request, scope: allowed }, user);
   };
 }

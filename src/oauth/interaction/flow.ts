@@ -6,7 +6,8 @@
  * Signed in means: a live session of this project whose User is active (and has an active Membership when it
  * has any), and — when the request says `prompt=login` or its `max_age` has passed — a sign-in made on this
  * very interaction. Consent is needed unless the client has `consentRequired: false` or the user already
- * allowed every granted scope; `prompt=consent` always asks.
+ * allowed every granted scope (remembered consent holds only what the user last allowed: a scope unticked on the
+ * consent page is asked for again); `prompt=consent` always asks.
  */
 import type { Request, Response } from 'express';
 import { issueAuthorizationCode } from '../tokens/authorization-codes';
@@ -97,7 +98,7 @@ export async function requireUser(ctx: InteractionContext, req: Request, res: Re
 export async function needsConsent(ctx: InteractionContext, client: AuthorizeClient, request: AuthorizationRequest, userId: string): Promise<boolean> {
   if (request.prompt.includes('consent')) return true;
   if (client.consentRequired === false) return false;
-  return !(await hasConsent(ctx.deps.storage.records, ctx.project.key, userId, client.id, request.scope));
+  return !(await hasConsent(ctx.deps.storage.records, { project: ctx.project.key, userId, clientId: client.id }, request.scope));
 }
 
 /**
@@ -129,7 +130,7 @@ export function redirectError(ctx: InteractionContext, res: Response, target: { 
  * Ends a request successfully: issues the authorization code and redirects with code, state and iss.
  * @param ctx - the interaction context
  * @param res - the response
- * @param request - the authorization request
+ * @param request - the authorization request (its `scope` is exactly what the code grants)
  * @param user - who authorized it
  */
 export async function redirectWithCode(ctx: InteractionContext, res: Response, request: AuthorizationRequest, user: SignedIn): Promise<void> {

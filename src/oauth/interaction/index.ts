@@ -5,7 +5,7 @@
  * - `GET|POST /login`, `GET|POST /patient-picker` (standalone SMART launch), `GET|POST /consent` — the
  *   interaction pages;
  * - `GET|POST /logout`.
- * Forms are `application/x-www-form-urlencoded` (small bodies only). Errors on these routes render as HTML
+ * Forms are `application/x-www-form-urlencoded` (small bodies only; the consent form may carry up to 1000 fields). Errors on these routes render as HTML
  * pages (page-errors.ts). docs/oauth-login.md describes the behaviour.
  */
 import express, { Router } from 'express';
@@ -27,6 +27,8 @@ export function interactionRouter(deps: OAuthDeps): Router {
   const router = Router({ mergeParams: true });
   const limiter = new LoginRateLimiter({ maxFailures: deps.config.loginMaxFailures, windowSeconds: deps.config.loginFailureWindowSeconds });
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 100 });
+  // The consent form posts one field per ticked scope: room for every scope a 4096-character request can name.
+  const consentForm = express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 1000 });
   const errors = pageErrorHandler();
 
   router.get('/authorize', authorizeHandler(deps), errors);
@@ -34,7 +36,7 @@ export function interactionRouter(deps: OAuthDeps): Router {
   router.get('/login', loginPageHandler(deps), errors);
   router.post('/login', form, loginSubmitHandler(deps, limiter), errors);
   router.get('/consent', consentPageHandler(deps), errors);
-  router.post('/consent', form, consentSubmitHandler(deps), errors);
+  router.post('/consent', consentForm, consentSubmitHandler(deps), errors);
   router.get('/patient-picker', patientPickerPageHandler(deps), errors);
   router.post('/patient-picker', form, patientPickerSubmitHandler(deps), errors);
   router.get('/logout', logoutPageHandler(deps), errors);

@@ -17,11 +17,15 @@ button.secondary{background:#fff;color:#1d4ed8}
 button:focus-visible,input:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 .error{background:#fef2f2;border:1px solid #b91c1c;color:#7f1d1d;padding:.75rem;border-radius:4px}
 .client{color:#374151}
-ul.scopes{padding-left:1.25rem}
+fieldset{border:1px solid #d0d4da;border-radius:4px;margin:1rem 0;padding:.25rem 1rem}
+legend{font-weight:600;padding:0 .25rem}
+ul.scopes{list-style:none;padding:0;margin:.5rem 0}
+ul.scopes label{display:inline;font-weight:400;margin:0}
+ul.scopes input{margin:.2rem 0 0;flex:none;width:1.1rem;height:1.1rem}
 ul.patients{list-style:none;padding:0}
 ul.patients button{margin:.25rem 0 .75rem}
 h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
-ul.scopes li{margin:.35rem 0}
+ul.scopes li{margin:.35rem 0;display:flex;align-items:flex-start;gap:.5rem}
 code{font-size:.85em;color:#4b5563}
 `.trim();
 

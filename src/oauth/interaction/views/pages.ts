@@ -42,6 +42,13 @@ ${view.error ? html`<p class="error" role="alert" id="login-error">${view.error}
   };
 }
 
+/** One scope on the consent page. */
+export interface ConsentScope {
+  scope: string;
+  /** The scope in plain language. */
+  text: string;
+}
+
 /** Data for the consent form. */
 export interface ConsentView {
   action: string;
@@ -49,25 +56,54 @@ export interface ConsentView {
   csrf: string;
   clientName: string;
   userLabel: string;
-  /** Plain-language descriptions, one per scope. */
-  scopes: Array<{ scope: string; text: string }>;
+  /** Resource scopes: a ticked checkbox each, which the user may untick. */
+  choosable: ConsentScope[];
+  /** Scopes granted with any Allow: shown ticked and disabled. */
+  fixed: ConsentScope[];
+}
+
+function scopeList(scopes: ConsentScope[], choosable: boolean): SafeHtml {
+  const items = scopes.map((s, i) => {
+    const id = `${choosable ? 'scope' : 'fixed'}-${String(i + 1)}`;
+    // A disabled box is never posted: the fixed scopes are granted by Allow itself, not by the form.
+    const box = choosable
+      ? html`<input type="checkbox" id="${id}" name="scope" value="${s.scope}" checked>`
+      : html`<input type="checkbox" id="${id}" checked disabled>`;
+    return html`<li>${box} <label for="${id}">${s.text} <code>${s.scope}</code></label></li>`;
+  });
+  return html`<ul class="scopes">${items}</ul>`;
 }
 
 /**
- * The consent form: what the client asks for, Allow or Deny.
+ * The consent form: what the client asks for, a checkbox per resource scope, Allow or Deny. Unticking a box
+ * leaves that scope out of the grant; the fixed scopes come with any Allow.
  * @param view - form action, hidden fields and the scopes in plain language
  * @returns the page
  */
 export function consentPage(view: ConsentView): PageContent {
-  const items = view.scopes.map((s) => html`<li>${s.text} <code>${s.scope}</code></li>`);
+  const choosable =
+    view.choosable.length > 0
+      ? html`<fieldset>
+<legend>Choose what to allow (untick what you do not want to share)</legend>
+${scopeList(view.choosable, true)}
+</fieldset>
+`
+      : '';
+  const fixed =
+    view.fixed.length > 0
+      ? html`<fieldset>
+<legend>Always included when you allow</legend>
+${scopeList(view.fixed, false)}
+</fieldset>
+`
+      : '';
   return {
     title: 'Allow access?',
     content: html`<p class="client"><strong>${view.clientName}</strong> wants to:</p>
-<ul class="scopes">${items}</ul>
-<p>Signed in as ${view.userLabel}.</p>
 <form method="post" action="${view.action}">
 <input type="hidden" name="interaction" value="${view.interaction}">
 <input type="hidden" name="csrf" value="${view.csrf}">
+${choosable}${fixed}<p>Signed in as ${view.userLabel}.</p>
 <button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
 </form>`,
