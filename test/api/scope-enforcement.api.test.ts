@@ -50,13 +50,17 @@ afterAll(async () => {
 });
 
 describe('scopes narrow a full-access policy', () => {
-  it('r allows reads but not searches; s searches but not reads', async () => {
+  it('r allows reads but not searches; s searches but shows nothing it could not read', async () => {
     const reader = await tokenWith('r-only', 'system/Observation.r');
     expect((await call(reader).get('/Observation/lab-1')).status).toBe(200);
     expectInsufficientScope(await call(reader).get('/Observation'));
     expectInsufficientScope(await call(reader).get('/Patient/p1'));
     const searcher = await tokenWith('s-only', 'system/Observation.s');
-    expect((await call(searcher).get('/Observation')).status).toBe(200);
+    const searched = await call(searcher).get('/Observation?_total=accurate');
+    expect(searched.status).toBe(200);
+    // Searching is allowed; seeing what matches needs `r`.
+    expect(searched.body).toMatchObject({ resourceType: 'Bundle', type: 'searchset', total: 0 });
+    expect(searched.body.entry).toBeUndefined();
     expectInsufficientScope(await call(searcher).get('/Observation/lab-1'));
   });
 
