@@ -4,8 +4,8 @@
  * that must also be readable) and share one policy session between reads of different ids.
  *
  * Read from the expressions' text, conservatively: every `%request` must be followed by `.member` with a member of
- * {@link PolicyRequest}; anything else (`%request` alone, `%request.select(...)`, a delimited name) counts as
- * reading the whole request.
+ * {@link PolicyRequest} (`%\`request\`` counts as `%request`); anything else (`%request` alone,
+ * `%request.select(...)`, a delimited member name) counts as reading the whole request.
  */
 import type { CompiledExpression, CompiledPolicy, CompiledRule, PolicyRequest } from './types';
 

@@ -102,7 +102,7 @@ const UNBOUND: PolicyRequest = { interaction: 'search-system', parameters: [] };
 
 /** A repository that applies one caller's scopes and access policies to one request. */
 export class AccessControlledRepository {
-  private readonly judge: AccessJudge;
+  private judgeOfRequest?: AccessJudge;
   private readonly administrator: boolean;
 
   /**
@@ -120,7 +120,13 @@ export class AccessControlledRepository {
     private readonly context?: SearchContext,
   ) {
     this.administrator = isAdministrator(principal);
-    this.judge = new AccessJudge(principal, request ?? UNBOUND, options.scopes, context ? () => this.attributes(context) : undefined);
+  }
+
+  /** The judgement of the bound request (made on first use: a repository not yet bound to a request judges nothing). */
+  private get judge(): AccessJudge {
+    const { context } = this;
+    this.judgeOfRequest ??= new AccessJudge(this.principal, this.request ?? UNBOUND, this.options.scopes, context ? () => this.attributes(context) : undefined);
+    return this.judgeOfRequest;
   }
 
   /** The project key. */

@@ -176,22 +176,6 @@ export class AccessJudge {
   }
 
   /**
-   * Whether a resource passes a verdict already made: the scope test (unless the store filtered by it) and, when
-   * the policies decide per resource, their decision.
-   * @param variant - the variant the verdict is for
-   * @param verdict - its verdict
-   * @param doc - the stored document
-   * @param scopeFiltered - the store already applied the scope's filter
-   * @returns true on permit
-   */
-  async passes(variant: PolicyRequest, verdict: Verdict, doc: ResourceDocument, scopeFiltered: boolean): Promise<boolean> {
-    if (verdict.kind === 'refused' || !doc.resource) return false;
-    if (!scopeFiltered && verdict.scope.kind === 'some' && !verdict.scope.test(doc)) return false;
-    if (!verdict.perResource) return true;
-    return this.policiesPermit(variant, doc.resource as Resource, undefined, doc);
-  }
-
-  /**
    * The policies' plan of a variant (memoized).
    * @param variant - the request or a variant
    * @returns permit-all, deny-all or per-resource
