@@ -10,7 +10,7 @@
 import { InvalidGrantError, InvalidScopeError } from '../errors';
 import { isCoveredBy, parseScope } from '../scopes';
 import { isGrantActive, readGrant, revokeGrant } from '../tokens/grants';
-import { issueTokens, type TokenResponse } from '../tokens/issue';
+import { accessTokenLifetime, issueTokens, type TokenResponse } from '../tokens/issue';
 import { useRefreshToken } from '../tokens/refresh-tokens';
 import type { GrantContext } from './index';
 import { userContext } from './user-context';
@@ -50,5 +50,6 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
     if (!user.active) throw new InvalidGrantError('The user or membership is no longer active');
     fhirUser = user.fhirUser;
   }
-  return issueTokens(deps, ctx.keys, { project, client, grant, scope, refreshScope: use.data.scope, fhirUser, allowRefresh: true, refreshing: true });
+  const lifetime = accessTokenLifetime(client, grant.userId ? 'user' : 'backend');
+  return issueTokens(deps, ctx.keys, { project, client, grant, scope, lifetime, refreshScope: use.data.scope, fhirUser, allowRefresh: true, refreshing: true });
 }
