@@ -168,6 +168,22 @@ async function putResource(baseUrl: string, resource: { resourceType: string; id
   if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${url} answered ${res.status}: ${text.slice(0, 500)}`);
 }
 
+/**
+ * Seconds the harness's access tokens live. Backend tokens default to 300 s, shorter than a full run, and the
+ * tokens prepared once are used by every scenario; the harness's clients register a longer lifetime instead.
+ */
+const BENCH_TOKEN_LIFETIME = 3600;
+
+/** Gives the admin client {@link BENCH_TOKEN_LIFETIME} through the FHIR API (its secret is written again). */
+async function extendAdminTokenLifetime(baseUrl: string): Promise<void> {
+  const url = `${baseUrl}${FHIR_BASE_PATH}/ClientApplication/${BENCH_CLIENT.id}`;
+  const res = await fetch(url, { headers: { ...HEADERS, authorization } });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${text.slice(0, 500)}`);
+  const client = JSON.parse(text) as { resourceType: string; id: string };
+  await putResource(baseUrl, { ...client, secret: BENCH_CLIENT.secret, accessTokenLifetime: BENCH_TOKEN_LIFETIME } as { resourceType: string; id: string });
+}
+
 /** Registers {@link POLICY_CLIENT} and its policy through the FHIR API and returns its token. */
 async function policyClientToken(baseUrl: string): Promise<string> {
   await putResource(baseUrl, {
@@ -179,6 +195,7 @@ async function policyClientToken(baseUrl: string): Promise<string> {
     tokenEndpointAuthMethod: 'client_secret_basic',
     secret: POLICY_CLIENT.secret,
     scope: 'system/*.cruds',
+    accessTokenLifetime: BENCH_TOKEN_LIFETIME,
   } as { resourceType: string; id: string });
   await putResource(baseUrl, POLICY);
   return fetchToken(baseUrl, `Basic ${Buffer.from(`${POLICY_CLIENT.id}:${POLICY_CLIENT.secret}`).toString('base64')}`);
@@ -208,13 +225,19 @@ async function postTransaction(baseUrl: string, seq: number): Promise<void> {
  * @param patients - how many Patients `read` and `update` pick from
  * @param historyPatients - how many Patients `history` picks from (each gets {@link HISTORY_VERSIONS} versions)
  * @param observations - how many Observations the search scenarios search over (posted as transactions)
- * @param withPolicyClient - register the policy scenarios' client (the server; the baseline has no FHIR API for it)
+ * @param withPolicyClient - the server (the baseline has no FHIR API): register the policy scenarios' client, and
+ *   give the harness's clients tokens that outlive the run
  * @returns the tokens and the created ids
  * @throws Error when an answer does not follow the contract (status, Location, token)
  */
 export async function prepareData(baseUrl: string, patients: number, historyPatients: number, observations = 0, withPolicyClient = false): Promise<PreparedData> {
-  const token = await fetchToken(baseUrl);
+  let token = await fetchToken(baseUrl);
   authorization = `Bearer ${token}`;
+  if (withPolicyClient) {
+    await extendAdminTokenLifetime(baseUrl);
+    token = await fetchToken(baseUrl);
+    authorization = `Bearer ${token}`;
+  }
   const tokens: string[] = new Array<string>(BEARER_TOKENS);
   await inParallel(BEARER_TOKENS, 10, async (i) => {
     tokens[i] = await fetchToken(baseUrl);

@@ -122,7 +122,8 @@ export function discoveryDocument(project: OAuthProject): Record<string, unknown
 }
 
 /**
- * The SMART configuration of a project (`{FHIR base}/.well-known/smart-configuration`).
+ * The SMART configuration of a project (`{FHIR base}/.well-known/smart-configuration`). `management_endpoint`
+ * (where users manage the apps they authorized) is left out: the server has no such page yet.
  * @param project - the project
  * @returns the document
  */

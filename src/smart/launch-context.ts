@@ -13,6 +13,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { referenceOf, RELATIVE_REFERENCE } from '../fhir/reference-patterns';
 import type { RecordStore, ResourceStore } from '../storage/ports';
+import { type FhirContextItem, fhirContextParameter, readFhirContext } from './fhir-context';
 
 const KIND = 'smart-launch';
 
@@ -27,6 +28,8 @@ export interface LaunchContext {
   patient?: string;
   /** The Encounter id. */
   encounter?: string;
+  /** Further context resources for `fhirContext` (fhir-context.ts). */
+  fhirContext?: FhirContextItem[];
 }
 
 /** A stored EHR launch. */
@@ -89,11 +92,13 @@ export async function resolveLaunch(
  */
 export function launchContextOf(value: unknown): LaunchContext | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { source, patient, encounter } = value as Record<string, unknown>;
+  const { source, patient, encounter, fhirContext } = value as Record<string, unknown>;
   if (source !== 'ehr' && source !== 'standalone') return undefined;
   const context: LaunchContext = { source };
   if (typeof patient === 'string') context.patient = patient;
   if (typeof encounter === 'string') context.encounter = encounter;
+  const items = readFhirContext(fhirContext);
+  if (items.length > 0) context.fhirContext = items;
   return context;
 }
 
@@ -101,15 +106,15 @@ export function launchContextOf(value: unknown): LaunchContext | undefined {
  * The SMART context parameters of a token response.
  * @param context - the launch context
  * @param styleUrl - the project's `smart_style_url`
- * @returns `patient`, `encounter`, `fhirContext`, `need_patient_banner`, `smart_style_url`
+ * @returns `patient`, `encounter`, `fhirContext` (when it has items), `need_patient_banner`, `smart_style_url`
  */
 export function tokenResponseContext(context: LaunchContext, styleUrl: string): Record<string, unknown> {
   const response: Record<string, unknown> = {};
   if (context.patient !== undefined) response.patient = context.patient;
   if (context.encounter !== undefined) response.encounter = context.encounter;
-  // The patient and encounter have their own parameters; fhirContext lists the other context resources (the
-  // encounter too, for apps that read only fhirContext).
-  response.fhirContext = context.encounter !== undefined ? [{ reference: `Encounter/${context.encounter}` }] : [];
+  // The patient and encounter have their own parameters; fhirContext lists only the other context resources.
+  const fhirContext = fhirContextParameter(context.fhirContext ?? [], context);
+  if (fhirContext.length > 0) response.fhirContext = fhirContext;
   // In an EHR the EHR shows the patient; a standalone app must.
   response.need_patient_banner = context.source !== 'ehr';
   response.smart_style_url = styleUrl;

@@ -71,6 +71,7 @@ describeBrowser('login and consent in Chromium', () => {
       client_id: 'browser-app',
       redirect_uri: redirectUri,
       scope: 'openid patient/Observation.rs',
+      aud: `${base}/w/default/default/api/v1/fhir/r4`,
       state: 'browser state/é',
       code_challenge: challenge,
       code_challenge_method: 'S256',

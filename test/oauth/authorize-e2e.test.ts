@@ -70,6 +70,7 @@ describe('authorization code flow with PKCE', () => {
       client_id: 'e2e',
       redirect_uri: REDIRECT,
       scope: 'openid fhirUser offline_access patient/Observation.rs',
+      aud: `${issuer}/api/v1/fhir/r4`,
       state: 'xyz',
       nonce: 'n-0S6_WzA2Mj',
       code_challenge: challenge,

@@ -13,6 +13,8 @@ import type { TestApp } from '../helpers/build-test-app';
 export const OAUTH = '/w/default/default/api/v1/oauth';
 /** Its issuer (PUBLIC_URL of the test app + project path). */
 export const ISSUER = 'https://fhir.example.test/w/default/default';
+/** The FHIR base of the bootstrap project: the `aud` of authorization requests. */
+export const FHIR_BASE = `${ISSUER}/api/v1/fhir/r4`;
 /** The bootstrap owner's credentials in tests. */
 export const OWNER = { email: 'admin@example.com', password: 'correct horse battery staple' };
 export const REDIRECT = 'https://app.example/callback';
@@ -152,13 +154,14 @@ export function authorizeQuery(params: Record<string, string | undefined>): stri
   return `${OAUTH}/authorize?${query.toString()}`;
 }
 
-/** Default parameters of a valid request from client `app`. */
+/** Default parameters of a valid request from client `app` (a SMART request: resource scopes and `aud`). */
 export function validParams(challenge: string, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return {
     response_type: 'code',
     client_id: 'app',
     redirect_uri: REDIRECT,
     scope: 'openid patient/Observation.rs',
+    aud: FHIR_BASE,
     state: 'st-1',
     code_challenge: challenge,
     code_challenge_method: 'S256',

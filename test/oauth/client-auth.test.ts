@@ -1,6 +1,7 @@
 /**
- * Client authentication at the token endpoint (RFC 6749 §2.3, RFC 7523 §3): client_secret_basic,
- * client_secret_post, private_key_jwt with inline jwks or a jwksUri fetched over HTTP, and none.
+ * Client authentication at the token endpoint (RFC 6749 §2.3, RFC 7523 §3, SMART Backend Services):
+ * client_secret_basic, client_secret_post, private_key_jwt with inline jwks or a jwksUri fetched over HTTP, and
+ * none. Every failed authentication is 401 invalid_client; only a malformed request (two methods at once) is 400.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -48,7 +49,9 @@ afterAll(async () => {
 });
 
 interface AssertionOptions {
-  kid?: string;
+  /** The key to sign with; null signs with es256 and leaves `kid` out of the header. */
+  kid?: string | null;
+  jku?: string;
   alg?: string;
   iss?: string;
   sub?: string;
@@ -58,12 +61,12 @@ interface AssertionOptions {
 }
 
 async function assertion(options: AssertionOptions = {}, client = 'backend'): Promise<string> {
-  const kid = options.kid ?? 'es256';
-  const key = keys[kid] ?? keys.es256;
+  const kid = options.kid === null ? undefined : (options.kid ?? 'es256');
+  const key = keys[kid ?? 'es256'] ?? keys.es256;
   const claims: Record<string, unknown> = { iss: options.iss ?? client, sub: options.sub ?? client, aud: options.aud ?? aud };
   if (options.jti !== null) claims.jti = options.jti ?? randomBytes(12).toString('base64url');
   return new SignJWT(claims)
-    .setProtectedHeader({ alg: options.alg ?? String(key?.jwk.alg), kid })
+    .setProtectedHeader({ alg: options.alg ?? String(key?.jwk.alg), ...(kid !== undefined ? { kid } : {}), ...(options.jku !== undefined ? { jku: options.jku } : {}) })
     .setIssuedAt()
     .setExpirationTime(options.exp ?? Math.floor(Date.now() / 1000) + 120)
     .sign(key?.privateKey as KeyLike);
@@ -150,9 +153,26 @@ describe('private_key_jwt', () => {
     expectOAuthError(await withAssertion(await make()), 401, 'invalid_client');
   });
 
-  it('answers invalid_request to a wrong client_assertion_type and invalid_client when client_id names another client', async () => {
-    expectOAuthError(await withAssertion(await assertion(), { client_assertion_type: 'urn:example:other' }), 400, 'invalid_request');
+  it('answers invalid_client to a wrong or missing client_assertion_type, a type without assertion, and a client_id naming another client', async () => {
+    expectOAuthError(await withAssertion(await assertion(), { client_assertion_type: 'urn:example:other' }), 401, 'invalid_client');
+    expectOAuthError(await oauthPost(fx.t, 'token', { grant_type: 'client_credentials', client_assertion: await assertion() }), 401, 'invalid_client');
+    expectOAuthError(await oauthPost(fx.t, 'token', { grant_type: 'client_credentials', client_assertion_type: ASSERTION_TYPE, client_id: 'backend' }), 401, 'invalid_client');
     expectOAuthError(await withAssertion(await assertion(), { client_id: 'admin-cli' }), 401, 'invalid_client');
+  });
+
+  it('answers invalid_request to an assertion together with Basic credentials or a client_secret', async () => {
+    const basic = await request(fx.t.app).post(`${OAUTH}/token`).auth(...ADMIN).type('form')
+      .send({ grant_type: 'client_credentials', client_assertion_type: ASSERTION_TYPE, client_assertion: await assertion() });
+    expectOAuthError(basic, 400, 'invalid_request');
+    const typeOnly = await request(fx.t.app).post(`${OAUTH}/token`).auth(...ADMIN).type('form').send({ grant_type: 'client_credentials', client_assertion_type: ASSERTION_TYPE });
+    expectOAuthError(typeOnly, 400, 'invalid_request');
+    expectOAuthError(await withAssertion(await assertion(), { client_secret: 'post-client-secret-0123' }), 400, 'invalid_request');
+  });
+
+  it('answers invalid_client to an assertion whose header names no kid (SMART Backend Services: kid is required)', async () => {
+    const jwt = await assertion({ kid: null });
+    expect(JSON.parse(Buffer.from(jwt.split('.')[0] as string, 'base64url').toString())).toEqual({ alg: 'ES256' });
+    expectOAuthError(await withAssertion(jwt), 401, 'invalid_client');
   });
 
   it('answers invalid_client when the jwksUri does not answer in time', async () => {
@@ -165,6 +185,56 @@ describe('private_key_jwt', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     silent.closeAllConnections();
     await new Promise((resolve) => silent.close(resolve));
+  });
+});
+
+describe('private_key_jwt: the jku header', () => {
+  // A server the attacker controls, serving the attacker's key: it must never be asked for anything.
+  const attacker = http.createServer();
+  const attackerRequests: string[] = [];
+  let attackerJku = '';
+  beforeAll(async () => {
+    await keyPair('ES256', 'attacker');
+    attacker.on('request', (req, res) => {
+      attackerRequests.push(String(req.url));
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ keys: [{ ...keys.attacker?.jwk, kid: 'remote' }] }));
+    });
+    attacker.listen(0, '127.0.0.1');
+    await new Promise((resolve) => attacker.once('listening', resolve));
+    attackerJku = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}/jwks.json`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => attacker.close(resolve));
+  });
+
+  /** An assertion signed with the attacker's key under a kid the victim client registered. */
+  const attackerAssertion = async (client: string, jku: string): Promise<string> =>
+    new SignJWT({ iss: client, sub: client, aud, jti: randomBytes(12).toString('base64url') })
+      .setProtectedHeader({ alg: 'ES256', kid: 'remote', jku })
+      .setIssuedAt()
+      .setExpirationTime('2m')
+      .sign(keys.attacker?.privateKey as KeyLike);
+
+  it('answers invalid_client to a jku other than the registered jwksUri and fetches nothing from either', async () => {
+    const registeredBefore = jwksRequests;
+    for (const client of ['remote-backend', 'backend']) {
+      expectOAuthError(await withAssertion(await attackerAssertion(client, attackerJku)), 401, 'invalid_client');
+    }
+    for (const near of [`${jwksUri}?`, `${jwksUri}/`, jwksUri.replace('127.0.0.1', 'localhost'), jwksUri.toUpperCase()]) {
+      expectOAuthError(await withAssertion(await attackerAssertion('remote-backend', near)), 401, 'invalid_client');
+    }
+    expectOAuthError(await withAssertion(await assertion({ kid: 'remote', jku: attackerJku }, 'remote-backend')), 401, 'invalid_client');
+    expectOAuthError(await withAssertion(await assertion({ jku: attackerJku })), 401, 'invalid_client');
+    expect(attackerRequests).toEqual([]);
+    expect(jwksRequests).toBe(registeredBefore);
+  });
+
+  it('accepts a jku that is exactly the registered jwksUri', async () => {
+    const res = await withAssertion(await assertion({ kid: 'remote', jku: jwksUri }, 'remote-backend'));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 300, scope: 'system/*.*' });
+    expect(attackerRequests).toEqual([]);
   });
 });
 

@@ -254,8 +254,11 @@ describe('client_credentials', () => {
       scope: 'openid offline_access system/*.* system/Patient.rs',
     });
     const all = await token({ grant_type: 'client_credentials' }, ['svc', 'svc-secret-0123456789']);
-    expect(all.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 3600, scope: 'system/*.* system/Patient.rs' });
-    expect(decodeJwt(all.body.access_token)).toMatchObject({ sub: 'svc', client_id: 'svc' });
+    // Backend tokens live 5 minutes unless the client says otherwise (SMART Backend Services).
+    expect(all.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 300, scope: 'system/*.* system/Patient.rs' });
+    const claims = decodeJwt(all.body.access_token);
+    expect(claims).toMatchObject({ sub: 'svc', client_id: 'svc' });
+    expect((claims.exp as number) - (claims.iat as number)).toBe(300);
     const some = await token({ grant_type: 'client_credentials', scope: 'system/Patient.rs unknown/scope' }, ['svc', 'svc-secret-0123456789']);
     expect(some.body.scope).toBe('system/Patient.rs');
     // system/*.* covers a narrower system scope; user and patient scopes are never granted to a client acting alone.
@@ -268,6 +271,21 @@ describe('client_credentials', () => {
     expect((await fhirGet(fx.t, all.body.access_token)).status).toBe(200);
     expect((await fhirGet(fx.t, some.body.access_token)).status).toBe(200);
     expect((await fhirGet(fx.t, some.body.access_token, '/Observation')).status).toBe(403);
+  });
+
+  it("lets the client's accessTokenLifetime set another lifetime, without changing user tokens' default", async () => {
+    const svc = (accessTokenLifetime?: number) =>
+      fx.repo.update('ClientApplication', 'svc-lifetime', {
+        resourceType: 'ClientApplication', id: 'svc-lifetime', name: 'Service', status: 'active', grantType: ['client_credentials'],
+        secret: 'svc-lifetime-secret-0123', scope: 'system/*.*', ...(accessTokenLifetime ? { accessTokenLifetime } : {}),
+      });
+    for (const [lifetime, expected] of [[900, 900], [60, 60], [undefined, 300]] as const) {
+      await svc(lifetime);
+      const res = await token({ grant_type: 'client_credentials' }, ['svc-lifetime', 'svc-lifetime-secret-0123']);
+      const claims = decodeJwt(res.body.access_token);
+      expect({ lifetime, expires_in: res.body.expires_in, jwt: (claims.exp as number) - (claims.iat as number) }).toEqual({ lifetime, expires_in: expected, jwt: expected });
+    }
+    expect((await codeTokens(fx)).expires_in).toBe(3600);
   });
 
   it('answers unauthorized_client to a client that does not list the grant type, and to public clients', async () => {

@@ -39,7 +39,7 @@ describe('openid-client against the server', () => {
     expect(config.serverMetadata().issuer).toBe(issuer);
     expect(config.serverMetadata().code_challenge_methods_supported).toEqual(['S256']);
     const tokens = await oidc.clientCredentialsGrant(config, { scope: 'system/*.*' });
-    expect(tokens).toMatchObject({ token_type: 'bearer', scope: 'system/*.*', expires_in: 3600 });
+    expect(tokens).toMatchObject({ token_type: 'bearer', scope: 'system/*.*', expires_in: 300 });
     const res = await oidc.fetchProtectedResource(config, tokens.access_token, new URL(`${fx.fhirBaseUrl}/Patient?_count=1`), 'GET');
     expect(res.status).toBe(200);
   });

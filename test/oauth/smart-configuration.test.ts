@@ -63,6 +63,12 @@ describe('smart-configuration', () => {
     expect(SMART_CAPABILITIES).toHaveLength(18);
   });
 
+  it('has no management_endpoint: the server has no page for managing authorizations yet', async () => {
+    const res = await request(t.app).get(SMART());
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body as object)).not.toContain('management_endpoint');
+  });
+
   it('lists the SMART scopes the server understands, v1 and v2', async () => {
     const { scopes_supported: scopes } = (await request(t.app).get(SMART())).body as { scopes_supported: string[] };
     expect(scopes).toEqual(

@@ -22,8 +22,11 @@ export type ClientApplication = Record<string, unknown> & {
   launchUri?: string;
 };
 
-/** Default lifetimes in seconds. */
+/** Default lifetimes in seconds: access tokens issued for a user, ... */
 export const DEFAULT_ACCESS_TOKEN_LIFETIME = 3600;
+/** ... access tokens of a backend service (client_credentials; SMART Backend Services: at most 5 minutes), ... */
+export const DEFAULT_BACKEND_ACCESS_TOKEN_LIFETIME = 300;
+/** ... and refresh tokens. */
 export const DEFAULT_REFRESH_TOKEN_LIFETIME = 30 * 24 * 3600;
 
 /**

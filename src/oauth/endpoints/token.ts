@@ -1,13 +1,15 @@
 /**
  * `POST {issuer}/api/v1/oauth/token` (RFC 6749 §3.2, §5): form-encoded, never cached.
- * Steps: no-store → project → form → `grant_type` present and supported → client authentication → the client
- * lists the grant type (`unauthorized_client`) and the grant's parameters are present → the grant issues tokens.
+ * Steps: no-store → project → form → `grant_type` present and supported → (refresh without client credentials:
+ * the client the refresh token names) → client authentication → the client lists the grant type
+ * (`unauthorized_client`) and the grant's parameters are present → the grant issues tokens.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { OAuthDeps } from '../deps';
 import { InvalidRequestError } from '../errors';
 import { checkGrantRequest, findGrant } from '../grants';
 import type { KeyStore } from '../tokens/keys';
+import { refreshTokenOwner } from '../tokens/refresh-tokens';
 import { sendNoStore } from './respond';
 import { clientAuthentication, loadProject, noCache, oauthLocals, parseForm } from './steps';
 
@@ -17,6 +19,28 @@ function supportedGrantType(_req: Request, res: Response, next: NextFunction): v
   if (!grantType) throw new InvalidRequestError('grant_type is required');
   findGrant(grantType);
   next();
+}
+
+const CLIENT_PARAMETERS = ['client_id', 'client_secret', 'client_assertion', 'client_assertion_type'];
+
+/**
+ * RFC 6749 §6: a refresh request need not name its client, the refresh token does (SMART's JavaScript client
+ * sends no `client_id`). When a refresh request carries no client credentials and no `client_id` at all, the
+ * client of the token's grant (in this project) becomes the request's `client_id`; authentication then accepts it
+ * only for a public client, and a confidential one is `invalid_client` before anything is consumed.
+ * @param deps - OAuth dependencies
+ * @returns the step
+ */
+function refreshTokenClient(deps: OAuthDeps): RequestHandler {
+  return async function refreshTokenClientStep(req: Request, res: Response, next: NextFunction): Promise<void> {
+    const { params, project } = oauthLocals(res);
+    const anonymous = req.get('authorization') === undefined && CLIENT_PARAMETERS.every((name) => params[name] === undefined);
+    if (params.grant_type === 'refresh_token' && anonymous && params.refresh_token) {
+      const owner = await refreshTokenOwner(deps, params.refresh_token);
+      if (owner?.project === project.key) params.client_id = owner.clientId;
+    }
+    next();
+  };
 }
 
 /** The client may use the grant, and the request carries the grant's parameters. */
@@ -47,5 +71,5 @@ function callGrant(deps: OAuthDeps, keys: KeyStore): RequestHandler {
  * @returns its middleware, in order
  */
 export function tokenEndpoint(deps: OAuthDeps, keys: KeyStore): RequestHandler[] {
-  return [noCache, loadProject(deps), parseForm, supportedGrantType, clientAuthentication(deps, 'token'), allowedGrantType, callGrant(deps, keys)];
+  return [noCache, loadProject(deps), parseForm, supportedGrantType, refreshTokenClient(deps), clientAuthentication(deps, 'token'), allowedGrantType, callGrant(deps, keys)];
 }

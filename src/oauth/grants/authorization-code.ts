@@ -60,8 +60,9 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
       nonce: data.nonce,
       launch: data.launch,
     },
-    mayRefresh(client, data.scope) ? refreshTokenLifetime(client) : accessTokenLifetime(client),
+    mayRefresh(client, data.scope) ? refreshTokenLifetime(client) : accessTokenLifetime(client, 'user'),
     grantId,
   );
-  return issueTokens(deps, ctx.keys, { project, client, grant, scope: data.scope, fhirUser: user.fhirUser, allowRefresh: true });
+  const lifetime = accessTokenLifetime(client, 'user');
+  return issueTokens(deps, ctx.keys, { project, client, grant, scope: data.scope, lifetime, fhirUser: user.fhirUser, allowRefresh: true });
 }

@@ -3,7 +3,9 @@
  * - public clients (auth method `none`) may not use it;
  * - scope defaults to everything the client is registered for; requested scopes outside it are dropped, and a
  *   request none of whose scopes may be granted is `invalid_scope`;
- * - only `system/` resource scopes are granted: no id_token, no refresh token, no user or patient scopes.
+ * - only `system/` resource scopes are granted: no id_token, no refresh token, no user or patient scopes;
+ * - the token lives the client's `accessTokenLifetime`, by default 300 s (SMART Backend Services: "no longer than
+ *   five minutes").
  */
 import { InvalidScopeError, UnauthorizedClientError } from '../errors';
 import { grantScopes, parseScope } from '../scopes';
@@ -27,6 +29,7 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   const asked = ctx.body.scope?.trim() ? ctx.body.scope : undefined;
   const scope = grantScopes(parseScope(asked ?? client.scope), client, 'client_credentials');
   if (asked !== undefined && scope.length === 0) throw new InvalidScopeError('None of the requested scopes may be granted to this client');
-  const grant = await createGrant(ctx.deps, { project: ctx.project.key, clientId: client.id, scope }, accessTokenLifetime(client));
-  return issueTokens(ctx.deps, ctx.keys, { project: ctx.project, client, grant, scope, allowRefresh: false });
+  const lifetime = accessTokenLifetime(client, 'backend');
+  const grant = await createGrant(ctx.deps, { project: ctx.project.key, clientId: client.id, scope }, lifetime);
+  return issueTokens(ctx.deps, ctx.keys, { project: ctx.project, client, grant, scope, lifetime, allowRefresh: false });
 }

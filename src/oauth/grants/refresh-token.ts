@@ -2,7 +2,9 @@
  * `refresh_token` (RFC 6749 §6, RFC 9700 §4.14.2):
  * - the token is consumed atomically and replaced by a new one (rotation); the old one is remembered as used,
  *   and presenting it again → `invalid_grant` and the whole grant (every token of the family) is revoked;
- * - it must belong to this client, and its grant, user and membership must still be active;
+ * - it must belong to this client in this project, checked before the token is used: another client's token
+ *   (live or used) → `invalid_grant`, and the token is neither consumed nor its grant revoked;
+ * - its grant, user and membership must still be active;
  * - `scope` may narrow the access token's scopes, never widen them (`invalid_scope`); the new refresh token keeps
  *   the scopes of the one it replaces (§6), so a later refresh may ask for them again;
  * - the family lives at most the client's refreshTokenLifetime from the authorization (its grant's expiry).
@@ -10,8 +12,8 @@
 import { InvalidGrantError, InvalidScopeError } from '../errors';
 import { isCoveredBy, parseScope } from '../scopes';
 import { isGrantActive, readGrant, revokeGrant } from '../tokens/grants';
-import { issueTokens, type TokenResponse } from '../tokens/issue';
-import { useRefreshToken } from '../tokens/refresh-tokens';
+import { accessTokenLifetime, issueTokens, type TokenResponse } from '../tokens/issue';
+import { refreshTokenOwner, useRefreshToken } from '../tokens/refresh-tokens';
 import type { GrantContext } from './index';
 import { userContext } from './user-context';
 
@@ -27,13 +29,15 @@ export const parameters: readonly string[] = ['refresh_token'];
  */
 export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   const { body, deps, project } = ctx;
+  const client = ctx.auth.client;
+  const owner = await refreshTokenOwner(deps, body.refresh_token as string);
+  if (owner && (owner.project !== project.key || owner.clientId !== client.id)) throw new InvalidGrantError('The refresh token was issued to another client');
   const use = await useRefreshToken(deps, body.refresh_token as string);
   if (use.status === 'reused') {
     await revokeGrant(deps, use.grantId);
     throw new InvalidGrantError('The refresh token was already used; its grant is revoked');
   }
   if (use.status === 'unknown') throw new InvalidGrantError('The refresh token is invalid or expired');
-  const client = ctx.auth.client;
   if (use.data.clientId !== client.id) throw new InvalidGrantError('The refresh token was issued to another client');
   const grant = await readGrant(deps, use.data.grantId);
   if (!isGrantActive(grant) || grant.project !== project.key) throw new InvalidGrantError('The grant was revoked');
@@ -50,5 +54,6 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
     if (!user.active) throw new InvalidGrantError('The user or membership is no longer active');
     fhirUser = user.fhirUser;
   }
-  return issueTokens(deps, ctx.keys, { project, client, grant, scope, refreshScope: use.data.scope, fhirUser, allowRefresh: true, refreshing: true });
+  const lifetime = accessTokenLifetime(client, grant.userId ? 'user' : 'backend');
+  return issueTokens(deps, ctx.keys, { project, client, grant, scope, lifetime, refreshScope: use.data.scope, fhirUser, allowRefresh: true, refreshing: true });
 }

@@ -4,7 +4,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { type ClientApplication, clientGrantTypes, DEFAULT_ACCESS_TOKEN_LIFETIME, DEFAULT_REFRESH_TOKEN_LIFETIME } from '../clients/client-store';
+import {
+  type ClientApplication,
+  clientGrantTypes,
+  DEFAULT_ACCESS_TOKEN_LIFETIME,
+  DEFAULT_BACKEND_ACCESS_TOKEN_LIFETIME,
+  DEFAULT_REFRESH_TOKEN_LIFETIME,
+} from '../clients/client-store';
 import type { OAuthDeps } from '../deps';
 import type { OAuthProject } from '../project';
 import type { Grant } from './grants';
@@ -31,6 +37,8 @@ export interface IssueRequest {
   grant: Grant;
   /** The scopes of this token (a refresh may narrow the grant's). */
   scope: string[];
+  /** Seconds the access token (and id_token) live: {@link accessTokenLifetime}. */
+  lifetime: number;
   /** `Membership.link` of the user as a relative reference (`Patient/1`), if any. */
   fhirUser?: string;
   /** Issue a new refresh token (rotation) when the client and scopes allow one. */
@@ -42,12 +50,15 @@ export interface IssueRequest {
 }
 
 /**
- * The lifetime of a client's access tokens.
+ * The lifetime of a client's access tokens: its `accessTokenLifetime` when set, otherwise 3600 s for tokens
+ * issued for a user and 300 s for a backend service's own (`client_credentials`) tokens; at most 24 h.
  * @param client - the client
+ * @param kind - whom the token is for: a user, or the client itself
  * @returns seconds
  */
-export function accessTokenLifetime(client: ClientApplication): number {
-  const value = typeof client.accessTokenLifetime === 'number' ? client.accessTokenLifetime : DEFAULT_ACCESS_TOKEN_LIFETIME;
+export function accessTokenLifetime(client: ClientApplication, kind: 'user' | 'backend'): number {
+  const fallback = kind === 'backend' ? DEFAULT_BACKEND_ACCESS_TOKEN_LIFETIME : DEFAULT_ACCESS_TOKEN_LIFETIME;
+  const value = typeof client.accessTokenLifetime === 'number' ? client.accessTokenLifetime : fallback;
   return Math.min(Math.max(value, 1), MAX_SIGNED_LIFETIME);
 }
 
@@ -78,9 +89,8 @@ export function mayRefresh(client: ClientApplication, scope: string[]): boolean 
  * @returns the token response body
  */
 export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: IssueRequest): Promise<TokenResponse> {
-  const { project, client, grant, scope } = request;
+  const { project, client, grant, scope, lifetime } = request;
   const key = await keys.activeKey(project.key);
-  const lifetime = accessTokenLifetime(client);
   const now = Math.floor(Date.now() / 1000);
   const fhirUser = request.fhirUser ? `${project.fhirBase}/${request.fhirUser}` : undefined;
   const claims: Record<string, unknown> = { client_id: client.id, scope: scope.join(' '), grant_id: grant.grantId };

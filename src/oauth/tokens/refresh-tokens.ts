@@ -1,9 +1,11 @@
 /**
  * Refresh tokens: opaque, stored hashed (kind `refresh-token`), rotated on every use. A used token leaves a
  * `used-refresh-token` marker naming its grant; presenting it again, even concurrently with its first use,
- * revokes the whole grant (RFC 9700 §4.14.2).
+ * revokes the whole grant (RFC 9700 §4.14.2). Whose a token is (its grant's project and client) can be read
+ * without using it, so a request from anyone else is refused before anything is consumed.
  */
 import type { OAuthDeps } from '../deps';
+import { readGrant } from './grants';
 import { newOpaqueToken, tokenKey } from './hash';
 import { redeemOnce } from './single-use';
 
@@ -63,4 +65,27 @@ export async function useRefreshToken(deps: OAuthDeps, token: string): Promise<R
 export async function peekRefreshToken(deps: OAuthDeps, token: string): Promise<(RefreshTokenData & { expiresAt?: string }) | undefined> {
   const record = await deps.storage.records.get(KIND, tokenKey(token));
   return record ? { ...(record.value as unknown as RefreshTokenData), expiresAt: record.expiresAt } : undefined;
+}
+
+/** Whose a refresh token is: the project and client of its grant. */
+export interface RefreshTokenOwner {
+  project: string;
+  clientId: string;
+}
+
+/**
+ * The owner of a refresh token, live or already used (through the grant its used marker names). Nothing is
+ * consumed or changed.
+ * @param deps - OAuth dependencies
+ * @param token - the token
+ * @returns the project and client of its grant, or undefined when the token or its grant is unknown
+ */
+export async function refreshTokenOwner(deps: OAuthDeps, token: string): Promise<RefreshTokenOwner | undefined> {
+  const key = tokenKey(token);
+  const record = (await deps.storage.records.get(KIND, key, { shared: true })) ?? (await deps.storage.records.get(USED_KIND, key, { shared: true }));
+  const grantId = record?.value.grantId;
+  if (typeof grantId !== 'string') return undefined;
+  const grant = await readGrant(deps, grantId, { shared: true });
+  if (typeof grant?.project !== 'string' || typeof grant.clientId !== 'string') return undefined;
+  return { project: grant.project, clientId: grant.clientId };
 }
