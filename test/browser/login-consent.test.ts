@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
 import { OWNER, pkce, putClient } from '../oauth/authorize-helpers';
 
@@ -51,6 +51,24 @@ describeBrowser('login and consent in Chromium', () => {
     });
   }, 60_000);
 
+  /** Opens `/authorize` for the browser app (a SMART request: `aud` is this FHIR base) and signs the owner in. */
+  async function signIn(page: Page, scope: string, state: string, challenge: string): Promise<void> {
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id: 'browser-app',
+      redirect_uri: redirectUri,
+      scope,
+      aud: `${base}/w/default/default/api/v1/fhir/r4`,
+      state,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    await page.goto(`${base}/w/default/default/api/v1/oauth/authorize?${query}`);
+    await page.getByLabel('Email').fill(OWNER.email);
+    await page.getByLabel('Password').fill(OWNER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
   afterAll(async () => {
     await browser?.close();
     await new Promise((resolve) => server.close(resolve));
@@ -66,20 +84,7 @@ describeBrowser('login and consent in Chromium', () => {
       if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text());
     });
     const { challenge } = pkce();
-    const query = new URLSearchParams({
-      response_type: 'code',
-      client_id: 'browser-app',
-      redirect_uri: redirectUri,
-      scope: 'openid patient/Observation.rs',
-      aud: `${base}/w/default/default/api/v1/fhir/r4`,
-      state: 'browser state/é',
-      code_challenge: challenge,
-      code_challenge_method: 'S256',
-    });
-    await page.goto(`${base}/w/default/default/api/v1/oauth/authorize?${query}`);
-    await page.getByLabel('Email').fill(OWNER.email);
-    await page.getByLabel('Password').fill(OWNER.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, 'openid patient/Observation.rs', 'browser state/é', challenge);
 
     await page.getByRole('button', { name: 'Allow' }).waitFor();
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Allow access?');
@@ -116,19 +121,7 @@ describeBrowser('login and consent in Chromium', () => {
       if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text());
     });
     const { verifier, challenge } = pkce();
-    const query = new URLSearchParams({
-      response_type: 'code',
-      client_id: 'browser-app',
-      redirect_uri: redirectUri,
-      scope: 'openid offline_access user/Observation.rs user/Patient.rs',
-      state: 'choose',
-      code_challenge: challenge,
-      code_challenge_method: 'S256',
-    });
-    await page.goto(`${base}/w/default/default/api/v1/oauth/authorize?${query}`);
-    await page.getByLabel('Email').fill(OWNER.email);
-    await page.getByLabel('Password').fill(OWNER.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signIn(page, 'openid offline_access user/Observation.rs user/Patient.rs', 'choose', challenge);
 
     const patients = page.getByRole('checkbox', { name: /^Read and search Patient records you have access to/ });
     const observations = page.getByRole('checkbox', { name: /^Read and search Observation records you have access to/ });
