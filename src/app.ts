@@ -21,7 +21,12 @@ import { ProjectRegistry } from './tenancy/projects';
  * The public documents: discovery, the SMART configuration, the JWKS and the CapabilityStatement. Any origin may
  * read them (`Access-Control-Allow-Origin: *`); matched exactly (case and trailing slash), like the routes behind.
  */
-export const PUBLIC_DOCUMENT_PATHS = [...DISCOVERY_PATHS, SMART_CONFIGURATION_PATH, `${OAUTH_BASE_PATH}/jwks`, `${FHIR_BASE_PATH}/metadata`];
+export const PUBLIC_DOCUMENT_PATHS = [
+  ...DISCOVERY_PATHS,
+  SMART_CONFIGURATION_PATH,
+  `${OAUTH_BASE_PATH}/jwks`,
+  `${FHIR_BASE_PATH}/metadata`,
+];
 
 /** Everything the app needs. */
 export interface AppDeps {

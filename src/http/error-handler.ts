@@ -105,6 +105,7 @@ export function renderOAuthError(err: unknown, req: Request, res: Response): voi
     .status(error.status)
     .setHeader('Cache-Control', 'no-store')
     .setHeader('Pragma', 'no-cache')
+    // RFC 6750 §3.1: a request without a bearer token gets no error code, in the challenge or the body.
     .json(error instanceof MissingTokenError ? { error_description: error.description } : { error: error.code, error_description: error.description });
 }
 

@@ -6,8 +6,8 @@
  * the same endpoint URLs as the discovery documents (oauth/discovery.ts).
  * The response carries a validator, `ETag: W/"<SHA-256 of the statement's JSON>"`, so it changes whenever the
  * statement does (a new build, a new start since `date` is the start time); `If-None-Match` naming it (or `*`)
- * answers 304 without a body (RFC 9110 §13.1.2, weak comparison). `Cache-Control: no-cache` lets a client keep a copy
- * and revalidate it. https://hl7.org/fhir/R4/capabilitystatement.html
+ * answers 304 without a body (RFC 9110 §13.1.2, weak comparison). `Cache-Control: no-cache` lets a client keep a
+ * copy and revalidate it. https://hl7.org/fhir/R4/capabilitystatement.html
  */
 import { createHash } from 'node:crypto';
 import type {
@@ -182,7 +182,7 @@ function buildStatement(ctx: FhirContext): BuiltStatement {
  * @param etag - the current validator
  * @returns true for `*` or a matching tag
  */
-export function ifNoneMatchHolds(header: string, etag: string): boolean {
+function ifNoneMatchHolds(header: string, etag: string): boolean {
   const opaque = etag.replace(/^W\//, '');
   return header.split(',').some((tag) => {
     const t = tag.trim();
