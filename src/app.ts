@@ -2,13 +2,13 @@
  * Assembles the Express application from its dependencies. Tests build it with `buildApp()` and drive it over
  * HTTP; `main.ts` adds configuration loading, storage, bootstrap and the listener.
  */
-import express, { type Express } from 'express';
+import express, { type Express, Router } from 'express';
 import type { Config } from './config/schema';
 import { CallerAccess } from './fhir/access/caller-context';
 import { FHIR_PATH } from './fhir/rest/base-url';
 import { FHIR_BASE_PATH, fhirRouter } from './fhir/rest/router';
 import { securityHeaders } from './http/security-headers';
-import { cors } from './http/cors';
+import { cors, publicCors } from './http/cors';
 import { AllowedOrigins } from './http/cors-origins';
 import { errorHandler, notFoundHandler } from './http/error-handler';
 import { requestContext } from './http/request-context';
@@ -17,6 +17,17 @@ import { DISCOVERY_PATHS, mountDiscovery, OAUTH_BASE_PATH, OAUTH_JSON_ENDPOINTS,
 import { policyCacheFor } from './policy/cache';
 import type { Storage } from './storage/ports';
 import { ProjectRegistry } from './tenancy/projects';
+
+/**
+ * The public documents: discovery, the SMART configuration, the JWKS and the CapabilityStatement. Any origin may
+ * read them (`Access-Control-Allow-Origin: *`); matched exactly (case and trailing slash), like the routes behind.
+ */
+export const PUBLIC_DOCUMENT_PATHS = [
+  ...DISCOVERY_PATHS,
+  SMART_CONFIGURATION_PATH,
+  `${OAUTH_BASE_PATH}/jwks`,
+  `${FHIR_BASE_PATH}/metadata`,
+];
 
 /** Everything the app needs. */
 export interface AppDeps {
@@ -50,17 +61,18 @@ export function buildApp(deps: AppDeps): Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', storage: storage.kind });
   });
 
-  // CORS before the routes, so preflights are answered before any authentication; not on the HTML pages.
+  // CORS before the routes, so preflights are answered before any authentication; not on the HTML pages. The
+  // public documents first: any origin; then the registered origins of the project for everything else.
   const corsDeps = { projects, origins: new AllowedOrigins(storage.resources, policyCacheFor(storage.resources)) };
   const oauthDeps = { config, storage, projects, logger };
   const oauth = oauthServer(oauthDeps);
-  app.use([...DISCOVERY_PATHS, SMART_CONFIGURATION_PATH], cors(corsDeps, ['GET', 'HEAD']));
+  app.use(Router({ caseSensitive: true, strict: true }).all(PUBLIC_DOCUMENT_PATHS, publicCors(['GET', 'HEAD'])));
   mountDiscovery(app, oauthDeps);
   // The FHIR API before the OAuth endpoints: its requests are the most frequent, and the paths do not overlap.
   app.use(FHIR_BASE_PATH, cors(corsDeps, ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']));
   app.use(FHIR_BASE_PATH, fhirRouter({ config, access: new CallerAccess(storage.resources), projects, bearer: oauth.bearer }));
   app.use(
-    OAUTH_JSON_ENDPOINTS.map((endpoint) => `${OAUTH_BASE_PATH}/${endpoint}`),
+    OAUTH_JSON_ENDPOINTS.filter((endpoint) => endpoint !== 'jwks').map((endpoint) => `${OAUTH_BASE_PATH}/${endpoint}`),
     cors(corsDeps, ['GET', 'POST']),
   );
   app.use(OAUTH_BASE_PATH, oauth.router);

@@ -1,7 +1,14 @@
 /**
- * CORS for browser apps (SMART App Launch 2.x: "browser apps work cross-origin"; Fetch standard §3.2):
- * - mounted on the discovery documents, the JWKS, token, userinfo, introspection and revocation endpoints and
- *   the FHIR API (app.ts) — never on the authorize, login, consent and logout pages;
+ * CORS for browser apps (SMART App Launch 2.x: "browser apps work cross-origin"; Fetch standard §3.2).
+ *
+ * Public documents ({@link publicCors}): the SMART configuration, the OpenID/RFC 8414 discovery documents, the JWKS
+ * and `{FHIR base}/metadata` hold nothing private and need no credentials, so any origin may read them:
+ * - `Access-Control-Allow-Origin: *` on every response (no `Vary: Origin`: the answer does not depend on it), with
+ *   `Access-Control-Expose-Headers`; never `Access-Control-Allow-Credentials` (a browser refuses `*` with it);
+ * - a preflight is answered with 204, `*`, the methods, the allowed headers and `Access-Control-Max-Age`.
+ *
+ * Everything else CORS-enabled ({@link cors}): the token, userinfo, introspection, revocation and launch endpoints
+ * and the FHIR API — never the authorize, login, consent and logout pages:
  * - an `Origin` allowed for the project (http/cors-origins.ts) gets `Access-Control-Allow-Origin: <origin>` and
  *   `Access-Control-Expose-Headers`; any other origin gets no CORS header at all;
  * - a preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) is answered here with 204 before
@@ -10,6 +17,7 @@
  * - `Access-Control-Allow-Credentials` is never sent: apps authenticate with bearer tokens, not cookies;
  * - `Vary: Origin` on every response of these paths, as the CORS headers depend on it.
  * An unknown tenant or project gets no CORS headers; the route behind answers 404.
+ * The first CORS step a request meets decides (`res.locals.corsHandled`), so a public path mounted first keeps `*`.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { ProjectRegistry } from '../tenancy/projects';
@@ -34,6 +42,30 @@ export const CORS_EXPOSED_HEADERS = ['Location', 'ETag', 'Content-Location', 'La
 /** How long a browser may cache a preflight answer (seconds). */
 export const CORS_MAX_AGE_SECONDS = 600;
 
+/** Whether the request is a CORS preflight (an `OPTIONS` naming the method it is for). */
+function isPreflight(req: Request): boolean {
+  return req.method === 'OPTIONS' && req.get('access-control-request-method') !== undefined;
+}
+
+/**
+ * The CORS middleware of public documents: any origin, no credentials.
+ * @param methods - the methods those paths serve (listed in `Access-Control-Allow-Methods`)
+ * @returns the middleware
+ */
+export function publicCors(methods: readonly string[]): RequestHandler {
+  const allowMethods = methods.join(', ');
+  return function publicCorsStep(req: Request, res: Response, next: NextFunction): void {
+    res.locals.corsHandled = true;
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Expose-Headers', CORS_EXPOSED_HEADERS.join(', '));
+    if (!isPreflight(req)) return next();
+    res.setHeader('Access-Control-Allow-Methods', allowMethods);
+    res.setHeader('Access-Control-Allow-Headers', CORS_ALLOWED_HEADERS.join(', '));
+    res.setHeader('Access-Control-Max-Age', String(CORS_MAX_AGE_SECONDS));
+    res.status(204).end();
+  };
+}
+
 /** What a CORS-enabled path needs. */
 export interface CorsDeps {
   projects: ProjectRegistry;
@@ -49,7 +81,7 @@ export interface CorsDeps {
 export function cors(deps: CorsDeps, methods: readonly string[]): RequestHandler {
   const allowMethods = methods.join(', ');
   return async function corsStep(req: Request, res: Response, next: NextFunction): Promise<void> {
-    // The SMART configuration sits in two groups (discovery and the FHIR base): the first one decides.
+    // A public document (mounted first) has decided already.
     if (res.locals.corsHandled === true) return next();
     res.locals.corsHandled = true;
     if (res.getHeader('Vary') === undefined) res.setHeader('Vary', 'Origin');
@@ -63,7 +95,7 @@ export function cors(deps: CorsDeps, methods: readonly string[]): RequestHandler
       res.setHeader('Access-Control-Allow-Origin', origin);
       res.setHeader('Access-Control-Expose-Headers', CORS_EXPOSED_HEADERS.join(', '));
     }
-    if (req.method !== 'OPTIONS' || req.get('access-control-request-method') === undefined) return next();
+    if (!isPreflight(req)) return next();
     if (allowed) {
       res.setHeader('Access-Control-Allow-Methods', allowMethods);
       res.setHeader('Access-Control-Allow-Headers', CORS_ALLOWED_HEADERS.join(', '));

@@ -1,6 +1,7 @@
 /**
  * Renders every error in one place. FhirError → OperationOutcome (`application/fhir+json`) with its status;
- * OAuthError → `{ error, error_description }` (RFC 6749 §5.2) with `Cache-Control: no-store`; errors from the
+ * OAuthError → `{ error, error_description }` (RFC 6749 §5.2; `{ error_description }` alone for a missing bearer
+ * token, RFC 6750 §3.1) with `Cache-Control: no-store`; errors from the
  * body parser are mapped to 400/413/415; anything else is logged with the request id and answered with a
  * generic 500 that reveals nothing about internals.
  */
@@ -13,7 +14,7 @@ import {
   UnsupportedMediaTypeError,
 } from '../fhir/errors';
 import { operationOutcome } from '../fhir/outcomes';
-import { OAuthError, ServerError } from '../oauth/errors';
+import { MissingTokenError, OAuthError, ServerError } from '../oauth/errors';
 import { FHIR_JSON } from './content-negotiation';
 
 /** Errors raised by Express's body parser carry a `type`. */
@@ -87,6 +88,7 @@ export function toOAuthError(err: unknown): { error: OAuthError; unexpected: boo
 
 /**
  * Writes an OAuth error response: `{ error, error_description }`, never cached, with its `WWW-Authenticate`.
+ * A request without a bearer token gets `{ error_description }` alone: RFC 6750 §3.1 gives it no error code.
  * @param err - what was thrown
  * @param req - the request (for logging unexpected errors)
  * @param res - the response
@@ -103,7 +105,8 @@ export function renderOAuthError(err: unknown, req: Request, res: Response): voi
     .status(error.status)
     .setHeader('Cache-Control', 'no-store')
     .setHeader('Pragma', 'no-cache')
-    .json({ error: error.code, error_description: error.description });
+    // RFC 6750 §3.1: a request without a bearer token gets no error code, in the challenge or the body.
+    .json(error instanceof MissingTokenError ? { error_description: error.description } : { error: error.code, error_description: error.description });
 }
 
 /**

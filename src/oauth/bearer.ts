@@ -1,5 +1,10 @@
 /**
- * Bearer token authentication (RFC 6750) for the FHIR API and the userinfo endpoint (DESIGN §5.1, §7).
+ * Bearer token authentication (RFC 6750) for the FHIR API, the userinfo and the launch endpoints (DESIGN §5.1, §7).
+ * - the challenge (RFC 6750 §3.1) names the project's issuer as the realm: no credentials (no `Authorization`
+ *   header, or another scheme such as `Basic`) → 401 `Bearer realm="…"` without an error code; a `Bearer`
+ *   header whose token is missing, malformed, invalid, expired or revoked → 401 `error="invalid_token"` with an
+ *   `error_description` (RFC 6750 lists "malformed" under invalid_token; the 400 invalid_request it also allows
+ *   for a malformed request is not used, so every failed bearer check is a 401 the client can act on alike);
  * - the signature and claims are verified once per token (tokens/verify.ts) and the result is cached until the
  *   token expires (a bounded Map), so the hot path never signs, parses keys, reads a file or scans a collection;
  * - on every request the grant behind the token must still be active (revocation, code or refresh-token reuse):
@@ -12,7 +17,7 @@
 import { policyCacheFor } from '../policy/cache';
 import { type ClientApplication, isClientActive } from './clients/client-store';
 import type { OAuthDeps } from './deps';
-import { InvalidTokenError } from './errors';
+import { InvalidTokenError, MissingTokenError } from './errors';
 import type { OAuthProject } from './project';
 import { type Grant, isGrantActive, readGrant } from './tokens/grants';
 import type { KeyStore } from './tokens/keys';
@@ -47,6 +52,8 @@ const MAX_CACHED = 10_000;
 /** The bearer check only reads grants. */
 const SHARED = { shared: true } as const;
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+/** The `Bearer` scheme, whatever follows (RFC 9110 §11.1: scheme names are case-insensitive). */
+const BEARER_SCHEME = /^Bearer(?:\s|$)/i;
 
 /** Verifies bearer tokens for every project. */
 export class BearerAuthenticator {
@@ -62,12 +69,20 @@ export class BearerAuthenticator {
    * @param header - the header value
    * @param project - the project the request addresses
    * @returns the caller
-   * @throws InvalidTokenError (401) for anything but a valid, active token of this project
+   * @throws MissingTokenError (401, no error code) without a bearer credential; InvalidTokenError (401) for
+   *   anything but a valid, active token of this project; both challenge with the project's issuer as realm
    */
   async authenticate(header: string | undefined, project: OAuthProject): Promise<AuthContext> {
-    const match = header ? BEARER.exec(header.trim()) : null;
-    if (!match) throw new InvalidTokenError('A bearer token is required');
-    return this.authenticateToken(match[1] as string, project);
+    const credentials = header?.trim() ?? '';
+    if (!BEARER_SCHEME.test(credentials)) throw new MissingTokenError(project.issuer);
+    const match = BEARER.exec(credentials);
+    try {
+      if (!match) throw new InvalidTokenError('The Authorization header does not carry a well-formed bearer token');
+      return await this.authenticateToken(match[1] as string, project);
+    } catch (err) {
+      if (err instanceof InvalidTokenError) err.inRealm(project.issuer);
+      throw err;
+    }
   }
 
   /**

@@ -100,21 +100,57 @@ export class ConsentRequiredError extends OAuthError {
   }
 }
 
-/** The bearer token is missing, malformed, expired, revoked or for another audience (RFC 6750 §3.1). */
+/**
+ * A `Bearer` challenge (RFC 6750 §3): `Bearer realm="…", error="…", …`, the realm first; quotes and backslashes
+ * are removed from the values (they are ours, never the client's, but a description must not break the header).
+ * @param attributes - the auth-params in order (undefined values are left out)
+ * @returns the `WWW-Authenticate` value
+ */
+export function bearerChallenge(attributes: Record<string, string | undefined>): string {
+  const params = Object.entries(attributes)
+    .filter((entry): entry is [string, string] => entry[1] !== undefined)
+    .map(([name, value]) => `${name}="${value.replace(/["\\]/g, '')}"`);
+  return params.length > 0 ? `Bearer ${params.join(', ')}` : 'Bearer';
+}
+
+/**
+ * The request carries no bearer token: no `Authorization` header, or one of another scheme (RFC 6750 §3.1: a
+ * request that "lacks any authentication information (e.g., the client was unaware that authentication is
+ * necessary or attempted using an unsupported authentication method)" gets a challenge without an error code).
+ * 401 with `WWW-Authenticate: Bearer realm="<issuer>"`; OAuth endpoints answer `{ error_description }` only.
+ */
+export class MissingTokenError extends OAuthError {
+  constructor(realm: string) {
+    super('', 401, 'A bearer token is required');
+    this.headers['WWW-Authenticate'] = bearerChallenge({ realm });
+  }
+}
+
+/** The bearer token is malformed, expired, revoked or for another audience (RFC 6750 §3.1). */
 export class InvalidTokenError extends OAuthError {
   static readonly code = 'invalid_token';
-  constructor(description: string) {
+  constructor(description: string, realm?: string) {
     super(InvalidTokenError.code, 401, description);
-    this.headers['WWW-Authenticate'] = `Bearer error="invalid_token", error_description="${description.replace(/["\\]/g, '')}"`;
+    this.inRealm(realm);
+  }
+
+  /**
+   * Names the protection space in the challenge.
+   * @param realm - the realm (the project's issuer), or undefined for none
+   * @returns this error
+   */
+  inRealm(realm: string | undefined): this {
+    this.headers['WWW-Authenticate'] = bearerChallenge({ realm, error: this.code, error_description: this.description });
+    return this;
   }
 }
 
 /** The token is valid but lacks the scope the request needs (RFC 6750 §3.1). */
 export class InsufficientScopeError extends OAuthError {
   static readonly code = 'insufficient_scope';
-  constructor(description: string, scope: string) {
+  constructor(description: string, scope: string, realm?: string) {
     super(InsufficientScopeError.code, 403, description);
-    this.headers['WWW-Authenticate'] = `Bearer error="insufficient_scope", scope="${scope.replace(/["\\]/g, '')}"`;
+    this.headers['WWW-Authenticate'] = bearerChallenge({ realm, error: this.code, scope });
   }
 }
 

@@ -35,6 +35,27 @@ describe('FHIR HTTP error semantics', () => {
     expect((await t.api.get(`${t.base}/metadata`).set('Accept', 'text/html,*/*;q=0.8')).status).toBe(200);
   });
 
+  it('lets a JSON _format override any Accept, and refuses any other _format whatever Accept says', async () => {
+    // `application/fhir+json` unencoded reaches the server as `application/fhir json`; both are understood.
+    const formats = ['json', 'JSON', 'application/json', 'application/fhir+json', 'application/fhir%2Bjson', 'application/fhir%2Bjson%3B%20fhirVersion%3D4.0'];
+    for (const format of formats) {
+      for (const accept of ['text/html', 'application/fhir+xml', 'image/png;q=1, */*;q=0']) {
+        for (const path of ['/metadata', '/Patient']) {
+          const res = await t.api.get(`${t.base}${path}?_format=${format}`).set('Accept', accept);
+          expect({ format, accept, path, status: res.status, type: res.headers['content-type'] }).toEqual({
+            format, accept, path, status: 200, type: 'application/fhir+json; charset=utf-8',
+          });
+        }
+      }
+    }
+    for (const format of ['xml', 'application/fhir%2Bxml', 'html', 'ttl']) {
+      expectOutcome(await t.api.get(`${t.base}/Patient?_format=${format}`).set('Accept', 'application/fhir+json'), 406, 'not-supported');
+    }
+    // An empty _format is ignored: Accept decides.
+    expect((await t.api.get(`${t.base}/Patient?_format=`).set('Accept', 'application/fhir+json')).status).toBe(200);
+    expectOutcome(await t.api.get(`${t.base}/Patient?_format=`).set('Accept', 'text/html'), 406, 'not-supported');
+  });
+
   it('answers 415 for an unsupported Content-Type', async () => {
     const res = await t.api.post(`${t.base}/Patient`).set('Content-Type', 'application/fhir+xml').send('<Patient/>');
     expectOutcome(res, 415, 'not-supported');

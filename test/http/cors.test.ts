@@ -1,7 +1,8 @@
 /**
  * CORS for browser apps: allowed origins come from the project's ClientApplications (redirect URI origins and
  * `allowedOrigin`), preflights are answered before authentication, the HTML pages never get CORS headers, and a
- * ClientApplication write changes the allowed set on the next request.
+ * ClientApplication write changes the allowed set on the next request. The public documents (discovery, JWKS,
+ * metadata) are open to any origin: public-cors.test.ts.
  */
 import request from 'supertest';
 import { FhirRepository } from '../../src/fhir/repository/repository';
@@ -46,7 +47,7 @@ describe('allowed origins', () => {
   });
 
   it('allows the origins listed in allowedOrigin', async () => {
-    const res = await request(t.app).get(`${t.base}/metadata`).set('Origin', EXTRA_ORIGIN);
+    const res = await t.api.get(`${t.base}/Patient`).set('Origin', EXTRA_ORIGIN);
     expect(res.headers['access-control-allow-origin']).toBe(EXTRA_ORIGIN);
   });
 
@@ -98,14 +99,8 @@ describe('preflight', () => {
     expect(corsHeaders(res.headers)).toEqual({});
   });
 
-  it('answers preflights on the token, userinfo, revocation, introspection and JWKS endpoints and every discovery document', async () => {
-    const urls = [
-      ...['token', 'userinfo', 'revoke', 'introspect', 'jwks'].map((e) => `${OAUTH}/${e}`),
-      '/.well-known/openid-configuration/w/default/default',
-      '/w/default/default/.well-known/openid-configuration',
-      '/.well-known/oauth-authorization-server/w/default/default',
-      `${t.base}/.well-known/smart-configuration`,
-    ];
+  it('answers preflights on the token, userinfo, revocation, introspection and launch endpoints', async () => {
+    const urls = ['token', 'userinfo', 'revoke', 'introspect', 'launch'].map((e) => `${OAUTH}/${e}`);
     for (const url of urls) {
       const res = await request(t.app).options(url).set('Origin', APP_ORIGIN).set('Access-Control-Request-Method', 'POST').set('Access-Control-Request-Headers', 'content-type');
       expect({ url, status: res.status, origin: res.headers['access-control-allow-origin'] }).toEqual({ url, status: 204, origin: APP_ORIGIN });
@@ -128,10 +123,11 @@ describe('OAuth and discovery endpoints', () => {
     expect(res.headers['access-control-allow-origin']).toBe(APP_ORIGIN);
   });
 
-  it('answers the discovery documents, the SMART configuration and the JWKS cross-origin', async () => {
-    for (const url of ['/.well-known/openid-configuration/w/default/default', `${t.base}/.well-known/smart-configuration`, `${OAUTH}/jwks`, `${OAUTH}/userinfo`, `${OAUTH}/revoke`, `${OAUTH}/introspect`]) {
-      const res = await request(t.app).get(url).set('Origin', APP_ORIGIN);
-      expect({ url, origin: res.headers['access-control-allow-origin'] }).toEqual({ url, origin: APP_ORIGIN });
+  it('answers the userinfo, revocation and introspection endpoints cross-origin for an allowed origin only', async () => {
+    for (const url of [`${OAUTH}/userinfo`, `${OAUTH}/revoke`, `${OAUTH}/introspect`]) {
+      const allowed = await request(t.app).get(url).set('Origin', APP_ORIGIN);
+      const other = await request(t.app).get(url).set('Origin', 'https://evil.example');
+      expect({ url, allowed: allowed.headers['access-control-allow-origin'], other: corsHeaders(other.headers) }).toEqual({ url, allowed: APP_ORIGIN, other: {} });
     }
   });
 

@@ -27,8 +27,15 @@ async function forge(overrides: Record<string, unknown>, typ = 'at+jwt'): Promis
 
 function expectUnauthorized(res: request.Response): void {
   expect(res.status).toBe(401);
-  expect(res.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
+  expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="https:\/\/[^"]+", error="invalid_token", error_description="[^"]+"$/);
   expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [expect.objectContaining({ severity: 'error' })] });
+}
+
+/** RFC 6750 §3.1: a request without credentials gets the challenge alone, no error code. */
+function expectChallenge(res: request.Response): void {
+  expect(res.status).toBe(401);
+  expect(res.headers['www-authenticate']).toBe('Bearer realm="https://fhir.example.test/w/default/default"');
+  expect(res.body).toEqual({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login', diagnostics: 'A bearer token is required' }] });
 }
 
 describe('authentication of FHIR requests', () => {
@@ -36,14 +43,21 @@ describe('authentication of FHIR requests', () => {
     expect((await request(fx.t.app).get(`${FHIR}/metadata`)).status).toBe(200);
     expect((await request(fx.t.app).get('/.well-known/openid-configuration/w/default/default')).status).toBe(200);
     for (const path of ['/Patient', '/Patient/x', '/Patient/x/_history', '/_history', '/ClientApplication', '/']) {
-      expectUnauthorized(await request(fx.t.app).get(`${FHIR}${path}`));
+      expectChallenge(await request(fx.t.app).get(`${FHIR}${path}`));
     }
-    expectUnauthorized(await request(fx.t.app).post(`${FHIR}/Patient`).set('Content-Type', 'application/fhir+json').send({ resourceType: 'Patient' }));
+    expectChallenge(await request(fx.t.app).post(`${FHIR}/Patient`).set('Content-Type', 'application/fhir+json').send({ resourceType: 'Patient' }));
+  });
+
+  it('answers a request with another scheme or an empty Authorization header as one without credentials', async () => {
+    for (const header of [`Basic ${Buffer.from('admin-cli:x').toString('base64')}`, 'Digest username="x"', 'Bearerish abc', '', '   ']) {
+      expectChallenge(await request(fx.t.app).get(`${FHIR}/Patient`).set('Authorization', header));
+    }
   });
 
   it.each<[string, () => Promise<string>]>([
-    ['a malformed header', async () => 'Bearer'],
-    ['another scheme', async () => `Basic ${Buffer.from('admin-cli:x').toString('base64')}`],
+    ['a bearer header without a token', async () => 'Bearer'],
+    ['a bearer header with two tokens', async () => `Bearer ${admin} ${admin}`],
+    ['a bearer token with characters outside b64token', async () => 'Bearer abc"def'],
     ['a token that is not a JWT', async () => 'Bearer not-a-jwt'],
     ['a tampered token', async () => `Bearer ${admin.slice(0, -4)}AAAA`],
     ['an expired token', async () => `Bearer ${await forge({ exp: Math.floor(Date.now() / 1000) - 10 })}`],

@@ -89,7 +89,7 @@ describe('authorization_code', () => {
     expectOAuthError(await exchange(code, verifier), 400, 'invalid_grant');
     const revoked = await userinfo(first.body.access_token);
     expect(revoked.status).toBe(401);
-    expect(revoked.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
+    expect(revoked.headers['www-authenticate']).toMatch(/^Bearer realm="https:\/\/[^"]+", error="invalid_token", error_description="[^"]+"$/);
     expectOAuthError(await token({ grant_type: 'refresh_token', refresh_token: first.body.refresh_token }, WEB), 400, 'invalid_grant');
   });
 

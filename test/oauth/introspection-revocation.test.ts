@@ -98,7 +98,7 @@ describe('revocation', () => {
     expect((await revoke(token, ADMIN)).status).toBe(200);
     const res = await fhirGet(fx.t, token);
     expect(res.status).toBe(401);
-    expect(res.headers['www-authenticate']).toMatch(/^Bearer error="invalid_token"/);
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="https:\/\/[^"]+", error="invalid_token", error_description="[^"]+"$/);
   });
 
   it('answers 200 to unknown and already revoked tokens, and leaves other clients\' tokens alone', async () => {

@@ -1,7 +1,8 @@
 /**
  * 800 malformed requests to the token, introspection, revocation, JWKS and userinfo endpoints, generated from a
  * fixed seed: none may answer 5xx, and every error body is exactly `{ error, error_description }` (two strings),
- * never cached, with no internals in it.
+ * never cached, with no internals in it — except a request without a bearer token to userinfo, whose challenge
+ * and body carry no error code (RFC 6750 §3.1): `{ error_description }` alone.
  */
 import request from 'supertest';
 import { ADMIN, OAUTH, type OAuthFixture, setupOAuth, WEB } from './oauth-fixtures';
@@ -171,7 +172,10 @@ it(`answers ${CASES} malformed OAuth requests without a 5xx, every error as {err
       if (/\bat [\w.<>]+ \(|node_modules|\/src\//.test(res.text)) failures.push(`internals leaked: ${describe}`);
       if (res.status >= 400) {
         const body = res.body as Record<string, unknown>;
-        const shapeOk = Object.keys(body).sort().join(',') === 'error,error_description' && typeof body.error === 'string' && typeof body.error_description === 'string';
+        const challenge = String(res.headers['www-authenticate'] ?? '');
+        const noCredentials = res.status === 401 && challenge.startsWith('Bearer realm=') && !challenge.includes('error=');
+        const keys = noCredentials ? 'error_description' : 'error,error_description';
+        const shapeOk = Object.keys(body).sort().join(',') === keys && (noCredentials || typeof body.error === 'string') && typeof body.error_description === 'string';
         if (!shapeOk || !/^application\/json/.test(String(res.headers['content-type']))) failures.push(`bad error body: ${describe}`);
         if (res.headers['cache-control'] !== 'no-store') failures.push(`cacheable error: ${describe}`);
       }

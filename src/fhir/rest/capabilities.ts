@@ -4,8 +4,12 @@
  * the `$evaluate-policy` operation, and `rest.security` as SMART App Launch 2.x asks (§2.2 "Discovery via
  * CapabilityStatement"): the SMART-on-FHIR service coding, `cors: true` and the `oauth-uris` extension carrying
  * the same endpoint URLs as the discovery documents (oauth/discovery.ts).
- * https://hl7.org/fhir/R4/capabilitystatement.html
+ * The response carries a validator, `ETag: W/"<SHA-256 of the statement's JSON>"`, so it changes whenever the
+ * statement does (a new build, a new start since `date` is the start time); `If-None-Match` naming it (or `*`)
+ * answers 304 without a body (RFC 9110 §13.1.2, weak comparison). `Cache-Control: no-cache` lets a client keep a
+ * copy and revalidate it. https://hl7.org/fhir/R4/capabilitystatement.html
  */
+import { createHash } from 'node:crypto';
 import type {
   CapabilityStatement,
   CapabilityStatementRestResource,
@@ -15,7 +19,7 @@ import type {
 import { type OAuthEndpoints, oauthEndpoints } from '../../oauth/discovery';
 import { oauthProjectOf } from '../../oauth/project';
 import { getSearchParameters, PROJECT_RESOURCE_TYPES, RESOURCE_TYPES } from '../definitions';
-import type { FhirContext } from './fhir-request';
+import type { FhirContext, FhirRequest } from './fhir-request';
 import type { FhirResponse } from './respond';
 
 /** Software identity reported in the CapabilityStatement. */
@@ -155,17 +159,46 @@ export function buildCapabilityStatement(baseUrl: string, date: string, urls: OA
   };
 }
 
+/** A statement ready to send: the resource and its validator. */
+interface BuiltStatement {
+  body: Record<string, unknown>;
+  etag: string;
+}
+
 /** Statements already built, per FHIR base URL (they only differ by URL). */
-const statements = new Map<string, Record<string, unknown>>();
+const statements = new Map<string, BuiltStatement>();
 const STARTED_AT = new Date().toISOString();
 
-/** `GET [base]/metadata` */
-export async function capabilitiesHandler(ctx: FhirContext): Promise<FhirResponse> {
+function buildStatement(ctx: FhirContext): BuiltStatement {
+  const urls = oauthEndpoints(oauthProjectOf(ctx.config.publicUrl, ctx.project));
+  const body = buildCapabilityStatement(ctx.baseUrl, STARTED_AT, urls) as unknown as Record<string, unknown>;
+  const digest = createHash('sha256').update(JSON.stringify(body)).digest('base64url');
+  return { body, etag: `W/"${digest}"` };
+}
+
+/**
+ * Whether an `If-None-Match` list names a validator (weak comparison: `W/` is ignored on both sides).
+ * @param header - the If-None-Match value
+ * @param etag - the current validator
+ * @returns true for `*` or a matching tag
+ */
+function ifNoneMatchHolds(header: string, etag: string): boolean {
+  const opaque = etag.replace(/^W\//, '');
+  return header.split(',').some((tag) => {
+    const t = tag.trim();
+    return t === '*' || t.replace(/^W\//, '') === opaque;
+  });
+}
+
+/** `GET [base]/metadata` (304 when `If-None-Match` names the current statement). */
+export async function capabilitiesHandler(ctx: FhirContext, req: FhirRequest): Promise<FhirResponse> {
   let statement = statements.get(ctx.baseUrl);
   if (!statement) {
-    const urls = oauthEndpoints(oauthProjectOf(ctx.config.publicUrl, ctx.project));
-    statement = buildCapabilityStatement(ctx.baseUrl, STARTED_AT, urls) as unknown as Record<string, unknown>;
+    statement = buildStatement(ctx);
     statements.set(ctx.baseUrl, statement);
   }
-  return { status: 200, body: statement };
+  const headers = { ETag: statement.etag, 'Cache-Control': 'no-cache' };
+  const { ifNoneMatch } = req.headers;
+  if (ifNoneMatch !== undefined && ifNoneMatchHolds(ifNoneMatch, statement.etag)) return { status: 304, headers };
+  return { status: 200, body: statement.body, headers };
 }

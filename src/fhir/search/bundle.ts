@@ -3,6 +3,10 @@
  * `_total=none`), `self`/`first`/`next`/`previous` links carrying the paging cursor, entries with `fullUrl`,
  * `resource` and `search.mode` (`match`, `include`, and one `outcome` entry first when parameters were ignored).
  * Resources are the public view (no write-only fields); matches are shaped by `_summary`/`_elements`.
+ * The links name the parameters as applied (search.html#errors: a client learns which parameters the server
+ * used from the `self` link): a criterion reported as ignored in the outcome entry (a `not-supported` warning
+ * naming it in `expression`) is left out, `_sort` keeps only the keys it sorted by, and every result control
+ * applied (`_count`, `_include`, `_summary`, ...) stays, so the next and previous pages run the same search.
  */
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, BundleLink } from 'fhir/r4';
@@ -11,6 +15,7 @@ import { operationOutcome } from '../outcomes';
 import type { FhirContext } from '../rest/fhir-request';
 import { type Cursor, encodeCursor } from './cursor';
 import type { SearchResult } from './execute';
+import { isControlParameter, type SortKey } from './parse-request';
 import { shapeResource, type ShapeOptions } from './summary';
 
 function entry(base: string, doc: ResourceDocument, mode: 'match' | 'include', shape: ShapeOptions): BundleEntry {
@@ -23,10 +28,39 @@ function entry(base: string, doc: ResourceDocument, mode: 'match' | 'include', s
   };
 }
 
+function sortValue(keys: readonly SortKey[]): string {
+  return keys.map((key) => (key.direction === 'desc' ? `-${key.code}` : key.code)).join(',');
+}
+
+/**
+ * The request's parameters as the search applied them, without `_cursor` (each link carries its own).
+ * @param query - the request's name/value pairs
+ * @param result - the executed search (its warnings name the criteria it ignored)
+ * @returns the pairs to echo in the links
+ */
+export function appliedParameters(query: Array<[string, string]>, result: SearchResult): Array<[string, string]> {
+  const ignored = new Set(
+    result.warnings.filter((w) => w.code === 'not-supported').flatMap((w) => w.expression ?? []).filter((name) => !isControlParameter(name)),
+  );
+  const skippedKeys = result.ignoredSortKeys ?? [];
+  const applied: Array<[string, string]> = [];
+  for (const [name, value] of query) {
+    if (name === '_cursor' || ignored.has(name)) continue;
+    if (name === '_sort' && skippedKeys.length > 0) {
+      const sort = sortValue(result.controls.sort.filter((key) => !skippedKeys.includes(key)));
+      if (sort !== '') applied.push([name, sort]);
+      continue;
+    }
+    applied.push([name, value]);
+  }
+  return applied;
+}
+
 function links(base: string, path: string, query: Array<[string, string]>, result: SearchResult): BundleLink[] {
   const { page, controls } = result;
+  const applied = appliedParameters(query, result);
   const url = (cursor: Cursor): string => {
-    const params = new URLSearchParams(query.filter(([name]) => name !== '_cursor'));
+    const params = new URLSearchParams(applied);
     params.append('_cursor', encodeCursor(cursor));
     return `${base}${path}?${params.toString()}`;
   };
@@ -48,7 +82,7 @@ function links(base: string, path: string, query: Array<[string, string]>, resul
  * Builds the searchset Bundle.
  * @param ctx - the project context
  * @param path - the search path relative to the FHIR base (`/Patient`, `''`, `/Patient/1/Observation`)
- * @param query - the request's name/value pairs (URL and form body), echoed in the links
+ * @param query - the request's name/value pairs (URL and form body), echoed in the links as applied
  * @param result - the executed search
  * @returns the Bundle
  */

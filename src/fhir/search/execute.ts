@@ -43,6 +43,8 @@ export interface SearchResult {
   /** Undefined for `_total=none`. */
   total?: number;
   warnings: Issue[];
+  /** The `_sort` keys that were ignored (each reported in `warnings`). */
+  ignoredSortKeys?: SortKey[];
 }
 
 function sortWarning(key: SortKey): Issue {
@@ -60,9 +62,10 @@ function sortWarning(key: SortKey): Issue {
  * @param keys - the `_sort` keys
  * @param strict - unknown keys are errors
  * @param warnings - where ignored keys are reported
+ * @param ignored - where ignored keys are collected
  * @returns the sort
  */
-export function resolveSort(types: readonly string[], keys: readonly SortKey[], strict: boolean, warnings: Issue[]): Sort {
+export function resolveSort(types: readonly string[], keys: readonly SortKey[], strict: boolean, warnings: Issue[], ignored: SortKey[] = []): Sort {
   const sort: Sort = [];
   for (const key of keys) {
     let fields: Sort | undefined;
@@ -77,6 +80,7 @@ export function resolveSort(types: readonly string[], keys: readonly SortKey[], 
     } catch (err) {
       if (!(err instanceof UnknownSearchParameterError) || strict) throw err;
       warnings.push(sortWarning(key));
+      ignored.push(key);
       continue;
     }
     for (const field of fields ?? []) if (!sort.some(([f]) => f === field[0])) sort.push(field);
@@ -101,13 +105,14 @@ export async function executeSearch(ctx: FhirContext, scope: SearchScope, query:
   }
   const compiled = await compileQuery(ctx, types, criteria, { strict: options.strict, compartmentPatient: scope.compartmentPatient });
   const warnings = [...compiled.warnings];
-  const sort = resolveSort(types, controls.sort, options.strict, warnings);
+  const ignoredSortKeys: SortKey[] = [];
+  const sort = resolveSort(types, controls.sort, options.strict, warnings, ignoredSortKeys);
   checkIncludes([...controls.include, ...controls.revinclude]);
   const cursor = controls.cursor ? decodeCursor(controls.cursor, sort) : firstPageCursor();
   const access = await ctx.repo.matches(types);
   const filter = compiled.filter;
   if (controls.summary === 'count') {
-    return { controls, page: { entries: [], cursor, hasMore: false }, included: [], total: await access.count(filter), warnings };
+    return { controls, page: { entries: [], cursor, hasMore: false }, included: [], total: await access.count(filter), warnings, ignoredSortKeys };
   }
   // Without `_total`, the total is given when it is one count; when each match must be judged, only on request.
   const wantsTotal = access.judged ? controls.total === 'accurate' && query.some(([name]) => name === '_total') : controls.total !== 'none';
@@ -116,5 +121,5 @@ export async function executeSearch(ctx: FhirContext, scope: SearchScope, query:
     wantsTotal ? access.count(filter) : Promise.resolve(undefined),
   ]);
   const includes = await resolveIncludes(ctx, page.entries.map((e) => e.doc), controls.include, controls.revinclude);
-  return { controls, page, included: includes.included, total, warnings: [...warnings, ...includes.warnings] };
+  return { controls, page, included: includes.included, total, warnings: [...warnings, ...includes.warnings], ignoredSortKeys };
 }

@@ -1,7 +1,8 @@
 /**
  * `GET|POST {issuer}/api/v1/oauth/userinfo` (OIDC Core §5.3):
- * - a bearer access token of this project, valid and active exactly as the FHIR API requires (401
- *   `invalid_token` with `WWW-Authenticate` otherwise);
+ * - a bearer access token of this project, valid and active exactly as the FHIR API requires (RFC 6750 §3.1,
+ *   oauth/bearer.ts): none sent → 401 with `WWW-Authenticate: Bearer realm="<issuer>"` and no error code (body
+ *   `{ error_description }`); one sent but not valid → 401 `invalid_token`;
  * - issued to a user with `openid` granted (403 `insufficient_scope` otherwise);
  * - claims: `sub` always; `fhirUser` with the fhirUser scope; `email` with email or profile; `name` with profile.
  */
@@ -35,7 +36,9 @@ function userClaims(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHandle
   return async function userClaimsStep(req: Request, res: Response): Promise<void> {
     const { project } = oauthLocals(res);
     const auth = await bearer.authenticate(req.get('authorization'), project);
-    if (!auth.userId || !auth.scopes.includes('openid')) throw new InsufficientScopeError('The token was not issued to a user with the openid scope', 'openid');
+    if (!auth.userId || !auth.scopes.includes('openid')) {
+      throw new InsufficientScopeError('The token was not issued to a user with the openid scope', 'openid', project.issuer);
+    }
     const user = (await deps.storage.resources.readCurrent(project.key, 'User', auth.userId))?.resource;
     const claims: Record<string, unknown> = { sub: `User/${auth.userId}` };
     if (auth.fhirUser && auth.scopes.includes('fhirUser')) claims.fhirUser = auth.fhirUser;
