@@ -29,6 +29,7 @@ import { ForbiddenError, ResourceGoneError, ResourceNotFoundError } from '../err
 import { type FhirRepository, type Resource, type WriteOptions, type WriteResult } from '../repository/repository';
 import { toPublicView } from '../repository/write-only-fields';
 import { buildSearchIndex } from '../search/indexing/build-index';
+import { authRecordReader } from './auth-record-reader';
 import { escalationReason, isAdministrator } from './escalation';
 import type { ScopeAllowance, ScopeGate } from './scope-gate';
 
@@ -377,7 +378,7 @@ export class AccessControlledRepository {
   private writeCheck(mode: 'permit-all' | 'per-resource'): WriteOptions['authorize'] {
     if (mode === 'permit-all' && this.administrator) return undefined;
     return async (next, before) => {
-      const reason = this.administrator ? undefined : escalationReason(this.principal, next, before);
+      const reason = this.administrator ? undefined : await escalationReason(this.principal, next, before, authRecordReader(this.inner));
       const subject = (next ?? before) as Resource;
       let allowed = reason === undefined;
       if (allowed && mode === 'per-resource') {
