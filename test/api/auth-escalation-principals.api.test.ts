@@ -103,6 +103,11 @@ describe('Memberships', () => {
     await refused(paths, () => w.manager.patch('/Membership/m-deputy', [{ op: 'replace', path: '/active', value: false }]), fullAccess);
     await refused(paths, () => w.manager.delete('/Membership/m-deputy'), fullAccess);
     await refused(
+      [...paths, '/Membership?user=User/deputy'],
+      () => w.manager.put('/Membership/a-deputy', membership('a-deputy', 'deputy')),
+      'only owners and admins may write a Membership of a User whose Membership a full-access AccessPolicy targets',
+    );
+    await refused(
       paths,
       () => w.manager.patch('/Membership/m-nurse', [{ op: 'replace', path: '/link', value: { reference: 'Practitioner/chief' } }]),
       'only owners and admins may change the link of a Membership that AccessPolicies target',

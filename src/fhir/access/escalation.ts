@@ -7,8 +7,8 @@
  * - User: never their own; never an owner/admin, nor give that role; never a User whose Membership a
  *   full-access policy targets; never create a User that targeted Memberships already name; never set the
  *   password or change the email of an existing User;
- * - Membership: never their own or one of their own User; never one of an owner/admin or targeted by a
- *   full-access policy; never create one whose id a policy targets; never change its `user`, nor the `link` of
+ * - Membership: never their own or one of their own User; never one of an owner/admin or of a User a full-access
+ *   policy reaches, nor one a full-access policy targets; never create one whose id a policy targets; never change its `user`, nor the `link` of
  *   one a policy targets;
  * - ClientApplication: never their own; never one a full-access policy targets; never re-create a deleted id or
  *   create an id a policy targets; never create one that skips consent; on an existing client only the
@@ -120,11 +120,21 @@ export async function escalationReason(
   }
 }
 
+/**
+ * The AccessPolicies that reach a User through its live Memberships.
+ * @param reader - the reader
+ * @param userId - the User id
+ * @returns the policies
+ */
+async function policiesOfUser(reader: AuthRecordReader, userId: string): Promise<Resource[]> {
+  const memberships = await reader.membershipsOf(userId);
+  return (await Promise.all(memberships.map((m) => reader.policiesTargeting(`Membership/${String(m.id)}`)))).flat();
+}
+
 async function userReason(w: GuardedWrite): Promise<string | undefined> {
   if (hasPrivilegedRole(w.next) || hasPrivilegedRole(w.before)) return ROLE_REASON;
   if (w.id === w.principal.user?.id) return 'a user may not write their own User resource';
-  const memberships = await w.reader.membershipsOf(w.id);
-  const policies = (await Promise.all(memberships.map((m) => w.reader.policiesTargeting(`Membership/${String(m.id)}`)))).flat();
+  const policies = await policiesOfUser(w.reader, w.id);
   if (policies.some(isFullAccess)) return 'only owners and admins may write a User whose Membership a full-access AccessPolicy targets';
   if (w.creates && policies.length > 0) {
     return 'only owners and admins may create a User named by Memberships that AccessPolicies target (it would receive their access)';
@@ -148,6 +158,11 @@ async function membershipReason(w: GuardedWrite): Promise<string | undefined> {
   }
   const policies = await w.reader.policiesTargeting(`Membership/${w.id}`);
   if (policies.some(isFullAccess)) return 'only owners and admins may write a Membership that a full-access AccessPolicy targets';
+  for (const userId of users) {
+    if ((await policiesOfUser(w.reader, userId)).some(isFullAccess)) {
+      return 'only owners and admins may write a Membership of a User whose Membership a full-access AccessPolicy targets';
+    }
+  }
   if (w.creates && policies.length > 0) return 'only owners and admins may create a Membership that AccessPolicies target';
   if (w.next && w.before) {
     if (referenceOf(w.next.user) !== referenceOf(w.before.user)) {

@@ -7,8 +7,8 @@
  * exactly as the FHIR router builds it (bearer check, `loadPrincipal`, AccessControlledRepository, ScopeGate).
  *
  * The invariants are read from the store with the server's authority:
- * - {@link privilegedState}: owner/admin Users and their Memberships, full-access policies, the principals they
- *   target and the Users those Memberships name, each with its version; plus every AccessPolicy;
+ * - {@link privilegedState}: owner/admin Users, full-access policies, the principals they target and the Users
+ *   those Memberships name, and every Membership of those Users, each with its version; plus every AccessPolicy;
  * - {@link effectiveAccess}: what the writer can act as — itself, Users whose credentials it set or that it
  *   created, clients it created or whose credentials it set — and the policies, roles, consent bypasses and other
  *   users' consents those principals carry;
@@ -304,7 +304,15 @@ const versioned = (docs: Map<string, ResourceDocument>, key: string): string => 
  */
 export function privilegedState(docs: Map<string, ResourceDocument>): string[] {
   const out = new Set<string>();
+  const fullAccessTargets = new Set(
+    [...docs].filter(([key, doc]) => key.startsWith('AccessPolicy/') && res(doc).engine === 'full-access').flatMap(([, doc]) => targetsOf(doc)),
+  );
+  // Owners and admins, and Users a full-access policy reaches through one of their Memberships.
   const privilegedUsers = [...docs.keys()].filter((k) => k.startsWith('User/') && PRIVILEGED_ROLES.has(String(res(docs.get(k)).role)));
+  for (const target of fullAccessTargets) {
+    const targetUser = userOf(docs.get(target));
+    if (targetUser) privilegedUsers.push(targetUser);
+  }
   for (const key of privilegedUsers) out.add(versioned(docs, key));
   for (const [key, doc] of docs) {
     const owner = key.startsWith('Membership/') ? userOf(doc) : undefined;
