@@ -1,20 +1,8 @@
 /**
- * A world for the escalation property test: one project with an owner, an admin, a member whose Membership has a
- * full-access policy, a nurse with a rule-engine policy, clients with and without policies, policies naming ids
- * that do not exist, deleted ids (targeted and not), and a non-admin writer whose AccessPolicy permits every
- * interaction on User, Membership, AccessPolicy and ClientApplication. The writer's access token comes from the
- * real token endpoint; its requests run either over HTTP or through `dispatch()` with a FhirContext built
- * exactly as the FHIR router builds it (bearer check, `loadPrincipal`, AccessControlledRepository, ScopeGate).
- *
- * The invariants are read from the store with the server's authority:
- * - {@link privilegedState}: owner/admin Users, full-access policies, the principals they target and the Users
- *   those Memberships name, and every Membership of those Users, each with its version; plus every AccessPolicy;
- * - {@link effectiveAccess}: what the writer can act as — itself, Users whose credentials it set or that it
- *   created, clients it created or whose credentials it set — and the policies, roles, consent bypasses and other
- *   users' consents those principals carry;
- * - {@link targetIdentities}: the principals AccessPolicies target keep their user and link (Memberships) or
- *   credentials and OAuth settings (clients), or stop being live; and `membershipUsers`: a Membership id never
- *   changes its user, not even through deletion and re-creation.
+ * A world for the escalation property test: a project with the fixtures of escalation-fixtures.ts and the writer's
+ * access token from the real token endpoint. The writer's requests run either over HTTP or through `dispatch()`
+ * with a FhirContext built exactly as the FHIR router builds it (bearer check, `loadPrincipal`,
+ * AccessControlledRepository, ScopeGate). Between sequences an admin puts the fixtures back.
  */
 import request from 'supertest';
 import { ConflictError, FhirError } from '../../../src/fhir/errors';
@@ -22,7 +10,6 @@ import { AccessControlledRepository } from '../../../src/fhir/access/access-cont
 import { ScopeGate } from '../../../src/fhir/access/scope-gate';
 import { FhirRepository, type Resource } from '../../../src/fhir/repository/repository';
 import { toPublicView } from '../../../src/fhir/repository/write-only-fields';
-import { REFERENCE_TARGET, referenceOf } from '../../../src/fhir/reference-patterns';
 import { fhirBaseUrl } from '../../../src/fhir/rest/base-url';
 import { dispatch } from '../../../src/fhir/rest/dispatch';
 import type { FhirContext, FhirRequest } from '../../../src/fhir/rest/fhir-request';
@@ -32,12 +19,15 @@ import { hasConsent, rememberConsent } from '../../../src/oauth/interaction/cons
 import { issueAuthorizationCode } from '../../../src/oauth/tokens/authorization-codes';
 import { KeyStore } from '../../../src/oauth/tokens/keys';
 import { loadPrincipal, policyCacheFor } from '../../../src/policy';
-import { verifySecret } from '../../../src/security/hashing';
 import type { ResourceDocument } from '../../../src/storage/ports';
 import type { Project } from '../../../src/tenancy/projects';
-import { oauthPost, pkce, REDIRECT, type OAuthFixture } from '../../oauth/oauth-fixtures';
+import { pkce, REDIRECT, type OAuthFixture } from '../../oauth/oauth-fixtures';
+import { CONSENTED_CLIENTS, fixtureStates, fixtures, WRITER_SECRET } from './escalation-fixtures';
+import { userOf } from './escalation-invariants';
 
 type Json = Record<string, unknown>;
+
+const AUTH_TYPES = ['User', 'Membership', 'ClientApplication', 'AccessPolicy'] as const;
 
 /** One write of the writer. */
 export interface WriteOp {
@@ -70,59 +60,6 @@ export interface World {
    * the start deleted again), so that every sequence meets them; credentials are kept as they are.
    */
   restore(): Promise<void>;
-}
-
-/** Clients the nurse consented to in every world. */
-const CONSENTED_CLIENTS = ['c-plain', 'c-rule', 'c-gone-plain'];
-
-const AUTH_TYPES = ['User', 'Membership', 'ClientApplication', 'AccessPolicy'] as const;
-const WRITER_SECRET = 'secret of the writer app';
-
-const user = (id: string, role = 'member'): Json => ({ resourceType: 'User', id, email: `${id}@x.test`, role });
-const membership = (id: string, userId: string): Json => ({ resourceType: 'Membership', id, user: { reference: `User/${userId}` }, active: true });
-const client = (id: string, extra: Json = {}): Json => ({
-  resourceType: 'ClientApplication', id, name: id, status: 'active', grantType: ['client_credentials'], tokenEndpointAuthMethod: 'client_secret_basic', secret: `secret of ${id}`, scope: 'system/*.*', ...extra,
-});
-const policy = (id: string, targets: string[], engine = 'rule-engine', rule: Json[] = [{ name: 'patients', target: { expression: "%request.resourceType = 'Patient'" } }]): Json => ({
-  resourceType: 'AccessPolicy', id, name: id, engine, target: targets.map((reference) => ({ link: { reference } })), ...(engine === 'rule-engine' ? { rule } : {}),
-});
-
-/** The fixture resources, in order; `{ delete }` deletes the resource named. */
-export function fixtures(): Json[] {
-  return [
-    user('owner', 'owner'), membership('m-owner', 'owner'),
-    user('adm', 'admin'), membership('m-adm', 'adm'),
-    user('deputy'), membership('m-deputy', 'deputy'), policy('p-deputy', ['Membership/m-deputy'], 'full-access'),
-    user('nurse'), { ...membership('m-nurse', 'nurse'), link: { reference: 'Practitioner/n1' } }, policy('p-nurse', ['Membership/m-nurse']),
-    user('clerk'), membership('m-clerk', 'clerk'),
-    user('writer'), membership('m-writer', 'writer'),
-    policy('p-writer', ['Membership/m-writer'], 'rule-engine', [
-      { name: 'auth resources', target: { expression: "%request.resourceType in ('User' | 'Membership' | 'AccessPolicy' | 'ClientApplication')" } },
-    ]),
-    membership('m-gone', 'clerk'), { delete: 'Membership/m-gone' },
-    membership('m-gone-t', 'nurse'), policy('p-gone', ['Membership/m-gone-t']), { delete: 'Membership/m-gone-t' },
-    user('left'), membership('m-left', 'left'), policy('p-left', ['Membership/m-left']), { delete: 'User/left' },
-    membership('m-ghost', 'ghost'), policy('p-ghost', ['Membership/m-ghost']),
-    policy('p-future', ['Membership/m-future', 'ClientApplication/c-future']),
-    client('c-rule'), policy('p-crule', ['ClientApplication/c-rule']),
-    client('c-fa'), policy('p-cfa', ['ClientApplication/c-fa'], 'full-access'),
-    client('c-plain', { grantType: ['authorization_code'], redirectUri: ['https://plain.example/cb'], scope: 'user/*.*' }),
-    client('c-gone'), policy('p-cgone', ['ClientApplication/c-gone']), { delete: 'ClientApplication/c-gone' },
-    client('c-gone-plain'), { delete: 'ClientApplication/c-gone-plain' },
-    client('writer-app', { grantType: ['authorization_code'], redirectUri: [REDIRECT], scope: 'openid fhirUser user/*.*', secret: WRITER_SECRET }),
-  ];
-}
-
-/**
- * The fixtures as a client reads them (no credentials), by `Type/id`: bodies to PUT back, possibly changed.
- * @returns the templates
- */
-export function fixtureTemplates(): Map<string, Json> {
-  const out = new Map<string, Json>();
-  for (const { secret: _secret, password: _password, ...resource } of fixtures()) {
-    if (typeof resource.resourceType === 'string') out.set(`${resource.resourceType}/${String(resource.id)}`, resource);
-  }
-  return out;
 }
 
 /**
@@ -251,158 +188,3 @@ const sortKeys = (value: unknown): unknown =>
     : typeof value === 'object' && value !== null
       ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, sortKeys(v)]))
       : value;
-
-/** The fixtures live at the end of the fixture list (with credentials), and the ids deleted by then. */
-function fixtureStates(): { live: Map<string, Json>; deleted: Set<string> } {
-  const live = new Map<string, Json>();
-  const deleted = new Set<string>();
-  for (const entry of fixtures()) {
-    const key = typeof entry.delete === 'string' ? entry.delete : `${String(entry.resourceType)}/${String(entry.id)}`;
-    if (typeof entry.delete === 'string') {
-      live.delete(key);
-      deleted.add(key);
-    } else {
-      live.set(key, entry);
-      deleted.delete(key);
-    }
-  }
-  return { live, deleted };
-}
-
-/** The secret each fixture client was given (only the admin knows them). */
-const FIXTURE_SECRETS = new Map(
-  fixtures()
-    .filter((f) => f.resourceType === 'ClientApplication' && typeof f.secret === 'string')
-    .map((f) => [`ClientApplication/${String(f.id)}`, f.secret as string]),
-);
-
-const PRIVILEGED_ROLES = new Set(['owner', 'admin']);
-/** What makes a client who it is: how it authenticates, where its codes go, what it may get, whether users are asked. */
-/**
- * A client's secret for comparisons: `fixture secret` when it is still the one the admin gave it (an admin
- * revival hashes it again), else the stored hash.
- */
-const secretOf = (key: string, doc: ResourceDocument): unknown => {
-  const hash = res(doc).secret;
-  const fixture = FIXTURE_SECRETS.get(key);
-  return fixture !== undefined && typeof hash === 'string' && verifySecret(fixture, hash) ? 'fixture secret' : hash;
-};
-const CLIENT_IDENTITY = ['secret', 'jwks', 'jwksUri', 'redirectUri', 'tokenEndpointAuthMethod', 'grantType', 'consentRequired', 'launchUri', 'scope'];
-const res = (doc: ResourceDocument | undefined): Json => (doc?.resource ?? {}) as Json;
-const userOf = (doc: ResourceDocument | undefined): string | undefined => {
-  const match = REFERENCE_TARGET.exec(referenceOf(res(doc).user) ?? '');
-  return match?.[1] === 'User' ? `User/${match[2] as string}` : undefined;
-};
-const targetsOf = (doc: ResourceDocument): string[] =>
-  ((res(doc).target as Array<{ link?: unknown }> | undefined) ?? []).map((t) => referenceOf(t.link)).filter((r): r is string => r !== undefined);
-const versioned = (docs: Map<string, ResourceDocument>, key: string): string => `${key}@${docs.get(key)?.versionId ?? 'absent'}`;
-
-/**
- * The privileged principals and every AccessPolicy, with versions (see the module comment).
- * @param docs - a scan
- * @returns sorted entries
- */
-export function privilegedState(docs: Map<string, ResourceDocument>): string[] {
-  const out = new Set<string>();
-  const fullAccessTargets = new Set(
-    [...docs].filter(([key, doc]) => key.startsWith('AccessPolicy/') && res(doc).engine === 'full-access').flatMap(([, doc]) => targetsOf(doc)),
-  );
-  // Owners and admins, and Users a full-access policy reaches through one of their Memberships.
-  const privilegedUsers = [...docs.keys()].filter((k) => k.startsWith('User/') && PRIVILEGED_ROLES.has(String(res(docs.get(k)).role)));
-  for (const target of fullAccessTargets) {
-    const targetUser = userOf(docs.get(target));
-    if (targetUser) privilegedUsers.push(targetUser);
-  }
-  for (const key of privilegedUsers) out.add(versioned(docs, key));
-  for (const [key, doc] of docs) {
-    const owner = key.startsWith('Membership/') ? userOf(doc) : undefined;
-    if (owner && privilegedUsers.includes(owner)) out.add(versioned(docs, key));
-    if (!key.startsWith('AccessPolicy/')) continue;
-    out.add(versioned(docs, key));
-    if (res(doc).engine !== 'full-access') continue;
-    for (const target of targetsOf(doc)) {
-      out.add(`full-access:${versioned(docs, target)}`);
-      const targetUser = userOf(docs.get(target));
-      if (targetUser) out.add(`full-access:${versioned(docs, targetUser)}`);
-    }
-  }
-  return [...out].sort();
-}
-
-/**
- * Principals the writer controls: itself, every User it created or whose password hash or email changed, every
- * client it created or whose credentials or OAuth settings changed (`start` is the scan the world began with;
- * besides the writer only {@link World.restore} writes, and it puts back what was there). Sets grow
- * monotonically in `controlled`.
- * @param start - the first scan
- * @param docs - the current scan
- * @param controlled - principals found so far (updated)
- */
-export function updateControlled(start: Map<string, ResourceDocument>, docs: Map<string, ResourceDocument>, controlled: Set<string>): void {
-  controlled.add('User/writer');
-  const credentials: Record<string, string[]> = {
-    User: ['password', 'email'],
-    ClientApplication: CLIENT_IDENTITY,
-  };
-  for (const [key, doc] of docs) {
-    const fields = credentials[doc.type];
-    if (!fields) continue;
-    const was = start.get(key);
-    // A fixture client the admin revived has a new hash of the same secret: compare the secret itself.
-    const value = (d: ResourceDocument | undefined, f: string): string => JSON.stringify(d && f === 'secret' ? secretOf(key, d) : res(d)[f]);
-    const changed = (f: string): boolean => value(was, f) !== value(doc, f);
-    if (!was || fields.some(changed)) controlled.add(key);
-  }
-}
-
-/**
- * What the controlled principals can do: policies targeting their Memberships or themselves (with versions),
- * privileged roles, clients that skip consent, and clients other users consented to.
- * @param docs - a scan
- * @param controlled - the controlled principals
- * @param consented - clients other users consented to
- * @returns sorted entries
- */
-export function effectiveAccess(docs: Map<string, ResourceDocument>, controlled: Set<string>, consented: ReadonlySet<string>): string[] {
-  const out = new Set<string>();
-  const principals = new Set<string>();
-  for (const key of controlled) {
-    const doc = docs.get(key);
-    if (!doc) continue;
-    if (key.startsWith('ClientApplication/')) {
-      principals.add(key);
-      if (res(doc).consentRequired === false) out.add(`skips-consent:${key}`);
-      if (consented.has(key)) out.add(`consented-to:${key}`);
-    } else if (PRIVILEGED_ROLES.has(String(res(doc).role))) {
-      out.add(`role:${key}`);
-    }
-  }
-  for (const [key, doc] of docs) {
-    const owner = key.startsWith('Membership/') ? userOf(doc) : undefined;
-    if (owner && controlled.has(owner)) principals.add(key);
-  }
-  for (const [key, doc] of docs) {
-    if (!key.startsWith('AccessPolicy/')) continue;
-    for (const target of targetsOf(doc)) if (principals.has(target)) out.add(`${versioned(docs, key)} via ${target}`);
-  }
-  return [...out].sort();
-}
-
-/**
- * Who each principal an AccessPolicy targets is: a Membership's user and link, a client's credentials and OAuth
- * settings, or `none` when it is not live. Policies apply to ids, so these must not change under them.
- * @param docs - a scan
- * @returns identity by target reference
- */
-export function targetIdentities(docs: Map<string, ResourceDocument>): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [key, doc] of docs) {
-    if (!key.startsWith('AccessPolicy/')) continue;
-    for (const target of targetsOf(doc)) {
-      const subject = docs.get(target);
-      const fields = target.startsWith('Membership/') ? ['user', 'link'] : CLIENT_IDENTITY;
-      out.set(target, subject ? JSON.stringify(fields.map((f) => (f === 'secret' ? secretOf(target, subject) : res(subject)[f]) ?? null)) : 'none');
-    }
-  }
-  return out;
-}

@@ -11,7 +11,9 @@
  */
 import { setupOAuth, type OAuthFixture } from '../../oauth/oauth-fixtures';
 import { OpGenerator, xorshift32 } from './escalation-ops';
-import { createWorld, effectiveAccess, fixtureTemplates, privilegedState, targetIdentities, updateControlled, type WriteOp, type WriteOutcome } from './escalation-world';
+import { fixtureTemplates } from './escalation-fixtures';
+import { effectiveAccess, privilegedState, targetIdentities, updateControlled } from './escalation-invariants';
+import { createWorld, type WriteOp, type WriteOutcome } from './escalation-world';
 
 const SEED = 0x5eed_c0de;
 const WORLDS = 6;
