@@ -32,6 +32,7 @@ import type { FhirRepository, Resource, WriteOptions, WriteResult } from '../rep
 import type { FhirContext } from '../rest/fhir-request';
 import type { Cursor } from '../search/cursor';
 import { attributeFetcher } from './attribute-fetcher';
+import { authRecordReader } from './auth-record-reader';
 import { escalationReason, isAdministrator } from './escalation';
 import { type Explanation, explainRequest, type ExplainInput, type PrincipalLoader } from './explain';
 import { AccessJudge, indexed, readRequest } from './judge';
@@ -401,7 +402,7 @@ export class AccessControlledRepository {
     if (!perResource && this.administrator) return undefined;
     const request = this.bound();
     const allowed = async (next: Resource | undefined, before: Resource | undefined): Promise<string | true> => {
-      const reason = this.administrator ? undefined : escalationReason(this.principal, next, before);
+      const reason = this.administrator ? undefined : await escalationReason(this.principal, next, before, authRecordReader(this.inner));
       if (reason !== undefined) return `Forbidden: ${reason}`;
       const subject = (next ?? before) as Resource;
       // The new version and the one it replaces must both be within the scopes; the policies see both.

@@ -1,16 +1,27 @@
 /**
  * Guards on writes of the project's auth resources (DESIGN §5.7, docs/access-policies.md "Writing auth
- * resources") that no AccessPolicy can lift. Callers without full access (owner/admin users, or principals
- * holding a `full-access` policy) may write ClientApplication, User, Membership and AccessPolicy only where a
- * policy permits it, and even then never:
- * - give a User the role owner or admin, or change or delete a User who has one;
- * - write their own User, their own Membership, or (as a client) their own ClientApplication;
- * - write an AccessPolicy whose targets (before or after the write) name their own Membership or client.
+ * resources") that no AccessPolicy can lift. Callers without full access ({@link isAdministrator}) may write
+ * ClientApplication, User and Membership only where a policy permits it, and even then never enlarge their own
+ * access or create or change a privileged principal:
+ * - AccessPolicy: never written (which also keeps anyone from attaching a policy to themselves);
+ * - User: never their own; never an owner/admin, nor give that role; never a User whose Membership a
+ *   full-access policy targets; never create a User that targeted Memberships already name; never set the
+ *   password or change the email of an existing User;
+ * - Membership: never their own or one of their own User; never one of an owner/admin or of a User a full-access
+ *   policy reaches, nor one a full-access policy targets; never create one whose id a policy targets; never change its `user`, nor the `link` of
+ *   one a policy targets;
+ * - ClientApplication: never their own; never one a full-access policy targets; never re-create a deleted id or
+ *   create an id a policy targets; never create one that skips consent; on an existing client only the
+ *   descriptive fields and `status` change.
+ * Re-creating a deleted id (an update or create on it) is judged as a change of the version the deletion removed:
+ * policies, memberships, consents and grants name resources by id, so a revived id must not carry them over to
+ * someone else. Stored state is read with the server's authority through an {@link AuthRecordReader}.
  */
-import { referenceOf } from '../reference-patterns';
+import { REFERENCE_TARGET, referenceOf } from '../reference-patterns';
 import type { Resource } from '../repository/repository';
 import { FULL_ACCESS_ROLES, hasFullAccessRole } from '../../policy/decide';
 import type { PolicyPrincipal } from '../../policy/types';
+import type { AuthRecordReader } from './auth-record-reader';
 
 /** Resource types the guards apply to. */
 export const AUTH_RESOURCE_TYPES: ReadonlySet<string> = new Set(['ClientApplication', 'User', 'Membership', 'AccessPolicy']);
@@ -27,48 +38,158 @@ export function isAdministrator(principal: PolicyPrincipal): boolean {
   return hasFullAccessRole(principal) || principal.policies.some((p) => p.engine === 'full-access' && p.brokenReason === undefined);
 }
 
-function targets(policy: Resource | undefined): string[] {
-  const list = Array.isArray(policy?.target) ? (policy.target as unknown[]) : [];
-  return list.map((t) => referenceOf((t as { link?: unknown } | null)?.link)).filter((r): r is string => r !== undefined);
+/** One write of an auth resource, as the guards see it. */
+interface GuardedWrite {
+  principal: PolicyPrincipal;
+  reader: AuthRecordReader;
+  id: string;
+  /** The new version (undefined for a delete). */
+  next?: Resource;
+  /** The version replaced; for a write that re-creates a deleted id, the version the deletion removed. */
+  before?: Resource;
+  /** True when no live version is replaced (a new id, or a deleted one). */
+  creates: boolean;
+  /** True when the write re-creates a deleted id. */
+  revives: boolean;
 }
 
-function ownUserId(principal: PolicyPrincipal): string | undefined {
-  return principal.user?.id;
+/** ClientApplication elements a non-administrator may change on an existing client. */
+const DESCRIPTIVE_CLIENT_ELEMENTS: ReadonlySet<string> = new Set([
+  'resourceType', 'id', 'meta', 'text', 'name', 'description', 'logoUri', 'tosUri', 'policyUri', 'status',
+]);
+
+const ROLE_REASON = 'only owners and admins may grant, change or remove the owner and admin roles';
+
+const hasPrivilegedRole = (user: Resource | undefined): boolean => typeof user?.role === 'string' && FULL_ACCESS_ROLES.has(user.role);
+const isFullAccess = (policy: Resource): boolean => policy.engine === 'full-access';
+
+/**
+ * The User a Membership names (relative or absolute reference), or undefined.
+ * @param membership - the Membership
+ * @returns the User id
+ */
+function userIdOf(membership: Resource | undefined): string | undefined {
+  const match = REFERENCE_TARGET.exec(referenceOf(membership?.user) ?? '');
+  return match?.[1] === 'User' ? match[2] : undefined;
+}
+
+/**
+ * JSON equality regardless of key order (`undefined` equals absent).
+ * @param a - a value
+ * @param b - another value
+ * @returns true when equal
+ */
+function sameJson(a: unknown, b: unknown): boolean {
+  const canonical = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(canonical);
+    if (typeof value !== 'object' || value === null) return value;
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    return Object.fromEntries(entries.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)).map(([k, v]) => [k, canonical(v)]));
+  };
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
 
 /**
  * Why a write of an auth resource is refused, or undefined when the guards allow it (the policies still decide).
  * @param principal - the caller
  * @param next - the new version (undefined for a delete)
- * @param before - the version replaced (undefined for a create)
+ * @param before - the version replaced (undefined for a create, including one on a deleted id)
+ * @param reader - reads the stored state with the server's authority
  * @returns the reason for refusing, or undefined
  */
-export function escalationReason(principal: PolicyPrincipal, next: Resource | undefined, before: Resource | undefined): string | undefined {
+export async function escalationReason(
+  principal: PolicyPrincipal,
+  next: Resource | undefined,
+  before: Resource | undefined,
+  reader: AuthRecordReader,
+): Promise<string | undefined> {
   const type = (next ?? before)?.resourceType;
   if (!type || !AUTH_RESOURCE_TYPES.has(type) || isAdministrator(principal)) return undefined;
-  const id = (next ?? before)?.id;
-  const self = principal.reference;
-  const isPrivileged = (user: Resource | undefined): boolean => typeof user?.role === 'string' && FULL_ACCESS_ROLES.has(user.role);
+  if (type === 'AccessPolicy') return 'only owners and admins may write AccessPolicy resources';
+  const id = String((next ?? before)?.id ?? '');
+  const removed = before === undefined ? await reader.lastLive(type, id) : undefined;
+  const revives = removed?.deleted === true;
+  const write: GuardedWrite = { principal, reader, id, next, before: before ?? (revives ? removed?.resource : undefined), creates: before === undefined, revives };
   switch (type) {
     case 'User':
-      if (isPrivileged(next) || isPrivileged(before)) return 'only owners and admins may grant, change or remove the owner and admin roles';
-      if (id !== undefined && id === ownUserId(principal)) return 'a user may not write their own User resource';
-      return undefined;
-    case 'Membership': {
-      const ownUser = ownUserId(principal);
-      if (self === `Membership/${id ?? ''}`) return 'a user may not write their own Membership';
-      if (ownUser !== undefined && [next?.user, before?.user].map(referenceOf).includes(`User/${ownUser}`)) {
-        return 'a user may not write a Membership of their own User';
-      }
-      return undefined;
-    }
-    case 'ClientApplication':
-      if (self === `ClientApplication/${id ?? ''}`) return 'a client may not write its own ClientApplication';
-      return undefined;
-    case 'AccessPolicy':
-      if ([...targets(next), ...targets(before)].includes(self)) return `a caller may not write an AccessPolicy that targets ${self}`;
-      return undefined;
+      return userReason(write);
+    case 'Membership':
+      return membershipReason(write);
     default:
-      return undefined;
+      return clientReason(write);
   }
+}
+
+/**
+ * The AccessPolicies that reach a User through its live Memberships.
+ * @param reader - the reader
+ * @param userId - the User id
+ * @returns the policies
+ */
+async function policiesOfUser(reader: AuthRecordReader, userId: string): Promise<Resource[]> {
+  const memberships = await reader.membershipsOf(userId);
+  return (await Promise.all(memberships.map((m) => reader.policiesTargeting(`Membership/${String(m.id)}`)))).flat();
+}
+
+async function userReason(w: GuardedWrite): Promise<string | undefined> {
+  if (hasPrivilegedRole(w.next) || hasPrivilegedRole(w.before)) return ROLE_REASON;
+  if (w.id === w.principal.user?.id) return 'a user may not write their own User resource';
+  const policies = await policiesOfUser(w.reader, w.id);
+  if (policies.some(isFullAccess)) return 'only owners and admins may write a User whose Membership a full-access AccessPolicy targets';
+  if (w.creates && policies.length > 0) {
+    return 'only owners and admins may create a User named by Memberships that AccessPolicies target (it would receive their access)';
+  }
+  if (w.next && w.before) {
+    const which = w.revives ? 'a deleted User they re-create' : 'an existing User';
+    if (typeof w.next.password === 'string') return `only owners and admins may set the password of ${which}`;
+    if (w.next.email !== w.before.email) return `only owners and admins may change the email of ${which}`;
+  }
+  return undefined;
+}
+
+async function membershipReason(w: GuardedWrite): Promise<string | undefined> {
+  if (w.principal.reference === `Membership/${w.id}`) return 'a user may not write their own Membership';
+  const users = [...new Set([userIdOf(w.next), userIdOf(w.before)].filter((u): u is string => u !== undefined))];
+  const ownUser = w.principal.user?.id;
+  if (ownUser !== undefined && users.includes(ownUser)) return 'a user may not write a Membership of their own User';
+  for (const userId of users) {
+    const user = await w.reader.lastLive('User', userId);
+    if (user && !user.deleted && hasPrivilegedRole(user.resource)) return 'only owners and admins may write a Membership of an owner or admin';
+  }
+  const policies = await w.reader.policiesTargeting(`Membership/${w.id}`);
+  if (policies.some(isFullAccess)) return 'only owners and admins may write a Membership that a full-access AccessPolicy targets';
+  for (const userId of users) {
+    if ((await policiesOfUser(w.reader, userId)).some(isFullAccess)) {
+      return 'only owners and admins may write a Membership of a User whose Membership a full-access AccessPolicy targets';
+    }
+  }
+  if (w.creates && policies.length > 0) return 'only owners and admins may create a Membership that AccessPolicies target';
+  if (w.next && w.before) {
+    if (referenceOf(w.next.user) !== referenceOf(w.before.user)) {
+      return w.revives
+        ? `only owners and admins may re-create a deleted Membership for another user (it belonged to ${referenceOf(w.before.user) ?? 'no user'})`
+        : 'only owners and admins may change the user of a Membership';
+    }
+    if (policies.length > 0 && !sameJson(w.next.link, w.before.link)) {
+      return 'only owners and admins may change the link of a Membership that AccessPolicies target';
+    }
+  }
+  return undefined;
+}
+
+async function clientReason(w: GuardedWrite): Promise<string | undefined> {
+  if (w.principal.reference === `ClientApplication/${w.id}`) return 'a client may not write its own ClientApplication';
+  const policies = await w.reader.policiesTargeting(`ClientApplication/${w.id}`);
+  if (policies.some(isFullAccess)) return 'only owners and admins may write a ClientApplication that a full-access AccessPolicy targets';
+  if (w.revives) return 'only owners and admins may re-create a deleted ClientApplication (consents, grants and policies name its id)';
+  if (w.creates && policies.length > 0) return 'only owners and admins may create a ClientApplication that AccessPolicies target';
+  if (w.creates && w.next?.consentRequired === false) return 'only owners and admins may create a ClientApplication that skips consent (consentRequired false)';
+  if (w.next && w.before) {
+    const elements = [...new Set([...Object.keys(w.next), ...Object.keys(w.before)])].filter((e) => !DESCRIPTIVE_CLIENT_ELEMENTS.has(e));
+    const changed = elements.filter((e) => !sameJson(w.next?.[e], w.before?.[e])).sort();
+    if (changed.length > 0) {
+      return `only owners and admins may change the credentials or OAuth settings of an existing ClientApplication (${changed.join(', ')})`;
+    }
+  }
+  return undefined;
 }
