@@ -67,7 +67,9 @@ export class AccessJudge {
   private readonly plans = new Map<string, Promise<SearchPlan['mode']>>();
   private readonly verdicts = new Map<string, Promise<Verdict>>();
   private readonly decisions = new Map<string, Promise<boolean>>();
+  private readonly keys = new WeakMap<PolicyRequest, string>();
   private readonly fields: RequestFields;
+  private attributeFetcher?: AttributeFetcher;
   /** No policy to judge: an owner/admin user, or a caller whose every policy is full-access. */
   readonly unrestricted: boolean;
 
@@ -172,7 +174,7 @@ export class AccessJudge {
     const scope = this.scopeFor(variant);
     if (scope.kind === 'none') return false;
     if (scope.kind === 'some' && !scope.test(doc?.index ? doc : indexed(resource))) return false;
-    return this.policiesPermit(variant, resource, before, doc);
+    return this.policiesPermit(variant, resource, before);
   }
 
   /**
@@ -199,18 +201,35 @@ export class AccessJudge {
   private session(key: string, variant: PolicyRequest): PolicySession {
     let session = this.sessions.get(key);
     if (!session) {
-      session = new PolicySession(this.principal, variant, { fetcher: this.fetcher?.() });
+      session = new PolicySession(this.principal, variant, { fetcher: this.sharedFetcher() });
       this.sessions.set(key, session);
     }
     return session;
+  }
+
+  /** One fetcher for every session of the request, made when a policy first fetches an attribute. */
+  private sharedFetcher(): AttributeFetcher | undefined {
+    const make = this.fetcher;
+    if (!make) return undefined;
+    const made = (): AttributeFetcher => (this.attributeFetcher ??= make());
+    return { read: (type, id) => made().read(type, id), search: (type, query) => made().search(type, query) };
   }
 
   private readsField(field: keyof PolicyRequest): boolean {
     return this.fields === 'all' || this.fields.has(field);
   }
 
-  /** The variant as the policies can tell it apart from others: only the members they read. */
+  /** The variant as the policies can tell it apart from others: only the members they read (memoized per object). */
   private key(variant: PolicyRequest): string {
+    let key = this.keys.get(variant);
+    if (key === undefined) {
+      key = this.computeKey(variant);
+      this.keys.set(variant, key);
+    }
+    return key;
+  }
+
+  private computeKey(variant: PolicyRequest): string {
     if (this.fields !== 'all') {
       let key = '';
       for (const field of this.fields) key += `${field}=${field === 'body' ? this.bodyKey(variant.body) : JSON.stringify(variant[field]) ?? ''}|`;
