@@ -27,19 +27,20 @@
 import { UniqueConflictError, VersionConflictError, type Filter, type HistoryQuery, type ResourceDocument, type Sort } from '../../storage/ports';
 import type { PolicyPrincipal, PolicyRequest } from '../../policy/types';
 import { RESOURCE_TYPES } from '../definitions';
-import { ConflictError, ForbiddenError, ResourceGoneError, ResourceNotFoundError } from '../errors';
+import { ConflictError, ForbiddenError, ResourceGoneError } from '../errors';
 import type { FhirRepository, Resource, WriteOptions, WriteResult } from '../repository/repository';
 import type { FhirContext } from '../rest/fhir-request';
 import type { Cursor } from '../search/cursor';
 import { attributeFetcher } from './attribute-fetcher';
 import { authRecordReader } from './auth-record-reader';
-import { escalationReason, isAdministrator } from './escalation';
+import { isAdministrator } from './escalation';
 import { type Explanation, explainRequest, type ExplainInput, type PrincipalLoader } from './explain';
-import { AccessJudge, indexed, readRequest } from './judge';
+import { AccessJudge, readRequest } from './judge';
 import type { Page } from './paging';
 import type { ScopeGate } from './scope-gate';
 import { planTypes, type TypeCheck, type TypePlan } from './type-plan';
 import { collectVisible, countVisible, publicDocument, visiblePage } from './visible-documents';
+import { notFound, writeCheck } from './write-check';
 
 /** What the repository needs besides the caller: the token's scopes and how to load other principals. */
 export interface AccessOptions {
@@ -215,7 +216,7 @@ export class AccessControlledRepository {
   async idStatus(type: string, id: string): Promise<IdStatus> {
     const current = await this.inner.readCurrent(type, id);
     if (!current || current.deleted || !current.resource) return 'free';
-    return (await this.mayRead(current.resource as Resource)) ? 'visible' : 'hidden';
+    return (await this.judge.mayRead(current.resource as Resource)) ? 'visible' : 'hidden';
   }
 
   /**
@@ -400,41 +401,7 @@ export class AccessControlledRepository {
 
   private writeCheck(perResource: boolean): WriteOptions['authorize'] {
     if (!perResource && this.administrator) return undefined;
-    const request = this.bound();
-    const allowed = async (next: Resource | undefined, before: Resource | undefined): Promise<string | true> => {
-      const reason = this.administrator ? undefined : await escalationReason(this.principal, next, before, authRecordReader(this.inner));
-      if (reason !== undefined) return `Forbidden: ${reason}`;
-      const subject = (next ?? before) as Resource;
-      // The new version and the one it replaces must both be within the scopes; the policies see both.
-      if (perResource && !((await this.judge.permits(request, subject, undefined, before)) && (before === undefined || next === undefined || this.inScope(request, before)))) {
-        return `The access policies do not permit this ${request.interaction} of ${subject.resourceType}`;
-      }
-      return true;
-    };
-    return async (next, before) => {
-      const verdict = await allowed(next, before);
-      if (verdict === true) return;
-      const subject = (next ?? before) as Resource;
-      if (before && !(await this.mayRead(before))) {
-        // The caller may not know `before` exists: answer as for an unknown id.
-        if (next === undefined || request.interaction === 'patch') throw notFound(subject.resourceType, String(subject.id));
-        const asCreate = await allowed(next, undefined);
-        if (asCreate !== true) throw new ForbiddenError(asCreate);
-        throw new ConflictError(`${subject.resourceType}/${String(subject.id)} cannot be created: the id is in use`);
-      }
-      throw new ForbiddenError(verdict);
-    };
-  }
-
-  private inScope(request: PolicyRequest, resource: Resource): boolean {
-    const scope = this.judge.scopeFor(request);
-    return scope.kind === 'all' || (scope.kind === 'some' && scope.test(indexed(resource)));
-  }
-
-  private async mayRead(resource: Resource): Promise<boolean> {
-    const request = readRequest(resource.resourceType, String(resource.id));
-    const verdict = await this.judge.verdict(request);
-    return verdict.kind === 'open' && (await this.judge.permits(request, resource));
+    return writeCheck({ judge: this.judge, request: this.bound(), principal: this.principal, administrator: this.administrator, reader: authRecordReader(this.inner) }, perResource);
   }
 
   private refusal(by: 'scope' | 'policy', type: string | undefined): ForbiddenError {
@@ -450,6 +417,3 @@ function scopeError(description: string): ForbiddenError {
   return error;
 }
 
-function notFound(type: string, id: string): ResourceNotFoundError {
-  return new ResourceNotFoundError(`${type}/${id} not found`);
-}

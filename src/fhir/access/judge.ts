@@ -178,6 +178,28 @@ export class AccessJudge {
   }
 
   /**
+   * Whether the caller may read a resource directly (`GET [type]/[id]`).
+   * @param resource - the resource
+   * @returns true when a read of it would answer 200
+   */
+  async mayRead(resource: Resource): Promise<boolean> {
+    const request = readRequest(resource.resourceType, String(resource.id));
+    const verdict = await this.verdict(request);
+    return verdict.kind === 'open' && (await this.permits(request, resource));
+  }
+
+  /**
+   * Whether a resource is within what the scopes allow for a variant (the policies not consulted).
+   * @param variant - the request or a variant
+   * @param resource - the resource
+   * @returns true when the scopes allow it
+   */
+  inScope(variant: PolicyRequest, resource: Resource): boolean {
+    const scope = this.scopeFor(variant);
+    return scope.kind === 'all' || (scope.kind === 'some' && scope.test(indexed(resource)));
+  }
+
+  /**
    * The policies' plan of a variant (memoized).
    * @param variant - the request or a variant
    * @returns permit-all, deny-all or per-resource
