@@ -50,6 +50,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pageSizeMax,
     bundleMaxEntries: parseInteger(ENV.bundleMaxEntries, get('bundleMaxEntries'), DEFAULTS.bundleMaxEntries, 1, 100_000),
     shutdownTimeoutMs: parseInteger(ENV.shutdownTimeoutMs, get('shutdownTimeoutMs'), DEFAULTS.shutdownTimeoutMs, 0, 600_000),
+    maxResponseBytes: parseSize(ENV.maxResponseBytes, get('maxResponseBytes'), DEFAULTS.maxResponseBytes),
+    requestTimeoutMs: parseInteger(ENV.requestTimeoutMs, get('requestTimeoutMs'), DEFAULTS.requestTimeoutMs, 100, 3_600_000),
     loginMaxFailures: parseInteger(ENV.loginMaxFailures, get('loginMaxFailures'), DEFAULTS.loginMaxFailures, 1, 10_000),
     loginFailureWindowSeconds: parseInteger(ENV.loginFailureWindowSeconds, get('loginFailureWindowSeconds'), DEFAULTS.loginFailureWindowSeconds, 1, 86_400),
     sessionLifetimeSeconds: parseInteger(ENV.sessionLifetimeSeconds, get('sessionLifetimeSeconds'), DEFAULTS.sessionLifetimeSeconds, 60, 30 * 86_400),

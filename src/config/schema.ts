@@ -39,6 +39,16 @@ export interface Config {
   bundleMaxEntries: number;
   /** SHUTDOWN_TIMEOUT_MS: how long SIGTERM waits for in-flight requests before closing anyway. */
   shutdownTimeoutMs: number;
+  /**
+   * MAX_RESPONSE_BYTES: the most a FHIR response body may hold (accepts suffixes kb, mb), counted while it is
+   * built: a search, history or Bundle that would exceed it answers 422 `too-costly` (in a batch, the entry).
+   */
+  maxResponseBytes: number;
+  /**
+   * REQUEST_TIMEOUT_MS: the wall-time budget of one FHIR request; work still running past it (a search scanning
+   * for visible matches, the remaining entries of a batch) stops with 422 `too-costly`.
+   */
+  requestTimeoutMs: number;
   /** LOGIN_MAX_FAILURES: failed sign-ins allowed per IP and per account within the window; then 429. */
   loginMaxFailures: number;
   /** LOGIN_FAILURE_WINDOW_SECONDS: the window over which failed sign-ins are counted. */
@@ -81,6 +91,8 @@ export const ENV = {
   pageSizeMax: 'PAGE_SIZE_MAX',
   bundleMaxEntries: 'BUNDLE_MAX_ENTRIES',
   shutdownTimeoutMs: 'SHUTDOWN_TIMEOUT_MS',
+  maxResponseBytes: 'MAX_RESPONSE_BYTES',
+  requestTimeoutMs: 'REQUEST_TIMEOUT_MS',
   loginMaxFailures: 'LOGIN_MAX_FAILURES',
   loginFailureWindowSeconds: 'LOGIN_FAILURE_WINDOW_SECONDS',
   sessionLifetimeSeconds: 'SESSION_LIFETIME_SECONDS',
@@ -105,6 +117,8 @@ export const DEFAULTS = {
   pageSizeMax: 1000,
   bundleMaxEntries: 1000,
   shutdownTimeoutMs: 10_000,
+  maxResponseBytes: 32 * 1024 * 1024,
+  requestTimeoutMs: 30_000,
   loginMaxFailures: 10,
   loginFailureWindowSeconds: 900,
   sessionLifetimeSeconds: 8 * 3600,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { processBundle } from '../../src/fhir/bundles/process';
 import { FhirRepository } from '../../src/fhir/repository/repository';
+import { RequestBudget } from '../../src/fhir/budget';
 import type { FhirContext } from '../../src/fhir/rest/fhir-request';
 import { AccessControlledRepository } from '../../src/fhir/access/access-controlled-repository';
 import type { PolicyPrincipal } from '../../src/policy/types';
@@ -99,7 +100,7 @@ describe('policy cache', () => {
 
   it('invalidates when a transaction commits', async () => {
     const owner: PolicyPrincipal = { project: repo.project, kind: 'user', reference: 'Membership/owner', active: true, role: 'owner', scopes: [], policies: [] };
-    const ctx = { repo: new AccessControlledRepository(repo, owner), baseUrl: 'https://fhir.example.test/fhir', config: { bundleMaxEntries: 100 } } as unknown as FhirContext;
+    const ctx = { repo: new AccessControlledRepository(repo, owner), baseUrl: 'https://fhir.example.test/fhir', config: { bundleMaxEntries: 100 }, budget: new RequestBudget(1024 * 1024, 60_000) } as unknown as FhirContext;
     expect(await effect()).toBe('deny');
     await processBundle(
       ctx,

@@ -269,6 +269,7 @@ export class AccessControlledRepository {
     const entries: ResourceDocument[] = [];
     let at = skip;
     for (;;) {
+      this.context?.budget.checkTime();
       const batch = Math.max(limit, 50);
       const raw = await this.inner.history({ ...query, skip: at, limit: batch });
       for (const [i, doc] of raw.entries.entries()) {
@@ -294,9 +295,9 @@ export class AccessControlledRepository {
     ]);
     return {
       judged: plan.perResource,
-      page: (filter, sort, cursor, count) => visiblePage(this.inner, plan, filter, sort, cursor, count),
-      count: (filter) => countVisible(this.inner, plan, filter),
-      list: (filter, limit) => collectVisible(this.inner, plan, filter, limit),
+      page: (filter, sort, cursor, count) => visiblePage(this.inner, plan, filter, sort, cursor, count, this.context?.budget),
+      count: (filter) => countVisible(this.inner, plan, filter, this.context?.budget),
+      list: (filter, limit) => collectVisible(this.inner, plan, filter, limit, this.context?.budget),
     };
   }
 
@@ -310,7 +311,7 @@ export class AccessControlledRepository {
    */
   async searchable(type: string, filter: Filter, limit: number): Promise<ResourceDocument[]> {
     const plan = await planTypes(this.judge, [type], (t) => [{ request: this.judge.asType(t, 'search-type'), primary: true }]);
-    return collectVisible(this.inner, plan, { ...filter, type }, limit);
+    return collectVisible(this.inner, plan, { ...filter, type }, limit, this.context?.budget);
   }
 
   /**
@@ -323,7 +324,7 @@ export class AccessControlledRepository {
    */
   async readable(type: string, filter: Filter, limit: number): Promise<ResourceDocument[]> {
     const plan = await planTypes(this.judge, [type], (t) => [{ request: readRequest(t, undefined), forResource: (doc) => readRequest(t, doc.id), primary: true }]);
-    return collectVisible(this.inner, plan, { ...filter, type }, limit);
+    return collectVisible(this.inner, plan, { ...filter, type }, limit, this.context?.budget);
   }
 
   /**

@@ -9,6 +9,7 @@ import { loadPrincipal, type PrincipalClaims, policyCacheFor } from '../../polic
 import type { PolicyRequest } from '../../policy/types';
 import type { ResourceStore } from '../../storage/ports';
 import type { ProjectRegistry } from '../../tenancy/projects';
+import { RequestBudget } from '../budget';
 import { FhirRepository } from '../repository/repository';
 import { fhirBaseUrl } from '../rest/base-url';
 import type { FhirContext } from '../rest/fhir-request';
@@ -65,6 +66,7 @@ export async function callerContext(
   const project = await deps.projects.find(tenant, name);
   if (!project) return undefined;
   const repo = await new CallerAccess(deps.storage.resources).repository(projectKey, claims, options.scopes);
-  const context = { project, baseUrl: fhirBaseUrl(deps.config.publicUrl, tenant, name), config: deps.config };
+  const budget = new RequestBudget(deps.config.maxResponseBytes, deps.config.requestTimeoutMs);
+  const context = { project, baseUrl: fhirBaseUrl(deps.config.publicUrl, tenant, name), config: deps.config, budget };
   return { ...context, repo: repo.forRequest(request, context), ...(options.auth ? { auth: options.auth } : {}) };
 }

@@ -7,6 +7,7 @@
 import type { Filter, ResourceDocument, Sort } from '../../storage/ports';
 import type { FhirRepository } from '../repository/repository';
 import { toPublicView } from '../repository/write-only-fields';
+import type { RequestBudget } from '../budget';
 import type { Cursor } from '../search/cursor';
 import { fetchPage, type Page, type PositionedDocument } from './paging';
 import type { TypePlan } from './type-plan';
@@ -34,9 +35,10 @@ export function publicDocument(doc: ResourceDocument): ResourceDocument {
  * @param plan - the plan
  * @param filter - the search layer's filter
  * @param limit - the most to return
+ * @param budget - the request's budget (its time is checked while reading on)
  * @returns the documents
  */
-export async function collectVisible(repo: FhirRepository, plan: TypePlan, filter: Filter, limit: number): Promise<ResourceDocument[]> {
+export async function collectVisible(repo: FhirRepository, plan: TypePlan, filter: Filter, limit: number, budget?: RequestBudget): Promise<ResourceDocument[]> {
   if (plan.refused || limit <= 0) return [];
   const full = planned(plan, filter);
   const sort: Sort = [['_id', 1]];
@@ -44,6 +46,7 @@ export async function collectVisible(repo: FhirRepository, plan: TypePlan, filte
   const visible: ResourceDocument[] = [];
   let after: string | undefined;
   for (;;) {
+    budget?.checkTime();
     const docs = await repo.search(after === undefined ? full : { $and: [{ _id: { $gt: after } }, full] }, { sort, limit: SCAN_BATCH });
     for (const doc of docs) {
       if (!(await plan.accept(doc, true))) continue;
@@ -60,15 +63,17 @@ export async function collectVisible(repo: FhirRepository, plan: TypePlan, filte
  * @param repo - the project's repository
  * @param plan - the plan
  * @param filter - the search layer's filter
+ * @param budget - the request's budget (its time is checked while reading on)
  * @returns the count
  */
-export async function countVisible(repo: FhirRepository, plan: TypePlan, filter: Filter): Promise<number> {
+export async function countVisible(repo: FhirRepository, plan: TypePlan, filter: Filter, budget?: RequestBudget): Promise<number> {
   if (plan.refused) return 0;
   const full = planned(plan, filter);
   if (!plan.perResource) return repo.count(full);
   let count = 0;
   let after: string | undefined;
   for (;;) {
+    budget?.checkTime();
     const docs = await repo.search(after === undefined ? full : { $and: [{ _id: { $gt: after } }, full] }, { sort: [['_id', 1]], limit: SCAN_BATCH });
     for (const doc of docs) if (await plan.accept(doc, true)) count++;
     if (docs.length < SCAN_BATCH) return count;
@@ -85,9 +90,10 @@ export async function countVisible(repo: FhirRepository, plan: TypePlan, filter:
  * @param sort - the sort
  * @param cursor - where the page starts
  * @param count - the page size
+ * @param budget - the request's budget (its time is checked while reading on)
  * @returns the page
  */
-export async function visiblePage(repo: FhirRepository, plan: TypePlan, filter: Filter, sort: Sort, cursor: Cursor, count: number): Promise<Page> {
+export async function visiblePage(repo: FhirRepository, plan: TypePlan, filter: Filter, sort: Sort, cursor: Cursor, count: number, budget?: RequestBudget): Promise<Page> {
   if (plan.refused || count === 0) return { entries: [], cursor, hasMore: false };
   const full = planned(plan, filter);
   const asPublic = (entry: PositionedDocument): PositionedDocument => ({ ...entry, doc: publicDocument(entry.doc) });
@@ -99,6 +105,7 @@ export async function visiblePage(repo: FhirRepository, plan: TypePlan, filter: 
   const visible: PositionedDocument[] = [];
   let at = cursor;
   for (;;) {
+    budget?.checkTime();
     const raw = await fetchPage(repo, full, sort, at, Math.max(count, SCAN_BATCH));
     // In the direction of travel.
     const batch = forward ? raw.entries : [...raw.entries].reverse();

@@ -77,6 +77,7 @@ async function processBatch(ctx: FhirContext, entries: Array<BundleRequestEntry 
       continue;
     }
     try {
+      ctx.budget.checkRoom();
       const request = await withConditionalReferences(ctx, entry.request);
       responses[entry.index] = responseEntry(ctx, await dispatch(ctx, request), prefer);
     } catch (err) {
@@ -112,7 +113,10 @@ async function processTransaction(
   }
   const responses: BundleEntry[] = new Array<BundleEntry>(entries.length);
   for (const entry of requests) {
-    responses[entry.index] = await atEntry(entry, async () => responseEntry(tx, await dispatch(tx, entry.request), prefer));
+    responses[entry.index] = await atEntry(entry, async () => {
+      tx.budget.checkRoom();
+      return responseEntry(tx, await dispatch(tx, entry.request), prefer);
+    });
   }
   await staged.commit();
   return responses;
@@ -191,7 +195,8 @@ function responseEntry(ctx: FhirContext, result: FhirResponse, prefer: string | 
     const meta = body.meta as { lastUpdated?: string } | undefined;
     if (meta?.lastUpdated && response.etag) response.lastModified = meta.lastUpdated;
     if (typeof body.id === 'string' && body.resourceType !== 'Bundle') entry.fullUrl = `${ctx.baseUrl}/${String(body.resourceType)}/${body.id}`;
-    entry.resource = body as unknown as BundleEntry['resource'];
+    // Serialized now, within the request's budget: the batch holds text, not every entry's objects.
+    entry.resource = ctx.budget.serialize(body) as unknown as BundleEntry['resource'];
   }
   return entry;
 }

@@ -136,7 +136,7 @@ export async function dispatch(ctx: FhirContext, req: FhirRequest, options: { ch
     );
   }
   // Every request (each Bundle entry too) is judged as itself: bind the caller's repository to it.
-  const context = { project: ctx.project, baseUrl: ctx.baseUrl, config: ctx.config };
+  const context = { project: ctx.project, baseUrl: ctx.baseUrl, config: ctx.config, budget: ctx.budget };
   const scoped: FhirContext = { ...ctx, repo: ctx.repo.forRequest(describeRequest(policyLine(req)), context) };
   return found.handler(scoped, req, params);
 }

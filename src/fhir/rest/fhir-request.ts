@@ -7,6 +7,7 @@ import type { Config } from '../../config/schema';
 import type { AuthContext } from '../../oauth/bearer';
 import type { Project } from '../../tenancy/projects';
 import type { AccessControlledRepository } from '../access/access-controlled-repository';
+import type { RequestBudget } from '../budget';
 
 /** Headers that change the meaning of an interaction. */
 export interface FhirRequestHeaders {
@@ -45,6 +46,8 @@ export interface FhirContext {
   /** Absolute FHIR base URL of the project (`{PUBLIC_URL}/w/{tenant}/{project}/api/v1/fhir/r4`). */
   baseUrl: string;
   config: Config;
+  /** What the request may still spend (response bytes, time); shared by every entry of a Bundle. */
+  budget: RequestBudget;
   /** The caller (absent only on public paths such as `/metadata`). */
   auth?: AuthContext;
 }

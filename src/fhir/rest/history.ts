@@ -5,6 +5,7 @@
  */
 import type { Bundle, BundleEntry, BundleLink } from 'fhir/r4';
 import type { ResourceDocument } from '../../storage/ports';
+import type { RequestBudget } from '../budget';
 import { BadRequestError } from '../errors';
 import { idParam, resourceTypeParam, type RouteParams } from './context';
 import { type FhirContext, type FhirRequest, queryValue } from './fhir-request';
@@ -31,12 +32,12 @@ function parseNonNegative(name: string, value: string | undefined, fallback: num
   return Math.min(Number(value), max);
 }
 
-function historyEntry(base: string, doc: ResourceDocument): BundleEntry {
+function historyEntry(budget: RequestBudget, base: string, doc: ResourceDocument): BundleEntry {
   const url = `${doc.type}/${doc.id}`;
   const method = doc.method === 'create' ? 'POST' : doc.method === 'delete' ? 'DELETE' : doc.method === 'patch' ? 'PATCH' : 'PUT';
   return {
     fullUrl: `${base}/${url}`,
-    ...(doc.resource ? { resource: doc.resource as unknown as BundleEntry['resource'] } : {}),
+    ...(doc.resource ? { resource: budget.serialize(doc.resource) as unknown as BundleEntry['resource'] } : {}),
     request: { method, url: method === 'POST' ? doc.type : url },
     response: {
       status: doc.deleted ? '204 No Content' : doc.method === 'create' ? '201 Created' : '200 OK',
@@ -70,7 +71,7 @@ async function historyBundle(ctx: FhirContext, req: FhirRequest, path: string, t
     type: 'history',
     ...(total !== undefined ? { total } : {}),
     link,
-    entry: entries.map((doc) => historyEntry(base, doc)),
+    entry: entries.map((doc) => historyEntry(ctx.budget, base, doc)),
   };
   return { status: 200, body: bundle as unknown as Record<string, unknown> };
 }

@@ -5,6 +5,7 @@
  */
 import type { Response } from 'express';
 import { FHIR_JSON } from '../../http/content-negotiation';
+import { stringifyWithPieces } from '../budget';
 import { informationOutcome } from '../outcomes';
 
 /** What a FHIR handler returns. */
@@ -100,7 +101,8 @@ export function sendFhirResponse(res: Response, result: FhirResponse, prefer: st
   }
   // Written directly: the status, validators and conditional answers (304) are the handlers' decisions, and Node
   // leaves the body out of HEAD, 204 and 304 responses itself.
-  const json = JSON.stringify(body);
+  // Bundles hold pieces serialized within the request's budget as they were added (budget.ts).
+  const json = body.resourceType === 'Bundle' ? stringifyWithPieces(body).text : JSON.stringify(body);
   res.setHeader('Content-Type', FHIR_JSON);
   res.setHeader('Content-Length', Buffer.byteLength(json));
   res.end(json);

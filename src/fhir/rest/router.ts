@@ -9,6 +9,7 @@ import type { Config } from '../../config/schema';
 import { fhirBodyReader, hasBody } from '../../http/body';
 import { assertJsonResponse } from '../../http/content-negotiation';
 import type { Project, ProjectRegistry } from '../../tenancy/projects';
+import { RequestBudget } from '../budget';
 import { ResourceNotFoundError, UnauthorizedError } from '../errors';
 import type { AuthContext, BearerAuthenticator } from '../../oauth/bearer';
 import { OAuthError } from '../../oauth/errors';
@@ -143,6 +144,7 @@ export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
       repo: await deps.access.repository(project.key, auth, new ScopeGate(auth?.scopes ?? [], auth?.patient, baseUrl)),
       baseUrl,
       config,
+      budget: new RequestBudget(config.maxResponseBytes, config.requestTimeoutMs),
       auth,
     };
     const fhirRequest = toFhirRequest(req);

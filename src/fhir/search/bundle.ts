@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, BundleLink } from 'fhir/r4';
 import type { ResourceDocument } from '../../storage/ports';
+import type { RequestBudget } from '../budget';
 import { operationOutcome } from '../outcomes';
 import type { FhirContext } from '../rest/fhir-request';
 import { type Cursor, encodeCursor } from './cursor';
@@ -18,12 +19,13 @@ import type { SearchResult } from './execute';
 import { isControlParameter, type SortKey } from './parse-request';
 import { shapeResource, type ShapeOptions } from './summary';
 
-function entry(base: string, doc: ResourceDocument, mode: 'match' | 'include', shape: ShapeOptions): BundleEntry {
+function entry(budget: RequestBudget, base: string, doc: ResourceDocument, mode: 'match' | 'include', shape: ShapeOptions): BundleEntry {
   // The access-controlled repository hands out public views (no write-only fields).
   const resource = doc.resource ?? {};
   return {
     fullUrl: `${base}/${doc.type}/${doc.id}`,
-    resource: (mode === 'match' ? shapeResource(resource, shape) : resource) as unknown as BundleEntry['resource'],
+    // Serialized as it is added, within the request's budget (budget.ts).
+    resource: budget.serialize(mode === 'match' ? shapeResource(resource, shape) : resource) as unknown as BundleEntry['resource'],
     search: { mode },
   };
 }
@@ -97,8 +99,8 @@ export function searchBundle(ctx: FhirContext, path: string, query: Array<[strin
       search: { mode: 'outcome' },
     });
   }
-  entries.push(...result.page.entries.map((e) => entry(base, e.doc, 'match', shape)));
-  entries.push(...result.included.map((doc) => entry(base, doc, 'include', shape)));
+  entries.push(...result.page.entries.map((e) => entry(ctx.budget, base, e.doc, 'match', shape)));
+  entries.push(...result.included.map((doc) => entry(ctx.budget, base, doc, 'include', shape)));
   return {
     resourceType: 'Bundle',
     id: randomUUID(),

@@ -144,6 +144,7 @@ export async function resolveIncludes(
       ...reverse.map((spec) => () => applyRevinclude(ctx, spec, frontier, INCLUDE_LIMIT)),
     ];
     for (const run of runs) {
+      ctx.budget.checkTime();
       for (const doc of await run()) {
         if (seen.has(docKey(doc))) continue;
         if (included.length >= INCLUDE_LIMIT) {

@@ -36,6 +36,14 @@ function idOnlyDirection(options: FindOptions): 1 | -1 | undefined {
 
 const SEP = '\u0000';
 
+/** Documents tested between two turns of the event loop: a search over a large collection never blocks it long. */
+export const YIELD_EVERY = 2000;
+
+/** Lets other work (other requests, `/healthz`) run before a long scan goes on. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function invertedKey(path: string, value: unknown): string | undefined {
   return isIndexScalar(value) ? `${path}${SEP}${scalarKey(value)}` : undefined;
 }
@@ -200,13 +208,14 @@ export class ResourceCollection {
   }
 
   /**
-   * Current documents matching a filter, sorted and paged by MongoDB rules.
+   * Current documents matching a filter, sorted and paged by MongoDB rules. A long scan yields to the event loop
+   * every {@link YIELD_EVERY} documents tested; documents written meanwhile are seen as they are when reached.
    *
    * @param filter - a MongoDB query document
    * @param options - sort, skip and limit
    * @returns the stored documents (shared: clone before handing them out)
    */
-  find(filter: Filter, options: FindOptions = {}): ResourceDocument[] {
+  async find(filter: Filter, options: FindOptions = {}): Promise<ResourceDocument[]> {
     const query = compileFilterPredicate(filter);
     const skip = options.skip ?? 0;
     const limit = options.limit;
@@ -217,7 +226,9 @@ export class ResourceCollection {
     }
     const sorted = options.sort !== undefined && options.sort.length > 0;
     const matched: ResourceDocument[] = [];
+    let tested = 0;
     for (const id of candidates.ids) {
+      if (++tested % YIELD_EVERY === 0) await nextTurn();
       const doc = this.docs.get(id)?.doc;
       if (doc === undefined || !query.test(doc as unknown as Record<string, unknown>)) continue;
       matched.push(doc);
@@ -228,17 +239,18 @@ export class ResourceCollection {
     return ordered.slice(skip, limit === undefined ? undefined : skip + limit);
   }
 
-  private findInIdOrder(
+  private async findInIdOrder(
     query: FilterPredicate,
     ids: readonly string[],
     direction: 1 | -1,
     skip: number,
     limit: number | undefined,
-  ): ResourceDocument[] {
+  ): Promise<ResourceDocument[]> {
     const wanted = limit === undefined ? Infinity : skip + limit;
     const matched: ResourceDocument[] = [];
     const n = ids.length;
     for (let i = 0; i < n && matched.length < wanted; i++) {
+      if (i > 0 && i % YIELD_EVERY === 0) await nextTurn();
       const doc = this.docs.get(ids[direction === 1 ? i : n - 1 - i] as string)?.doc;
       if (doc !== undefined && query.test(doc as unknown as Record<string, unknown>)) matched.push(doc);
     }
@@ -250,7 +262,7 @@ export class ResourceCollection {
    *
    * @param filter - a MongoDB query document
    */
-  count(filter: Filter): number {
+  async count(filter: Filter): Promise<number> {
     const coverage = elementCoverage(filter);
     if (!coverage.residual) {
       // Project, type, `deleted: false` and complete element equalities only: the postings are the answer.
@@ -259,7 +271,9 @@ export class ResourceCollection {
     }
     const query = compileFilterPredicate(filter);
     let n = 0;
+    let tested = 0;
     for (const id of this.candidates(filter)) {
+      if (++tested % YIELD_EVERY === 0) await nextTurn();
       const doc = this.docs.get(id)?.doc;
       if (doc !== undefined && query.test(doc as unknown as Record<string, unknown>)) n++;
     }

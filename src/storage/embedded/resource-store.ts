@@ -119,7 +119,7 @@ export class EmbeddedResourceStore implements ResourceStore {
   /** {@inheritDoc ResourceStore.search} */
   async search(filter: Filter, options: FindOptions = {}): Promise<ResourceDocument[]> {
     checkPaging(options);
-    return this.collection.find(withDeletionDefault(filter), options).map((doc) => cloneJson(doc));
+    return (await this.collection.find(withDeletionDefault(filter), options)).map((doc) => cloneJson(doc));
   }
 
   /** {@inheritDoc ResourceStore.count} */

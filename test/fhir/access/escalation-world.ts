@@ -7,6 +7,7 @@
 import request from 'supertest';
 import { ConflictError, FhirError } from '../../../src/fhir/errors';
 import { CallerAccess } from '../../../src/fhir/access/caller-context';
+import { RequestBudget } from '../../../src/fhir/budget';
 import { ScopeGate } from '../../../src/fhir/access/scope-gate';
 import { FhirRepository, type Resource } from '../../../src/fhir/repository/repository';
 import { toPublicView } from '../../../src/fhir/repository/write-only-fields';
@@ -108,6 +109,7 @@ export async function createWorld(fx: OAuthFixture, name: string): Promise<World
         repo: await new CallerAccess(store).repository(project.key, auth, new ScopeGate(auth.scopes, auth.patient, baseUrl)),
         baseUrl,
         config: t.config,
+        budget: new RequestBudget(t.config.maxResponseBytes, t.config.requestTimeoutMs),
         auth,
       };
       const req: FhirRequest = {

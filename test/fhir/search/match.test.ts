@@ -1,4 +1,5 @@
 import { AccessControlledRepository } from '../../../src/fhir/access/access-controlled-repository';
+import { RequestBudget } from '../../../src/fhir/budget';
 import { FhirRepository } from '../../../src/fhir/repository/repository';
 import type { FhirContext } from '../../../src/fhir/rest/fhir-request';
 import { matchResources } from '../../../src/fhir/search/match';
@@ -19,7 +20,8 @@ function owner(project: string): PolicyPrincipal {
 async function contextFor(tenant: string, name: string): Promise<FhirContext> {
   const { project } = await t.projects.ensure(tenant, name);
   const inner = new FhirRepository(t.storage.resources, project.key);
-  const context = { project, baseUrl: `${t.config.publicUrl}/w/${tenant}/${name}/api/v1/fhir/r4`, config: t.config };
+  const budget = new RequestBudget(t.config.maxResponseBytes, t.config.requestTimeoutMs);
+  const context = { project, baseUrl: `${t.config.publicUrl}/w/${tenant}/${name}/api/v1/fhir/r4`, config: t.config, budget };
   const repo = new AccessControlledRepository(inner, owner(project.key)).forRequest({ interaction: 'search-type', resourceType: 'Patient', parameters: [] }, context);
   const ctx = { ...context, repo };
   stores.set(ctx, inner);

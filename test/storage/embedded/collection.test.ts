@@ -37,11 +37,11 @@ for (let i = 0; i < 20; i++) collection.put(doc('q', 'Patient', `qpat${i}`, { fa
 const candidates = (filter: Filter): string[] => [...collection.candidates(filter)];
 
 describe('ResourceCollection candidates', () => {
-  test('an equality on an index field uses the inverted index', () => {
+  test('an equality on an index field uses the inverted index', async () => {
     const found = candidates({ project: 'p', type: 'Patient', 'index.family': 'f7' });
     expect(found).toHaveLength(10);
     expect(found.every((id) => id.startsWith('p/Patient/'))).toBe(true);
-    expect(collection.find({ project: 'p', type: 'Patient', 'index.family': 'f7' })).toHaveLength(10);
+    expect(await collection.find({ project: 'p', type: 'Patient', 'index.family': 'f7' })).toHaveLength(10);
   });
 
   test('$in on an array field unions the index entries', () => {

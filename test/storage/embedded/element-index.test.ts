@@ -53,47 +53,47 @@ function filters(project: string): Filter[] {
   return out;
 }
 
-function expectMingoAnswers(collection: ResourceCollection, project: string): void {
+async function expectMingoAnswers(collection: ResourceCollection, project: string): Promise<void> {
   const all = [...collection.values()];
   for (const filter of filters(project)) {
     const query = new Query(filter);
     const matching = all.filter((doc) => query.test(doc as unknown as Record<string, unknown>));
     const label = JSON.stringify(filter);
-    expect([label, collection.count(filter)]).toEqual([label, matching.length]);
+    expect([label, await collection.count(filter)]).toEqual([label, matching.length]);
     for (const direction of [1, -1] as const) {
       const expected = sortDocuments(matching, [['_id', direction]]).slice(2, 7).map((d) => d._id);
-      const page = collection.find(filter, { sort: [['_id', direction]], skip: 2, limit: 5 }).map((d) => d._id);
+      const page = (await collection.find(filter, { sort: [['_id', direction]], skip: 2, limit: 5 })).map((d) => d._id);
       expect([label, page]).toEqual([label, expected]);
     }
   }
 }
 
 describe('element indexes', () => {
-  test('answer like mingo while documents are created, updated and deleted', () => {
+  test('answer like mingo while documents are created, updated and deleted', async () => {
     const collection = new ResourceCollection();
     for (let i = 0; i < 300; i++) collection.put(observation('p', `o${i}`));
     for (let i = 0; i < 50; i++) collection.put(observation('q', `o${i}`));
-    expectMingoAnswers(collection, 'p'); // defines the indexes from the stored documents
+    await expectMingoAnswers(collection, 'p'); // defines the indexes from the stored documents
     for (let i = 0; i < 300; i += 3) collection.put(observation('p', `o${i}`)); // updates
     for (let i = 1; i < 300; i += 7) collection.put(observation('p', `o${i}`, true)); // deletions
     for (let i = 300; i < 340; i++) collection.put(observation('p', `o${i}`)); // creations
-    expectMingoAnswers(collection, 'p');
-    expectMingoAnswers(collection, 'q');
+    await expectMingoAnswers(collection, 'p');
+    await expectMingoAnswers(collection, 'q');
   });
 
-  test('step aside while a document holds data they do not model', () => {
+  test('step aside while a document holds data they do not model', async () => {
     const collection = new ResourceCollection();
     for (let i = 0; i < 100; i++) collection.put(observation('p', `o${i}`));
-    expectMingoAnswers(collection, 'p');
+    await expectMingoAnswers(collection, 'p');
     const odd = observation('p', 'odd');
     // A scalar array element and a nested array: mingo's $elemMatch answers are left to mingo.
     collection.put({ ...odd, index: { code: ['a', { s: SYSTEMS[0], c: [['a']] }, { s: SYSTEMS[0], c: ['b', 'a'] }] } });
-    expectMingoAnswers(collection, 'p');
+    await expectMingoAnswers(collection, 'p');
     collection.put(observation('p', 'odd'));
-    expectMingoAnswers(collection, 'p');
+    await expectMingoAnswers(collection, 'p');
   });
 
-  test('count a covered filter from the postings and see later writes in pages', () => {
+  test('count a covered filter from the postings and see later writes in pages', async () => {
     const collection = new ResourceCollection();
     const filter = { project: 'p', type: 'Observation', deleted: false, 'index.code': { $elemMatch: { s: 'sys', c: 'x' } } };
     const doc = (id: string, c: string, deleted = false): ResourceDocument => ({
@@ -101,17 +101,17 @@ describe('element indexes', () => {
       deleted, method: 'create', index: { code: [{ s: 'sys', c }] },
     });
     collection.put(doc('b', 'x'));
-    expect(collection.count(filter)).toBe(1);
+    expect(await collection.count(filter)).toBe(1);
     collection.put(doc('a', 'x'));
     collection.put(doc('c', 'y'));
-    expect(collection.count(filter)).toBe(2);
-    expect(collection.find(filter, { sort: [['_id', 1]], limit: 10 }).map((d) => d.id)).toEqual(['a', 'b']);
+    expect(await collection.count(filter)).toBe(2);
+    expect((await collection.find(filter, { sort: [['_id', 1]], limit: 10 })).map((d) => d.id)).toEqual(['a', 'b']);
     collection.put(doc('a', 'y'));
     collection.put(doc('0', 'x'));
-    expect(collection.find(filter, { sort: [['_id', 1]], limit: 10 }).map((d) => d.id)).toEqual(['0', 'b']);
+    expect((await collection.find(filter, { sort: [['_id', 1]], limit: 10 })).map((d) => d.id)).toEqual(['0', 'b']);
     collection.put(doc('b', 'x', true));
-    expect(collection.count(filter)).toBe(1);
-    expect(collection.find(filter, { sort: [['_id', -1]], limit: 10 }).map((d) => d.id)).toEqual(['0']);
+    expect(await collection.count(filter)).toBe(1);
+    expect((await collection.find(filter, { sort: [['_id', -1]], limit: 10 })).map((d) => d.id)).toEqual(['0']);
   });
 
   test('are rebuilt from the journal after a restart and follow writes made after it', async () => {
