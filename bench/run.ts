@@ -19,6 +19,7 @@ import { buildReport, formatTable, judge, toRow, writeReport } from './report';
 import type { ResultRow } from './report';
 import { BENCH_CLIENT, prepareData, RELATIVE_GOALS, scenarioOptions, SCENARIOS } from './scenarios';
 import type { LoadSettings, PreparedData, ScenarioName } from './scenarios';
+import { runStress, STRESS_RUNS, type StressName, type StressResult } from './stress';
 
 /** Alternating runs of a relative goal's two scenarios, and their length. */
 const HEAD_TO_HEAD_ROUNDS = 6;
@@ -37,13 +38,14 @@ function envNumber(name: string, fallback: number, min: number): number {
   return value;
 }
 
-function envScenarios(): ScenarioName[] {
+function envScenarios(): { scenarios: ScenarioName[]; stress: StressName[] } {
   const raw = process.env.BENCH_SCENARIOS;
-  if (raw === undefined || raw.trim() === '') return [...SCENARIOS];
+  if (raw === undefined || raw.trim() === '') return { scenarios: [...SCENARIOS], stress: [...STRESS_RUNS] };
   const wanted = raw.split(',').map((s) => s.trim());
-  const unknown = wanted.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
+  const known = [...SCENARIOS, ...STRESS_RUNS] as readonly string[];
+  const unknown = wanted.filter((s) => !known.includes(s));
   if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: unknown scenario(s) ${unknown.join(', ')}`);
-  return SCENARIOS.filter((s) => wanted.includes(s));
+  return { scenarios: SCENARIOS.filter((s) => wanted.includes(s)), stress: STRESS_RUNS.filter((s) => wanted.includes(s)) };
 }
 
 /** State the signal handlers and the final cleanup need. */
@@ -148,10 +150,10 @@ async function main(): Promise<void> {
     durationSeconds: envNumber('BENCH_DURATION', 10, 1),
   };
   const warmupSeconds = envNumber('BENCH_WARMUP', 2, 0);
-  const scenarios = envScenarios();
+  const { scenarios, stress } = envScenarios();
   const patients = envNumber('BENCH_PATIENTS', 1000, 1);
   const historyPatients = envNumber('BENCH_HISTORY_PATIENTS', 100, 1);
-  const observations = scenarios.some((s) => s.includes('search')) ? envNumber('BENCH_OBSERVATIONS', 10000, 0) : 0;
+  const observations = scenarios.some((s) => s.includes('search')) || stress.length > 0 ? envNumber('BENCH_OBSERVATIONS', 10000, 0) : 0;
   const startTimeoutMs = envNumber('BENCH_START_TIMEOUT', 60, 1) * 1000;
   const serverEntry = path.resolve(ROOT, process.env.BENCH_SERVER_ENTRY ?? 'dist/main.js');
   if (!existsSync(serverEntry)) throw new Error(`${serverEntry} does not exist: run \`npm run build\` first`);
@@ -218,6 +220,17 @@ async function main(): Promise<void> {
     }
   }
 
+  // Last: the stress runs grow the heap, and they are judged on the server alone.
+  const stressResults: StressResult[] = [];
+  const serverData = server && data.get(server);
+  for (const name of stress) {
+    if (!server || !serverData) break;
+    const result = await runStress(name, server, serverData, settings.durationSeconds);
+    assertAlive(server);
+    stressResults.push(result);
+    console.log(`${result.line}${result.missed ? `  MISS: ${result.missed}` : '  OK'}`);
+  }
+
   const memory = Object.fromEntries(targets.map((t) => [t.name, peakRssMiB(t)]));
   const verdicts = judge(rows, SERVER, BASELINE, relativeMeasured);
   const report = buildReport(rows, verdicts, { ...settings, warmupSeconds, patients, historyPatients }, memory);
@@ -225,7 +238,8 @@ async function main(): Promise<void> {
 
   console.log(`\n${formatTable(rows, verdicts, SERVER)}\n`);
   console.log(`peak RSS (MiB): ${targets.map((t) => `${t.name} ${memory[t.name] ?? '?'}`).join(', ')}`);
-  const missed = verdicts.filter((v) => !v.met).map((v) => v.scenario);
+  for (const result of stressResults) console.log(result.line);
+  const missed = [...verdicts.filter((v) => !v.met).map((v) => v.scenario), ...stressResults.filter((r) => r.missed).map((r) => r.name)];
   console.log(
     missed.length === 0
       ? 'ALL GOALS MET'

@@ -27,6 +27,8 @@ describe('loadConfig', () => {
       oauthRateLimit: 0,
       oauthRateLimitWindowSeconds: 60,
       smartStyleUrl: '{issuer}/api/v1/oauth/smart-style.json',
+      maxResponseBytes: 32 * 1024 * 1024,
+      requestTimeoutMs: 30000,
     });
   });
 
