@@ -20,15 +20,18 @@
  * - the scopes or the policies refuse the interaction whatever the resource → 403 (nothing about a resource is
  *   revealed; a scope refusal carries `WWW-Authenticate: Bearer error="insufficient_scope"`);
  * - a refused read, vread or instance history of a resource the caller may not see → 404, as for an unknown id;
- * - a refused update, patch or delete → 403 when the caller may read the resource; otherwise the answer an unknown
- *   id would get (404 for patch and delete, the answer to a create of the same content for update); a refused
- *   create → 403. A refused write changes nothing.
+ * - an update, patch or delete of a resource the caller may not read gets, permitted or not, the answer an unknown
+ *   id would get (404 for patch and delete, whatever their `If-Match` or patch; for update, the answer to a create
+ *   of the same content: 403, or 409 as the id is taken), before anything else is looked at; a refused write of a
+ *   resource the caller may read → 403; a refused create → 403. An update that creates is judged as a create. A
+ *   refused write changes nothing.
  */
 import { UniqueConflictError, VersionConflictError, type Filter, type HistoryQuery, type ResourceDocument, type Sort } from '../../storage/ports';
 import type { PolicyPrincipal, PolicyRequest } from '../../policy/types';
 import { RESOURCE_TYPES } from '../definitions';
 import { ConflictError, ForbiddenError, ResourceGoneError } from '../errors';
 import type { FhirRepository, Resource, WriteOptions, WriteResult } from '../repository/repository';
+import { toPublicView } from '../repository/write-only-fields';
 import type { FhirContext } from '../rest/fhir-request';
 import type { Cursor } from '../search/cursor';
 import { attributeFetcher } from './attribute-fetcher';
@@ -40,7 +43,7 @@ import type { Page } from './paging';
 import type { ScopeGate } from './scope-gate';
 import { planTypes, type TypeCheck, type TypePlan } from './type-plan';
 import { collectVisible, countVisible, publicDocument, visiblePage } from './visible-documents';
-import { notFound, writeCheck } from './write-check';
+import { notFound, refusalError, writeCheck } from './write-check';
 
 /** What the repository needs besides the caller: the token's scopes and how to load other principals. */
 export interface AccessOptions {
@@ -191,19 +194,19 @@ export class AccessControlledRepository {
   /** `PUT [type]/[id]` */
   async update(type: string, id: string, resource: Resource, options: Omit<WriteOptions, 'authorize'> = {}): Promise<WriteResult> {
     const perResource = await this.requireOpen();
-    return this.inner.update(type, id, resource, { ...options, authorize: this.writeCheck(perResource) });
+    return this.inner.update(type, id, resource, { ...options, known: this.known, authorize: this.writeCheck(perResource, true) });
   }
 
   /** `PATCH [type]/[id]` */
   async patch(type: string, id: string, operations: unknown, options: Omit<WriteOptions, 'authorize'> = {}): Promise<WriteResult> {
     const perResource = await this.requireOpen();
-    return this.inner.patch(type, id, operations, { ...options, authorize: this.writeCheck(perResource) });
+    return this.inner.patch(type, id, operations, { ...options, known: this.known, authorize: this.writeCheck(perResource) });
   }
 
   /** `DELETE [type]/[id]` */
   async delete(type: string, id: string, options: Omit<WriteOptions, 'authorize'> = {}): Promise<{ versionId?: string }> {
     const perResource = await this.requireOpen();
-    return this.inner.delete(type, id, { ...options, authorize: this.writeCheck(perResource) });
+    return this.inner.delete(type, id, { ...options, known: this.known, authorize: this.writeCheck(perResource) });
   }
 
   /**
@@ -348,7 +351,7 @@ export class AccessControlledRepository {
    */
   requireOperation(operation: string, readType: string): void {
     if (this.judge.scopeFor(readRequest(readType, undefined)).kind !== 'all') {
-      throw scopeError(`The token's scopes do not permit ${operation} (it needs user/ or system/ read access to every ${readType})`);
+      throw refusalError('scope', operation, undefined, `it needs user/ or system/ read access to every ${readType}`);
     }
     if (!this.administrator) throw new ForbiddenError(`${operation} is reserved to owners and administrators of the project`);
   }
@@ -400,21 +403,38 @@ export class AccessControlledRepository {
     return deleted?.resource !== undefined && (await plan.accept(publicDocument(deleted), false));
   }
 
-  private writeCheck(perResource: boolean): WriteOptions['authorize'] {
-    if (!perResource && this.administrator) return undefined;
+  /**
+   * Whether the caller may know of a stored current version, asked by a write before anything else (see
+   * write-check.ts): it may read the resource (for a deletion, the version it deleted). A token whose scopes grant
+   * no read of the type at all (SMART v1 `write`, v2 `u`/`d` without `r`) may also know a live resource that its
+   * scopes and policies let it update or delete as it stands; a patch, which reads what it changes, always needs
+   * the read.
+   * @param current - the stored current version
+   * @returns true when the write may go on
+   */
+  private readonly known = async (current: ResourceDocument): Promise<boolean> => {
+    const live = current.deleted || !current.resource ? await this.lastLive(current.type, current.id) : current;
+    if (live?.resource === undefined) return false;
+    const resource = toPublicView(live.resource) as Resource;
+    if (await this.judge.mayRead(resource)) return true;
+    const request = this.bound();
+    if (live !== current || request.interaction === 'patch') return false;
+    return this.judge.scopeFor(readRequest(current.type, undefined)).kind === 'none' && (await this.judge.permits(request, resource, live));
+  };
+
+  /**
+   * The check of a write just before it is stored.
+   * @param perResource - the request is judged per resource
+   * @param mayCreate - the write may create the resource (an update): it is then judged as a create
+   * @returns the check, or undefined when nothing is left to judge
+   */
+  private writeCheck(perResource: boolean, mayCreate = false): WriteOptions['authorize'] {
+    if (!perResource && this.administrator && !mayCreate) return undefined;
     return writeCheck({ judge: this.judge, request: this.bound(), principal: this.principal, administrator: this.administrator, reader: authRecordReader(this.inner) }, perResource);
   }
 
   private refusal(by: 'scope' | 'policy', type: string | undefined): ForbiddenError {
-    const interaction = this.request?.interaction ?? 'request';
-    if (by === 'policy') return new ForbiddenError(`The access policies do not permit ${interaction}${type ? ` on ${type}` : ''}`);
-    return scopeError(`The token's scopes do not permit ${interaction}${type ? ` on ${type}` : ''}`);
+    return refusalError(by, this.request?.interaction ?? 'request', type);
   }
-}
-
-function scopeError(description: string): ForbiddenError {
-  const error = new ForbiddenError(description);
-  error.headers = { 'WWW-Authenticate': `Bearer error="insufficient_scope", error_description="${description}"` };
-  return error;
 }
 

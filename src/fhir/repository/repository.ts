@@ -61,6 +61,12 @@ export interface WriteOptions {
   ifMatch?: string;
   /** The access check of the write (the access-controlled repository's). */
   authorize?: WriteCheck;
+  /**
+   * Whether the caller may know of the stored current version (the access-controlled repository's: whether it may
+   * read it, or for a deletion the version it deleted). A write to a resource the caller may not know of is answered
+   * as for an unknown id, before its `If-Match` or its patch is looked at.
+   */
+  known?: (current: ResourceDocument) => Promise<boolean>;
 }
 
 /** A transaction's view of a repository: writes are staged until {@link StagedRepository.commit}. */
@@ -208,8 +214,15 @@ export class FhirRepository {
       throw new BadRequestError(`Resource id '${String(resource.id)}' does not match the URL id '${id}'`, [`${type}.id`]);
     }
     return this.withRetries(options, async () => {
-      const current = await this.readCurrent(type, id);
+      const stored = await this.readCurrent(type, id);
+      // A live resource the caller may not know of: answered as for a free id, whose create finds the id taken.
+      const hidden = stored !== undefined && !stored.deleted && !(await isKnown(options, stored));
+      const current = hidden ? undefined : stored;
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
+      if (hidden) {
+        await options.authorize?.(this.candidate(resource, 1, new Date().toISOString()), undefined);
+        throw new ConflictError(`${type}/${id} cannot be created: the id is in use`);
+      }
       return this.writeVersion(resource, current, current && !current.deleted ? 'update' : 'create', options.authorize);
     });
   }
@@ -225,7 +238,7 @@ export class FhirRepository {
   async patch(type: string, id: string, operations: unknown, options: WriteOptions = {}): Promise<WriteResult> {
     return this.withRetries(options, async () => {
       const current = await this.readCurrent(type, id);
-      if (!current) throw new ResourceNotFoundError(`${type}/${id} not found`);
+      if (!current || !(await isKnown(options, current))) throw new ResourceNotFoundError(`${type}/${id} not found`);
       if (current.deleted || !current.resource) throw new ResourceGoneError(`${type}/${id} was deleted`);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
       const patched = applyJsonPatch(toPublicView(current.resource), operations as Operation[]) as Resource;
@@ -245,7 +258,7 @@ export class FhirRepository {
   async delete(type: string, id: string, options: WriteOptions = {}): Promise<{ versionId?: string }> {
     return this.withRetries(options, async () => {
       const current = await this.readCurrent(type, id);
-      if (!current) throw new ResourceNotFoundError(`${type}/${id} not found`);
+      if (!current || !(await isKnown(options, current))) throw new ResourceNotFoundError(`${type}/${id} not found`);
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
       if (current.deleted) return {};
       await options.authorize?.(undefined, publicResource(current));
@@ -294,12 +307,7 @@ export class FhirRepository {
   ): Promise<WriteResult> {
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = new Date().toISOString();
-    if (resource.meta !== undefined && !isObject(resource.meta)) {
-      throw new BadRequestError('meta must be an object', [`${resource.resourceType}.meta`]);
-    }
-    const meta = { ...(resource.meta as Record<string, unknown> | undefined), versionId: String(versionId), lastUpdated };
-    const candidate: Resource = { ...resource, meta };
-    assertValidResource(candidate);
+    const candidate = this.candidate(resource, versionId, lastUpdated);
     await authorize?.(candidate, current && !current.deleted ? publicResource(current) : undefined);
     const { stored, generatedSecret } = await prepareForStorage(candidate, current?.deleted ? undefined : current?.resource);
     const type = candidate.resourceType;
@@ -342,6 +350,17 @@ export class FhirRepository {
     };
   }
 
+  /** The version to store, validated: the resource with its new `meta.versionId` and `meta.lastUpdated`. */
+  private candidate(resource: Resource, versionId: number, lastUpdated: string): Resource {
+    if (resource.meta !== undefined && !isObject(resource.meta)) {
+      throw new BadRequestError('meta must be an object', [`${resource.resourceType}.meta`]);
+    }
+    const meta = { ...(resource.meta as Record<string, unknown> | undefined), versionId: String(versionId), lastUpdated };
+    const candidate: Resource = { ...resource, meta };
+    assertValidResource(candidate);
+    return candidate;
+  }
+
   /** Retries a read-modify-write that lost a race, unless the client pinned the version with If-Match. */
   private async withRetries<T>(options: WriteOptions, attempt: () => Promise<T>): Promise<T> {
     for (let i = 1; ; i++) {
@@ -355,6 +374,10 @@ export class FhirRepository {
       }
     }
   }
+}
+
+function isKnown(options: WriteOptions, current: ResourceDocument): Promise<boolean> | boolean {
+  return options.known ? options.known(current) : true;
 }
 
 function publicResource(doc: ResourceDocument): Resource | undefined {
