@@ -245,8 +245,9 @@ export class AccessControlledRepository {
   /**
    * History, newest first, with only the versions the caller may read (a deletion: when the caller may read the
    * version it deleted). For an instance, an id the caller may not read is a 404 like an unknown one. Pages are
-   * filled after filtering; `total` is given only when nothing is filtered, and `next` is the raw offset where the
-   * following page starts.
+   * filled after filtering; `total` is given only when nothing is filtered. Offsets (`skip`, `next`) count the
+   * versions the caller sees, so a judged page is found by judging from the newest version on (bounded by the
+   * request's time budget).
    * @param query - the history query
    * @returns the page
    */
@@ -269,19 +270,26 @@ export class AccessControlledRepository {
       const page = await this.inner.history(query);
       return { ...page, next: limit > 0 && skip + limit < page.total ? skip + limit : undefined };
     }
+    if (limit === 0) return { entries: [] };
+    // Offsets count only the versions the caller sees: a link never tells how many it may not see.
     const entries: ResourceDocument[] = [];
-    let at = skip;
+    let skipped = 0;
+    let at = 0;
     for (;;) {
       this.context?.budget.checkTime();
-      const batch = Math.max(limit, 50);
+      const batch = Math.max(limit, 200);
       const raw = await this.inner.history({ ...query, skip: at, limit: batch });
-      for (const [i, doc] of raw.entries.entries()) {
+      for (const doc of raw.entries) {
         if (!(await this.versionVisible(plan, doc))) continue;
-        if (entries.length === limit) return { entries, next: at + i };
+        if (skipped < skip) {
+          skipped++;
+          continue;
+        }
+        if (entries.length === limit) return { entries, next: skip + limit };
         entries.push(doc);
       }
       at += raw.entries.length;
-      if (raw.entries.length < batch || limit === 0) return { entries };
+      if (raw.entries.length < batch) return { entries };
     }
   }
 

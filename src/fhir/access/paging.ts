@@ -29,6 +29,9 @@ import { compareKeys, documentKey, keysetFilter, reverseSort } from '../search/k
 export const CHANGED_LIMIT = 1000;
 const HISTORY_TAIL = 20;
 
+/** Whether an older version of a resource may decide its position (the caller may see that version). */
+export type Placeable = (version: ResourceDocument) => Promise<boolean>;
+
 /** One entry of a page. */
 export interface PositionedDocument {
   doc: ResourceDocument;
@@ -68,11 +71,13 @@ async function firstLiveVersionSince(repo: FhirRepository, doc: ResourceDocument
  * @param snapshot - the snapshot instant
  * @returns the position key
  */
-async function positionOf(repo: FhirRepository, sort: Sort, doc: ResourceDocument, snapshot: string): Promise<KeyValue[]> {
+async function positionOf(repo: FhirRepository, sort: Sort, doc: ResourceDocument, snapshot: string, placeable?: Placeable): Promise<KeyValue[]> {
   // A first version written after S is its own first live version: no history to read (the common case of
   // resources created while someone pages).
   if (doc.versionId === 1) return documentKey(sort, doc);
   const version = (await versionAt(repo, doc, snapshot)) ?? (await firstLiveVersionSince(repo, doc, snapshot)) ?? doc;
+  // An older version the caller may not see never places a resource: its sort key would show through a cursor.
+  if (version !== doc && placeable && !(await placeable(version))) return documentKey(sort, doc);
   return documentKey(sort, version, doc._id);
 }
 
@@ -89,9 +94,12 @@ function inRange(sort: Sort, key: KeyValue[], cursor: Cursor): boolean {
  * @param sort - the sort fields, `_id` last
  * @param cursor - where the page starts
  * @param count - the page size
+ * @param placeable - which older versions may place a resource (default: all); a resource whose version at the
+ *   snapshot is not placeable is placed by its current key, so a caller never learns the sort key of a version it
+ *   may not see (at worst such a resource, moved since the snapshot, shows on two pages)
  * @returns the page, in sort order
  */
-export async function fetchPage(repo: FhirRepository, filter: Filter, sort: Sort, cursor: Cursor, count: number): Promise<Page> {
+export async function fetchPage(repo: FhirRepository, filter: Filter, sort: Sort, cursor: Cursor, count: number, placeable?: Placeable): Promise<Page> {
   if (count === 0) return { entries: [], cursor, hasMore: false };
   const forward = cursor.direction === 'next';
   const range = cursor.key ? [keysetFilter(sort, cursor.key, cursor.direction)] : [];
@@ -101,7 +109,7 @@ export async function fetchPage(repo: FhirRepository, filter: Filter, sort: Sort
     repo.search({ $and: [{ lastUpdated: { $gte: cursor.snapshot } }, filter] }, { sort: [['_id', 1]], limit: CHANGED_LIMIT }),
   ]);
   const entries: PositionedDocument[] = unchanged.map((doc) => ({ doc, key: documentKey(sort, doc) }));
-  const placed = await Promise.all(changed.map(async (doc) => ({ doc, key: await positionOf(repo, sort, doc, cursor.snapshot) })));
+  const placed = await Promise.all(changed.map(async (doc) => ({ doc, key: await positionOf(repo, sort, doc, cursor.snapshot, placeable) })));
   entries.push(...placed.filter((entry) => inRange(sort, entry.key, cursor)));
   entries.sort((a, b) => (forward ? 1 : -1) * compareKeys(sort, a.key, b.key));
   const hasMore = entries.length > count;

@@ -97,8 +97,10 @@ export async function visiblePage(repo: FhirRepository, plan: TypePlan, filter: 
   if (plan.refused || count === 0) return { entries: [], cursor, hasMore: false };
   const full = planned(plan, filter);
   const asPublic = (entry: PositionedDocument): PositionedDocument => ({ ...entry, doc: publicDocument(entry.doc) });
+  // Older versions place a resource only when the caller may see them (paging.ts).
+  const placeable = plan.perResource || plan.filter ? (version: ResourceDocument) => plan.accept(version, false) : undefined;
   if (!plan.perResource) {
-    const page = await fetchPage(repo, full, sort, cursor, count);
+    const page = await fetchPage(repo, full, sort, cursor, count, placeable);
     return { ...page, entries: page.entries.map(asPublic) };
   }
   const forward = cursor.direction === 'next';
@@ -106,7 +108,7 @@ export async function visiblePage(repo: FhirRepository, plan: TypePlan, filter: 
   let at = cursor;
   for (;;) {
     budget?.checkTime();
-    const raw = await fetchPage(repo, full, sort, at, Math.max(count, SCAN_BATCH));
+    const raw = await fetchPage(repo, full, sort, at, Math.max(count, SCAN_BATCH), placeable);
     // In the direction of travel.
     const batch = forward ? raw.entries : [...raw.entries].reverse();
     for (const entry of batch) {

@@ -64,8 +64,8 @@ async function historyBundle(ctx: FhirContext, req: FhirRequest, path: string, t
   };
   const link: BundleLink[] = [{ relation: 'self', url: pageUrl(offset) }];
   if (next !== undefined) link.push({ relation: 'next', url: pageUrl(next) });
-  // Offsets count every version; when the caller sees only some, a page ending at `offset` has no fixed start.
-  if (count > 0 && offset > 0 && total !== undefined) link.push({ relation: 'previous', url: pageUrl(Math.max(0, offset - count)) });
+  // Offsets count the versions the caller sees (of the snapshot): pages have fixed starts both ways.
+  if (count > 0 && offset > 0) link.push({ relation: 'previous', url: pageUrl(Math.max(0, offset - count)) });
   const bundle: Bundle = {
     resourceType: 'Bundle',
     type: 'history',
