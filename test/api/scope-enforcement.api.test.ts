@@ -92,6 +92,19 @@ describe('scopes narrow a full-access policy', () => {
     expect((await call(lab).post('/Observation', observation('ignored', 'laboratory'))).status).toBe(201);
   });
 
+  it('chains and _has look only at resources the token may search and read', async () => {
+    const matched = (res: request.Response): string[] => (res.body.entry as Array<{ resource: { id: string } }> | undefined ?? []).map((e) => e.resource.id);
+    const searchOnly = await tokenWith('patient-s-only', 'system/Observation.rs system/Patient.s');
+    const full = await tokenWith('patient-rs', 'system/Observation.rs system/Patient.rs');
+    // With s but no r a search of Patient returns nothing; a chain through Patient finds nothing either.
+    expect(matched(await call(searchOnly).get('/Patient?_id=p1'))).toEqual([]);
+    expect(matched(await call(searchOnly).get('/Observation?subject:Patient._id=p1'))).toEqual([]);
+    expect(matched(await call(full).get('/Observation?subject:Patient._id=p1'))).toEqual(expect.arrayContaining(['lab-1']));
+    const has = '/Patient?_has:Observation:subject:_id=lab-1';
+    expect(matched(await call(await tokenWith('obs-s-only', 'system/Patient.rs system/Observation.s')).get(has))).toEqual([]);
+    expect(matched(await call(await tokenWith('obs-rs', 'system/Patient.rs system/Observation.rs')).get(has))).toEqual(['p1']);
+  });
+
   it('wildcards and v1 scopes grant what they say, and a token without resource scopes reaches nothing', async () => {
     const all = await tokenWith('star-rs', 'system/*.rs');
     expect((await call(all).get('/Patient/p1')).status).toBe(200);

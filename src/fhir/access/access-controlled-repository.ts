@@ -10,8 +10,8 @@
  * - a read, vread, or an instance history shows a resource only if the caller may read it;
  * - every resource a search returns, as a match or included, is one the caller could read directly: matches are
  *   judged as the search and as a read of their type, includes as a read (scopes and policies alike);
- * - chains and `_has` look only at resources the caller may search (judged as `search-type` of their type); a
- *   condition through a resource the caller may not search matches nothing;
+ * - chains and `_has` look only at resources the caller could find by searching their type (judged as `search-type`
+ *   of their type and as a read); a condition through any other resource matches nothing;
  * - history shows a version only if the caller may read that version (a deletion: the version it deleted);
  * - a type permitted without conditions is never judged per resource (the fast path), and scope restrictions are
  *   pushed into the store's filter.
@@ -313,15 +313,20 @@ export class AccessControlledRepository {
   }
 
   /**
-   * The resources of one type a search condition may look at (the inner search of a chain or `_has`): those the
-   * caller may search. A type the caller may not search yields nothing.
+   * The resources of one type a search condition may look at (the inner search of a chain or `_has`): those a
+   * search of that type would return to the caller, i.e. judged as `search-type` of their type and as a read of
+   * each (a token with `s` but not `r` finds nothing, so it learns nothing through a chain either). A type the
+   * caller may not search yields nothing.
    * @param type - the type
    * @param filter - the inner criteria
    * @param limit - the most to return
    * @returns the documents in `_id` order (public views with their search values)
    */
   async searchable(type: string, filter: Filter, limit: number): Promise<ResourceDocument[]> {
-    const plan = await planTypes(this.judge, [type], (t) => [{ request: this.judge.asType(t, 'search-type'), primary: true }]);
+    const plan = await planTypes(this.judge, [type], (t) => [
+      { request: this.judge.asType(t, 'search-type'), primary: true },
+      { request: readRequest(t, undefined), forResource: (doc) => readRequest(t, doc.id), primary: false },
+    ]);
     return collectVisible(this.inner, plan, { ...filter, type }, limit, this.context?.budget);
   }
 

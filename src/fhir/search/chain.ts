@@ -3,8 +3,8 @@
  * - `subject:Patient.name=peter`, `subject.name=peter` (when exactly one target type has the next parameter),
  *   up to {@link MAX_CHAIN_DEPTH} links (`subject:Patient.organization.name=x`);
  * - `_has:Observation:patient:code=1234-5` (one level; the inner parameter may itself be chained).
- * The inner search runs first, over the resources the caller may search (`ctx.repo.searchable`: a chain through a
- * resource the caller may not search matches nothing); its matches become a reference (or id) filter on the outer
+ * The inner search runs first, over the resources a search of the inner type would return to the caller
+ * (`ctx.repo.searchable`: a chain through any other resource matches nothing); its matches become a reference (or id) filter on the outer
  * type. An inner search with more than {@link CHAIN_LIMIT} matches is refused as too costly rather than silently
  * truncated.
  */
