@@ -133,6 +133,7 @@ export function compileExpression(
       location,
       variables,
       dependsOnResource: facts.usesFocus || [...variables].some((v) => RESOURCE_DEPENDENT_VARIABLES.has(v)),
+      requestMembers: facts.requestWhole ? 'all' : new Set(facts.requestMembers),
       evaluate: byRequestShape(facts) ? memoizedByRequestShape(evaluate) : evaluate,
     },
   };

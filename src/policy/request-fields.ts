@@ -3,9 +3,10 @@
  * decisions for the same resource, so the enforcement point can judge a resource once for both (a search match
  * that must also be readable) and share one policy session between reads of different ids.
  *
- * Read from the expressions' text, conservatively: every `%request` must be followed by `.member` with a member of
- * {@link PolicyRequest} (`%\`request\`` counts as `%request`); anything else (`%request` alone,
- * `%request.select(...)`, a delimited member name) counts as reading the whole request.
+ * Read from the expressions' parse trees (ast.ts), conservatively: every use of the variable (however it is
+ * spelled: `%request`, `` %`request` ``, `%'request'`) must be `.member` with a member of {@link PolicyRequest};
+ * anything else (`%request` alone, passed to a function, `%request.select(...)`, a delimited member name) counts as
+ * reading the whole request.
  */
 import type { CompiledExpression, CompiledPolicy, CompiledRule, PolicyRequest } from './types';
 
@@ -13,14 +14,13 @@ import type { CompiledExpression, CompiledPolicy, CompiledRule, PolicyRequest } 
 export type RequestFields = ReadonlySet<keyof PolicyRequest> | 'all';
 
 const MEMBERS: ReadonlySet<string> = new Set<keyof PolicyRequest>(['interaction', 'resourceType', 'id', 'parameters', 'body', 'compartment', 'operation']);
-const REFERENCE = /%(?:request\b|`request`)(?:\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?/g;
 
 const byPolicy = new WeakMap<CompiledPolicy, RequestFields>();
 
-function fieldsOfText(source: string, into: Set<keyof PolicyRequest>): boolean {
-  for (const match of source.matchAll(REFERENCE)) {
-    const member = match[1];
-    if (member === undefined || !MEMBERS.has(member)) return false;
+function fieldsOf(expression: CompiledExpression, into: Set<keyof PolicyRequest>): boolean {
+  if (expression.requestMembers === 'all') return false;
+  for (const member of expression.requestMembers) {
+    if (!MEMBERS.has(member)) return false;
     into.add(member as keyof PolicyRequest);
   }
   return true;
@@ -45,7 +45,7 @@ function policyFields(policy: CompiledPolicy): RequestFields {
   let fields = byPolicy.get(policy);
   if (!fields) {
     const set = new Set<keyof PolicyRequest>();
-    fields = expressionsOf(policy).every((e) => fieldsOfText(e.source, set)) ? set : 'all';
+    fields = expressionsOf(policy).every((e) => fieldsOf(e, set)) ? set : 'all';
     byPolicy.set(policy, fields);
   }
   return fields;

@@ -60,6 +60,8 @@ export interface CompiledExpression {
   variables: ReadonlySet<string>;
   /** True when its value may depend on the resource (`%resource`, `%before`, `%context`, the focus). */
   dependsOnResource: boolean;
+  /** The members of `%request` it reads (from its parse tree), or `all` when it may read the whole request. */
+  requestMembers: ReadonlySet<string> | 'all';
   /**
    * Evaluates it.
    * @param focus - the input collection (the resource, or undefined)

@@ -88,6 +88,12 @@ describe('the request members policies read', () => {
     expect(requestFieldsOf([policy({ rule: [{ condition: { expression: '%request.exists()' } }] })])).toBe('all');
     expect(requestFieldsOf([policy({ rule: [{ condition: { expression: "%`request`.id = 'x'" } }] })])).toEqual(new Set(['id']));
     expect(requestFieldsOf([policy({ rule: [{ condition: { expression: "%request.`id` = 'x'" } }] })])).toBe('all');
+    // Every spelling of the variable is the same variable.
+    expect(requestFieldsOf([policy({ rule: [{ condition: { expression: "%'request'.id = 'x'" } }] })])).toEqual(new Set(['id']));
+    expect(requestFieldsOf([policy({ rule: [{ condition: { expression: "%'request'.exists()" } }] })])).toBe('all');
+    expect(requestFieldsOf([policy({ rule: [{ condition: { expression: "defineVariable('r', %'request').select(%r.id) = 'x'" } }] })])).toBe('all');
+    // Text that only looks like the variable is not read.
+    expect(requestFieldsOf([policy({ rule: [{ condition: { expression: "%resource.note.text = '%request.body'" } }] })])).toEqual(new Set());
     expect(requestFieldsOf([policy({ rule: [{ condition: { expression: "%resource.status = 'final'" } }] })])).toEqual(new Set());
   });
 
