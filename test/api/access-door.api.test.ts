@@ -428,6 +428,12 @@ describe('$evaluate-policy is gated by the token scopes', () => {
     const owner = await door.userToken('door-owner', { scopes: ['openid', 'launch', 'patient/*.rs'], role: 'owner', launchPatient: 'pat-a' });
     expect((await as(owner).get('/Patient/pat-a')).status).toBe(200);
     expectInsufficientScope(await as(owner).post('/$evaluate-policy', body));
+    // Reading every AccessPolicy is not enough: the decision depends on the Patient, which the token may not read.
+    const policyReader = await door.userToken('door-owner', { scopes: ['openid', 'user/AccessPolicy.rs', 'user/Membership.rs'], role: 'owner' });
+    expect((await as(policyReader).get('/Patient/pat-a')).status).toBe(403);
+    expectInsufficientScope(await as(policyReader).post('/$evaluate-policy', body));
+    const everything = await door.userToken('door-owner', { scopes: ['openid', 'user/*.rs'], role: 'owner' });
+    expect((await as(everything).post('/$evaluate-policy', body)).status).toBe(200);
     const admin = await door.admin.post('/$evaluate-policy', body);
     expect(admin.status).toBe(200);
     expect(admin.body.resourceType).toBe('Parameters');

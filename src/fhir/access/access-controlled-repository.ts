@@ -345,26 +345,28 @@ export class AccessControlledRepository {
 
   /**
    * Runs `$evaluate-policy`: how the policies would judge a principal's request. Reserved to callers with full
-   * access to the project whose token may read every AccessPolicy; reads stored resources and attributes with the
-   * server's authority (the answer is a decision, never the resources).
+   * access to the project whose token may read every resource: it reads stored resources and attributes of any
+   * type with the server's authority, and its decision depends on them (the answer is a decision, never the
+   * resources, but a decision about a resource can tell what it holds).
    * @param input - the parsed operation input
    * @returns the decision, the request judged and its plan
    */
   async explain(input: ExplainInput): Promise<Explanation> {
-    this.requireOperation('$evaluate-policy', 'AccessPolicy');
+    this.requireOperation('$evaluate-policy', '*');
     if (!this.options.principals || !this.context) throw new Error('The access-controlled repository cannot load principals here');
     return explainRequest(input, { repo: this.inner, principals: this.options.principals, fetcher: this.attributes(this.context) });
   }
 
   /**
    * Throws 403 unless the caller has full access to the project and the token's scopes allow reading every resource
-   * of `readType` (an operation about that type's data; `patient/` scopes never do).
+   * of the types the operation's answer may depend on (`patient/` scopes never do).
    * @param operation - the operation name, for the message
-   * @param readType - the type whose unrestricted read the operation needs
+   * @param readTypes - the types whose unrestricted read the operation needs (`*`: every type)
    */
-  requireOperation(operation: string, readType: string): void {
-    if (this.judge.scopeFor(readRequest(readType, undefined)).kind !== 'all') {
-      throw refusalError('scope', operation, undefined, `it needs user/ or system/ read access to every ${readType}`);
+  requireOperation(operation: string, readTypes: readonly string[] | '*'): void {
+    const types = readTypes === '*' ? ALL_TYPES : readTypes;
+    if (types.some((type) => this.judge.scopeFor(readRequest(type, undefined)).kind !== 'all')) {
+      throw refusalError('scope', operation, undefined, `it needs user/ or system/ read access to every ${readTypes === '*' ? 'resource (*.rs or *.read)' : types.join(', ')}`);
     }
     if (!this.administrator) throw new ForbiddenError(`${operation} is reserved to owners and administrators of the project`);
   }

@@ -115,7 +115,7 @@ export function decisionParameters(decision: Decision, request: PolicyRequest, p
 /** `POST [base]/$evaluate-policy` */
 export async function evaluatePolicyHandler(ctx: FhirContext, req: FhirRequest, _params: RouteParams): Promise<FhirResponse> {
   // Who may ask comes before what is asked: a refused caller learns nothing from the input's validation.
-  ctx.repo.requireOperation('$evaluate-policy', 'AccessPolicy');
+  ctx.repo.requireOperation('$evaluate-policy', '*');
   const input = parseEvaluatePolicyInput(req.body, ctx.project.key, ctx.baseUrl);
   const { decision, request, plan } = await ctx.repo.explain(input);
   return { status: 200, body: decisionParameters(decision, request, plan) as unknown as Record<string, unknown> };
