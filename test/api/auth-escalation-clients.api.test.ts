@@ -7,7 +7,7 @@
  * the credentials it tried to set do not authenticate.
  */
 import { expectOAuthError, fhirGet, oauthPost, REDIRECT } from '../oauth/oauth-fixtures';
-import { accessPolicy, backendClient, caller, type EscalationWorld, expectRefused, setupEscalationWorld, snapshot } from './auth-escalation-fixtures';
+import { accessPolicy, backendClient, caller, type EscalationWorld, expectRefused, setupEscalationWorld, snapshot, GUARDED } from './auth-escalation-fixtures';
 
 let w: EscalationWorld;
 beforeAll(async () => {
@@ -67,7 +67,7 @@ describe('existing clients', () => {
 
 describe('new clients', () => {
   it('refuses re-creating a deleted client id, with or without a secret', async () => {
-    const reason = 'only owners and admins may re-create a deleted ClientApplication (consents, grants and policies name its id)';
+    const reason = GUARDED;
     const paths = ['/ClientApplication/c-gone/_history'];
     await refused(paths, () => w.manager.put('/ClientApplication/c-gone', backendClient('c-gone', 'chosen by the manager')), reason);
     const { secret: _secret, ...withoutSecret } = backendClient('c-gone', '');
@@ -79,7 +79,7 @@ describe('new clients', () => {
     await refused(
       ['/ClientApplication/c-future', '/AccessPolicy/future-policy'],
       () => w.manager.put('/ClientApplication/c-future', backendClient('c-future', 'chosen by the manager')),
-      'only owners and admins may create a ClientApplication that AccessPolicies target',
+      GUARDED,
     );
     await refused(
       ['/ClientApplication?_count=100'],
@@ -107,7 +107,7 @@ describe('new clients', () => {
 
 describe('privileged clients and client principals', () => {
   it('refuses every write of a client a full-access policy targets', async () => {
-    const reason = 'only owners and admins may write a ClientApplication that a full-access AccessPolicy targets';
+    const reason = GUARDED;
     const paths = ['/ClientApplication/fa-client', '/ClientApplication/admin-cli'];
     const fa = (await w.admin.get('/ClientApplication/fa-client')).body as Record<string, unknown>;
     await refused(paths, () => w.manager.put('/ClientApplication/fa-client', { ...fa, description: 'harmless' }), reason);

@@ -100,6 +100,9 @@ export function membership(id: string, userId: string): Json {
   return { resourceType: 'Membership', id, user: { reference: `User/${userId}` }, active: true };
 }
 
+/** The one reason given for refusals that follow from stored state the writer may not read. */
+export const GUARDED = 'only owners and admins may make this change: it touches a principal or client that the auth-resource guards protect (docs/access-policies.md "Writing auth resources")';
+
 /**
  * Asserts a refusal by the guards: 403, exactly one `forbidden` issue with the reason.
  * @param res - the response

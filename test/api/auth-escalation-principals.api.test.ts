@@ -14,6 +14,7 @@ import {
   membership,
   setupEscalationWorld,
   snapshot,
+  GUARDED,
 } from './auth-escalation-fixtures';
 import { verifyPassword } from '../../src/security/hashing';
 
@@ -60,7 +61,7 @@ describe('AccessPolicy', () => {
 
 describe('Memberships', () => {
   it("refuses taking over the owner's or an admin's Membership with a puppet, and every write of those Memberships", async () => {
-    const reason = 'only owners and admins may write a Membership of an owner or admin';
+    const reason = GUARDED;
     const paths = ['/Membership/owner', `/Membership/${w.adminMembershipId}`, '/Membership?_count=100'];
     const owner = (await w.admin.get('/Membership/owner')).body as Record<string, unknown>;
     await refused(paths, () => w.manager.put('/Membership/owner', { ...owner, user: { reference: 'User/puppet' } }), reason);
@@ -85,7 +86,7 @@ describe('Memberships', () => {
     await refused(
       paths,
       () => w.manager.put('/Membership/m-gone', membership('m-gone', 'puppet')),
-      'only owners and admins may re-create a deleted Membership for another user (it belonged to User/clerk)',
+      GUARDED,
     );
     // Re-created for the user it belonged to: allowed (no policy targets it).
     expect((await w.manager.put('/Membership/m-gone', membership('m-gone', 'clerk'))).status).toBe(201);
@@ -96,21 +97,21 @@ describe('Memberships', () => {
 
   it('refuses Memberships that policies target: ids named in advance, deleted targeted ids, full-access ones, link changes', async () => {
     const paths = ['/Membership/m-future', '/Membership/m-gone-targeted/_history', '/Membership/m-deputy', '/Membership/m-nurse'];
-    const create = 'only owners and admins may create a Membership that AccessPolicies target';
+    const create = GUARDED;
     await refused(paths, () => w.manager.put('/Membership/m-future', membership('m-future', 'puppet')), create);
     await refused(paths, () => w.manager.put('/Membership/m-gone-targeted', membership('m-gone-targeted', 'clerk')), create);
-    const fullAccess = 'only owners and admins may write a Membership that a full-access AccessPolicy targets';
+    const fullAccess = GUARDED;
     await refused(paths, () => w.manager.patch('/Membership/m-deputy', [{ op: 'replace', path: '/active', value: false }]), fullAccess);
     await refused(paths, () => w.manager.delete('/Membership/m-deputy'), fullAccess);
     await refused(
       [...paths, '/Membership?user=User/deputy'],
       () => w.manager.put('/Membership/a-deputy', membership('a-deputy', 'deputy')),
-      'only owners and admins may write a Membership of a User whose Membership a full-access AccessPolicy targets',
+      GUARDED,
     );
     await refused(
       paths,
       () => w.manager.patch('/Membership/m-nurse', [{ op: 'replace', path: '/link', value: { reference: 'Practitioner/chief' } }]),
-      'only owners and admins may change the link of a Membership that AccessPolicies target',
+      GUARDED,
     );
   });
 });
@@ -128,7 +129,7 @@ describe('Users', () => {
   });
 
   it('refuses every write of a User whose Membership a full-access policy targets', async () => {
-    const reason = 'only owners and admins may write a User whose Membership a full-access AccessPolicy targets';
+    const reason = GUARDED;
     const paths = ['/User/deputy'];
     await refused(paths, () => w.manager.patch('/User/deputy', [{ op: 'add', path: '/active', value: false }]), reason);
     await refused(paths, () => w.manager.delete('/User/deputy'), reason);
@@ -156,7 +157,7 @@ describe('Users', () => {
     await refused(
       ['/User/ghost', '/Membership/m-ghost'],
       () => w.manager.put('/User/ghost', { ...member('ghost'), password: 'ghost password' }),
-      'only owners and admins may create a User named by Memberships that AccessPolicies target (it would receive their access)',
+      GUARDED,
     );
     await refused(
       ['/User/left/_history'],
@@ -183,7 +184,7 @@ describe('Bundles', () => {
     const transaction = await w.manager.post('', { resourceType: 'Bundle', type: 'transaction', entry: entries });
     expect(transaction.status).toBe(403);
     expect(transaction.body.issue[0].code).toBe('forbidden');
-    expect(transaction.body.issue[0].diagnostics).toContain('only owners and admins may write a Membership of an owner or admin');
+    expect(transaction.body.issue[0].diagnostics).toContain(GUARDED);
     expect(await snapshot(w, paths)).toEqual(before);
     const batch = await w.manager.post('', { resourceType: 'Bundle', type: 'batch', entry: entries });
     expect(batch.status).toBe(200);
@@ -206,7 +207,7 @@ describe('Bundles', () => {
     });
     expect(transaction.status).toBe(403);
     expect(transaction.body.issue[0].diagnostics).toContain(
-      'only owners and admins may re-create a deleted Membership for another user (it belonged to User/clerk)',
+      GUARDED,
     );
     expect(await snapshot(w, paths)).toEqual(before);
   });

@@ -15,7 +15,8 @@
  *   descriptive fields and `status` change.
  * Re-creating a deleted id (an update or create on it) is judged as a change of the version the deletion removed:
  * policies, memberships, consents and grants name resources by id, so a revived id must not carry them over to
- * someone else. Stored state is read with the server's authority through an {@link AuthRecordReader}.
+ * someone else. Stored state is read with the server's authority through an {@link AuthRecordReader}; a refusal
+ * that follows from it gives one reason for all such cases, naming none of what it read.
  */
 import { REFERENCE_TARGET, referenceOf } from '../reference-patterns';
 import type { Resource } from '../repository/repository';
@@ -59,6 +60,11 @@ const DESCRIPTIVE_CLIENT_ELEMENTS: ReadonlySet<string> = new Set([
 ]);
 
 const ROLE_REASON = 'only owners and admins may grant, change or remove the owner and admin roles';
+/**
+ * The reason given when the refusal follows from stored state the caller may not read (the policies that target a
+ * principal, another user's role, a deleted version): it names no such fact, so a refusal is no oracle for them.
+ */
+const GUARDED = 'only owners and admins may make this change: it touches a principal or client that the auth-resource guards protect (docs/access-policies.md "Writing auth resources")';
 
 const hasPrivilegedRole = (user: Resource | undefined): boolean => typeof user?.role === 'string' && FULL_ACCESS_ROLES.has(user.role);
 const isFullAccess = (policy: Resource): boolean => policy.engine === 'full-access';
@@ -135,9 +141,9 @@ async function userReason(w: GuardedWrite): Promise<string | undefined> {
   if (hasPrivilegedRole(w.next) || hasPrivilegedRole(w.before)) return ROLE_REASON;
   if (w.id === w.principal.user?.id) return 'a user may not write their own User resource';
   const policies = await policiesOfUser(w.reader, w.id);
-  if (policies.some(isFullAccess)) return 'only owners and admins may write a User whose Membership a full-access AccessPolicy targets';
+  if (policies.some(isFullAccess)) return GUARDED;
   if (w.creates && policies.length > 0) {
-    return 'only owners and admins may create a User named by Memberships that AccessPolicies target (it would receive their access)';
+    return GUARDED;
   }
   if (w.next && w.before) {
     const which = w.revives ? 'a deleted User they re-create' : 'an existing User';
@@ -154,24 +160,22 @@ async function membershipReason(w: GuardedWrite): Promise<string | undefined> {
   if (ownUser !== undefined && users.includes(ownUser)) return 'a user may not write a Membership of their own User';
   for (const userId of users) {
     const user = await w.reader.lastLive('User', userId);
-    if (user && !user.deleted && hasPrivilegedRole(user.resource)) return 'only owners and admins may write a Membership of an owner or admin';
+    if (user && !user.deleted && hasPrivilegedRole(user.resource)) return GUARDED;
   }
   const policies = await w.reader.policiesTargeting(`Membership/${w.id}`);
-  if (policies.some(isFullAccess)) return 'only owners and admins may write a Membership that a full-access AccessPolicy targets';
+  if (policies.some(isFullAccess)) return GUARDED;
   for (const userId of users) {
     if ((await policiesOfUser(w.reader, userId)).some(isFullAccess)) {
-      return 'only owners and admins may write a Membership of a User whose Membership a full-access AccessPolicy targets';
+      return GUARDED;
     }
   }
-  if (w.creates && policies.length > 0) return 'only owners and admins may create a Membership that AccessPolicies target';
+  if (w.creates && policies.length > 0) return GUARDED;
   if (w.next && w.before) {
     if (referenceOf(w.next.user) !== referenceOf(w.before.user)) {
-      return w.revives
-        ? `only owners and admins may re-create a deleted Membership for another user (it belonged to ${referenceOf(w.before.user) ?? 'no user'})`
-        : 'only owners and admins may change the user of a Membership';
+      return w.revives ? GUARDED : 'only owners and admins may change the user of a Membership';
     }
     if (policies.length > 0 && !sameJson(w.next.link, w.before.link)) {
-      return 'only owners and admins may change the link of a Membership that AccessPolicies target';
+      return GUARDED;
     }
   }
   return undefined;
@@ -180,9 +184,9 @@ async function membershipReason(w: GuardedWrite): Promise<string | undefined> {
 async function clientReason(w: GuardedWrite): Promise<string | undefined> {
   if (w.principal.reference === `ClientApplication/${w.id}`) return 'a client may not write its own ClientApplication';
   const policies = await w.reader.policiesTargeting(`ClientApplication/${w.id}`);
-  if (policies.some(isFullAccess)) return 'only owners and admins may write a ClientApplication that a full-access AccessPolicy targets';
-  if (w.revives) return 'only owners and admins may re-create a deleted ClientApplication (consents, grants and policies name its id)';
-  if (w.creates && policies.length > 0) return 'only owners and admins may create a ClientApplication that AccessPolicies target';
+  if (policies.some(isFullAccess)) return GUARDED;
+  if (w.revives) return GUARDED;
+  if (w.creates && policies.length > 0) return GUARDED;
   if (w.creates && w.next?.consentRequired === false) return 'only owners and admins may create a ClientApplication that skips consent (consentRequired false)';
   if (w.next && w.before) {
     const elements = [...new Set([...Object.keys(w.next), ...Object.keys(w.before)])].filter((e) => !DESCRIPTIVE_CLIENT_ELEMENTS.has(e));
