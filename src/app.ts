@@ -15,6 +15,7 @@ import { requestContext } from './http/request-context';
 import type { Logger } from './logger';
 import { DISCOVERY_PATHS, mountDiscovery, OAUTH_BASE_PATH, OAUTH_JSON_ENDPOINTS, oauthServer, SMART_CONFIGURATION_PATH } from './oauth/router';
 import { policyCacheFor } from './policy/cache';
+import { RemoteJwks, remoteJwksOptions } from './security/remote-jwks';
 import type { Storage } from './storage/ports';
 import { ProjectRegistry } from './tenancy/projects';
 
@@ -64,7 +65,7 @@ export function buildApp(deps: AppDeps): Express {
   // CORS before the routes, so preflights are answered before any authentication; not on the HTML pages. The
   // public documents first: any origin; then the registered origins of the project for everything else.
   const corsDeps = { projects, origins: new AllowedOrigins(storage.resources, policyCacheFor(storage.resources)) };
-  const oauthDeps = { config, storage, projects, logger };
+  const oauthDeps = { config, storage, projects, logger, remoteJwks: new RemoteJwks(remoteJwksOptions(config, logger)) };
   const oauth = oauthServer(oauthDeps);
   app.use(Router({ caseSensitive: true, strict: true }).all(PUBLIC_DOCUMENT_PATHS, publicCors(['GET', 'HEAD'])));
   mountDiscovery(app, oauthDeps);

@@ -31,6 +31,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   const port = parseInteger(ENV.port, get('port'), DEFAULTS.port, 0, 65535);
   const publicUrl = parsePublicUrl(get('publicUrl') ?? `http://localhost:${port}`);
+  const jwksCacheMinSeconds = parseInteger(ENV.jwksCacheMinSeconds, get('jwksCacheMinSeconds'), DEFAULTS.jwksCacheMinSeconds, 0, 86_400);
   const pageSizeMax = parseInteger(ENV.pageSizeMax, get('pageSizeMax'), DEFAULTS.pageSizeMax, 1, 10_000);
   const config: Config = {
     port,
@@ -59,6 +60,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     oauthRateLimit: parseInteger(ENV.oauthRateLimit, get('oauthRateLimit'), DEFAULTS.oauthRateLimit, 0, 10_000_000),
     oauthRateLimitWindowSeconds: parseInteger(ENV.oauthRateLimitWindowSeconds, get('oauthRateLimitWindowSeconds'), DEFAULTS.oauthRateLimitWindowSeconds, 1, 86_400),
     smartStyleUrl: get('smartStyleUrl') ?? DEFAULTS.smartStyleUrl,
+    allowHttpJwksUri: parseAllowHttpJwksUri(get('allowHttpJwksUri')),
+    jwksAllowedHosts: parseJwksAllowedHosts(get('jwksAllowedHosts')),
+    jwksMaxBytes: parseSize(ENV.jwksMaxBytes, get('jwksMaxBytes'), DEFAULTS.jwksMaxBytes),
+    jwksTimeoutMs: parseInteger(ENV.jwksTimeoutMs, get('jwksTimeoutMs'), DEFAULTS.jwksTimeoutMs, 50, 60_000),
+    jwksCacheMinSeconds,
+    jwksCacheMaxSeconds: parseInteger(ENV.jwksCacheMaxSeconds, get('jwksCacheMaxSeconds'), DEFAULTS.jwksCacheMaxSeconds, jwksCacheMinSeconds, 7 * 86_400),
   };
   return config;
 }
@@ -168,5 +175,31 @@ function parseTrustProxy(raw: string | undefined): Config['trustProxy'] {
     }
   }
   if (entries.length === 0) throw new ConfigError(ENV.trustProxy, 'the list is empty');
+  return entries;
+}
+
+function parseAllowHttpJwksUri(raw: string | undefined): Config['allowHttpJwksUri'] {
+  if (raw === undefined) return DEFAULTS.allowHttpJwksUri;
+  const value = raw.toLowerCase();
+  if (value !== 'never' && value !== 'loopback') throw new ConfigError(ENV.allowHttpJwksUri, `expected never or loopback, got "${raw}"`);
+  return value;
+}
+
+/** JWKS_ALLOWED_HOSTS: host names, IP addresses and CIDR ranges, comma-separated. */
+function parseJwksAllowedHosts(raw: string | undefined): string[] {
+  if (raw === undefined) return [...DEFAULTS.jwksAllowedHosts];
+  const entries = raw.split(',').map((entry) => entry.trim().toLowerCase()).filter((entry) => entry !== '');
+  for (const entry of entries) {
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const version = isIP(address);
+    if (version !== 0) {
+      const max = version === 6 ? 128 : 32;
+      if ((prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= max)) || rest.length > 0) {
+        throw new ConfigError(ENV.jwksAllowedHosts, `not a valid address or CIDR range: "${entry}"`);
+      }
+    } else if (!/^[a-z0-9]([a-z0-9-]{0,62}\.)*[a-z0-9-]{1,63}$/.test(entry) || prefix !== undefined) {
+      throw new ConfigError(ENV.jwksAllowedHosts, `expected host names, addresses or CIDR ranges, got "${entry}"`);
+    }
+  }
   return entries;
 }

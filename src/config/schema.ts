@@ -70,6 +70,26 @@ export interface Config {
    * `{project}` are replaced per project. The default is the style document the server serves for each project.
    */
   smartStyleUrl: string;
+  /**
+   * ALLOW_HTTP_JWKS_URI: `never` (remote JWKS only over https, to public addresses) or `loopback` (for tests:
+   * `http:` URLs are allowed when the host is a loopback address, and loopback addresses are reachable).
+   */
+  allowHttpJwksUri: 'never' | 'loopback';
+  /**
+   * JWKS_ALLOWED_HOSTS: host names, IP addresses and CIDR ranges a remote JWKS may be fetched from although they
+   * are not public (an internal key server); comma-separated.
+   */
+  jwksAllowedHosts: string[];
+  /** JWKS_MAX_BYTES: the largest remote JWKS accepted (accepts suffixes kb, mb); larger responses are cut off. */
+  jwksMaxBytes: number;
+  /** JWKS_TIMEOUT_MS: the deadline of one remote JWKS fetch, body included. */
+  jwksTimeoutMs: number;
+  /**
+   * JWKS_CACHE_MIN_SECONDS / JWKS_CACHE_MAX_SECONDS: a remote JWKS is cached for its `Cache-Control: max-age`
+   * clamped to these bounds (the minimum without one); an unknown `kid` refetches at most once per minimum.
+   */
+  jwksCacheMinSeconds: number;
+  jwksCacheMaxSeconds: number;
 }
 
 /** Environment variable names, for documentation and error messages. */
@@ -100,6 +120,12 @@ export const ENV = {
   oauthRateLimit: 'OAUTH_RATE_LIMIT',
   oauthRateLimitWindowSeconds: 'OAUTH_RATE_LIMIT_WINDOW_SECONDS',
   smartStyleUrl: 'SMART_STYLE_URL',
+  allowHttpJwksUri: 'ALLOW_HTTP_JWKS_URI',
+  jwksAllowedHosts: 'JWKS_ALLOWED_HOSTS',
+  jwksMaxBytes: 'JWKS_MAX_BYTES',
+  jwksTimeoutMs: 'JWKS_TIMEOUT_MS',
+  jwksCacheMinSeconds: 'JWKS_CACHE_MIN_SECONDS',
+  jwksCacheMaxSeconds: 'JWKS_CACHE_MAX_SECONDS',
 } as const satisfies Record<keyof Config, string>;
 
 /** Defaults for every optional key. */
@@ -126,4 +152,10 @@ export const DEFAULTS = {
   oauthRateLimit: 0,
   oauthRateLimitWindowSeconds: 60,
   smartStyleUrl: '{issuer}/api/v1/oauth/smart-style.json',
+  allowHttpJwksUri: 'never' as Config['allowHttpJwksUri'],
+  jwksAllowedHosts: [] as string[],
+  jwksMaxBytes: 64 * 1024,
+  jwksTimeoutMs: 5000,
+  jwksCacheMinSeconds: 300,
+  jwksCacheMaxSeconds: 86_400,
 };

@@ -1,6 +1,7 @@
 /** What the authorization server needs from the rest of the application. */
 import type { Config } from '../config/schema';
 import type { Logger } from '../logger';
+import type { RemoteJwks } from '../security/remote-jwks';
 import type { Storage } from '../storage/ports';
 import type { ProjectRegistry } from '../tenancy/projects';
 
@@ -10,4 +11,6 @@ export interface OAuthDeps {
   storage: Storage;
   projects: ProjectRegistry;
   logger: Logger;
+  /** The remote key sets of `private_key_jwt` clients (`jwksUri`), fetched under the JWKS_* limits. */
+  remoteJwks: RemoteJwks;
 }

@@ -29,6 +29,12 @@ describe('loadConfig', () => {
       smartStyleUrl: '{issuer}/api/v1/oauth/smart-style.json',
       maxResponseBytes: 32 * 1024 * 1024,
       requestTimeoutMs: 30000,
+      allowHttpJwksUri: 'never',
+      jwksAllowedHosts: [],
+      jwksMaxBytes: 64 * 1024,
+      jwksTimeoutMs: 5000,
+      jwksCacheMinSeconds: 300,
+      jwksCacheMaxSeconds: 86400,
     });
   });
 
@@ -82,6 +88,26 @@ describe('loadConfig', () => {
     expect(loadConfig({ TRUST_PROXY: raw }).trustProxy).toEqual(expected);
   });
 
+  it('reads the remote JWKS settings', () => {
+    expect(
+      loadConfig({
+        ALLOW_HTTP_JWKS_URI: 'Loopback',
+        JWKS_ALLOWED_HOSTS: 'keys.intranet.example, 10.20.0.0/16 ,fd00::/8,192.168.1.7',
+        JWKS_MAX_BYTES: '16kb',
+        JWKS_TIMEOUT_MS: '250',
+        JWKS_CACHE_MIN_SECONDS: '0',
+        JWKS_CACHE_MAX_SECONDS: '3600',
+      }),
+    ).toMatchObject({
+      allowHttpJwksUri: 'loopback',
+      jwksAllowedHosts: ['keys.intranet.example', '10.20.0.0/16', 'fd00::/8', '192.168.1.7'],
+      jwksMaxBytes: 16 * 1024,
+      jwksTimeoutMs: 250,
+      jwksCacheMinSeconds: 0,
+      jwksCacheMaxSeconds: 3600,
+    });
+  });
+
   it.each([
     ['PORT', 'eighty', 'PORT: expected an integer, got "eighty"'],
     ['PORT', '70000', 'PORT: must be between 0 and 65535, got 70000'],
@@ -100,6 +126,12 @@ describe('loadConfig', () => {
     ['OAUTH_RATE_LIMIT', '-1', 'OAUTH_RATE_LIMIT: expected an integer, got "-1"'],
     ['OAUTH_RATE_LIMIT_WINDOW_SECONDS', '0', 'OAUTH_RATE_LIMIT_WINDOW_SECONDS: must be between 1 and 86400, got 0'],
     ['BODY_LIMIT', 'huge', 'BODY_LIMIT: expected a size such as 1048576, 512kb or 5mb, got "huge"'],
+    ['ALLOW_HTTP_JWKS_URI', 'true', 'ALLOW_HTTP_JWKS_URI: expected never or loopback, got "true"'],
+    ['JWKS_ALLOWED_HOSTS', 'https://keys.example', 'JWKS_ALLOWED_HOSTS: expected host names, addresses or CIDR ranges, got "https://keys.example"'],
+    ['JWKS_ALLOWED_HOSTS', '10.0.0.0/40', 'JWKS_ALLOWED_HOSTS: not a valid address or CIDR range: "10.0.0.0/40"'],
+    ['JWKS_MAX_BYTES', 'lots', 'JWKS_MAX_BYTES: expected a size such as 1048576, 512kb or 5mb, got "lots"'],
+    ['JWKS_TIMEOUT_MS', '10', 'JWKS_TIMEOUT_MS: must be between 50 and 60000, got 10'],
+    ['JWKS_CACHE_MAX_SECONDS', '100', 'JWKS_CACHE_MAX_SECONDS: must be between 300 and 604800, got 100'],
   ])('stops on a bad %s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new ConfigError(name, message.slice(name.length + 2)));
     expect(() => loadConfig({ [name]: value })).toThrow(message);

@@ -27,7 +27,8 @@ const putClient = (id: string, fields: Record<string, unknown>) =>
   fx.repo.update('ClientApplication', id, { resourceType: 'ClientApplication', id, name: id, status: 'active', grantType: ['client_credentials'], scope: 'system/*.*', ...fields });
 
 beforeAll(async () => {
-  fx = await setupOAuth();
+  // The key servers of these tests listen on 127.0.0.1 over http: allowed only in the loopback test mode.
+  fx = await setupOAuth({ ALLOW_HTTP_JWKS_URI: 'loopback', JWKS_TIMEOUT_MS: '1000' });
   aud = `${fx.issuer}/api/v1/oauth/token`;
   await Promise.all([keyPair('RS256', 'rs256'), keyPair('RS384', 'rs384'), keyPair('ES256', 'es256'), keyPair('ES384', 'es384'), keyPair('ES256', 'remote')]);
   const inline = ['rs256', 'rs384', 'es256', 'es384'].map((kid) => keys[kid]?.jwk);

@@ -8,6 +8,7 @@ import { FhirRepository } from '../../src/fhir/repository/repository';
 import type { OAuthDeps } from '../../src/oauth/deps';
 import { type AuthorizationCodeData, issueAuthorizationCode } from '../../src/oauth/tokens/authorization-codes';
 import { createLogger } from '../../src/logger';
+import { RemoteJwks, remoteJwksOptions } from '../../src/security/remote-jwks';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
 
 export const PROJECT = 'default/default';
@@ -64,7 +65,7 @@ export async function setupOAuth(env: Record<string, string> = {}): Promise<OAut
   return {
     t,
     repo,
-    deps: { config: t.config, storage: t.storage, projects: t.projects, logger: createLogger('silent') },
+    deps: { config: t.config, storage: t.storage, projects: t.projects, logger: createLogger('silent'), remoteJwks: new RemoteJwks(remoteJwksOptions(t.config)) },
     issuer,
     fhirBaseUrl: `${issuer}/api/v1/fhir/r4`,
     memberId: member.id,

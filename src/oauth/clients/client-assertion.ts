@@ -9,7 +9,8 @@
  * - signature, `aud` (the token endpoint, the issuer, or the endpoint called), `exp` (at most 5 minutes ahead);
  * - `jti` is single use per client (replay cache in the store until the assertion expires).
  */
-import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, type JWTVerifyGetKey, jwtVerify, type ProtectedHeaderParameters } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify, type ProtectedHeaderParameters } from 'jose';
+import { OutboundRequestError } from '../../security/guarded-get';
 import type { OAuthDeps } from '../deps';
 import { InvalidClientError } from '../errors';
 import type { OAuthProject } from '../project';
@@ -21,18 +22,6 @@ export const ASSERTION_ALGS = ['RS256', 'RS384', 'ES256', 'ES384'] as const;
 export const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** Longest accepted assertion lifetime ahead of now (seconds). */
 const MAX_ASSERTION_AHEAD = 300;
-const JWKS_TIMEOUT_MS = 3000;
-
-const remoteKeySets = new Map<string, JWTVerifyGetKey>();
-
-function remoteKeySet(uri: string): JWTVerifyGetKey {
-  let set = remoteKeySets.get(uri);
-  if (!set) {
-    set = createRemoteJWKSet(new URL(uri), { timeoutDuration: JWKS_TIMEOUT_MS, cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000 });
-    remoteKeySets.set(uri, set);
-  }
-  return set;
-}
 
 /** The unverified header and claims of an assertion, read only to find the client and its keys. */
 function decodeAssertion(assertion: string): { header: ProtectedHeaderParameters; claims: Record<string, unknown> } {
@@ -51,16 +40,34 @@ function checkHeader(header: ProtectedHeaderParameters): void {
   if (typeof header.kid !== 'string' || header.kid === '') throw new InvalidClientError('The client assertion header must name the signing key (kid)');
 }
 
-/** The client's registered keys; a `jku` header is accepted only when it is exactly the registered `jwksUri`. */
-function clientKeys(client: ClientApplication, header: ProtectedHeaderParameters): JWTVerifyGetKey {
+/**
+ * The client's registered keys; a `jku` header is accepted only when it is exactly the registered `jwksUri`.
+ * A `jwksUri` is fetched through the shared remote JWKS cache (src/security/remote-jwks.ts: https only, public
+ * addresses only, size cap, deadline); a failure to fetch it is `invalid_client` saying why, never naming an address.
+ */
+async function clientKeys(deps: OAuthDeps, client: ClientApplication, header: ProtectedHeaderParameters): Promise<JWTVerifyGetKey> {
   if (header.jku !== undefined && (typeof client.jwksUri !== 'string' || header.jku !== client.jwksUri)) {
     throw new InvalidClientError("The assertion's jku is not the client's registered jwksUri");
   }
+  let jwks: JSONWebKeySet | undefined;
+  if (client.jwks) {
+    try {
+      jwks = JSON.parse(client.jwks) as JSONWebKeySet;
+    } catch {
+      // An unparsable jwks falls through to the refusal below.
+    }
+  } else if (typeof client.jwksUri === 'string' && client.jwksUri !== '') {
+    try {
+      jwks = await deps.remoteJwks.keySet(client.jwksUri, header.kid);
+    } catch (err) {
+      if (err instanceof OutboundRequestError) throw new InvalidClientError(`The client's jwksUri ${err.message}`);
+      throw err;
+    }
+  }
   try {
-    if (client.jwks) return createLocalJWKSet(JSON.parse(client.jwks) as Parameters<typeof createLocalJWKSet>[0]);
-    if (client.jwksUri) return remoteKeySet(client.jwksUri);
+    if (jwks) return createLocalJWKSet(jwks);
   } catch {
-    // An unparsable jwks or jwksUri falls through to the refusal below.
+    // Not a JWK Set: refused below.
   }
   throw new InvalidClientError('The client has no usable keys');
 }
@@ -108,7 +115,7 @@ export async function authenticateAssertion(
   if (!record || !isClientActive(record.client)) throw new InvalidClientError('Unknown or inactive client');
   const { client } = record;
   if (client.tokenEndpointAuthMethod !== 'private_key_jwt') throw new InvalidClientError('This client does not authenticate with private_key_jwt');
-  const { exp, jti } = await verifyAssertion(assertion, clientKeys(client, header), clientId, audiences);
+  const { exp, jti } = await verifyAssertion(assertion, await clientKeys(deps, client, header), clientId, audiences);
   if (exp - Math.floor(Date.now() / 1000) > MAX_ASSERTION_AHEAD) throw new InvalidClientError(`Client assertions may expire at most ${MAX_ASSERTION_AHEAD} seconds ahead`);
   const fresh = await deps.storage.records.insert({
     kind: 'client-assertion-jti',

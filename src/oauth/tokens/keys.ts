@@ -18,6 +18,8 @@ const RELOAD_MS = 60_000;
 const UNKNOWN_KID_RELOAD_MS = 5_000;
 /** Longest lifetime of anything a key signs (access and id tokens), in seconds: 1 day. */
 export const MAX_SIGNED_LIFETIME = 24 * 3600;
+/** How long after its retirement a key may still sign, in seconds: instances that have not reloaded yet. */
+export const RETIRED_KEY_SIGNING_GRACE = RELOAD_MS / 1000;
 
 /** A stored key. */
 interface KeyRecord {
@@ -39,6 +41,8 @@ export interface SigningKey {
   privateKey: KeyLike | Uint8Array;
   publicKey: KeyLike | Uint8Array;
   retired: boolean;
+  /** When it was retired (epoch seconds): nothing it signed later (beyond a grace) is genuine. */
+  retiredAt?: number;
 }
 
 interface ProjectKeys {
@@ -178,6 +182,7 @@ export class KeyStore {
         privateKey: await importJWK(value.privateJwk, value.alg),
         publicKey: await importJWK(value.publicJwk, value.alg),
         retired: value.retiredAt !== undefined,
+        retiredAt: value.retiredAt !== undefined ? Math.floor(Date.parse(value.retiredAt) / 1000) : undefined,
       });
     }
     // Newest active key first, so two keys created concurrently by two instances settle on one.
