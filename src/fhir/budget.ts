@@ -8,6 +8,7 @@
  * One budget serves the whole HTTP request, every Bundle entry included.
  */
 import { randomBytes } from 'node:crypto';
+import { TimeSlice } from '../time-slice';
 import { FhirError } from './errors';
 
 /** Work that would exceed the request's budget. */
@@ -34,26 +35,42 @@ const PLACEHOLDER_TEXT = new RegExp(`${JSON.stringify(PLACEHOLDER).slice(0, -1).
  * @returns the JSON text and how many of its characters came from pieces already serialized
  */
 export function stringifyWithPieces(value: unknown): { text: string; inserted: number } {
+  const { parts, inserted } = jsonParts(value);
+  return { text: parts.length === 1 ? (parts[0] as string) : parts.join(''), inserted };
+}
+
+/**
+ * Serializes a value that may hold {@link SerializedJson} pieces into consecutive parts of its JSON text (the
+ * pieces themselves among them), to be written one after the other without joining them first.
+ * @param value - the value
+ * @returns the parts, and how many of their characters came from pieces already serialized
+ */
+export function jsonParts(value: unknown): { parts: string[]; inserted: number } {
   const pieces: string[] = [];
   const text = JSON.stringify(value, (_key, item: unknown) => {
     if (!(item instanceof SerializedJson)) return item;
     pieces.push(item.text);
     return `${PLACEHOLDER}${pieces.length - 1}`;
   });
-  if (pieces.length === 0) return { text, inserted: 0 };
+  if (pieces.length === 0) return { parts: [text], inserted: 0 };
+  const parts: string[] = [];
   let inserted = 0;
-  const joined = text.replace(PLACEHOLDER_TEXT, (_match, index: string) => {
-    const piece = pieces[Number(index)] as string;
+  let at = 0;
+  for (const match of text.matchAll(PLACEHOLDER_TEXT)) {
+    const piece = pieces[Number(match[1])] as string;
+    parts.push(text.slice(at, match.index), piece);
     inserted += piece.length;
-    return piece;
-  });
-  return { text: joined, inserted };
+    at = (match.index ?? 0) + match[0].length;
+  }
+  parts.push(text.slice(at));
+  return { parts, inserted };
 }
 
 /** The budget of one request; see the module comment. */
 export class RequestBudget {
   private used = 0;
   private readonly deadline: number;
+  private readonly slice = new TimeSlice();
 
   /**
    * @param maxBytes - the most the response may hold (characters of JSON, counted as bytes)
@@ -92,6 +109,15 @@ export class RequestBudget {
   checkRoom(): void {
     this.checkTime();
     if (this.used >= this.maxBytes) throw new TooCostlyError(`The response is already at ${this.maxBytes} bytes (MAX_RESPONSE_BYTES); send fewer Bundle entries`);
+  }
+
+  /**
+   * Lets other requests in when this one has run for a time slice without letting go (time-slice.ts); loops that
+   * build a response or judge many resources call it once per item.
+   * @returns a promise to await, or undefined when the slice goes on
+   */
+  breathe(): Promise<void> | undefined {
+    return this.slice.breathe();
   }
 
   /**

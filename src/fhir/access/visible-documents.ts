@@ -49,6 +49,7 @@ export async function collectVisible(repo: FhirRepository, plan: TypePlan, filte
     budget?.checkTime();
     const docs = await repo.search(after === undefined ? full : { $and: [{ _id: { $gt: after } }, full] }, { sort, limit: SCAN_BATCH });
     for (const doc of docs) {
+      await budget?.breathe();
       if (!(await plan.accept(doc, true))) continue;
       visible.push(publicDocument(doc));
       if (visible.length >= limit) return visible;
@@ -75,7 +76,10 @@ export async function countVisible(repo: FhirRepository, plan: TypePlan, filter:
   for (;;) {
     budget?.checkTime();
     const docs = await repo.search(after === undefined ? full : { $and: [{ _id: { $gt: after } }, full] }, { sort: [['_id', 1]], limit: SCAN_BATCH });
-    for (const doc of docs) if (await plan.accept(doc, true)) count++;
+    for (const doc of docs) {
+      await budget?.breathe();
+      if (await plan.accept(doc, true)) count++;
+    }
     if (docs.length < SCAN_BATCH) return count;
     after = docs[docs.length - 1]?._id;
   }
@@ -112,6 +116,7 @@ export async function visiblePage(repo: FhirRepository, plan: TypePlan, filter: 
     // In the direction of travel.
     const batch = forward ? raw.entries : [...raw.entries].reverse();
     for (const entry of batch) {
+      await budget?.breathe();
       if (await plan.accept(entry.doc, true)) visible.push(asPublic(entry));
       if (visible.length > count) break;
     }

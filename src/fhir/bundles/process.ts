@@ -77,6 +77,7 @@ async function processBatch(ctx: FhirContext, entries: Array<BundleRequestEntry 
       continue;
     }
     try {
+      await ctx.budget.breathe();
       ctx.budget.checkRoom();
       const request = await withConditionalReferences(ctx, entry.request);
       responses[entry.index] = responseEntry(ctx, await dispatch(ctx, request), prefer);

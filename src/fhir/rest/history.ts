@@ -71,8 +71,12 @@ async function historyBundle(ctx: FhirContext, req: FhirRequest, path: string, t
     type: 'history',
     ...(total !== undefined ? { total } : {}),
     link,
-    entry: entries.map((doc) => historyEntry(ctx.budget, base, doc)),
+    entry: [],
   };
+  for (const doc of entries) {
+    await ctx.budget.breathe();
+    bundle.entry?.push(historyEntry(ctx.budget, base, doc));
+  }
   return { status: 200, body: bundle as unknown as Record<string, unknown> };
 }
 

@@ -5,7 +5,8 @@
  */
 import type { Response } from 'express';
 import { FHIR_JSON } from '../../http/content-negotiation';
-import { stringifyWithPieces } from '../budget';
+import { jsonParts } from '../budget';
+import { TimeSlice } from '../../time-slice';
 import { informationOutcome } from '../outcomes';
 
 /** What a FHIR handler returns. */
@@ -90,7 +91,7 @@ export function responseBody(result: FhirResponse, prefer: string | undefined): 
  * @param result - the handler's result
  * @param prefer - the request's Prefer header
  */
-export function sendFhirResponse(res: Response, result: FhirResponse, prefer: string | undefined): void {
+export async function sendFhirResponse(res: Response, result: FhirResponse, prefer: string | undefined): Promise<void> {
   res.status(result.status);
   res.setHeader('Cache-Control', 'no-store');
   for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
@@ -101,9 +102,30 @@ export function sendFhirResponse(res: Response, result: FhirResponse, prefer: st
   }
   // Written directly: the status, validators and conditional answers (304) are the handlers' decisions, and Node
   // leaves the body out of HEAD, 204 and 304 responses itself.
-  // Bundles hold pieces serialized within the request's budget as they were added (budget.ts).
-  const json = body.resourceType === 'Bundle' ? stringifyWithPieces(body).text : JSON.stringify(body);
   res.setHeader('Content-Type', FHIR_JSON);
-  res.setHeader('Content-Length', Buffer.byteLength(json));
-  res.end(json);
+  if (body.resourceType !== 'Bundle') {
+    const json = JSON.stringify(body);
+    res.setHeader('Content-Length', Buffer.byteLength(json));
+    res.end(json);
+    return;
+  }
+  // Bundles hold pieces serialized within the request's budget as they were added (budget.ts): written part by
+  // part, in chunks, letting other requests in between, never joined into one string.
+  const { parts } = jsonParts(body);
+  let length = 0;
+  for (const part of parts) length += Buffer.byteLength(part);
+  res.setHeader('Content-Length', length);
+  const slice = new TimeSlice();
+  let chunk = '';
+  for (const part of parts) {
+    chunk += part;
+    if (chunk.length < WRITE_CHUNK) continue;
+    res.write(chunk);
+    chunk = '';
+    await slice.breathe();
+  }
+  res.end(chunk);
 }
+
+/** Characters of a Bundle written at a time. */
+const WRITE_CHUNK = 64 * 1024;

@@ -155,6 +155,6 @@ export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
       fhirRequest.body = req.body;
     }
     const result = await dispatch(req.fhir, fhirRequest, { checkContentType: withBody || ['POST', 'PUT', 'PATCH'].includes(fhirRequest.method) });
-    sendFhirResponse(res, result, fhirRequest.headers.prefer);
+    await sendFhirResponse(res, result, fhirRequest.headers.prefer);
   };
 }

@@ -34,7 +34,7 @@ export function formParameters(body: unknown): Array<[string, string]> {
 
 async function search(ctx: FhirContext, req: FhirRequest, scope: SearchScope, path: string, query: Array<[string, string]>): Promise<FhirResponse> {
   const result = await executeSearch(ctx, scope, query, { strict: isStrictHandling(req.headers.prefer) });
-  return { status: 200, body: searchBundle(ctx, path, query, result) as unknown as Record<string, unknown> };
+  return { status: 200, body: (await searchBundle(ctx, path, query, result)) as unknown as Record<string, unknown> };
 }
 
 /** `GET [base]/[type]?params` */

@@ -88,7 +88,7 @@ function links(base: string, path: string, query: Array<[string, string]>, resul
  * @param result - the executed search
  * @returns the Bundle
  */
-export function searchBundle(ctx: FhirContext, path: string, query: Array<[string, string]>, result: SearchResult): Bundle {
+export async function searchBundle(ctx: FhirContext, path: string, query: Array<[string, string]>, result: SearchResult): Promise<Bundle> {
   const base = ctx.baseUrl;
   const shape: ShapeOptions = { summary: result.controls.summary, elements: result.controls.elements };
   const entries: BundleEntry[] = [];
@@ -99,8 +99,14 @@ export function searchBundle(ctx: FhirContext, path: string, query: Array<[strin
       search: { mode: 'outcome' },
     });
   }
-  entries.push(...result.page.entries.map((e) => entry(ctx.budget, base, e.doc, 'match', shape)));
-  entries.push(...result.included.map((doc) => entry(ctx.budget, base, doc, 'include', shape)));
+  for (const e of result.page.entries) {
+    await ctx.budget.breathe();
+    entries.push(entry(ctx.budget, base, e.doc, 'match', shape));
+  }
+  for (const doc of result.included) {
+    await ctx.budget.breathe();
+    entries.push(entry(ctx.budget, base, doc, 'include', shape));
+  }
   return {
     resourceType: 'Bundle',
     id: randomUUID(),

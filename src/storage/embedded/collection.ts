@@ -10,6 +10,7 @@
  * Candidate sets come from {@link analyzeFilter}; {@link compileFilterPredicate} (mingo's answer, computed natively
  * for the common shapes) makes the final decision on each candidate.
  */
+import { TimeSlice } from '../../time-slice';
 import type { Filter, FindOptions, ResourceDocument } from '../ports';
 import { elementCoverage, ElementIndexes } from './element-index';
 import type { ElementCoverage, ElementEntries } from './element-index';
@@ -36,13 +37,11 @@ function idOnlyDirection(options: FindOptions): 1 | -1 | undefined {
 
 const SEP = '\u0000';
 
-/** Documents tested between two turns of the event loop: a search over a large collection never blocks it long. */
-export const YIELD_EVERY = 2000;
-
-/** Lets other work (other requests, `/healthz`) run before a long scan goes on. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
+/**
+ * Documents tested between two looks at the clock: a scan lets the event loop turn once per time slice
+ * (time-slice.ts), so a search over a large collection never blocks other requests long.
+ */
+export const YIELD_EVERY = 64;
 
 function invertedKey(path: string, value: unknown): string | undefined {
   return isIndexScalar(value) ? `${path}${SEP}${scalarKey(value)}` : undefined;
@@ -208,8 +207,8 @@ export class ResourceCollection {
   }
 
   /**
-   * Current documents matching a filter, sorted and paged by MongoDB rules. A long scan yields to the event loop
-   * every {@link YIELD_EVERY} documents tested; documents written meanwhile are seen as they are when reached.
+   * Current documents matching a filter, sorted and paged by MongoDB rules. A long scan lets the event loop turn
+   * once per time slice; documents written meanwhile are seen as they are when reached.
    *
    * @param filter - a MongoDB query document
    * @param options - sort, skip and limit
@@ -226,15 +225,16 @@ export class ResourceCollection {
     }
     const sorted = options.sort !== undefined && options.sort.length > 0;
     const matched: ResourceDocument[] = [];
+    const slice = new TimeSlice();
     let tested = 0;
     for (const id of candidates.ids) {
-      if (++tested % YIELD_EVERY === 0) await nextTurn();
+      if (++tested % YIELD_EVERY === 0) await slice.breathe();
       const doc = this.docs.get(id)?.doc;
       if (doc === undefined || !query.test(doc as unknown as Record<string, unknown>)) continue;
       matched.push(doc);
       if (!sorted && limit !== undefined && matched.length >= skip + limit) break;
     }
-    if (sorted && limit !== undefined) return selectSorted(matched, options.sort ?? [], skip + limit).slice(skip);
+    if (sorted && limit !== undefined) return (await selectSorted(matched, options.sort ?? [], skip + limit, slice)).slice(skip);
     const ordered = sorted ? sortDocuments(matched, options.sort ?? []) : matched;
     return ordered.slice(skip, limit === undefined ? undefined : skip + limit);
   }
@@ -248,9 +248,10 @@ export class ResourceCollection {
   ): Promise<ResourceDocument[]> {
     const wanted = limit === undefined ? Infinity : skip + limit;
     const matched: ResourceDocument[] = [];
+    const slice = new TimeSlice();
     const n = ids.length;
     for (let i = 0; i < n && matched.length < wanted; i++) {
-      if (i > 0 && i % YIELD_EVERY === 0) await nextTurn();
+      if (i > 0 && i % YIELD_EVERY === 0) await slice.breathe();
       const doc = this.docs.get(ids[direction === 1 ? i : n - 1 - i] as string)?.doc;
       if (doc !== undefined && query.test(doc as unknown as Record<string, unknown>)) matched.push(doc);
     }
@@ -272,8 +273,9 @@ export class ResourceCollection {
     const query = compileFilterPredicate(filter);
     let n = 0;
     let tested = 0;
+    const slice = new TimeSlice();
     for (const id of this.candidates(filter)) {
-      if (++tested % YIELD_EVERY === 0) await nextTurn();
+      if (++tested % YIELD_EVERY === 0) await slice.breathe();
       const doc = this.docs.get(id)?.doc;
       if (doc !== undefined && query.test(doc as unknown as Record<string, unknown>)) n++;
     }

@@ -6,6 +6,7 @@
  * in memory synchronously, in one turn of the event loop, so of two concurrent writes expecting the same
  * version exactly one wins. The batch is then one journal line, and the promise resolves after its fsync.
  */
+import { TimeSlice } from '../../time-slice';
 import {
   UniqueConflictError,
   VersionConflictError,
@@ -108,7 +109,7 @@ export class EmbeddedResourceStore implements ResourceStore {
   /** {@inheritDoc ResourceStore.history} */
   async history(query: HistoryQuery): Promise<ResourceDocument[]> {
     checkPaging(query);
-    return this.versions.query(query).map((row) => cloneJson(row));
+    return cloneAll(this.versions.query(query));
   }
 
   /** {@inheritDoc ResourceStore.countHistory} */
@@ -119,7 +120,7 @@ export class EmbeddedResourceStore implements ResourceStore {
   /** {@inheritDoc ResourceStore.search} */
   async search(filter: Filter, options: FindOptions = {}): Promise<ResourceDocument[]> {
     checkPaging(options);
-    return (await this.collection.find(withDeletionDefault(filter), options)).map((doc) => cloneJson(doc));
+    return cloneAll(await this.collection.find(withDeletionDefault(filter), options));
   }
 
   /** {@inheritDoc ResourceStore.count} */
@@ -161,4 +162,15 @@ export class EmbeddedResourceStore implements ResourceStore {
     }
     return prepared;
   }
+}
+
+/** Copies of stored documents, made a time slice at a time (a page of 1,000 large documents takes a while). */
+async function cloneAll(docs: readonly ResourceDocument[]): Promise<ResourceDocument[]> {
+  const slice = new TimeSlice();
+  const copies: ResourceDocument[] = new Array<ResourceDocument>(docs.length);
+  for (let i = 0; i < docs.length; i++) {
+    if (i % 16 === 15) await slice.breathe();
+    copies[i] = cloneJson(docs[i] as ResourceDocument);
+  }
+  return copies;
 }

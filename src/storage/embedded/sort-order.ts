@@ -7,6 +7,7 @@
  * order (https://www.mongodb.com/docs/manual/reference/method/cursor.sort/#sort-with-arrays and
  * https://www.mongodb.com/docs/manual/reference/bson-type-comparison-order/).
  */
+import type { TimeSlice } from '../../time-slice';
 import type { Sort } from '../ports';
 
 /** Sort key of an empty array: below null and missing values. */
@@ -209,9 +210,10 @@ export function sortDocuments<T>(docs: readonly T[], sort: Sort): T[] {
  * @param docs - documents in input order (not modified)
  * @param sort - sort keys in order
  * @param limit - how many to keep
+ * @param slice - lets the event loop turn while many documents are placed (time-slice.ts)
  * @returns the first `limit` documents in sort order
  */
-export function selectSorted<T>(docs: readonly T[], sort: Sort, limit: number): T[] {
+export async function selectSorted<T>(docs: readonly T[], sort: Sort, limit: number, slice?: TimeSlice): Promise<T[]> {
   if (sort.length === 0 || limit >= docs.length) return sortDocuments(docs, sort).slice(0, limit);
   if (limit <= 0) return [];
   const compare = (x: unknown[], y: unknown[]): number => {
@@ -222,7 +224,9 @@ export function selectSorted<T>(docs: readonly T[], sort: Sort, limit: number): 
     return 0;
   };
   const window: Array<{ doc: T; keys: unknown[] }> = [];
+  let placed = 0;
   for (const doc of docs) {
+    if (slice && ++placed % 64 === 0) await slice.breathe();
     const keys = sort.map(([path, dir]) => sortKeyOf(doc, path, dir));
     if (window.length === limit && compare(keys, (window[limit - 1] as { keys: unknown[] }).keys) >= 0) continue;
     // Insert after every entry that sorts before or equal to it (stability).
