@@ -91,4 +91,13 @@ describe('failed sign-in limits', () => {
     for (let i = 0; i < 2; i++) expect((await fromF(jack.email, 'wrong')).status).toBe(401);
     expect((await fromF(jack.email, jack.password)).status).toBe(303);
   });
+
+  it('counts a right password for an inactive account as a failure, exactly like a wrong one', async () => {
+    const kim = await putUser(t, 'kim', { active: false });
+    const fromG = await loginForm('127.0.0.8');
+    for (let i = 0; i < 3; i++) expect((await fromG(kim.email, kim.password)).status).toBe(401);
+    expect((await fromG(kim.email, kim.password)).status).toBe(429);
+    // The address is blocked too, as after three wrong passwords.
+    expect((await fromG('someone@example.org', 'x')).status).toBe(429);
+  });
 });

@@ -4,6 +4,7 @@
  */
 import request from 'supertest';
 import { FhirRepository } from '../../src/fhir/repository/repository';
+import * as hashing from '../../src/security/hashing';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
 import {
   authorizeQuery,
@@ -24,7 +25,8 @@ let t: TestApp;
 const { challenge } = pkce();
 
 beforeAll(async () => {
-  t = await buildTestApp();
+  // Every failed sign-in counts against the (shared) test IP; the limit itself is tested in login-rate-limit.
+  t = await buildTestApp({ LOGIN_MAX_FAILURES: '100' });
   await putClient(t, 'app');
   await putClient(t, 'evil', { name: '<img src=x onerror=alert(1)>' });
 });
@@ -118,15 +120,64 @@ describe('signing in', () => {
     expect(logged).not.toContain('wrong-password-xyz');
   });
 
-  it('refuses an inactive user, and a user whose membership is inactive', async () => {
-    const carol = await putUser(t, 'carol', { active: false });
-    const dave = await putUser(t, 'dave', {}, { active: false });
-    for (const credentials of [carol, dave]) {
-      const { browser, page } = await openLogin();
-      const res = await submitLogin(browser, page, credentials);
-      expect(res.status).toBe(403);
-      expect(res.text).toContain('This account is not active.');
-      expect(browser.cookies.has('fhir_session')).toBe(false);
+  it('answers an inactive user and an inactive membership exactly as a wrong password, and logs the difference', async () => {
+    // One account each, so the two answers carry the same email: first a wrong password while it is active, then
+    // the right password once it (or its only membership) is deactivated.
+    for (const [id, deactivate] of [['carol', 'User'], ['dave', 'Membership']] as const) {
+      const account = await putUser(t, id);
+      const wrong = await openLogin();
+      const wrongRes = await submitLogin(wrong.browser, wrong.page, { ...account, password: 'wrong-password-xyz' });
+      const r = new FhirRepository(t.storage.resources, t.boot.project.key);
+      await r.patch(deactivate, id, [{ op: 'replace', path: '/active', value: false }]);
+      const logged = t.logLines.length;
+      const inactive = await openLogin();
+      const inactiveRes = await submitLogin(inactive.browser, inactive.page, account);
+
+      expect(inactiveRes.status).toBe(401);
+      expect(inactive.browser.cookies.has('fhir_session')).toBe(false);
+      expect(inactiveRes.text).toContain('The email or password is incorrect.');
+      expect(inactiveRes.text).not.toMatch(/not active|inactive|deactivated|administrator/i);
+      // Byte-identical once the per-interaction tokens are blanked; the same headers too.
+      const blank = (res: request.Response, page: request.Response) => {
+        const { fields } = scrapeForm(page.text);
+        return res.text.split(fields.interaction as string).join('<interaction>').split(fields.csrf as string).join('<csrf>');
+      };
+      expect(blank(inactiveRes, inactive.page)).toBe(blank(wrongRes, wrong.page));
+      const headers = (res: request.Response) => {
+        const { date: _date, 'x-request-id': _id, ...rest } = res.headers;
+        return rest;
+      };
+      expect({ status: inactiveRes.status, headers: headers(inactiveRes) }).toEqual({ status: wrongRes.status, headers: headers(wrongRes) });
+
+      // The operator sees it: login_failed, reason inactive, the User id, never the password or the email.
+      const lines = t.logLines.slice(logged).filter((line) => line.event === 'login_failed');
+      expect(lines).toEqual([expect.objectContaining({ event: 'login_failed', reason: 'inactive', userId: id, inactive: deactivate === 'User' ? 'user' : 'membership' })]);
+      expect(JSON.stringify(lines)).not.toContain(account.password);
+      expect(JSON.stringify(lines)).not.toContain(account.email);
+    }
+  });
+
+  it('verifies one password hash per attempt whatever the outcome (unknown or empty email, wrong password, inactive account)', async () => {
+    const kate = await putUser(t, 'kate');
+    const liam = await putUser(t, 'liam', { active: false });
+    const mona = await putUser(t, 'mona', {}, { active: false });
+    const spy = jest.spyOn(hashing, 'verifyPassword');
+    try {
+      for (const credentials of [
+        { email: 'nobody@example.org', password: 'x' },
+        { email: '', password: 'x' },
+        { email: kate.email, password: '' },
+        { ...kate, password: 'wrong-password-xyz' },
+        liam,
+        mona,
+      ]) {
+        spy.mockClear();
+        const { browser, page } = await openLogin();
+        const res = await submitLogin(browser, page, credentials);
+        expect({ email: credentials.email, status: res.status, hashes: spy.mock.calls.length }).toEqual({ email: credentials.email, status: 401, hashes: 1 });
+      }
+    } finally {
+      spy.mockRestore();
     }
   });
 

@@ -1,19 +1,21 @@
 /**
- * `refresh_token` (RFC 6749 §6, RFC 9700 §4.14.2):
- * - the token is consumed atomically and replaced by a new one (rotation); the old one is remembered as used,
- *   and presenting it again → `invalid_grant` and the whole grant (every token of the family) is revoked;
- * - it must belong to this client in this project, checked before the token is used: another client's token
- *   (live or used) → `invalid_grant`, and the token is neither consumed nor its grant revoked;
- * - its grant, user and membership must still be active;
+ * `refresh_token` (RFC 6749 §6, RFC 9700 §4.14.2). The request is checked in full before the token is used, so a
+ * refused request changes nothing and the same token still works for its client afterwards:
+ * - it must belong to this client in this project: another client's token (live or used) → `invalid_grant`, and
+ *   the token is neither consumed nor its grant revoked (docs/oauth.md says why);
+ * - a used token presented by its own client → `invalid_grant` and the whole grant (every token of the family) is
+ *   revoked;
+ * - its grant, user and membership must still be active (`invalid_grant`);
  * - `scope` may narrow the access token's scopes, never widen them (`invalid_scope`); the new refresh token keeps
  *   the scopes of the one it replaces (§6), so a later refresh may ask for them again;
- * - the family lives at most the client's refreshTokenLifetime from the authorization (its grant's expiry).
+ * then the token is consumed atomically and replaced by a new one (rotation): of two concurrent uses one wins and
+ * the other counts as reuse. The family lives at most the client's refreshTokenLifetime from the authorization.
  */
 import { InvalidGrantError, InvalidScopeError } from '../errors';
 import { isCoveredBy, parseScope } from '../scopes';
 import { isGrantActive, readGrant, revokeGrant } from '../tokens/grants';
 import { accessTokenLifetime, issueTokens, type TokenResponse } from '../tokens/issue';
-import { refreshTokenOwner, useRefreshToken } from '../tokens/refresh-tokens';
+import { inspectRefreshToken, useRefreshToken } from '../tokens/refresh-tokens';
 import type { GrantContext } from './index';
 import { userContext } from './user-context';
 
@@ -30,30 +32,53 @@ export const parameters: readonly string[] = ['refresh_token'];
 export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   const { body, deps, project } = ctx;
   const client = ctx.auth.client;
-  const owner = await refreshTokenOwner(deps, body.refresh_token as string);
-  if (owner && (owner.project !== project.key || owner.clientId !== client.id)) throw new InvalidGrantError('The refresh token was issued to another client');
-  const use = await useRefreshToken(deps, body.refresh_token as string);
-  if (use.status === 'reused') {
-    await revokeGrant(deps, use.grantId);
-    throw new InvalidGrantError('The refresh token was already used; its grant is revoked');
+  const token = body.refresh_token as string;
+  const presented = await inspectRefreshToken(deps, token);
+  if (presented.status === 'unknown') throw new InvalidGrantError('The refresh token is invalid or expired');
+  const { grant } = presented;
+  const ownedHere = grant.project === project.key && grant.clientId === client.id;
+  if (!ownedHere || (presented.status === 'live' && presented.data.clientId !== client.id)) {
+    throw new InvalidGrantError('The refresh token was issued to another client');
   }
-  if (use.status === 'unknown') throw new InvalidGrantError('The refresh token is invalid or expired');
-  if (use.data.clientId !== client.id) throw new InvalidGrantError('The refresh token was issued to another client');
-  const grant = await readGrant(deps, use.data.grantId);
-  if (!isGrantActive(grant) || grant.project !== project.key) throw new InvalidGrantError('The grant was revoked');
-  let scope = use.data.scope;
-  if (body.scope !== undefined) {
-    const requested = parseScope(body.scope);
-    const widened = requested.filter((s) => !isCoveredBy(s, use.data.scope));
-    if (widened.length > 0) throw new InvalidScopeError(`Scopes not in the original grant: ${widened.join(' ').slice(0, 200)}`);
-    if (requested.length > 0) scope = requested;
-  }
+  if (presented.status === 'used') return reused(ctx, grant.grantId);
+  if (!isGrantActive(grant)) throw new InvalidGrantError('The grant was revoked');
+  const granted = presented.data.scope;
+  const scope = requestedScope(body.scope, granted);
   let fhirUser: string | undefined;
   if (grant.userId) {
     const user = await userContext(deps, project.key, grant.userId, grant.membershipId);
     if (!user.active) throw new InvalidGrantError('The user or membership is no longer active');
     fhirUser = user.fhirUser;
   }
+  // Every check passed: only now is the token used.
+  const use = await useRefreshToken(deps, token);
+  if (use.status === 'reused') return reused(ctx, use.grantId);
+  if (use.status === 'unknown') throw new InvalidGrantError('The refresh token is invalid or expired');
   const lifetime = accessTokenLifetime(client, grant.userId ? 'user' : 'backend');
-  return issueTokens(deps, ctx.keys, { project, client, grant, scope, lifetime, refreshScope: use.data.scope, fhirUser, allowRefresh: true, refreshing: true });
+  return issueTokens(deps, ctx.keys, { project, client, grant, scope, lifetime, refreshScope: granted, fhirUser, allowRefresh: true, refreshing: true });
+}
+
+/**
+ * The scopes of the new access token: the requested ones when given, which must all be covered by the granted ones.
+ * @param requested - the `scope` parameter, if any
+ * @param granted - the refresh token's scopes
+ * @returns the scopes to issue
+ * @throws InvalidScopeError when a requested scope was not granted
+ */
+function requestedScope(requested: string | undefined, granted: string[]): string[] {
+  if (requested === undefined) return granted;
+  const asked = parseScope(requested);
+  const widened = asked.filter((s) => !isCoveredBy(s, granted));
+  if (widened.length > 0) throw new InvalidScopeError(`Scopes not in the original grant: ${widened.join(' ').slice(0, 200)}`);
+  return asked.length > 0 ? asked : granted;
+}
+
+/**
+ * A used refresh token presented again by its own client: the family is revoked.
+ * @param ctx - the token request
+ * @param grantId - the token's grant
+ */
+async function reused(ctx: GrantContext, grantId: string): Promise<never> {
+  await revokeGrant(ctx.deps, grantId);
+  throw new InvalidGrantError('The refresh token was already used; its grant is revoked');
 }

@@ -1,7 +1,8 @@
 /**
  * The login page (GET shows the form, POST checks the credentials).
  * - email + password against the project's Users (scrypt); inactive users (or users whose memberships are all
- *   inactive) are refused;
+ *   inactive) are refused with exactly the answer a wrong password gets (status, page, counted as a failure, same
+ *   work, so the same time): a deactivated account's password cannot be probed; the log line tells them apart;
  * - failed attempts are counted per IP and per account; over the limit → 429 page with `Retry-After`, checked
  *   before the password so a blocked account cannot be probed;
  * - success starts a new session (new id, `fhir_session` cookie), records the sign-in on the interaction and
@@ -23,7 +24,6 @@ import { loginPage } from './views/pages';
 import { sendPage } from './views/respond';
 
 const INVALID = 'The email or password is incorrect.';
-const INACTIVE = 'This account is not active. Contact the project administrator.';
 
 function showLogin(ctx: InteractionContext, res: Response, interaction: Interaction, client: AuthorizeClient, status: number, extra: { email?: string; error?: string } = {}): void {
   const email = extra.email ?? interaction.request.loginHint;
@@ -75,12 +75,14 @@ export function loginSubmitHandler(deps: OAuthDeps, limiter: LoginRateLimiter) {
         'Retry-After': String(wait),
       });
     }
-    const check = email && password ? await checkCredentials(deps.storage.resources, ctx.project.key, email, password) : ({ ok: false, reason: 'invalid' } as const);
+    const check = await checkCredentials(deps.storage.resources, ctx.project.key, email, password);
     if (!check.ok) {
-      // Audit line without the email or password (the request id ties it to the access log line).
-      req.ctx.logger.warn({ event: 'login_failed', project: ctx.project.key, reason: check.reason }, 'sign-in failed');
-      if (check.reason === 'invalid') limiter.recordFailure([keys.ip, keys.account]);
-      return showLogin(ctx, res, interaction, client, check.reason === 'invalid' ? 401 : 403, { email, error: check.reason === 'invalid' ? INVALID : INACTIVE });
+      // Audit line without the email or password (the request id ties it to the access log line). An inactive
+      // account is named by its User id: its owner's right password must reach an operator, not the page.
+      const detail = check.reason === 'inactive' ? { userId: check.userId, inactive: check.inactive } : {};
+      req.ctx.logger.warn({ event: 'login_failed', project: ctx.project.key, reason: check.reason, ...detail }, 'sign-in failed');
+      limiter.recordFailure([keys.ip, keys.account]);
+      return showLogin(ctx, res, interaction, client, 401, { email, error: INVALID });
     }
     limiter.reset(keys.account);
     req.ctx.logger.info({ event: 'login', project: ctx.project.key, userId: check.user.id }, 'signed in');

@@ -18,7 +18,12 @@ export interface SignInUser {
 /** The outcome of checking credentials. */
 export type CredentialCheck =
   | { ok: true; user: SignInUser; membershipId?: string }
-  | { ok: false; reason: 'invalid' | 'inactive' };
+  | { ok: false; reason: 'invalid' }
+  /** The right password for a User that may not act: for the audit log only, never shown. */
+  | { ok: false; reason: 'inactive'; userId: string; inactive: 'user' | 'membership' };
+
+/** Whether a user may act, and if not, what is inactive. */
+type Standing = { active: true; user: SignInUser; membershipId?: string } | { active: false; inactive: 'user' | 'membership' };
 
 let dummyHash: Promise<string> | undefined;
 
@@ -78,18 +83,25 @@ export async function activeUser(
   project: string,
   userId: string,
 ): Promise<{ user: SignInUser; membershipId?: string } | undefined> {
+  const standing = await standingOf(resources, project, userId);
+  return standing.active ? { user: standing.user, ...(standing.membershipId !== undefined ? { membershipId: standing.membershipId } : {}) } : undefined;
+}
+
+async function standingOf(resources: ResourceStore, project: string, userId: string): Promise<Standing> {
   const user = await readUser(resources, project, userId);
-  if (!user?.active) return undefined;
+  if (!user?.active) return { active: false, inactive: 'user' };
   const memberships = await findMemberships(resources, project, userId);
-  if (memberships.length === 0) return { user };
+  if (memberships.length === 0) return { active: true, user };
   const membership = memberships.find((m) => m.active);
-  return membership ? { user, membershipId: membership.id } : undefined;
+  return membership ? { active: true, user, membershipId: membership.id } : { active: false, inactive: 'membership' };
 }
 
 /**
- * Checks an email and password against the project's users (scrypt, constant-time; an unknown email costs the
- * same as a wrong password). An inactive user, or one whose memberships are all inactive, is refused even with
- * the right password.
+ * Checks an email and password against the project's users. Every call does the same work whatever the outcome,
+ * so its duration tells nothing: one scrypt verification (against a dummy hash when the email is unknown or
+ * empty), and for a known email the User and Membership lookups, made before the password's verdict is known.
+ * An inactive user, or one whose memberships are all inactive, is refused even with the right password; the
+ * caller must answer that exactly like a wrong password (the `inactive` detail is for the audit log).
  * @param resources - the resource store
  * @param project - the project key
  * @param email - the submitted email
@@ -102,8 +114,11 @@ export async function checkCredentials(resources: ResourceStore, project: string
     ? await resources.search({ project, type: 'User', uniqueKeys: `User.email|${normalized}` }, { limit: 1 })
     : [];
   const hash = doc && !doc.deleted && typeof doc.resource?.password === 'string' ? doc.resource.password : undefined;
-  const matches = await verifyPassword(password, hash ?? (await timingDummy()));
-  if (!hash || !matches || !doc) return { ok: false, reason: 'invalid' };
-  const active = await activeUser(resources, project, doc.id);
-  return active ? { ok: true, ...active } : { ok: false, reason: 'inactive' };
+  const [matches, standing] = await Promise.all([
+    verifyPassword(password, hash ?? (await timingDummy())),
+    hash && doc ? standingOf(resources, project, doc.id) : undefined,
+  ]);
+  if (!hash || !matches || !doc || !standing || password === '') return { ok: false, reason: 'invalid' };
+  if (!standing.active) return { ok: false, reason: 'inactive', userId: doc.id, inactive: standing.inactive };
+  return { ok: true, user: standing.user, ...(standing.membershipId !== undefined ? { membershipId: standing.membershipId } : {}) };
 }

@@ -1,11 +1,11 @@
 /**
  * Refresh tokens: opaque, stored hashed (kind `refresh-token`), rotated on every use. A used token leaves a
  * `used-refresh-token` marker naming its grant; presenting it again, even concurrently with its first use,
- * revokes the whole grant (RFC 9700 §4.14.2). Whose a token is (its grant's project and client) can be read
- * without using it, so a request from anyone else is refused before anything is consumed.
+ * revokes the whole grant (RFC 9700 §4.14.2). A token can be inspected without using it (whose it is, its grant,
+ * its scopes), so a request is checked in full before anything is consumed.
  */
 import type { OAuthDeps } from '../deps';
-import { readGrant } from './grants';
+import { type Grant, readGrant } from './grants';
 import { newOpaqueToken, tokenKey } from './hash';
 import { redeemOnce } from './single-use';
 
@@ -73,6 +73,30 @@ export interface RefreshTokenOwner {
   clientId: string;
 }
 
+/** A presented refresh token, inspected without being used. */
+export type PresentedRefreshToken =
+  | { status: 'live'; data: RefreshTokenData; grant: Grant }
+  | { status: 'used'; grant: Grant }
+  | { status: 'unknown' };
+
+/**
+ * Looks a refresh token up without using it: live (with its data and grant), already used (with the grant its
+ * marker names), or unknown (never issued, expired, or its grant gone). Nothing is consumed or changed.
+ * @param deps - OAuth dependencies
+ * @param token - the token
+ * @returns what the token is
+ */
+export async function inspectRefreshToken(deps: OAuthDeps, token: string): Promise<PresentedRefreshToken> {
+  const key = tokenKey(token);
+  const live = await deps.storage.records.get(KIND, key, { shared: true });
+  const record = live ?? (await deps.storage.records.get(USED_KIND, key, { shared: true }));
+  const grantId = record?.value.grantId;
+  if (typeof grantId !== 'string') return { status: 'unknown' };
+  const grant = await readGrant(deps, grantId, { shared: true });
+  if (typeof grant?.project !== 'string' || typeof grant.clientId !== 'string') return { status: 'unknown' };
+  return live ? { status: 'live', data: live.value as unknown as RefreshTokenData, grant } : { status: 'used', grant };
+}
+
 /**
  * The owner of a refresh token, live or already used (through the grant its used marker names). Nothing is
  * consumed or changed.
@@ -81,11 +105,6 @@ export interface RefreshTokenOwner {
  * @returns the project and client of its grant, or undefined when the token or its grant is unknown
  */
 export async function refreshTokenOwner(deps: OAuthDeps, token: string): Promise<RefreshTokenOwner | undefined> {
-  const key = tokenKey(token);
-  const record = (await deps.storage.records.get(KIND, key, { shared: true })) ?? (await deps.storage.records.get(USED_KIND, key, { shared: true }));
-  const grantId = record?.value.grantId;
-  if (typeof grantId !== 'string') return undefined;
-  const grant = await readGrant(deps, grantId, { shared: true });
-  if (typeof grant?.project !== 'string' || typeof grant.clientId !== 'string') return undefined;
-  return { project: grant.project, clientId: grant.clientId };
+  const presented = await inspectRefreshToken(deps, token);
+  return presented.status === 'unknown' ? undefined : { project: presented.grant.project, clientId: presented.grant.clientId };
 }
