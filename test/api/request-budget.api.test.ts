@@ -122,3 +122,36 @@ describe('the response budget', () => {
     expect((await t.api.get(`${t.base}/Patient/budget-big/_history?_count=1`)).status).toBe(200);
   });
 });
+
+describe('the time budget', () => {
+  let slow: TestApp;
+  beforeAll(async () => {
+    slow = await buildTestApp({ REQUEST_TIMEOUT_MS: '100', SEED_DEMO: 'false' });
+    // One small write per request (a loaded machine may still push one past 100 ms: it is then sent again).
+    for (let i = 0; i < 300; i++) {
+      const resource = observation(i);
+      let status = 0;
+      for (let attempt = 0; attempt < 5 && status !== 201 && status !== 200; attempt++) {
+        status = (await slow.api.put(`${slow.base}/Observation/${String(resource.id)}`).set('Content-Type', FHIR_JSON).set('Prefer', 'return=minimal').send(resource)).status;
+      }
+      expect([200, 201]).toContain(status);
+    }
+  });
+  afterAll(async () => {
+    await slow.close();
+  });
+
+  it('stops a batch at REQUEST_TIMEOUT_MS: the entries answered in time, then 422 too-costly for the rest', async () => {
+    // 1,000 searches of 300 resources each take far longer than 100 ms on any machine.
+    const entry = Array.from({ length: 1000 }, () => ({ request: { method: 'GET', url: 'Observation?_count=300&_total=accurate' } }));
+    const res = await slow.api.post(slow.base).set('Content-Type', FHIR_JSON).send({ resourceType: 'Bundle', type: 'batch', entry });
+    expect(res.status).toBe(200);
+    const statuses = (res.body.entry as Array<{ response: { status: string } }>).map((e) => e.response.status);
+    const answered = statuses.filter((s) => s.startsWith('200')).length;
+    expect(answered).toBeLessThan(1000);
+    expect(statuses.slice(answered).every((s) => s.startsWith('422'))).toBe(true);
+    const refused = res.body.entry[answered] as { response: { outcome: Json } };
+    tooCostly(refused.response.outcome);
+    expect(JSON.stringify(refused.response.outcome)).toContain('REQUEST_TIMEOUT_MS');
+  });
+});
