@@ -3,6 +3,7 @@
  * A bad value throws a {@link ConfigError} naming the variable; `main.ts` prints it and exits.
  */
 import { isIP } from 'node:net';
+import { decodeKeyEncryptionKey } from '../security/key-encryption';
 import { type Config, DEFAULTS, ENV, LOG_LEVELS, type LogLevel } from './schema';
 
 /** A configuration value is invalid. */
@@ -59,7 +60,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     oauthRateLimit: parseInteger(ENV.oauthRateLimit, get('oauthRateLimit'), DEFAULTS.oauthRateLimit, 0, 10_000_000),
     oauthRateLimitWindowSeconds: parseInteger(ENV.oauthRateLimitWindowSeconds, get('oauthRateLimitWindowSeconds'), DEFAULTS.oauthRateLimitWindowSeconds, 1, 86_400),
     smartStyleUrl: get('smartStyleUrl') ?? DEFAULTS.smartStyleUrl,
+    production: get('production') === 'production',
+    keyEncryptionKey: parseKeyEncryptionKey(ENV.keyEncryptionKey, get('keyEncryptionKey')),
+    keyEncryptionKeyPrevious: parseKeyEncryptionKey(ENV.keyEncryptionKeyPrevious, get('keyEncryptionKeyPrevious')),
   };
+  if (config.production && !config.keyEncryptionKey) {
+    throw new ConfigError(
+      ENV.keyEncryptionKey,
+      'required when NODE_ENV=production (32 random bytes as 64 hex digits or 43 base64url characters, e.g. `openssl rand -hex 32`)',
+    );
+  }
+  if (config.keyEncryptionKeyPrevious && !config.keyEncryptionKey) {
+    throw new ConfigError(ENV.keyEncryptionKeyPrevious, `set only together with ${ENV.keyEncryptionKey} (the new key)`);
+  }
+  if (config.keyEncryptionKey && config.keyEncryptionKeyPrevious?.equals(config.keyEncryptionKey)) {
+    throw new ConfigError(ENV.keyEncryptionKeyPrevious, `is the same key as ${ENV.keyEncryptionKey}`);
+  }
   return config;
 }
 
@@ -142,6 +158,14 @@ function parseSecret(name: string, raw: string | undefined, minLength: number): 
   if (raw === undefined) return undefined;
   if (raw.length < minLength) throw new ConfigError(name, `must be at least ${minLength} characters`);
   return raw;
+}
+
+/** A 256-bit key: 64 hex digits or 43 base64url characters. */
+function parseKeyEncryptionKey(name: string, raw: string | undefined): Buffer | undefined {
+  if (raw === undefined) return undefined;
+  const key = decodeKeyEncryptionKey(raw);
+  if (!key) throw new ConfigError(name, `expected 32 bytes as 64 hex digits or 43 base64url characters (got ${raw.length} characters)`);
+  return key;
 }
 
 /** Named address ranges Express (proxy-addr) understands in `trust proxy`. */

@@ -70,6 +70,16 @@ export interface Config {
    * `{project}` are replaced per project. The default is the style document the server serves for each project.
    */
   smartStyleUrl: string;
+  /** NODE_ENV: `production` turns on the production requirements (KEY_ENCRYPTION_KEY must be set). */
+  production: boolean;
+  /**
+   * KEY_ENCRYPTION_KEY: the key (32 bytes, 64 hex digits or 43 base64url characters) that encrypts the private
+   * signing keys in the store. Required in production; in development a key is generated once and kept in
+   * `DATA_DIR/key-encryption-key` when it is unset.
+   */
+  keyEncryptionKey?: Buffer;
+  /** KEY_ENCRYPTION_KEY_PREVIOUS: the former key during a rotation; stored keys it encrypted are re-encrypted at start. */
+  keyEncryptionKeyPrevious?: Buffer;
 }
 
 /** Environment variable names, for documentation and error messages. */
@@ -100,6 +110,9 @@ export const ENV = {
   oauthRateLimit: 'OAUTH_RATE_LIMIT',
   oauthRateLimitWindowSeconds: 'OAUTH_RATE_LIMIT_WINDOW_SECONDS',
   smartStyleUrl: 'SMART_STYLE_URL',
+  production: 'NODE_ENV',
+  keyEncryptionKey: 'KEY_ENCRYPTION_KEY',
+  keyEncryptionKeyPrevious: 'KEY_ENCRYPTION_KEY_PREVIOUS',
 } as const satisfies Record<keyof Config, string>;
 
 /** Defaults for every optional key. */
