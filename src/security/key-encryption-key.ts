@@ -10,6 +10,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config/schema';
+import type { StorageLogger } from '../storage/logger';
+import { fsyncDirectory } from '../storage/embedded/journal-file';
+import { makeDirectoryPrivate, PRIVATE_FILE_MODE } from '../storage/private-files';
 import { decodeKeyEncryptionKey, KeyEncryption, KeyEncryptionError } from './key-encryption';
 
 /** Name of the development key file inside DATA_DIR. */
@@ -31,16 +34,20 @@ export interface ResolvedKeyEncryption {
  * Finds the key-encryption key; generates one (not yet written) in development when none exists.
  *
  * @param config - KEY_ENCRYPTION_KEY, KEY_ENCRYPTION_KEY_PREVIOUS, NODE_ENV and DATA_DIR
+ * @param logger - told when DATA_DIR's modes are tightened
  * @returns the key and where it came from
  * @throws KeyEncryptionError when the development key file is unreadable or malformed
  */
 export function resolveKeyEncryption(
   config: Pick<Config, 'keyEncryptionKey' | 'keyEncryptionKeyPrevious' | 'production' | 'dataDir'>,
+  logger: StorageLogger,
 ): ResolvedKeyEncryption {
   if (config.keyEncryptionKey) {
     return { encryption: new KeyEncryption(config.keyEncryptionKey, config.keyEncryptionKeyPrevious), source: 'environment', persist: () => undefined };
   }
   if (config.production) throw new KeyEncryptionError('required when NODE_ENV=production');
+  // With MongoDB, DATA_DIR holds only this file: it gets the same private modes as the embedded store's.
+  makeDirectoryPrivate(config.dataDir, logger);
   const file = path.resolve(config.dataDir, KEK_FILE);
   let text: string | undefined;
   try {
@@ -68,14 +75,14 @@ export function resolveKeyEncryption(
   };
 }
 
-/** Creates a file readable by its owner only (its directory 0700 when created), fsync'd; never overwrites. */
+/** Creates a file readable by its owner only, fsync'd; never overwrites. */
 function writePrivateFile(file: string, content: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const fd = fs.openSync(file, 'wx', 0o600);
+  const fd = fs.openSync(file, 'wx', PRIVATE_FILE_MODE);
   try {
     fs.writeFileSync(fd, content);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
+  fsyncDirectory(path.dirname(file));
 }

@@ -73,7 +73,7 @@ export async function secureStoredKeys(
  * @throws KeyEncryptionError when a stored key does not open with the configured key
  */
 export async function prepareKeysAtRest(config: Config, records: RecordStore, logger: StorageLogger): Promise<KeysAtRest> {
-  const resolved = resolveKeyEncryption(config);
+  const resolved = resolveKeyEncryption(config, logger);
   let counts: Awaited<ReturnType<typeof secureStoredKeys>>;
   try {
     counts = await secureStoredKeys(records, resolved.encryption, () => resolved.persist());

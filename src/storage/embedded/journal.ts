@@ -8,6 +8,7 @@
  *   acknowledged) is ignored; a bad line anywhere else is corruption and opening fails.
  * - Then it is compacted: the current state is written to a temp file, fsync'd, renamed over the journal and
  *   the directory fsync'd, which also drops the torn tail.
+ * - The data directory is private (0700, files 0600; tightened at open, see private-files.ts).
  * - If a write or fsync fails, the journal stops accepting writes (fail-stop): memory may hold changes the
  *   disk does not, and only a restart (replay) restores a state known to be durable.
  */
@@ -15,6 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ResourceDocument, StoredRecord } from '../ports';
 import type { StorageLogger } from '../logger';
+import { makeDirectoryPrivate, PRIVATE_FILE_MODE } from '../private-files';
 import { acquireDataDirLock } from './data-dir-lock';
 import { fsyncDirectory, readLines, writeFileDurably } from './journal-file';
 import type { JournalLine } from './journal-file';
@@ -197,7 +199,7 @@ export class Journal {
    */
   static async open(options: JournalOptions): Promise<Journal> {
     const { dataDir, logger, handlers } = options;
-    fs.mkdirSync(dataDir, { recursive: true });
+    makeDirectoryPrivate(dataDir, logger);
     const release = acquireDataDirLock(dataDir);
     try {
       const file = path.join(dataDir, JOURNAL_FILE);
@@ -214,7 +216,7 @@ export class Journal {
         { file, entries: replayed.lines, bytesBefore, bytesAfter, ms: Date.now() - started },
         'journal: replayed and compacted',
       );
-      const handle = await fs.promises.open(file, 'a');
+      const handle = await fs.promises.open(file, 'a', PRIVATE_FILE_MODE);
       return new Journal(file, handle, release);
     } catch (err) {
       release();
