@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   const storage = await openStorage({ mongodbUri: config.mongodbUri, dataDir: config.dataDir, logger });
   let atRest: KeysAtRest;
   try {
-    atRest = await prepareKeysAtRest(config, storage.records, logger);
+    atRest = await prepareKeysAtRest(config, storage, logger);
   } catch (err) {
     await storage.close();
     throw err;

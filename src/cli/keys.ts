@@ -30,7 +30,7 @@ async function withStore<T>(task: (storage: Storage, keys: KeyStore, atRest: Key
   const logger = createLogger('warn');
   const storage = await openStorage({ mongodbUri: config.mongodbUri, dataDir: config.dataDir, logger });
   try {
-    const atRest = await prepareKeysAtRest(config, storage.records, logger);
+    const atRest = await prepareKeysAtRest(config, storage, logger);
     if (atRest.generatedKey) {
       process.stderr.write(`Generated the key-encryption key ${atRest.generatedKey} (shown once; kept in ${atRest.file}). Set KEY_ENCRYPTION_KEY in production.\n`);
     }

@@ -6,13 +6,14 @@
  *    stops the start with a message naming KEY_ENCRYPTION_KEY (no key is created or changed);
  * 3. only then write a newly generated development key to its file;
  * 4. seal keys still stored in clear (records from before encryption) and re-seal keys sealed by
- *    KEY_ENCRYPTION_KEY_PREVIOUS with KEY_ENCRYPTION_KEY.
+ *    KEY_ENCRYPTION_KEY_PREVIOUS with KEY_ENCRYPTION_KEY; then compact the store, so the embedded journal no
+ *    longer holds the former values.
  */
 import type { Config } from '../../config/schema';
 import { type KeyEncryption, KeyEncryptionError } from '../../security/key-encryption';
 import { resolveKeyEncryption, type ResolvedKeyEncryption } from '../../security/key-encryption-key';
 import type { StorageLogger } from '../../storage/logger';
-import type { RecordStore, StoredRecord } from '../../storage/ports';
+import type { RecordStore, Storage, StoredRecord } from '../../storage/ports';
 import { keyRecordOf, openPrivateJwk, resealed, SIGNING_KEY_KIND } from './key-record';
 
 /** What the start-up step found and did. */
@@ -67,16 +68,16 @@ export async function secureStoredKeys(
  * Resolves the key-encryption key and secures the stored signing keys with it (see the module comment).
  *
  * @param config - the configuration
- * @param records - the record store
+ * @param storage - the open storage
  * @param logger - receives what was done (never key material)
  * @returns the key-encryption keys, where they came from and what was done
  * @throws KeyEncryptionError when a stored key does not open with the configured key
  */
-export async function prepareKeysAtRest(config: Config, records: RecordStore, logger: StorageLogger): Promise<KeysAtRest> {
+export async function prepareKeysAtRest(config: Config, storage: Storage, logger: StorageLogger): Promise<KeysAtRest> {
   const resolved = resolveKeyEncryption(config, logger);
   let counts: Awaited<ReturnType<typeof secureStoredKeys>>;
   try {
-    counts = await secureStoredKeys(records, resolved.encryption, () => resolved.persist());
+    counts = await secureStoredKeys(storage.records, resolved.encryption, () => resolved.persist());
   } catch (err) {
     if (!(err instanceof KeyEncryptionError) || resolved.source !== 'generated') throw err;
     throw new KeyEncryptionError(
@@ -85,6 +86,8 @@ export async function prepareKeysAtRest(config: Config, records: RecordStore, lo
     );
   }
   const { encryption, source } = resolved;
+  // The embedded journal still holds the former (clear or previous-KEK) values: rewrite it without them.
+  if (counts.sealed + counts.resealed > 0) await storage.compact();
   if (counts.sealed > 0) logger.warn({ keys: counts.sealed, kekId: encryption.kekId }, 'signing keys stored in clear were encrypted');
   if (counts.resealed > 0) {
     logger.info({ keys: counts.resealed, kekId: encryption.kekId, previousKekId: encryption.previousKekId }, 'signing keys re-encrypted with the current key-encryption key');

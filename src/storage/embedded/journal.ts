@@ -186,8 +186,10 @@ export class Journal {
 
   private constructor(
     readonly file: string,
-    private readonly handle: fs.promises.FileHandle,
+    private readonly dataDir: string,
+    private handle: fs.promises.FileHandle,
     private readonly releaseLock: () => void,
+    private readonly handlers: JournalHandlers,
   ) {}
 
   /**
@@ -217,7 +219,7 @@ export class Journal {
         'journal: replayed and compacted',
       );
       const handle = await fs.promises.open(file, 'a', PRIVATE_FILE_MODE);
-      return new Journal(file, handle, release);
+      return new Journal(file, dataDir, handle, release, handlers);
     } catch (err) {
       release();
       throw err;
@@ -264,6 +266,49 @@ export class Journal {
       this.waiters.push({ resolve, reject });
       this.flushing ??= this.flushLoop();
     });
+  }
+
+  /**
+   * Compacts the open journal, as at open: afterwards the file holds the current state only, so values that were
+   * replaced (a secret re-encrypted, for instance) are no longer on disk. Appends made meanwhile wait for it.
+   *
+   * @returns the size of the compacted file in bytes
+   * @throws JournalWriteError when writing fails (the journal then refuses writes, as after a failed append)
+   */
+  async compact(): Promise<number> {
+    // Wait until no round is in flight. Every append starts a round, so nothing is pending either: the state in
+    // memory is exactly what the file holds.
+    while (this.flushing) await this.flushing;
+    this.assertWritable();
+    const task = (async (): Promise<number> => {
+      try {
+        // Synchronous up to the reopen: no append can slip in between the snapshot and the rename.
+        const bytes = compact(this.dataDir, this.file, this.handlers.snapshot());
+        const previous = this.handle;
+        this.handle = await fs.promises.open(this.file, 'a', PRIVATE_FILE_MODE);
+        await previous.close();
+        return bytes;
+      } catch (err) {
+        this.failure = new JournalWriteError(this.file, err);
+        throw this.failure;
+      }
+    })();
+    this.flushing = task.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      return await task;
+    } finally {
+      this.flushing = undefined;
+      if (this.failure) {
+        for (const w of this.waiters) w.reject(this.failure);
+        this.pending = [];
+        this.waiters = [];
+      } else if (this.pending.length > 0) {
+        this.flushing = this.flushLoop();
+      }
+    }
   }
 
   /** Waits for pending appends, then closes the file and releases the data directory. */
