@@ -40,8 +40,6 @@ export interface KeyDescription {
   createdAt: string;
   retiredAt?: string;
   removeAfter?: string;
-  /** Id of the key-encryption key that sealed the private key; undefined while it is stored in clear. */
-  kekId?: string;
 }
 
 interface ProjectKeys {
@@ -145,14 +143,7 @@ export class KeyStore {
     const records = await this.records.find(KIND, { project });
     return records
       .map(keyRecordOf)
-      .map(({ kid, alg, createdAt, retiredAt, removeAfter, encryptedPrivateJwk }) => ({
-        kid,
-        alg,
-        createdAt,
-        retiredAt,
-        removeAfter,
-        kekId: encryptedPrivateJwk?.kekId,
-      }))
+      .map(({ kid, alg, createdAt, retiredAt, removeAfter }) => ({ kid, alg, createdAt, retiredAt, removeAfter }))
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
