@@ -8,6 +8,7 @@
  * seconds (default 60).
  * Exit code: 0 whether or not goals are met; 1 when the harness itself fails; 130/143 on SIGINT/SIGTERM.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -136,6 +137,8 @@ async function startTargets(serverEntry: string, startTimeoutMs: number): Promis
     BOOTSTRAP_TENANT: 'default',
     BOOTSTRAP_PROJECT: 'default',
     ADMIN_CLIENT_SECRET: BENCH_CLIENT.secret,
+    // Production mode requires one; the store is thrown away after the run.
+    KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
   };
   const server = spawnTarget(SERVER, [serverEntry], serverPort, serverEnv, ROOT);
   running.targets.push(server);

@@ -14,7 +14,9 @@ import { errorHandler, notFoundHandler } from './http/error-handler';
 import { requestContext } from './http/request-context';
 import type { Logger } from './logger';
 import { DISCOVERY_PATHS, mountDiscovery, OAUTH_BASE_PATH, OAUTH_JSON_ENDPOINTS, oauthServer, SMART_CONFIGURATION_PATH } from './oauth/router';
+import { KeyStore } from './oauth/tokens/keys';
 import { policyCacheFor } from './policy/cache';
+import type { KeyEncryption } from './security/key-encryption';
 import { RemoteJwks, remoteJwksOptions } from './security/remote-jwks';
 import type { Storage } from './storage/ports';
 import { ProjectRegistry } from './tenancy/projects';
@@ -36,11 +38,13 @@ export interface AppDeps {
   storage: Storage;
   logger: Logger;
   projects?: ProjectRegistry;
+  /** The key-encryption keys sealing the private signing keys in the store (see `prepareKeysAtRest`). */
+  keyEncryption: KeyEncryption;
 }
 
 /**
  * Builds the application.
- * @param deps - configuration, storage and logger
+ * @param deps - configuration, storage, logger and key-encryption keys
  * @returns the Express app
  */
 export function buildApp(deps: AppDeps): Express {
@@ -66,7 +70,7 @@ export function buildApp(deps: AppDeps): Express {
   // public documents first: any origin; then the registered origins of the project for everything else.
   const corsDeps = { projects, origins: new AllowedOrigins(storage.resources, policyCacheFor(storage.resources)) };
   const oauthDeps = { config, storage, projects, logger, remoteJwks: new RemoteJwks(remoteJwksOptions(config, logger)) };
-  const oauth = oauthServer(oauthDeps);
+  const oauth = oauthServer(oauthDeps, new KeyStore(storage.records, deps.keyEncryption));
   app.use(Router({ caseSensitive: true, strict: true }).all(PUBLIC_DOCUMENT_PATHS, publicCors(['GET', 'HEAD'])));
   mountDiscovery(app, oauthDeps);
   // The FHIR API before the OAuth endpoints: its requests are the most frequent, and the paths do not overlap.

@@ -1,7 +1,8 @@
 /**
  * Process entry: load the configuration, open storage, bootstrap the first project, load the demo seed,
  * listen, and shut down gracefully on SIGTERM/SIGINT (stop accepting, let in-flight requests finish, flush the
- * store). A configuration error prints the offending variable and exits with status 1.
+ * store). A configuration error prints the offending variable and exits with status 1, as does a
+ * KEY_ENCRYPTION_KEY that does not open the stored signing keys.
  */
 import type { Server } from 'node:http';
 import { buildApp } from './app';
@@ -12,12 +13,25 @@ import { createLogger, type Logger } from './logger';
 import { type BootstrapResult, bootstrap, readSeedBundle } from './seed/bootstrap';
 import { loadSeedBundle } from './seed/load-bundle';
 import { FhirRepository } from './fhir/repository/repository';
+import { type KeysAtRest, prepareKeysAtRest } from './oauth/tokens/keys-at-rest';
 import { preloadResourceValidator } from './fhir/validation/validate-resource';
 import { openStorage } from './storage/open';
 import type { Storage } from './storage/ports';
 import { ProjectRegistry } from './tenancy/projects';
 
-function banner(config: Config, boot: BootstrapResult, port: number): string {
+function keyEncryptionLines(atRest: KeysAtRest): string[] {
+  if (atRest.generatedKey) {
+    return [
+      `  Key-encryption key: ${atRest.generatedKey}  (generated; shown once; kept in ${atRest.file})`,
+      '  WARNING: KEY_ENCRYPTION_KEY is unset: the private signing keys are encrypted with a key kept next to them.',
+      '           Fine for development; in production set KEY_ENCRYPTION_KEY (NODE_ENV=production requires it).',
+    ];
+  }
+  if (atRest.source === 'data-dir') return [`  Key-encryption key: read from ${atRest.file} (development; set KEY_ENCRYPTION_KEY in production)`];
+  return [];
+}
+
+function banner(config: Config, boot: BootstrapResult, atRest: KeysAtRest, port: number): string {
   const base = fhirBaseUrl(config.publicUrl, boot.project.tenant, boot.project.name);
   const issuer = `${config.publicUrl}/w/${boot.project.tenant}/${boot.project.name}`;
   const secret = boot.generatedClientSecret ?? '<secret>';
@@ -37,6 +51,7 @@ function banner(config: Config, boot: BootstrapResult, port: number): string {
   if (!boot.generatedPassword || !boot.generatedClientSecret) {
     lines.push('  Credentials not shown were set from ADMIN_PASSWORD / ADMIN_CLIENT_SECRET or generated on an earlier start.');
   }
+  lines.push(...keyEncryptionLines(atRest));
   return `${lines.join('\n')}\n`;
 }
 
@@ -87,15 +102,22 @@ async function main(): Promise<void> {
   // Load the generated validator now rather than on the first write.
   preloadResourceValidator();
   const storage = await openStorage({ mongodbUri: config.mongodbUri, dataDir: config.dataDir, logger });
+  let atRest: KeysAtRest;
+  try {
+    atRest = await prepareKeysAtRest(config, storage, logger);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   const projects = new ProjectRegistry(storage.records);
   const boot = await bootstrap(config, storage, projects);
   logger.info({ project: boot.project.key, projectCreated: boot.projectCreated, ...boot.summary }, 'bootstrap project ready');
   if (config.seedDemo) await loadDemo(storage, boot, logger);
-  const app = buildApp({ config, storage, logger, projects });
+  const app = buildApp({ config, storage, logger, projects, keyEncryption: atRest.encryption });
   const server = app.listen(config.port, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    process.stdout.write(banner(config, boot, port));
+    process.stdout.write(banner(config, boot, atRest, port));
   });
   installShutdown(server, storage, logger, config.shutdownTimeoutMs);
 }

@@ -3,6 +3,7 @@
  * A bad value throws a {@link ConfigError} naming the variable; `main.ts` prints it and exits.
  */
 import { isIP } from 'node:net';
+import { decodeKeyEncryptionKey } from '../security/key-encryption';
 import { type Config, DEFAULTS, ENV, LOG_LEVELS, type LogLevel } from './schema';
 
 /** A configuration value is invalid. */
@@ -66,7 +67,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jwksTimeoutMs: parseInteger(ENV.jwksTimeoutMs, get('jwksTimeoutMs'), DEFAULTS.jwksTimeoutMs, 50, 60_000),
     jwksCacheMinSeconds,
     jwksCacheMaxSeconds: parseInteger(ENV.jwksCacheMaxSeconds, get('jwksCacheMaxSeconds'), DEFAULTS.jwksCacheMaxSeconds, jwksCacheMinSeconds, 7 * 86_400),
+    production: get('production') === 'production',
+    keyEncryptionKey: parseKeyEncryptionKey(ENV.keyEncryptionKey, get('keyEncryptionKey')),
+    keyEncryptionKeyPrevious: parseKeyEncryptionKey(ENV.keyEncryptionKeyPrevious, get('keyEncryptionKeyPrevious')),
   };
+  if (config.production && !config.keyEncryptionKey) {
+    throw new ConfigError(
+      ENV.keyEncryptionKey,
+      'required when NODE_ENV=production (32 random bytes as 64 hex digits or 43 base64url characters, e.g. `openssl rand -hex 32`)',
+    );
+  }
+  if (config.production && config.allowHttpJwksUri === 'loopback') {
+    throw new ConfigError(ENV.allowHttpJwksUri, 'loopback is for tests and may not be set when NODE_ENV=production');
+  }
+  if (config.keyEncryptionKeyPrevious && !config.keyEncryptionKey) {
+    throw new ConfigError(ENV.keyEncryptionKeyPrevious, `set only together with ${ENV.keyEncryptionKey} (the new key)`);
+  }
+  if (config.keyEncryptionKey && config.keyEncryptionKeyPrevious?.equals(config.keyEncryptionKey)) {
+    throw new ConfigError(ENV.keyEncryptionKeyPrevious, `is the same key as ${ENV.keyEncryptionKey}`);
+  }
   return config;
 }
 
@@ -149,6 +168,14 @@ function parseSecret(name: string, raw: string | undefined, minLength: number): 
   if (raw === undefined) return undefined;
   if (raw.length < minLength) throw new ConfigError(name, `must be at least ${minLength} characters`);
   return raw;
+}
+
+/** A 256-bit key: 64 hex digits or 43 base64url characters. */
+function parseKeyEncryptionKey(name: string, raw: string | undefined): Buffer | undefined {
+  if (raw === undefined) return undefined;
+  const key = decodeKeyEncryptionKey(raw);
+  if (!key) throw new ConfigError(name, `expected 32 bytes as 64 hex digits or 43 base64url characters (got ${raw.length} characters)`);
+  return key;
 }
 
 /** Named address ranges Express (proxy-addr) understands in `trust proxy`. */

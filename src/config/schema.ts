@@ -90,6 +90,16 @@ export interface Config {
    */
   jwksCacheMinSeconds: number;
   jwksCacheMaxSeconds: number;
+  /** NODE_ENV: `production` turns on the production requirements (KEY_ENCRYPTION_KEY must be set). */
+  production: boolean;
+  /**
+   * KEY_ENCRYPTION_KEY: the key (32 bytes, 64 hex digits or 43 base64url characters) that encrypts the private
+   * signing keys in the store. Required in production; in development a key is generated once and kept in
+   * `DATA_DIR/key-encryption-key` when it is unset.
+   */
+  keyEncryptionKey?: Buffer;
+  /** KEY_ENCRYPTION_KEY_PREVIOUS: the former key during a rotation; stored keys it encrypted are re-encrypted at start. */
+  keyEncryptionKeyPrevious?: Buffer;
 }
 
 /** Environment variable names, for documentation and error messages. */
@@ -126,6 +136,9 @@ export const ENV = {
   jwksTimeoutMs: 'JWKS_TIMEOUT_MS',
   jwksCacheMinSeconds: 'JWKS_CACHE_MIN_SECONDS',
   jwksCacheMaxSeconds: 'JWKS_CACHE_MAX_SECONDS',
+  production: 'NODE_ENV',
+  keyEncryptionKey: 'KEY_ENCRYPTION_KEY',
+  keyEncryptionKeyPrevious: 'KEY_ENCRYPTION_KEY_PREVIOUS',
 } as const satisfies Record<keyof Config, string>;
 
 /** Defaults for every optional key. */

@@ -17,7 +17,7 @@ import { revokeEndpoint } from './endpoints/revoke';
 import { tokenEndpoint } from './endpoints/token';
 import { userinfoEndpoint } from './endpoints/userinfo';
 import { interactionRouter } from './interaction';
-import { KeyStore } from './tokens/keys';
+import type { KeyStore } from './tokens/keys';
 import { launchEndpoint } from '../smart/launch-endpoint';
 import { smartStyleHandler } from '../smart/style';
 
@@ -53,10 +53,10 @@ export interface OAuthServer {
 /**
  * Builds the authorization server.
  * @param deps - OAuth dependencies
+ * @param keys - the project signing keys
  * @returns the router, key store and bearer authenticator
  */
-export function oauthServer(deps: OAuthDeps): OAuthServer {
-  const keys = new KeyStore(deps.storage.records);
+export function oauthServer(deps: OAuthDeps, keys: KeyStore): OAuthServer {
   const bearer = new BearerAuthenticator(deps, keys);
   const router = Router({ mergeParams: true });
   const errors = oauthJsonErrors();

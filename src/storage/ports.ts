@@ -161,6 +161,12 @@ export interface Storage {
   readonly records: RecordStore;
   /** True when the backend answers (readiness probe). */
   ping(): Promise<boolean>;
+  /**
+   * Rewrites what is persisted so that values replaced since the store opened are no longer on disk: the embedded
+   * store compacts its journal (an append-only file keeps every former value until then); MongoDB replaces
+   * documents in place and has nothing to do.
+   */
+  compact(): Promise<void>;
   /** Flushes pending writes and releases files/connections. */
   close(): Promise<void>;
 }

@@ -35,7 +35,42 @@ describe('loadConfig', () => {
       jwksTimeoutMs: 5000,
       jwksCacheMinSeconds: 300,
       jwksCacheMaxSeconds: 86400,
+      production: false,
+      keyEncryptionKey: undefined,
+      keyEncryptionKeyPrevious: undefined,
     });
+  });
+
+  it('reads KEY_ENCRYPTION_KEY as 64 hex digits or 43 base64url characters', () => {
+    const key = Buffer.from(Array.from({ length: 32 }, (_, i) => i * 7));
+    const previous = Buffer.alloc(32, 0xab);
+    expect(loadConfig({ KEY_ENCRYPTION_KEY: key.toString('hex') }).keyEncryptionKey).toEqual(key);
+    const config = loadConfig({ KEY_ENCRYPTION_KEY: key.toString('base64url'), KEY_ENCRYPTION_KEY_PREVIOUS: `${previous.toString('base64url')}=` });
+    expect(config.keyEncryptionKey).toEqual(key);
+    expect(config.keyEncryptionKeyPrevious).toEqual(previous);
+  });
+
+  it('requires KEY_ENCRYPTION_KEY when NODE_ENV=production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/^KEY_ENCRYPTION_KEY: required when NODE_ENV=production/);
+    const key = Buffer.alloc(32, 1).toString('hex');
+    expect(loadConfig({ NODE_ENV: 'production', KEY_ENCRYPTION_KEY: key })).toMatchObject({ production: true, keyEncryptionKey: Buffer.alloc(32, 1) });
+    expect(loadConfig({ NODE_ENV: 'development' }).production).toBe(false);
+    expect(() => loadConfig({ NODE_ENV: 'production', KEY_ENCRYPTION_KEY: key, ALLOW_HTTP_JWKS_URI: 'loopback' })).toThrow(/^ALLOW_HTTP_JWKS_URI: loopback is for tests/);
+  });
+
+  it.each([
+    ['KEY_ENCRYPTION_KEY', 'too-short', 'KEY_ENCRYPTION_KEY: expected 32 bytes as 64 hex digits or 43 base64url characters (got 9 characters)'],
+    ['KEY_ENCRYPTION_KEY', 'a'.repeat(62), 'KEY_ENCRYPTION_KEY: expected 32 bytes as 64 hex digits or 43 base64url characters (got 62 characters)'],
+    // 43 base64url characters whose last one carries non-zero padding bits: not the spelling of any 32-byte key.
+    ['KEY_ENCRYPTION_KEY', `${'A'.repeat(42)}B`, 'KEY_ENCRYPTION_KEY: expected 32 bytes as 64 hex digits or 43 base64url characters (got 43 characters)'],
+  ])('stops on a malformed %s', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('refuses KEY_ENCRYPTION_KEY_PREVIOUS without KEY_ENCRYPTION_KEY, or equal to it', () => {
+    const key = Buffer.alloc(32, 2).toString('hex');
+    expect(() => loadConfig({ KEY_ENCRYPTION_KEY_PREVIOUS: key })).toThrow('KEY_ENCRYPTION_KEY_PREVIOUS: set only together with KEY_ENCRYPTION_KEY (the new key)');
+    expect(() => loadConfig({ KEY_ENCRYPTION_KEY: key, KEY_ENCRYPTION_KEY_PREVIOUS: key })).toThrow('KEY_ENCRYPTION_KEY_PREVIOUS: is the same key as KEY_ENCRYPTION_KEY');
   });
 
   it('reads every variable', () => {

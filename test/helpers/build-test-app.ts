@@ -1,6 +1,6 @@
 /**
  * Builds the real application on a fresh embedded store in a temporary directory, with the bootstrap project
- * created exactly as `npm start` does. Nothing is stubbed.
+ * created exactly as `npm start` does (key-encryption key included). Nothing is stubbed.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,8 @@ import { buildApp } from '../../src/app';
 import { loadConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { createLogger } from '../../src/logger';
+import { prepareKeysAtRest } from '../../src/oauth/tokens/keys-at-rest';
+import type { KeyEncryption } from '../../src/security/key-encryption';
 import { type BootstrapResult, bootstrap } from '../../src/seed/bootstrap';
 import { openStorage } from '../../src/storage/open';
 import type { Storage } from '../../src/storage/ports';
@@ -37,6 +39,8 @@ export interface TestApp {
   adminToken: string;
   /** Provisions an admin client (system/*.*) in a project and obtains its token for {@link TestApp.api}. */
   authorize(tenant: string, project: string): Promise<string>;
+  /** The key-encryption keys sealing the private signing keys (development key file in the temp DATA_DIR). */
+  keyEncryption: KeyEncryption;
   /** Every log line the app wrote, parsed. */
   logLines: Array<Record<string, unknown>>;
   /** Closes the store and deletes the data directory. */
@@ -102,8 +106,9 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
   const logger = createLogger(config.logLevel, sink);
   const storage = await openStorage({ dataDir, logger });
   const projects = new ProjectRegistry(storage.records);
+  const { encryption: keyEncryption } = await prepareKeysAtRest(config, storage, logger);
   const boot = await bootstrap(config, storage, projects);
-  const app = buildApp({ config, storage, logger, projects });
+  const app = buildApp({ config, storage, logger, projects, keyEncryption });
   const tokens = new Map<string, string>();
   const adminToken = await clientCredentialsToken(app, config.bootstrapTenant, config.bootstrapProject, config.adminClientId, config.adminClientSecret as string);
   tokens.set(`${config.bootstrapTenant}/${config.bootstrapProject}`, adminToken);
@@ -156,6 +161,7 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
     config,
     storage,
     projects,
+    keyEncryption,
     boot,
     base: `/w/${config.bootstrapTenant}/${config.bootstrapProject}/api/v1/fhir/r4`,
     logLines,

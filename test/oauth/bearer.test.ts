@@ -3,7 +3,8 @@
  * issuer, audience, expiry and type, and for an active grant, client, user and membership.
  */
 import { randomUUID } from 'node:crypto';
-import { decodeJwt, importJWK, type JWK, SignJWT } from 'jose';
+import { decodeJwt, SignJWT } from 'jose';
+import { KeyStore } from '../../src/oauth/tokens/keys';
 import request from 'supertest';
 import { ADMIN, codeTokens, FHIR, fhirGet, OAUTH, type OAuthFixture, oauthPost, PROJECT, setupOAuth } from './oauth-fixtures';
 
@@ -19,10 +20,9 @@ afterAll(async () => {
 
 /** Signs a token with the project's own key, with claims that differ from what the server issues. */
 async function forge(overrides: Record<string, unknown>, typ = 'at+jwt'): Promise<string> {
-  const [record] = await fx.t.storage.records.find('signing-key', { project: PROJECT });
-  const value = record?.value as { kid: string; privateJwk: JWK };
+  const key = await new KeyStore(fx.t.storage.records, fx.t.keyEncryption).activeKey(PROJECT);
   const claims = { ...decodeJwt(admin), jti: randomUUID(), ...overrides };
-  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: value.kid, typ }).sign(await importJWK(value.privateJwk, 'RS256'));
+  return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ }).sign(key.privateKey);
 }
 
 function expectUnauthorized(res: request.Response): void {

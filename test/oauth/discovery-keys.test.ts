@@ -89,7 +89,7 @@ describe('rotation', () => {
     const before = fx.t.adminToken;
     const oldKid = decodeProtectedHeader(before).kid;
     // Another instance (or `npm run keys -- rotate`) rotates through the shared store.
-    const elsewhere = new KeyStore(fx.t.storage.records);
+    const elsewhere = new KeyStore(fx.t.storage.records, fx.t.keyEncryption);
     const { kid, retired } = await elsewhere.rotate(PROJECT);
     expect(retired).toBe(oldKid);
     // A token the other instance signs with the new key is accepted here at once.
@@ -109,14 +109,14 @@ describe('rotation', () => {
     expect(Date.parse(String(record?.value.removeAfter)) - Date.now()).toBeGreaterThan(24 * 3600 * 1000);
     // Once removeAfter has passed, the retired key is no longer published nor accepted.
     await fx.t.storage.records.put({ ...(record as NonNullable<typeof record>), value: { ...record?.value, removeAfter: new Date(Date.now() - 1000).toISOString() } });
-    const later = new KeyStore(fx.t.storage.records);
+    const later = new KeyStore(fx.t.storage.records, fx.t.keyEncryption);
     expect((await later.jwks(PROJECT)).keys.map((k) => k.kid)).toEqual([kid]);
     expect(await later.verificationKey(PROJECT, oldKid as string)).toBeUndefined();
   });
 
   it('creates exactly one key when many requests need one at the same time', async () => {
     await fx.t.projects.ensure('busy', 'keys');
-    const store = new KeyStore(fx.t.storage.records);
+    const store = new KeyStore(fx.t.storage.records, fx.t.keyEncryption);
     const kids = await Promise.all(Array.from({ length: 20 }, () => store.activeKey('busy/keys').then((k) => k.kid)));
     expect(new Set(kids).size).toBe(1);
     expect(await fx.t.storage.records.find('signing-key', { project: 'busy/keys' })).toHaveLength(1);

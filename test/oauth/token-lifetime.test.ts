@@ -18,7 +18,7 @@ let fx: OAuthFixture;
 let keys: KeyStore;
 beforeAll(async () => {
   fx = await setupOAuth();
-  keys = new KeyStore(fx.t.storage.records);
+  keys = new KeyStore(fx.t.storage.records, fx.t.keyEncryption);
 });
 afterAll(async () => {
   await fx.t.close();
@@ -81,7 +81,7 @@ describe('a key rotated out', () => {
     expect(record.value.retiredAt).toEqual(expect.any(String));
     await fx.t.storage.records.put({ ...record, value: { ...record.value, retiredAt: new Date(retiredAt).toISOString() } });
     // An instance started after the rotation, sharing the store.
-    const instance = buildApp({ config: fx.t.config, storage: fx.t.storage, logger: createLogger('silent'), projects: fx.t.projects });
+    const instance = buildApp({ config: fx.t.config, storage: fx.t.storage, logger: createLogger('silent'), projects: fx.t.projects, keyEncryption: fx.t.keyEncryption });
     const retired = Math.floor(retiredAt / 1000);
 
     expect((await read(instance, await mint(old, { iat: retired - 5 * 60, exp: now() + 5 * 60 }))).status).toBe(200);

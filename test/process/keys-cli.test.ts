@@ -1,6 +1,10 @@
-/** `npm run keys -- rotate|list`: rotates a project's signing key in the store; the retired key stays listed. */
+/**
+ * `npm run keys -- rotate|list|encryption`: rotates a project's signing key in the store (the retired key stays
+ * listed); re-encrypts the stored keys under a new KEY_ENCRYPTION_KEY given with KEY_ENCRYPTION_KEY_PREVIOUS.
+ */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT_DIR } from '../../src/paths';
@@ -19,7 +23,11 @@ afterAll(() => {
 });
 
 function run(script: string, ...args: string[]) {
-  const env = { ...process.env, DATA_DIR: dataDir, ADMIN_PASSWORD: 'cli test password', LOG_LEVEL: 'silent' };
+  return runWith({}, script, ...args);
+}
+
+function runWith(extra: Record<string, string>, script: string, ...args: string[]) {
+  const env = { ...process.env, DATA_DIR: dataDir, ADMIN_PASSWORD: 'cli test password', LOG_LEVEL: 'silent', ...extra };
   return spawnSync(TSX, [path.join(ROOT_DIR, 'src', 'cli', script), ...args], { env, encoding: 'utf8' });
 }
 
@@ -40,5 +48,27 @@ describe('keys command', () => {
     const res = run('keys.ts', 'rotate', '--tenant', 'nobody', '--project', 'none');
     expect(res.status).toBe(1);
     expect(res.stderr).toContain('keys failed: unknown project nobody/none');
+  });
+
+  it('re-encrypts the stored keys under a new key-encryption key given with the previous one', () => {
+    // Last: afterwards the store opens only with the new key.
+    const before = readFileSync(path.join(dataDir, 'key-encryption-key'), 'utf8').trim();
+    const next = randomBytes(32).toString('hex');
+    const check = run('keys.ts', 'encryption');
+    expect(check.stdout).toMatch(/^key-encryption key [\w-]{16} \(data-dir \S+key-encryption-key\)\n/);
+    expect(check.stdout).toContain('signing keys: 2 stored');
+    // Without the previous key the new one opens nothing, and the command says which variable to set.
+    const alone = runWith({ KEY_ENCRYPTION_KEY: next }, 'keys.ts', 'list');
+    expect(alone.status).toBe(1);
+    expect(alone.stderr).toMatch(/^keys failed: KEY_ENCRYPTION_KEY: the signing key [0-9a-f-]{36} of project default\/default is encrypted with key-encryption key/);
+
+    const rotated = runWith({ KEY_ENCRYPTION_KEY: next, KEY_ENCRYPTION_KEY_PREVIOUS: before }, 'keys.ts', 'encryption');
+    expect(rotated.status).toBe(0);
+    expect(rotated.stdout).toMatch(/, previous [\w-]{16}\nsigning keys: 2 stored, all encrypted with [\w-]{16}; 0 were in clear, 2 re-encrypted from the previous key\n$/);
+    const journal = readFileSync(path.join(dataDir, 'journal.ndjson'), 'utf8');
+    expect(new Set([...journal.matchAll(/"kekId":"([\w-]+)"/g)].map((m) => m[1])).size).toBe(1);
+    // Now the new key alone suffices, and the former one no longer opens the store.
+    expect(runWith({ KEY_ENCRYPTION_KEY: next }, 'keys.ts', 'list').stdout.match(/ RS256 /g)).toHaveLength(2);
+    expect(runWith({ KEY_ENCRYPTION_KEY: before }, 'keys.ts', 'list').status).toBe(1);
   });
 });

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { openEmbeddedStorage } from '../../src/storage/embedded';
 import { recordStoreContract } from './record-store.contract';
 import { resourceStoreContract } from './resource-store.contract';
+import { signingKeysAtRestContract } from './signing-keys-at-rest.contract';
 
 const dirs: string[] = [];
 
@@ -22,3 +23,4 @@ async function cleanup(): Promise<void> {
 
 resourceStoreContract('embedded', open, cleanup);
 recordStoreContract('embedded', open, cleanup);
+signingKeysAtRestContract('embedded', open, cleanup);

@@ -10,6 +10,7 @@ import { MongoClient } from 'mongodb';
 import { openMongoStorage } from '../../src/storage/mongo';
 import { recordStoreContract } from './record-store.contract';
 import { resourceStoreContract } from './resource-store.contract';
+import { signingKeysAtRestContract } from './signing-keys-at-rest.contract';
 
 const uri = process.env.MONGODB_URI;
 
@@ -32,4 +33,5 @@ if (!uri) {
 
   resourceStoreContract('mongo', open);
   recordStoreContract('mongo', open);
+  signingKeysAtRestContract('mongo', open);
 }

@@ -5,14 +5,18 @@
  * expired (`removeAfter` = retirement + the longest token lifetime), then it disappears.
  * Keys are cached in memory per project and reloaded at most every {@link RELOAD_MS} (rotation by another
  * instance is picked up then; a token signed with an unknown `kid` triggers a reload, at most every 5 s).
+ * Private keys are stored sealed with the key-encryption key (key-record.ts) and opened once per kid: a key's
+ * material never changes, so a reload only opens keys it has not seen.
  */
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK, type KeyLike } from 'jose';
+import type { KeyEncryption } from '../../security/key-encryption';
 import type { RecordStore } from '../../storage/ports';
+import { type KeyRecord, keyRecordOf, openPrivateJwk, sealPrivateJwk, SIGNING_KEY_KIND } from './key-record';
 
 /** Signature algorithm of access and id tokens. */
 export const SIGNING_ALG = 'RS256';
-const KIND = 'signing-key';
+const KIND = SIGNING_KEY_KIND;
 const RELOAD_MS = 60_000;
 /** Tokens naming an unknown `kid` reload the keys at most this often (they must not turn into store scans). */
 const UNKNOWN_KID_RELOAD_MS = 5_000;
@@ -20,18 +24,6 @@ const UNKNOWN_KID_RELOAD_MS = 5_000;
 export const MAX_SIGNED_LIFETIME = 24 * 3600;
 /** How long after its retirement a key may still sign, in seconds: instances that have not reloaded yet. */
 export const RETIRED_KEY_SIGNING_GRACE = RELOAD_MS / 1000;
-
-/** A stored key. */
-interface KeyRecord {
-  project: string;
-  kid: string;
-  alg: string;
-  publicJwk: JWK;
-  privateJwk: JWK;
-  createdAt: string;
-  retiredAt?: string;
-  removeAfter?: string;
-}
 
 /** A key ready to use. */
 export interface SigningKey {
@@ -45,6 +37,15 @@ export interface SigningKey {
   retiredAt?: number;
 }
 
+/** A stored key as the `keys` command lists it: no key material. */
+export interface KeyDescription {
+  kid: string;
+  alg: string;
+  createdAt: string;
+  retiredAt?: string;
+  removeAfter?: string;
+}
+
 interface ProjectKeys {
   loadedAt: number;
   keys: SigningKey[];
@@ -55,8 +56,17 @@ export class KeyStore {
   private readonly cache = new Map<string, Promise<ProjectKeys>>();
   private readonly creating = new Map<string, Promise<string>>();
   private readonly forcedAt = new Map<string, number>();
+  /** Imported key pairs by `{project}|{kid}`. */
+  private readonly imported = new Map<string, Promise<Pick<SigningKey, 'privateKey' | 'publicKey'>>>();
 
-  constructor(private readonly records: RecordStore) {}
+  /**
+   * @param records - the record store holding the keys
+   * @param encryption - the key-encryption keys that seal and open the private keys
+   */
+  constructor(
+    private readonly records: RecordStore,
+    private readonly encryption: KeyEncryption,
+  ) {}
 
   /**
    * The key new tokens are signed with (created on first use).
@@ -118,7 +128,7 @@ export class KeyStore {
     const removeAfter = new Date(now.getTime() + MAX_SIGNED_LIFETIME * 1000 + 2 * RELOAD_MS).toISOString();
     let retired: string | undefined;
     for (const record of await this.records.find(KIND, { project })) {
-      const value = record.value as unknown as KeyRecord;
+      const value = keyRecordOf(record);
       if (value.retiredAt) continue;
       retired = value.kid;
       await this.records.put({ ...record, value: { ...value, retiredAt: now.toISOString(), removeAfter }, expiresAt: removeAfter });
@@ -133,10 +143,10 @@ export class KeyStore {
    * @param project - the project key
    * @returns kid, algorithm and lifecycle dates, oldest first
    */
-  async describe(project: string): Promise<Array<{ kid: string; alg: string; createdAt: string; retiredAt?: string; removeAfter?: string }>> {
+  async describe(project: string): Promise<KeyDescription[]> {
     const records = await this.records.find(KIND, { project });
     return records
-      .map((r) => r.value as unknown as KeyRecord)
+      .map(keyRecordOf)
       .map(({ kid, alg, createdAt, retiredAt, removeAfter }) => ({ kid, alg, createdAt, retiredAt, removeAfter }))
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
@@ -149,7 +159,7 @@ export class KeyStore {
       kid,
       alg: SIGNING_ALG,
       publicJwk: await exportJWK(publicKey),
-      privateJwk: await exportJWK(privateKey),
+      encryptedPrivateJwk: sealPrivateJwk(this.encryption, { project, kid }, await exportJWK(privateKey)),
       createdAt: new Date().toISOString(),
     };
     await this.records.put({ kind: KIND, key: `${project}|${kid}`, value: value as unknown as Record<string, unknown> });
@@ -173,14 +183,13 @@ export class KeyStore {
     const now = new Date().toISOString();
     const keys: SigningKey[] = [];
     for (const record of records) {
-      const value = record.value as unknown as KeyRecord;
+      const value = keyRecordOf(record);
       if (value.removeAfter && value.removeAfter <= now) continue;
       keys.push({
         kid: value.kid,
         alg: value.alg,
         publicJwk: value.publicJwk,
-        privateKey: await importJWK(value.privateJwk, value.alg),
-        publicKey: await importJWK(value.publicJwk, value.alg),
+        ...(await this.importPair(value)),
         retired: value.retiredAt !== undefined,
         retiredAt: value.retiredAt !== undefined ? Math.floor(Date.parse(value.retiredAt) / 1000) : undefined,
       });
@@ -188,5 +197,19 @@ export class KeyStore {
     // Newest active key first, so two keys created concurrently by two instances settle on one.
     keys.sort((a, b) => Number(a.retired) - Number(b.retired) || (a.kid < b.kid ? -1 : 1));
     return { loadedAt: Date.now(), keys };
+  }
+
+  private importPair(value: KeyRecord): Promise<Pick<SigningKey, 'privateKey' | 'publicKey'>> {
+    const id = `${value.project}|${value.kid}`;
+    let pair = this.imported.get(id);
+    if (!pair) {
+      pair = (async () => ({
+        privateKey: await importJWK(openPrivateJwk(this.encryption, value), value.alg),
+        publicKey: await importJWK(value.publicJwk, value.alg),
+      }))();
+      this.imported.set(id, pair);
+      pair.catch(() => this.imported.delete(id));
+    }
+    return pair;
   }
 }

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PRIVATE_FILE_MODE } from '../private-files';
 
 /** Directories locked by this process (a restarted container may reuse the dead owner's pid, e.g. 1). */
 const HELD = new Set<string>();
@@ -55,7 +56,7 @@ export function acquireDataDirLock(dataDir: string): () => void {
   const lockFile = path.join(dir, 'LOCK');
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const fd = fs.openSync(lockFile, 'wx');
+      const fd = fs.openSync(lockFile, 'wx', PRIVATE_FILE_MODE);
       try {
         fs.writeSync(fd, `${process.pid}\n`);
       } finally {

@@ -64,6 +64,10 @@ export async function openEmbeddedStorage(options: EmbeddedStorageOptions): Prom
     resources: new EmbeddedResourceStore(collection, history, journal),
     records: new EmbeddedRecordStore(records, journal),
     ping: async () => journal.writable,
+    compact: async () => {
+      const bytes = await journal.compact();
+      logger.info({ file: journal.file, bytes }, 'journal: compacted');
+    },
     close: async () => {
       clearInterval(sweep);
       await journal.close();

@@ -3,6 +3,7 @@
  * are fine), writing a file durably, and fsync of a directory after a rename.
  */
 import * as fs from 'node:fs';
+import { PRIVATE_FILE_MODE } from '../private-files';
 
 /** One line of a journal file. */
 export interface JournalLine {
@@ -94,12 +95,12 @@ export function fsyncDirectory(dir: string): void {
 /**
  * Streams lines into a new file in large chunks and fsyncs it.
  *
- * @param path - the file to create (truncated if present)
+ * @param path - the file to create (truncated if present; created with mode 0600)
  * @param lines - the lines, each already ending with a newline
  * @returns the number of bytes written
  */
 export function writeFileDurably(path: string, lines: Iterable<string>): number {
-  const fd = fs.openSync(path, 'w');
+  const fd = fs.openSync(path, 'w', PRIVATE_FILE_MODE);
   let total = 0;
   try {
     let chunk: string[] = [];

@@ -8,6 +8,7 @@
  *   acknowledged) is ignored; a bad line anywhere else is corruption and opening fails.
  * - Then it is compacted: the current state is written to a temp file, fsync'd, renamed over the journal and
  *   the directory fsync'd, which also drops the torn tail.
+ * - The data directory is private (0700, files 0600; tightened at open, see private-files.ts).
  * - If a write or fsync fails, the journal stops accepting writes (fail-stop): memory may hold changes the
  *   disk does not, and only a restart (replay) restores a state known to be durable.
  */
@@ -15,6 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ResourceDocument, StoredRecord } from '../ports';
 import type { StorageLogger } from '../logger';
+import { makeDirectoryPrivate, PRIVATE_FILE_MODE } from '../private-files';
 import { acquireDataDirLock } from './data-dir-lock';
 import { fsyncDirectory, readLines, writeFileDurably } from './journal-file';
 import type { JournalLine } from './journal-file';
@@ -184,8 +186,10 @@ export class Journal {
 
   private constructor(
     readonly file: string,
-    private readonly handle: fs.promises.FileHandle,
+    private readonly dataDir: string,
+    private handle: fs.promises.FileHandle,
     private readonly releaseLock: () => void,
+    private readonly handlers: JournalHandlers,
   ) {}
 
   /**
@@ -197,7 +201,7 @@ export class Journal {
    */
   static async open(options: JournalOptions): Promise<Journal> {
     const { dataDir, logger, handlers } = options;
-    fs.mkdirSync(dataDir, { recursive: true });
+    makeDirectoryPrivate(dataDir, logger);
     const release = acquireDataDirLock(dataDir);
     try {
       const file = path.join(dataDir, JOURNAL_FILE);
@@ -214,8 +218,8 @@ export class Journal {
         { file, entries: replayed.lines, bytesBefore, bytesAfter, ms: Date.now() - started },
         'journal: replayed and compacted',
       );
-      const handle = await fs.promises.open(file, 'a');
-      return new Journal(file, handle, release);
+      const handle = await fs.promises.open(file, 'a', PRIVATE_FILE_MODE);
+      return new Journal(file, dataDir, handle, release, handlers);
     } catch (err) {
       release();
       throw err;
@@ -262,6 +266,49 @@ export class Journal {
       this.waiters.push({ resolve, reject });
       this.flushing ??= this.flushLoop();
     });
+  }
+
+  /**
+   * Compacts the open journal, as at open: afterwards the file holds the current state only, so values that were
+   * replaced (a secret re-encrypted, for instance) are no longer on disk. Appends made meanwhile wait for it.
+   *
+   * @returns the size of the compacted file in bytes
+   * @throws JournalWriteError when writing fails (the journal then refuses writes, as after a failed append)
+   */
+  async compact(): Promise<number> {
+    // Wait until no round is in flight. Every append starts a round, so nothing is pending either: the state in
+    // memory is exactly what the file holds.
+    while (this.flushing) await this.flushing;
+    this.assertWritable();
+    const task = (async (): Promise<number> => {
+      try {
+        // Synchronous up to the reopen: no append can slip in between the snapshot and the rename.
+        const bytes = compact(this.dataDir, this.file, this.handlers.snapshot());
+        const previous = this.handle;
+        this.handle = await fs.promises.open(this.file, 'a', PRIVATE_FILE_MODE);
+        await previous.close();
+        return bytes;
+      } catch (err) {
+        this.failure = new JournalWriteError(this.file, err);
+        throw this.failure;
+      }
+    })();
+    this.flushing = task.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      return await task;
+    } finally {
+      this.flushing = undefined;
+      if (this.failure) {
+        for (const w of this.waiters) w.reject(this.failure);
+        this.pending = [];
+        this.waiters = [];
+      } else if (this.pending.length > 0) {
+        this.flushing = this.flushLoop();
+      }
+    }
   }
 
   /** Waits for pending appends, then closes the file and releases the data directory. */

@@ -59,6 +59,7 @@ export async function openMongoStorage(options: MongoStorageOptions): Promise<St
         return false;
       }
     },
+    compact: async () => undefined,
     close: () => client.close(),
   };
 }

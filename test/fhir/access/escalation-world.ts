@@ -98,7 +98,7 @@ export async function createWorld(fx: OAuthFixture, name: string): Promise<World
   if (tokenRes.status !== 200) throw new Error(`token: ${tokenRes.status} ${JSON.stringify(tokenRes.body)}`);
   const token = tokenRes.body.access_token as string;
   // The FHIR router's steps, without HTTP: bearer check, principal, repository, scopes, dispatch.
-  const bearer = new BearerAuthenticator(deps, new KeyStore(t.storage.records));
+  const bearer = new BearerAuthenticator(deps, new KeyStore(t.storage.records, t.keyEncryption));
   const baseUrl = fhirBaseUrl(t.config.publicUrl, project.tenant, project.name);
   const oauthProject = oauthProjectOf(t.config.publicUrl, project);
   const viaDispatch = async (op: WriteOp): Promise<WriteOutcome> => {
