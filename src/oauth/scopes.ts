@@ -71,6 +71,22 @@ export function grantScopes(requested: string[], client: { scope?: unknown }, fl
 }
 
 /**
+ * Scopes held to what a client's registration allows now (`ClientApplication.scope` is the most the app may ever
+ * be granted): a refresh after an administrator narrowed the registration issues no more than it lists. Keeps each
+ * scope the registration covers, and adds each registered scope the given ones cover (`user/*.*` narrowed to a
+ * registration of `user/Patient.read` yields `user/Patient.read`).
+ * @param scopes - the scopes of a grant
+ * @param client - the ClientApplication as registered now
+ * @returns the scopes within the registration
+ */
+export function withinRegistration(scopes: readonly string[], client: { scope?: unknown }): string[] {
+  const registered = parseScope(typeof client.scope === 'string' ? client.scope : '');
+  const kept = scopes.filter((s) => isCoveredBy(s, registered));
+  const narrowed = registered.filter((r) => !kept.includes(r) && isCoveredBy(r, [...scopes]));
+  return [...new Set([...kept, ...narrowed])];
+}
+
+/**
  * Whether a client's scopes give it every interaction on every resource type: `system/*.*` (SMART v1),
  * `system/*.cruds` (v2), or both `system/*.read` and `system/*.write`. Narrower scopes are judged by the SMART
  * scope rules, not here.

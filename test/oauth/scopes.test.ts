@@ -1,5 +1,5 @@
 /** Scope parsing and granting (src/oauth/scopes.ts) and PKCE checks (src/oauth/tokens/pkce.ts). */
-import { grantScopes, grantsFullSystemAccess, parseScope } from '../../src/oauth/scopes';
+import { grantScopes, grantsFullSystemAccess, parseScope, withinRegistration } from '../../src/oauth/scopes';
 import { s256Challenge, verifyPkce } from '../../src/oauth/tokens/pkce';
 import { InvalidGrantError } from '../../src/oauth/errors';
 
@@ -69,5 +69,15 @@ describe('verifyPkce', () => {
     ['characters outside the alphabet', `${verifier.slice(0, 42)}+`],
   ])('refuses %s with invalid_grant', (_name, candidate) => {
     expect(() => verifyPkce(candidate, challenge)).toThrow(InvalidGrantError);
+  });
+});
+
+describe('withinRegistration', () => {
+  it('keeps what the registration covers, narrows wildcards to the registered scopes, drops the rest', () => {
+    const client = { scope: 'openid offline_access user/Patient.read user/Observation.rs' };
+    expect(withinRegistration(['openid', 'fhirUser', 'offline_access', 'user/*.*'], client).sort()).toEqual(['offline_access', 'openid', 'user/Observation.rs', 'user/Patient.read']);
+    expect(withinRegistration(['user/Patient.read'], client)).toEqual(['user/Patient.read']);
+    expect(withinRegistration(['user/Encounter.read'], client)).toEqual([]);
+    expect(withinRegistration(['openid', 'user/*.*'], { scope: 'openid user/*.*' }).sort()).toEqual(['openid', 'user/*.*']);
   });
 });

@@ -156,7 +156,12 @@ export class AccessControlledRepository {
 
   /** `GET [type]/[id]/_history/[vid]` */
   async vread(type: string, id: string, versionId: string): Promise<ResourceDocument & { resource: Resource }> {
-    return this.readOne(type, `${id}/_history/${versionId}`, () => this.inner.vread(type, id, versionId), id);
+    // A deletion is judged by the version it deleted, as history judges it.
+    const deleted = async (request: PolicyRequest): Promise<boolean> => {
+      const version = await this.inner.readVersion(type, id, Number(versionId) - 1);
+      return version?.resource !== undefined && (await this.judge.permits(request, toPublicView(version.resource) as Resource, version));
+    };
+    return this.readOne(type, `${id}/_history/${versionId}`, () => this.inner.vread(type, id, versionId), deleted);
   }
 
   /**
@@ -168,7 +173,7 @@ export class AccessControlledRepository {
     type: string,
     label: string,
     load: () => Promise<ResourceDocument & { resource: Resource }>,
-    id = label,
+    goneVisible: (request: PolicyRequest) => Promise<boolean> = (request) => this.lastLiveReadable(type, label, request),
   ): Promise<ResourceDocument & { resource: Resource }> {
     const request = this.bound();
     if (this.judge.scopeFor(request).kind === 'none') throw this.refusal('scope', type);
@@ -177,7 +182,7 @@ export class AccessControlledRepository {
       doc = await load();
     } catch (err) {
       await this.requireOpen();
-      if (err instanceof ResourceGoneError && !(await this.lastLiveReadable(type, id, request))) throw notFound(type, label);
+      if (err instanceof ResourceGoneError && !(await goneVisible(request))) throw notFound(type, label);
       throw err;
     }
     if (await this.judge.permits(request, doc.resource, doc)) return doc;
@@ -306,7 +311,7 @@ export class AccessControlledRepository {
     ]);
     return {
       judged: plan.perResource,
-      page: (filter, sort, cursor, count) => visiblePage(this.inner, plan, filter, sort, cursor, count, this.context?.budget),
+      page: (filter, sort, cursor, count) => visiblePage(this.inner, plan, filter, sort, cursor, count, this.context?.budget, this.mayVread),
       count: (filter) => countVisible(this.inner, plan, filter, this.context?.budget),
       list: (filter, limit) => collectVisible(this.inner, plan, filter, limit, this.context?.budget),
     };
@@ -435,6 +440,19 @@ export class AccessControlledRepository {
     const request = this.bound();
     if (live !== current || request.interaction === 'patch') return false;
     return this.judge.scopeFor(readRequest(current.type, undefined)).kind === 'none' && (await this.judge.permits(request, resource, live));
+  };
+
+  /**
+   * Whether the caller may read one version directly (`GET [type]/[id]/_history/[vid]`): what may place a resource
+   * in a search page (paging.ts), so that no cursor reveals a version the caller may not see.
+   * @param version - a stored version
+   * @returns true when a vread of it would answer 200
+   */
+  private readonly mayVread = async (version: ResourceDocument): Promise<boolean> => {
+    if (!version.resource) return false;
+    const request = readRequest(version.type, version.id, 'vread');
+    const verdict = await this.judge.verdict(request);
+    return verdict.kind === 'open' && (await this.judge.permits(request, toPublicView(version.resource) as Resource, version));
   };
 
   /**

@@ -101,6 +101,7 @@ function sameJson(a: unknown, b: unknown): boolean {
  * @param next - the new version (undefined for a delete)
  * @param before - the version replaced (undefined for a create, including one on a deleted id)
  * @param reader - reads the stored state with the server's authority
+ * @param asFreeId - judge a create as at an id never used (the caller may not know what the id held)
  * @returns the reason for refusing, or undefined
  */
 export async function escalationReason(
@@ -108,12 +109,13 @@ export async function escalationReason(
   next: Resource | undefined,
   before: Resource | undefined,
   reader: AuthRecordReader,
+  asFreeId = false,
 ): Promise<string | undefined> {
   const type = (next ?? before)?.resourceType;
   if (!type || !AUTH_RESOURCE_TYPES.has(type) || isAdministrator(principal)) return undefined;
   if (type === 'AccessPolicy') return 'only owners and admins may write AccessPolicy resources';
   const id = String((next ?? before)?.id ?? '');
-  const removed = before === undefined ? await reader.lastLive(type, id) : undefined;
+  const removed = before === undefined && !asFreeId ? await reader.lastLive(type, id) : undefined;
   const revives = removed?.deleted === true;
   const write: GuardedWrite = { principal, reader, id, next, before: before ?? (revives ? removed?.resource : undefined), creates: before === undefined, revives };
   switch (type) {

@@ -9,7 +9,7 @@ import type { FhirRepository } from '../repository/repository';
 import { toPublicView } from '../repository/write-only-fields';
 import type { RequestBudget } from '../budget';
 import type { Cursor } from '../search/cursor';
-import { fetchPage, type Page, type PositionedDocument } from './paging';
+import { fetchPage, type Page, type Placeable, type PositionedDocument } from './paging';
 import type { TypePlan } from './type-plan';
 
 /** Documents judged per batch when reading on under per-resource judgement. */
@@ -95,14 +95,22 @@ export async function countVisible(repo: FhirRepository, plan: TypePlan, filter:
  * @param cursor - where the page starts
  * @param count - the page size
  * @param budget - the request's budget (its time is checked while reading on)
+ * @param placeable - which older versions may place a resource: those the caller may vread (paging.ts)
  * @returns the page
  */
-export async function visiblePage(repo: FhirRepository, plan: TypePlan, filter: Filter, sort: Sort, cursor: Cursor, count: number, budget?: RequestBudget): Promise<Page> {
+export async function visiblePage(
+  repo: FhirRepository,
+  plan: TypePlan,
+  filter: Filter,
+  sort: Sort,
+  cursor: Cursor,
+  count: number,
+  budget?: RequestBudget,
+  placeable?: Placeable,
+): Promise<Page> {
   if (plan.refused || count === 0) return { entries: [], cursor, hasMore: false };
   const full = planned(plan, filter);
   const asPublic = (entry: PositionedDocument): PositionedDocument => ({ ...entry, doc: publicDocument(entry.doc) });
-  // Older versions place a resource only when the caller may see them (paging.ts).
-  const placeable = plan.perResource || plan.filter ? (version: ResourceDocument) => plan.accept(version, false) : undefined;
   if (!plan.perResource) {
     const page = await fetchPage(repo, full, sort, cursor, count, placeable);
     return { ...page, entries: page.entries.map(asPublic) };

@@ -65,7 +65,7 @@ export function refusalError(by: 'scope' | 'policy', interaction: string, type: 
 export function writeCheck(deps: WriteCheckDeps, perResource: boolean): WriteCheck {
   const { judge, request, principal, administrator, reader } = deps;
   const asCreate: PolicyRequest = { ...request, interaction: 'create' };
-  return async (next, before) => {
+  return async (next, before, asFreeId = false) => {
     // An update that finds its id free creates the resource: it is judged as a create (scopes `c`, create rules).
     const variant = before === undefined && next !== undefined && request.interaction !== 'create' ? asCreate : request;
     let judged = perResource;
@@ -74,7 +74,7 @@ export function writeCheck(deps: WriteCheckDeps, perResource: boolean): WriteChe
       if (verdict.kind === 'refused') throw refusalError(verdict.by, 'create', variant.resourceType);
       judged = verdict.perResource || verdict.scope.kind === 'some';
     }
-    const reason = administrator ? undefined : await escalationReason(principal, next, before, reader);
+    const reason = administrator ? undefined : await escalationReason(principal, next, before, reader, asFreeId);
     if (reason !== undefined) throw new ForbiddenError(`Forbidden: ${reason}`);
     const subject = (next ?? before) as Resource;
     // The new version and the one it replaces must both be within the scopes; the policies see both.

@@ -25,6 +25,7 @@ import {
   ResourceNotFoundError,
   VersionConflictFhirError,
 } from '../errors';
+import { exceedsDepth, MAX_BODY_DEPTH } from '../../http/body';
 import { notifyResourceWritten } from '../../policy/cache';
 import { buildSearchIndex } from '../search/indexing/build-index';
 import { applyJsonPatch } from './json-patch';
@@ -52,8 +53,10 @@ export interface WriteResult {
  * again on retry). Throws to refuse; nothing is written then.
  * @param next - the new version as it will be stored, before credentials are hashed (undefined for a delete)
  * @param before - the current version's public view (undefined when the write creates the resource)
+ * @param asFreeId - judge the write as a create at an id never used: the id is in fact taken by a resource the
+ *   caller may not know of, and nothing of it may weigh (the write is refused either way)
  */
-export type WriteCheck = (next: Resource | undefined, before: Resource | undefined) => Promise<void>;
+export type WriteCheck = (next: Resource | undefined, before: Resource | undefined, asFreeId?: boolean) => Promise<void>;
 
 /** Options for writes that may carry an `If-Match` precondition. */
 export interface WriteOptions {
@@ -215,12 +218,13 @@ export class FhirRepository {
     }
     return this.withRetries(options, async () => {
       const stored = await this.readCurrent(type, id);
-      // A live resource the caller may not know of: answered as for a free id, whose create finds the id taken.
-      const hidden = stored !== undefined && !stored.deleted && !(await isKnown(options, stored));
+      // A resource the caller may not know of (live, or deleted with a last version it could not read): answered as
+      // for a free id, whose create finds the id taken.
+      const hidden = stored !== undefined && !(await isKnown(options, stored));
       const current = hidden ? undefined : stored;
       checkIfMatch(current, options.ifMatch, `${type}/${id}`);
       if (hidden) {
-        await options.authorize?.(this.candidate(resource, 1, new Date().toISOString()), undefined);
+        await options.authorize?.(this.candidate(resource, 1, new Date().toISOString()), undefined, true);
         throw new ConflictError(`${type}/${id} cannot be created: the id is in use`);
       }
       return this.writeVersion(resource, current, current && !current.deleted ? 'update' : 'create', options.authorize);
@@ -350,8 +354,15 @@ export class FhirRepository {
     };
   }
 
-  /** The version to store, validated: the resource with its new `meta.versionId` and `meta.lastUpdated`. */
+  /**
+   * The version to store, validated: the resource with its new `meta.versionId` and `meta.lastUpdated`. Whatever
+   * built it (a body, a patch), it is held to the depth a request body may have, so that no stored resource is too
+   * deep for the recursive code that copies, serializes and indexes it.
+   */
   private candidate(resource: Resource, versionId: number, lastUpdated: string): Resource {
+    if (exceedsDepth(resource, MAX_BODY_DEPTH)) {
+      throw new BadRequestError(`The resource is nested deeper than ${MAX_BODY_DEPTH} levels`, [resource.resourceType], 'structure');
+    }
     if (resource.meta !== undefined && !isObject(resource.meta)) {
       throw new BadRequestError('meta must be an object', [`${resource.resourceType}.meta`]);
     }

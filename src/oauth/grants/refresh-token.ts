@@ -8,11 +8,12 @@
  * - its grant, user and membership must still be active (`invalid_grant`);
  * - `scope` may narrow the access token's scopes, never widen them (`invalid_scope`); the new refresh token keeps
  *   the scopes of the one it replaces (§6), so a later refresh may ask for them again;
+ * - the access token's scopes are held to the client's registration as it is now (`ClientApplication.scope`);
  * then the token is consumed atomically and replaced by a new one (rotation): of two concurrent uses one wins and
  * the other counts as reuse. The family lives at most the client's refreshTokenLifetime from the authorization.
  */
 import { InvalidGrantError, InvalidScopeError } from '../errors';
-import { isCoveredBy, parseScope } from '../scopes';
+import { isCoveredBy, parseScope, withinRegistration } from '../scopes';
 import { isGrantActive, readGrant, revokeGrant } from '../tokens/grants';
 import { accessTokenLifetime, issueTokens, type TokenResponse } from '../tokens/issue';
 import { inspectRefreshToken, useRefreshToken } from '../tokens/refresh-tokens';
@@ -43,7 +44,8 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   if (presented.status === 'used') return reused(ctx, grant.grantId);
   if (!isGrantActive(grant)) throw new InvalidGrantError('The grant was revoked');
   const granted = presented.data.scope;
-  const scope = requestedScope(body.scope, granted);
+  // Never beyond what the registration allows now (an administrator may have narrowed it since the grant).
+  const scope = withinRegistration(requestedScope(body.scope, granted), client);
   let fhirUser: string | undefined;
   if (grant.userId) {
     const user = await userContext(deps, project.key, grant.userId, grant.membershipId);
