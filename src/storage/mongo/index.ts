@@ -12,7 +12,7 @@ import type { RecordDocument } from './record-store';
 import { MongoResourceStore } from './resource-store';
 import type { ResourceDocument } from '../ports';
 
-export { MongoTransactionsUnsupportedError } from './connect';
+export { MongoTransactionsUnsupportedError, MongoVersionUnsupportedError } from './connect';
 
 /** Options for {@link openMongoStorage}. */
 export interface MongoStorageOptions {
