@@ -154,11 +154,59 @@ export interface RecordStore {
   deleteMany(kind: string, filter: Filter): Promise<number>;
 }
 
+/** A resource write seen on the shared store, made by this or any other server instance. */
+export interface ResourceWriteEvent {
+  project: string;
+  type: string;
+  /** Where the feed can resume after this event. */
+  resumeToken: unknown;
+}
+
+/** An open feed of writes; iterating it waits for the next write. */
+export interface ResourceWriteStream extends AsyncIterable<ResourceWriteEvent> {
+  close(): Promise<void>;
+}
+
+/**
+ * Resource writes as they happen, from every instance sharing the store (MongoDB: a change stream). Opening or
+ * reading throws {@link WriteFeedUnavailableError} when the deployment cannot provide the feed at all, and
+ * {@link WriteFeedHistoryLostError} when it can no longer resume at the given token.
+ */
+export interface ResourceWriteFeed {
+  /**
+   * @param types - the resource types of interest
+   * @param resumeAfter - the token of the last event handled, to continue after it
+   * @returns the open stream
+   */
+  open(types: readonly string[], resumeAfter?: unknown): ResourceWriteStream;
+}
+
+/** The deployment cannot provide a write feed (a standalone server, no privilege to watch). */
+export class WriteFeedUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WriteFeedUnavailableError';
+  }
+}
+
+/** The feed cannot resume at the token given (it fell out of the server's history). */
+export class WriteFeedHistoryLostError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WriteFeedHistoryLostError';
+  }
+}
+
 /** An opened storage backend. */
 export interface Storage {
   readonly kind: 'embedded' | 'mongo';
   readonly resources: ResourceStore;
   readonly records: RecordStore;
+  /**
+   * Writes made by every instance sharing the store, for caches to invalidate on (absent when the store belongs to
+   * this process alone, as the embedded one does: the process's own writes already invalidate them).
+   */
+  readonly resourceWrites?: ResourceWriteFeed;
   /** True when the backend answers (readiness probe). */
   ping(): Promise<boolean>;
   /**

@@ -10,6 +10,7 @@ import { COLLECTIONS, ensureIndexes } from './indexes';
 import { MongoRecordStore } from './record-store';
 import type { RecordDocument } from './record-store';
 import { MongoResourceStore } from './resource-store';
+import { MongoWriteFeed } from './write-feed';
 import type { ResourceDocument } from '../ports';
 
 export { MongoTransactionsUnsupportedError, MongoVersionUnsupportedError } from './connect';
@@ -43,13 +44,11 @@ export async function openMongoStorage(options: MongoStorageOptions): Promise<St
     throw err;
   }
   options.logger?.info({ db: db.databaseName }, 'mongo storage open');
+  const resources = db.collection<ResourceDocument>(COLLECTIONS.resources);
   return {
     kind: 'mongo',
-    resources: new MongoResourceStore(
-      client,
-      db.collection<ResourceDocument>(COLLECTIONS.resources),
-      db.collection<ResourceDocument>(COLLECTIONS.history),
-    ),
+    resources: new MongoResourceStore(client, resources, db.collection<ResourceDocument>(COLLECTIONS.history)),
+    resourceWrites: new MongoWriteFeed(resources),
     records: new MongoRecordStore(db.collection<RecordDocument>(COLLECTIONS.records)),
     ping: async () => {
       try {
