@@ -197,6 +197,28 @@ export class WriteFeedHistoryLostError extends Error {
   }
 }
 
+/** A key's count in its current fixed window. */
+export interface WindowCount {
+  hits: number;
+  /** When the window ends (ms since the epoch). */
+  resetAt: number;
+}
+
+/**
+ * Fixed-window hit counters (rate limits). A window starts with a key's first hit and lasts `windowMs`; a hit after
+ * it ended starts a new one. With MongoDB the counters are shared by every instance.
+ */
+export interface WindowCounters {
+  /** Adds one hit (atomically) and returns the key's count. */
+  increment(key: string, windowMs: number): Promise<WindowCount>;
+  /** The key's count in its live window, if any. */
+  get(key: string): Promise<WindowCount | undefined>;
+  /** Takes one hit back (a request the limiter decided not to count). */
+  decrement(key: string): Promise<void>;
+  /** Forgets a key. */
+  reset(key: string): Promise<void>;
+}
+
 /** An opened storage backend. */
 export interface Storage {
   readonly kind: 'embedded' | 'mongo';
@@ -207,6 +229,8 @@ export interface Storage {
    * this process alone, as the embedded one does: the process's own writes already invalidate them).
    */
   readonly resourceWrites?: ResourceWriteFeed;
+  /** Rate-limit counters shared by every instance (absent: each process keeps its own, in memory). */
+  readonly sharedCounters?: WindowCounters;
   /** True when the backend answers (readiness probe). */
   ping(): Promise<boolean>;
   /**

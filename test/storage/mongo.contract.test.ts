@@ -11,6 +11,7 @@ import { openMongoStorage } from '../../src/storage/mongo';
 import { recordStoreContract } from './record-store.contract';
 import { resourceStoreContract } from './resource-store.contract';
 import { signingKeysAtRestContract } from './signing-keys-at-rest.contract';
+import { rateLimitStoreContract } from '../http/rate-limit-store.contract';
 
 const uri = process.env.MONGODB_URI;
 
@@ -57,6 +58,12 @@ if (!uri) {
         await storage.close();
       }
     });
+  });
+
+  rateLimitStoreContract('mongo', async () => {
+    const storage = await open();
+    if (!storage.sharedCounters) throw new Error('the Mongo storage has no shared counters');
+    return { counters: storage.sharedCounters, shared: true, close: () => storage.close() };
   });
 
   resourceStoreContract('mongo', open);

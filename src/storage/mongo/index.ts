@@ -10,6 +10,7 @@ import { COLLECTIONS, ensureIndexes } from './indexes';
 import { MongoRecordStore } from './record-store';
 import type { RecordDocument } from './record-store';
 import { MongoResourceStore } from './resource-store';
+import { type CounterDocument, MongoWindowCounters } from './window-counters';
 import { MongoWriteFeed } from './write-feed';
 import type { ResourceDocument } from '../ports';
 
@@ -49,6 +50,7 @@ export async function openMongoStorage(options: MongoStorageOptions): Promise<St
     kind: 'mongo',
     resources: new MongoResourceStore(client, resources, db.collection<ResourceDocument>(COLLECTIONS.history)),
     resourceWrites: new MongoWriteFeed(resources),
+    sharedCounters: new MongoWindowCounters(db.collection<CounterDocument>(COLLECTIONS.rateLimits)),
     records: new MongoRecordStore(db.collection<RecordDocument>(COLLECTIONS.records)),
     ping: async () => {
       try {
