@@ -74,7 +74,7 @@ function operatorPredicates(path: string, condition: Record<string, unknown>): P
   for (const [op, operand] of Object.entries(condition)) {
     switch (op) {
       case '$eq':
-        result.push({ kind: 'path', path, op: operand instanceof RegExp ? 'eq' : 'eq' });
+        result.push({ kind: 'path', path, op: 'eq' });
         break;
       case '$in':
       case '$all':
