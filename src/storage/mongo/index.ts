@@ -1,7 +1,8 @@
 /**
  * The MongoDB storage adapter (used when MONGODB_URI is set): the official driver, indexes created at start,
- * the same filter documents as the embedded adapter passed straight through. Needs a replica set or sharded
- * cluster for transactions.
+ * the same filter documents as the embedded adapter passed straight through, a change-stream write feed for cache
+ * invalidation across instances and shared rate-limit counters. Needs MongoDB 7.0+ as a replica set or sharded
+ * cluster (docs/mongodb.md).
  */
 import type { Storage } from '../ports';
 import type { StorageLogger } from '../logger';
