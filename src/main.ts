@@ -15,6 +15,8 @@ import { loadSeedBundle } from './seed/load-bundle';
 import { FhirRepository } from './fhir/repository/repository';
 import { type KeysAtRest, prepareKeysAtRest } from './oauth/tokens/keys-at-rest';
 import { preloadResourceValidator } from './fhir/validation/validate-resource';
+import { policyCacheFor } from './policy/cache';
+import { CacheInvalidation } from './policy/invalidation';
 import { openStorage } from './storage/open';
 import type { Storage } from './storage/ports';
 import { ProjectRegistry } from './tenancy/projects';
@@ -61,7 +63,7 @@ async function loadDemo(storage: Storage, boot: BootstrapResult, logger: Logger)
   logger.info({ project: boot.project.key, ...summary }, 'demo seed loaded');
 }
 
-function installShutdown(server: Server, storage: Storage, logger: Logger, timeoutMs: number): void {
+function installShutdown(server: Server, storage: Storage, logger: Logger, timeoutMs: number, invalidation?: CacheInvalidation): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -70,8 +72,8 @@ function installShutdown(server: Server, storage: Storage, logger: Logger, timeo
     const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
     force.unref();
     server.close(() => {
-      storage
-        .close()
+      (invalidation?.stop() ?? Promise.resolve())
+        .then(() => storage.close())
         .then(() => {
           logger.info('storage flushed and closed; bye');
           process.exit(0);
@@ -119,7 +121,9 @@ async function main(): Promise<void> {
     const port = typeof address === 'object' && address ? address.port : config.port;
     process.stdout.write(banner(config, boot, atRest, port));
   });
-  installShutdown(server, storage, logger, config.shutdownTimeoutMs);
+  // Instances sharing MongoDB: another instance's write of a policy, client or user invalidates this one's cache.
+  const invalidation = storage.resourceWrites && new CacheInvalidation(policyCacheFor(storage.resources), storage.resourceWrites, { logger }).start();
+  installShutdown(server, storage, logger, config.shutdownTimeoutMs, invalidation);
 }
 
 main().catch((err: unknown) => {

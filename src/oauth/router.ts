@@ -7,7 +7,7 @@ import { type Express, type Request, type Response, Router } from 'express';
 import { BearerAuthenticator } from './bearer';
 import type { OAuthDeps } from './deps';
 import { FHIR_BASE_PATH } from '../fhir/rest/base-url';
-import { oauthRateLimit } from '../http/rate-limit';
+import { oauthRateLimit, rateLimitCounters } from '../http/rate-limit';
 import { discoveryHandler, smartConfigurationHandler } from './discovery';
 import { OAuthError } from './errors';
 import { introspectEndpoint } from './endpoints/introspect';
@@ -60,15 +60,17 @@ export function oauthServer(deps: OAuthDeps, keys: KeyStore): OAuthServer {
   const bearer = new BearerAuthenticator(deps, keys);
   const router = Router({ mergeParams: true });
   const errors = oauthJsonErrors();
-  router.post('/token', oauthRateLimit(deps.config, 'token'), ...tokenEndpoint(deps, keys), errors);
+  // One set of counters for every limiter of the app (shared by all instances with MongoDB).
+  const counters = rateLimitCounters(deps.storage);
+  router.post('/token', oauthRateLimit(deps.config, 'token', counters), ...tokenEndpoint(deps, keys), errors);
   router.get('/jwks', ...jwksEndpoint(deps, keys), errors);
-  router.post('/introspect', oauthRateLimit(deps.config, 'introspection'), ...introspectEndpoint(deps, bearer), errors);
-  router.post('/revoke', oauthRateLimit(deps.config, 'revocation'), ...revokeEndpoint(deps, bearer), errors);
+  router.post('/introspect', oauthRateLimit(deps.config, 'introspection', counters), ...introspectEndpoint(deps, bearer), errors);
+  router.post('/revoke', oauthRateLimit(deps.config, 'revocation', counters), ...revokeEndpoint(deps, bearer), errors);
   router.get('/userinfo', ...userinfoEndpoint(deps, bearer), errors);
   router.post('/userinfo', ...userinfoEndpoint(deps, bearer), errors);
   router.post('/launch', ...launchEndpoint(deps, bearer), errors);
   router.get('/smart-style.json', smartStyleHandler);
-  router.use(interactionRouter(deps));
+  router.use(interactionRouter(deps, counters.counters));
   router.all(['/token', '/introspect', '/revoke', '/jwks', '/userinfo', '/launch'], methodNotAllowed, errors);
   return { router, keys, bearer };
 }

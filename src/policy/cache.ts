@@ -7,8 +7,9 @@
  *   write, and a transaction's staged store does so at commit. The write's HTTP response leaves only afterwards,
  *   so the next request is judged by the new data.
  * - One cache per {@link ResourceStore} (a WeakMap, no module-level state per app); a staged transaction store
- *   has its own. Several server instances sharing MongoDB do not see each other's writes: give the cache a
- *   `maxAgeMs` there (TODO(policy): cross-instance invalidation through a change stream).
+ *   has its own.
+ * - Several server instances sharing MongoDB learn of each other's writes through the store's write feed (a change
+ *   stream; invalidation.ts), and fall back to a maximum age when the deployment cannot provide one.
  */
 import { deepFreeze } from '../storage/freeze';
 import type { ResourceStore } from '../storage/ports';
@@ -54,10 +55,22 @@ export class PolicyCache {
   /** Number of policy compilations and store reads made (observability and tests). */
   readonly stats = { compilations: 0, reads: 0, searches: 0, invalidations: 0 };
 
+  private maxAgeMs?: number;
+
   constructor(
     private readonly store: ResourceStore,
-    private readonly options: PolicyCacheOptions = {},
-  ) {}
+    options: PolicyCacheOptions = {},
+  ) {
+    this.maxAgeMs = options.maxAgeMs;
+  }
+
+  /**
+   * Sets the maximum age of entries (when writes of other instances cannot be observed).
+   * @param ms - the age in ms; undefined = entries live until invalidated
+   */
+  setMaxAge(ms: number | undefined): void {
+    this.maxAgeMs = ms;
+  }
 
   /**
    * A counter that grows on every invalidation: caches derived from the same writes (CORS origins) compare it to
@@ -142,7 +155,7 @@ export class PolicyCache {
 
   private entry(project: string): ProjectEntry {
     let entry = this.projects.get(project);
-    const expired = entry && this.options.maxAgeMs !== undefined && Date.now() - entry.loadedAt > this.options.maxAgeMs;
+    const expired = entry && this.maxAgeMs !== undefined && Date.now() - entry.loadedAt > this.maxAgeMs;
     if (!entry || expired) {
       entry = { generation: this.generation, loadedAt: Date.now(), records: new Map(), policies: new Map(), compiled: new Map(), derived: new Map() };
       this.projects.set(project, entry);

@@ -154,11 +154,83 @@ export interface RecordStore {
   deleteMany(kind: string, filter: Filter): Promise<number>;
 }
 
+/** A resource write seen on the shared store, made by this or any other server instance. */
+export interface ResourceWriteEvent {
+  project: string;
+  type: string;
+  /** Where the feed can resume after this event. */
+  resumeToken: unknown;
+}
+
+/** An open feed of writes; iterating it waits for the next write. */
+export interface ResourceWriteStream extends AsyncIterable<ResourceWriteEvent> {
+  close(): Promise<void>;
+}
+
+/**
+ * Resource writes as they happen, from every instance sharing the store (MongoDB: a change stream). Opening or
+ * reading throws {@link WriteFeedUnavailableError} when the deployment cannot provide the feed at all, and
+ * {@link WriteFeedHistoryLostError} when it can no longer resume at the given token.
+ */
+export interface ResourceWriteFeed {
+  /**
+   * @param types - the resource types of interest
+   * @param resumeAfter - the token of the last event handled, to continue after it
+   * @returns the open stream
+   */
+  open(types: readonly string[], resumeAfter?: unknown): ResourceWriteStream;
+}
+
+/** The deployment cannot provide a write feed (a standalone server, no privilege to watch). */
+export class WriteFeedUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WriteFeedUnavailableError';
+  }
+}
+
+/** The feed cannot resume at the token given (it fell out of the server's history). */
+export class WriteFeedHistoryLostError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WriteFeedHistoryLostError';
+  }
+}
+
+/** A key's count in its current fixed window. */
+export interface WindowCount {
+  hits: number;
+  /** When the window ends (ms since the epoch). */
+  resetAt: number;
+}
+
+/**
+ * Fixed-window hit counters (rate limits). A window starts with a key's first hit and lasts `windowMs`; a hit after
+ * it ended starts a new one. With MongoDB the counters are shared by every instance.
+ */
+export interface WindowCounters {
+  /** Adds one hit (atomically) and returns the key's count. */
+  increment(key: string, windowMs: number): Promise<WindowCount>;
+  /** The key's count in its live window, if any. */
+  get(key: string): Promise<WindowCount | undefined>;
+  /** Takes one hit back (a request the limiter decided not to count). */
+  decrement(key: string): Promise<void>;
+  /** Forgets a key. */
+  reset(key: string): Promise<void>;
+}
+
 /** An opened storage backend. */
 export interface Storage {
   readonly kind: 'embedded' | 'mongo';
   readonly resources: ResourceStore;
   readonly records: RecordStore;
+  /**
+   * Writes made by every instance sharing the store, for caches to invalidate on (absent when the store belongs to
+   * this process alone, as the embedded one does: the process's own writes already invalidate them).
+   */
+  readonly resourceWrites?: ResourceWriteFeed;
+  /** Rate-limit counters shared by every instance (absent: each process keeps its own, in memory). */
+  readonly sharedCounters?: WindowCounters;
   /** True when the backend answers (readiness probe). */
   ping(): Promise<boolean>;
   /**

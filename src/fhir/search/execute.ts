@@ -57,7 +57,7 @@ function sortWarning(key: SortKey): Issue {
 }
 
 /**
- * The store sort for the `_sort` keys, `_id` always last.
+ * The store sort for the `_sort` keys, `_id` always last (in the direction of the key before it).
  * @param types - the types searched (every type must sort a key the same way)
  * @param keys - the `_sort` keys
  * @param strict - unknown keys are errors
@@ -85,7 +85,9 @@ export function resolveSort(types: readonly string[], keys: readonly SortKey[], 
     }
     for (const field of fields ?? []) if (!sort.some(([f]) => f === field[0])) sort.push(field);
   }
-  sort.push(['_id', 1]);
+  // `_id` breaks ties in the direction of the last key, so one index per sort field, read forwards or backwards,
+  // serves both directions (MongoDB's `{project, type, <field>, _id}` indexes; docs/mongodb.md).
+  sort.push(['_id', sort[sort.length - 1]?.[1] ?? 1]);
   return sort;
 }
 

@@ -17,15 +17,17 @@ import { logoutPageHandler, logoutSubmitHandler } from './logout';
 import { pageErrorHandler } from './page-errors';
 import { patientPickerPageHandler, patientPickerSubmitHandler } from './patient-picker';
 import { LoginRateLimiter } from './rate-limit';
+import type { WindowCounters } from '../../storage/ports';
 
 /**
  * Builds the router. The failed-login limiter lives as long as the router (one per app).
  * @param deps - the OAuth dependencies
+ * @param counters - the app's rate-limit counters (shared by every instance with MongoDB)
  * @returns the router
  */
-export function interactionRouter(deps: OAuthDeps): Router {
+export function interactionRouter(deps: OAuthDeps, counters: WindowCounters): Router {
   const router = Router({ mergeParams: true });
-  const limiter = new LoginRateLimiter({ maxFailures: deps.config.loginMaxFailures, windowSeconds: deps.config.loginFailureWindowSeconds });
+  const limiter = new LoginRateLimiter({ maxFailures: deps.config.loginMaxFailures, windowSeconds: deps.config.loginFailureWindowSeconds }, counters);
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 100 });
   // The consent form posts one field per ticked scope: room for every scope a 4096-character request can name.
   const consentForm = express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 1000 });

@@ -68,7 +68,7 @@ export function loginSubmitHandler(deps: OAuthDeps, limiter: LoginRateLimiter) {
     const email = typeof body.email === 'string' ? body.email.slice(0, 320) : '';
     const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
     const keys = loginKeys(req.ip ?? req.socket.remoteAddress ?? 'unknown', ctx.project.key, email);
-    const wait = limiter.retryAfter([keys.ip, keys.account]);
+    const wait = await limiter.retryAfter([keys.ip, keys.account]);
     if (wait > 0) {
       req.ctx.logger.warn({ event: 'login_blocked', project: ctx.project.key, retryAfter: wait }, 'sign-in refused: too many failures');
       throw new InteractionPageError(429, 'Too many sign-in attempts', `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60)} minute(s).`, undefined, {
@@ -81,10 +81,10 @@ export function loginSubmitHandler(deps: OAuthDeps, limiter: LoginRateLimiter) {
       // account is named by its User id: its owner's right password must reach an operator, not the page.
       const detail = check.reason === 'inactive' ? { userId: check.userId, inactive: check.inactive } : {};
       req.ctx.logger.warn({ event: 'login_failed', project: ctx.project.key, reason: check.reason, ...detail }, 'sign-in failed');
-      limiter.recordFailure([keys.ip, keys.account]);
+      await limiter.recordFailure([keys.ip, keys.account]);
       return showLogin(ctx, res, interaction, client, 401, { email, error: INVALID });
     }
-    limiter.reset(keys.account);
+    await limiter.reset(keys.account);
     req.ctx.logger.info({ event: 'login', project: ctx.project.key, userId: check.user.id }, 'signed in');
     const previous = readCookie(req, SESSION_COOKIE);
     if (previous) await deleteSession(deps.storage.records, ctx.project.key, previous);

@@ -4,10 +4,10 @@
  * further attempts for that key are refused with 429 until the window ends, even with the right password.
  * A successful sign-in clears the account's counter (not the IP's).
  *
- * The counters live in memory in each server instance: with several instances behind a load balancer an
- * attacker gets `maxFailures` per instance. That still bounds guessing to a few attempts per minute per
- * account and IP; a shared counter in storage is a later refinement.
+ * The counters are the app's window counters: with MongoDB they are shared by every instance behind a load
+ * balancer, so an attacker gets `maxFailures` in all, not per instance (docs/mongodb.md "Shared rate limits").
  */
+import type { WindowCounters } from '../../storage/ports';
 
 /** Limits from the configuration. */
 export interface LoginLimits {
@@ -15,24 +15,19 @@ export interface LoginLimits {
   windowSeconds: number;
 }
 
-interface Counter {
-  failures: number;
-  resetAt: number;
-}
-
-/** Bound on tracked keys; expired counters are swept first, then the oldest are dropped. */
-const MAX_KEYS = 100_000;
+/** Keeps the login counters apart from other limiters' keys. */
+const PREFIX = 'login:';
 
 /** Failure counters keyed by `ip:<address>` and `account:<project>|<email>`. */
 export class LoginRateLimiter {
-  private readonly counters = new Map<string, Counter>();
-
   /**
    * @param limits - failures allowed per window
-   * @param now - clock in milliseconds (tests may pass their own)
+   * @param counters - the app's window counters
+   * @param now - clock in milliseconds (tests may pass their own; the counters keep their own clock)
    */
   constructor(
     private readonly limits: LoginLimits,
+    private readonly counters: WindowCounters,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -41,12 +36,12 @@ export class LoginRateLimiter {
    * @param keys - the IP key and the account key
    * @returns seconds until the attempt would be allowed, or 0 when it is allowed now
    */
-  retryAfter(keys: string[]): number {
+  async retryAfter(keys: string[]): Promise<number> {
+    const counts = await Promise.all(keys.map((key) => this.counters.get(PREFIX + key)));
     const now = this.now();
     let wait = 0;
-    for (const key of keys) {
-      const counter = this.live(key, now);
-      if (counter && counter.failures >= this.limits.maxFailures) wait = Math.max(wait, Math.ceil((counter.resetAt - now) / 1000));
+    for (const count of counts) {
+      if (count && count.hits >= this.limits.maxFailures) wait = Math.max(wait, Math.ceil((count.resetAt - now) / 1000));
     }
     return wait;
   }
@@ -55,45 +50,16 @@ export class LoginRateLimiter {
    * Counts one failed attempt against each key.
    * @param keys - the IP key and the account key
    */
-  recordFailure(keys: string[]): void {
-    const now = this.now();
-    for (const key of keys) {
-      const counter = this.live(key, now);
-      if (counter) counter.failures += 1;
-      else {
-        if (this.counters.size >= MAX_KEYS) this.evict(now);
-        this.counters.set(key, { failures: 1, resetAt: now + this.limits.windowSeconds * 1000 });
-      }
-    }
+  async recordFailure(keys: string[]): Promise<void> {
+    await Promise.all(keys.map((key) => this.counters.increment(PREFIX + key, this.limits.windowSeconds * 1000)));
   }
 
   /**
    * Forgets a key's failures (after a successful sign-in to that account).
    * @param key - the key
    */
-  reset(key: string): void {
-    this.counters.delete(key);
-  }
-
-  private live(key: string, now: number): Counter | undefined {
-    const counter = this.counters.get(key);
-    if (counter && counter.resetAt <= now) {
-      this.counters.delete(key);
-      return undefined;
-    }
-    return counter;
-  }
-
-  private evict(now: number): void {
-    for (const [key, counter] of this.counters) if (counter.resetAt <= now) this.counters.delete(key);
-    // Maps iterate in insertion order: drop the oldest tenth when sweeping freed too little.
-    if (this.counters.size >= MAX_KEYS) {
-      let drop = Math.ceil(MAX_KEYS / 10);
-      for (const key of this.counters.keys()) {
-        if (drop-- <= 0) break;
-        this.counters.delete(key);
-      }
-    }
+  async reset(key: string): Promise<void> {
+    await this.counters.reset(PREFIX + key);
   }
 }
 

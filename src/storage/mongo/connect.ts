@@ -1,6 +1,7 @@
 /**
  * Connecting to MongoDB. Resource writes need multi-document transactions, so the deployment must be a replica
- * set (a single-node replica set is enough) or a sharded cluster; a standalone server is refused at start.
+ * set (a single-node replica set is enough) or a sharded cluster; a standalone server is refused at start. The
+ * search index is a compound wildcard index, so the server must be MongoDB 7.0 or later.
  */
 import { MongoClient } from 'mongodb';
 import type { Db } from 'mongodb';
@@ -22,14 +23,36 @@ export class MongoTransactionsUnsupportedError extends Error {
   }
 }
 
+/** The server is older than the adapter needs. */
+export class MongoVersionUnsupportedError extends Error {
+  constructor(version: string) {
+    super(`MongoDB storage needs MongoDB ${MINIMUM_VERSION.join('.')} or later (compound wildcard indexes); the server is ${version}`);
+    this.name = 'MongoVersionUnsupportedError';
+  }
+}
+
+/** The oldest server version the adapter runs on. */
+export const MINIMUM_VERSION = [7, 0] as const;
+
 /**
- * Connects, checks that transactions are available and selects the database.
+ * Refuses a server older than {@link MINIMUM_VERSION}.
+ * @param version - the server's version string (`buildInfo.version`, e.g. `7.0.12`)
+ * @throws MongoVersionUnsupportedError for an older or unreadable version
+ */
+export function checkServerVersion(version: string): void {
+  const [major = NaN, minor = NaN] = version.split('.').map((part) => Number.parseInt(part, 10));
+  const [minMajor, minMinor] = MINIMUM_VERSION;
+  if (!(major > minMajor || (major === minMajor && minor >= minMinor))) throw new MongoVersionUnsupportedError(version);
+}
+
+/**
+ * Connects, checks the server version, that transactions are available and selects the database.
  * Writes are acknowledged by a majority and journaled (`w: 'majority', j: true`); undefined fields are omitted.
  *
  * @param uri - a MongoDB connection string
  * @param dbName - database name; defaults to the one in the URI (or the driver's default)
  * @returns the client and database
- * @throws MongoTransactionsUnsupportedError for a standalone server
+ * @throws MongoTransactionsUnsupportedError for a standalone server; MongoVersionUnsupportedError before 7.0
  */
 export async function connectMongo(uri: string, dbName?: string): Promise<MongoConnection> {
   const client = new MongoClient(uri, {
@@ -39,6 +62,8 @@ export async function connectMongo(uri: string, dbName?: string): Promise<MongoC
   await client.connect();
   try {
     const db = client.db(dbName);
+    const info = await db.admin().command({ buildInfo: 1 });
+    checkServerVersion(String(info.version));
     const hello = await db.admin().command({ hello: 1 });
     if (typeof hello.setName !== 'string' && hello.msg !== 'isdbgrid') throw new MongoTransactionsUnsupportedError();
     return { client, db };

@@ -1,7 +1,8 @@
 /**
  * The MongoDB storage adapter (used when MONGODB_URI is set): the official driver, indexes created at start,
- * the same filter documents as the embedded adapter passed straight through. Needs a replica set or sharded
- * cluster for transactions.
+ * the same filter documents as the embedded adapter passed straight through, a change-stream write feed for cache
+ * invalidation across instances and shared rate-limit counters. Needs MongoDB 7.0+ as a replica set or sharded
+ * cluster (docs/mongodb.md).
  */
 import type { Storage } from '../ports';
 import type { StorageLogger } from '../logger';
@@ -10,9 +11,11 @@ import { COLLECTIONS, ensureIndexes } from './indexes';
 import { MongoRecordStore } from './record-store';
 import type { RecordDocument } from './record-store';
 import { MongoResourceStore } from './resource-store';
+import { type CounterDocument, MongoWindowCounters } from './window-counters';
+import { MongoWriteFeed } from './write-feed';
 import type { ResourceDocument } from '../ports';
 
-export { MongoTransactionsUnsupportedError } from './connect';
+export { MongoTransactionsUnsupportedError, MongoVersionUnsupportedError } from './connect';
 
 /** Options for {@link openMongoStorage}. */
 export interface MongoStorageOptions {
@@ -43,13 +46,12 @@ export async function openMongoStorage(options: MongoStorageOptions): Promise<St
     throw err;
   }
   options.logger?.info({ db: db.databaseName }, 'mongo storage open');
+  const resources = db.collection<ResourceDocument>(COLLECTIONS.resources);
   return {
     kind: 'mongo',
-    resources: new MongoResourceStore(
-      client,
-      db.collection<ResourceDocument>(COLLECTIONS.resources),
-      db.collection<ResourceDocument>(COLLECTIONS.history),
-    ),
+    resources: new MongoResourceStore(client, resources, db.collection<ResourceDocument>(COLLECTIONS.history)),
+    resourceWrites: new MongoWriteFeed(resources),
+    sharedCounters: new MongoWindowCounters(db.collection<CounterDocument>(COLLECTIONS.rateLimits)),
     records: new MongoRecordStore(db.collection<RecordDocument>(COLLECTIONS.records)),
     ping: async () => {
       try {

@@ -19,6 +19,7 @@ import type {
   ResourceDocument,
   ResourceStore,
   ResourceWrite,
+  Sort,
 } from '../ports';
 import { checkPaging, checkWrite, currentDocumentId, historyDocumentId, withDeletionDefault } from '../store-rules';
 import { duplicateKeyInfo } from './errors';
@@ -96,11 +97,7 @@ export class MongoResourceStore implements ResourceStore {
     if (query.limit === 0) return [];
     const cursor = this.versions
       .find(historyFilter(query))
-      .sort([
-        ['lastUpdated', -1],
-        ['versionId', -1],
-        ['_id', -1],
-      ])
+      .sort(HISTORY_SORT)
       .skip(query.skip ?? 0);
     if (query.limit !== undefined) cursor.limit(query.limit);
     return cursor.toArray();
@@ -132,7 +129,19 @@ function toMongoFilter(filter: Filter): MongoFilter<ResourceDocument> {
   return filter as MongoFilter<ResourceDocument>;
 }
 
-function historyFilter(query: HistoryQuery): MongoFilter<ResourceDocument> {
+/** History order: newest first. */
+export const HISTORY_SORT: Sort = [
+  ['lastUpdated', -1],
+  ['versionId', -1],
+  ['_id', -1],
+];
+
+/**
+ * The history collection's filter for a history query.
+ * @param query - project, optional type, id and time window
+ * @returns the filter
+ */
+export function historyFilter(query: HistoryQuery): MongoFilter<ResourceDocument> {
   const filter: Filter = { project: query.project };
   if (query.type !== undefined) filter.type = query.type;
   if (query.id !== undefined) {
