@@ -448,12 +448,8 @@ export class AccessControlledRepository {
    * @param version - a stored version
    * @returns true when a vread of it would answer 200
    */
-  private readonly mayVread = async (version: ResourceDocument): Promise<boolean> => {
-    if (!version.resource) return false;
-    const request = readRequest(version.type, version.id, 'vread');
-    const verdict = await this.judge.verdict(request);
-    return verdict.kind === 'open' && (await this.judge.permits(request, toPublicView(version.resource) as Resource, version));
-  };
+  private readonly mayVread = async (version: ResourceDocument): Promise<boolean> =>
+    version.resource !== undefined && this.judge.mayRead(toPublicView(version.resource) as Resource, 'vread', version);
 
   /**
    * The check of a write just before it is stored.
