@@ -285,6 +285,7 @@ export class AccessControlledRepository {
       const batch = Math.max(limit, 200);
       const raw = await this.inner.history({ ...query, skip: at, limit: batch });
       for (const doc of raw.entries) {
+        await this.context?.budget.breathe();
         if (!(await this.versionVisible(plan, doc))) continue;
         if (skipped < skip) {
           skipped++;
