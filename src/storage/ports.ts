@@ -190,3 +190,14 @@ export class UniqueConflictError extends Error {
     this.name = 'UniqueConflictError';
   }
 }
+
+/**
+ * The store cannot take the write now (disk full, I/O error, shutting down). Nothing of the refused write was
+ * stored or became visible; the same write may succeed later. The HTTP layer answers 503.
+ */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
