@@ -110,6 +110,12 @@ export interface ResourceStore {
    * {@link UniqueConflictError}). Resolves only once the writes are durable.
    */
   write(writes: ResourceWrite[]): Promise<void>;
+  /**
+   * The earliest `lastUpdated` among writes accepted but not yet visible (waiting for their fdatasync), if any. A
+   * search's paging snapshot starts no later than it, so a write that becomes visible after the first page was read
+   * counts as written since the snapshot. Stores that make a write visible as they accept it need not implement it.
+   */
+  oldestPendingWrite?(): string | undefined;
   /** History rows, newest first (lastUpdated desc, then versionId desc). */
   history(query: HistoryQuery): Promise<ResourceDocument[]>;
   /** Number of history rows matching the query (skip/limit ignored). */

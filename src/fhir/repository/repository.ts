@@ -293,6 +293,17 @@ export class FhirRepository {
   }
 
   /**
+   * The instant (epoch ms) a first search page may take as its paging snapshot: now, or just before the earliest
+   * write the store accepted but has not made visible yet (see ResourceStore.oldestPendingWrite).
+   * @returns epoch milliseconds
+   */
+  snapshotInstant(): number {
+    const now = Date.now();
+    const pending = this.store.oldestPendingWrite?.();
+    return pending === undefined ? now : Math.min(now, Date.parse(pending) - 1);
+  }
+
+  /**
    * History of an instance, a type or the whole project, newest first.
    * @param query - filter and paging (project is implied)
    * @returns the page and the total number of matching versions

@@ -69,6 +69,8 @@ export function* snapshotResources(history: HistoryIndex): Iterable<{ t: 'resour
 export class EmbeddedResourceStore implements ResourceStore {
   /** Resource ids (`r\0…`) and unique keys (`u\0project\0key`) of writes not yet durable → their settlement. */
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** The earliest lastUpdated of each write not yet durable. */
+  private readonly pendingInstants = new Map<Promise<void>, string>();
 
   constructor(
     private readonly collection: ResourceCollection,
@@ -120,6 +122,7 @@ export class EmbeddedResourceStore implements ResourceStore {
         () => this.release(touched, settled),
       );
       for (const key of touched) this.inFlight.set(key, settled);
+      this.pendingInstants.set(settled, versions.reduce((min, v) => (v.lastUpdated < min ? v.lastUpdated : min), versions[0]!.lastUpdated));
       return durable;
     } catch (err) {
       return Promise.reject(err as Error);
@@ -140,6 +143,14 @@ export class EmbeddedResourceStore implements ResourceStore {
 
   private release(keys: string[], settled: Promise<void>): void {
     for (const key of keys) if (this.inFlight.get(key) === settled) this.inFlight.delete(key);
+    this.pendingInstants.delete(settled);
+  }
+
+  /** {@inheritDoc ResourceStore.oldestPendingWrite} */
+  oldestPendingWrite(): string | undefined {
+    let oldest: string | undefined;
+    for (const instant of this.pendingInstants.values()) if (oldest === undefined || instant < oldest) oldest = instant;
+    return oldest;
   }
 
   /** {@inheritDoc ResourceStore.history} */
