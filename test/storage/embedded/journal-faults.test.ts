@@ -127,12 +127,16 @@ describe('writes not yet durable', () => {
   test('are invisible to reads until their fdatasync is done', async () => {
     const storage = await open();
     try {
-      const writing = storage.resources.write([writeOf(version(P, 'Patient', 'a', 1))]);
+      const first = version(P, 'Patient', 'a', 1);
+      const writing = storage.resources.write([writeOf(first)]);
       const putting = storage.records.put({ kind: 'grant', key: 'g', value: {} });
+      // Search paging starts its snapshot no later than this.
+      expect(storage.resources.oldestPendingWrite?.()).toBe(first.lastUpdated);
       expect(await storage.resources.readCurrent(P, 'Patient', 'a')).toBeUndefined();
       expect(await storage.resources.search({ project: P })).toEqual([]);
       expect(await storage.records.get('grant', 'g')).toBeUndefined();
       await Promise.all([writing, putting]);
+      expect(storage.resources.oldestPendingWrite?.()).toBeUndefined();
       expect((await storage.resources.readCurrent(P, 'Patient', 'a'))?.versionId).toBe(1);
       expect(await storage.records.get('grant', 'g')).toBeDefined();
     } finally {
