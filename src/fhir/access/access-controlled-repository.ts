@@ -300,6 +300,14 @@ export class AccessControlledRepository {
   }
 
   /**
+   * The instant a first search page takes as its paging snapshot (see FhirRepository.snapshotInstant).
+   * @returns epoch milliseconds
+   */
+  snapshotInstant(): number {
+    return this.inner.snapshotInstant();
+  }
+
+  /**
    * The matches of a search over some types, judged as this request addressed to each type and as a read.
    * @param types - the types searched
    * @param interaction - judge as this interaction instead of the request's (a conditional match is a search)

@@ -2,9 +2,13 @@
  * ResourceStore of the embedded adapter: current documents in a {@link ResourceCollection}, every version in a
  * {@link HistoryIndex}, changes journaled.
  *
- * `write()` is linearizable: all preconditions (expectedVersion, unique keys) are checked and the batch applied
- * in memory synchronously, in one turn of the event loop, so of two concurrent writes expecting the same
- * version exactly one wins. The batch is then one journal line, and the promise resolves after its fsync.
+ * A write is applied to memory only once its journal line is durable (after the fdatasync), so reads never see
+ * a change that a failed write or a crash could take back. `write()` stays linearizable: the preconditions
+ * (expectedVersion, unique keys) are checked and the batch registered as in flight synchronously, in one turn of
+ * the event loop. A write touching a resource or unique key that an earlier write still has in flight waits
+ * for that write to settle and then checks again, so of two concurrent writes expecting the same version
+ * exactly one wins, and a refused write (disk full) lets the next one proceed. Writes of different resources
+ * share the journal's group commit.
  */
 import { TimeSlice } from '../../time-slice';
 import {
@@ -63,6 +67,11 @@ export function* snapshotResources(history: HistoryIndex): Iterable<{ t: 'resour
 
 /** The embedded ResourceStore. */
 export class EmbeddedResourceStore implements ResourceStore {
+  /** Resource ids (`r\0…`) and unique keys (`u\0project\0key`) of writes not yet durable → their settlement. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** The earliest lastUpdated of each write not yet durable. */
+  private readonly pendingInstants = new Map<Promise<void>, string>();
+
   constructor(
     private readonly collection: ResourceCollection,
     private readonly versions: HistoryIndex,
@@ -94,16 +103,54 @@ export class EmbeddedResourceStore implements ResourceStore {
 
   /** {@inheritDoc ResourceStore.write} */
   write(writes: ResourceWrite[]): Promise<void> {
-    // Synchronous up to the journal append: no other write can interleave between check and apply.
+    // Synchronous from the checks to the registration: no other write can interleave between them.
     try {
       this.journal.assertWritable();
+      for (const write of writes) checkWrite(write);
+      const touched = this.touchedKeys(writes);
+      const blocking = touched.map((key) => this.inFlight.get(key)).filter((p): p is Promise<void> => p !== undefined);
+      if (blocking.length > 0) return Promise.all(blocking).then(() => this.write(writes));
       const prepared = this.prepare(writes);
       if (prepared.length === 0) return Promise.resolve();
-      applyVersions(this.collection, this.versions, prepared.map((p) => p.copy));
-      return this.journal.appendSerialized(`{"t":"resources","docs":[${prepared.map((p) => p.text).join(',')}]}`);
+      const versions = prepared.map((p) => p.copy);
+      const durable = this.journal.appendSerialized(
+        `{"t":"resources","docs":[${prepared.map((p) => p.text).join(',')}]}`,
+        () => applyVersions(this.collection, this.versions, versions),
+      );
+      const settled: Promise<void> = durable.then(
+        () => this.release(touched, settled),
+        () => this.release(touched, settled),
+      );
+      for (const key of touched) this.inFlight.set(key, settled);
+      this.pendingInstants.set(settled, versions.reduce((min, v) => (v.lastUpdated < min ? v.lastUpdated : min), versions[0]!.lastUpdated));
+      return durable;
     } catch (err) {
       return Promise.reject(err as Error);
     }
+  }
+
+  /** The in-flight keys a batch depends on: its resources and every unique key they hold now or will hold. */
+  private touchedKeys(writes: ResourceWrite[]): string[] {
+    const keys = new Set<string>();
+    for (const { doc } of writes) {
+      const id = currentDocumentId(doc);
+      keys.add(`r\u0000${id}`);
+      for (const key of doc.uniqueKeys ?? []) keys.add(`u\u0000${doc.project}\u0000${key}`);
+      for (const key of this.collection.get(id)?.uniqueKeys ?? []) keys.add(`u\u0000${doc.project}\u0000${key}`);
+    }
+    return [...keys];
+  }
+
+  private release(keys: string[], settled: Promise<void>): void {
+    for (const key of keys) if (this.inFlight.get(key) === settled) this.inFlight.delete(key);
+    this.pendingInstants.delete(settled);
+  }
+
+  /** {@inheritDoc ResourceStore.oldestPendingWrite} */
+  oldestPendingWrite(): string | undefined {
+    let oldest: string | undefined;
+    for (const instant of this.pendingInstants.values()) if (oldest === undefined || instant < oldest) oldest = instant;
+    return oldest;
   }
 
   /** {@inheritDoc ResourceStore.history} */
@@ -138,7 +185,6 @@ export class EmbeddedResourceStore implements ResourceStore {
     const batchHolders = new Map<string, string | null>();
     const prepared: Array<{ text: string; copy: StoredVersion }> = [];
     for (const write of writes) {
-      checkWrite(write);
       const { text, copy } = toStoredJson(write.doc);
       const id = currentDocumentId(copy);
       const current = batchCurrent.get(id) ?? this.collection.get(id);
