@@ -9,7 +9,7 @@ import { ROOT_DIR } from '../../src/paths';
 
 const TSX = path.join(ROOT_DIR, 'node_modules', '.bin', 'tsx');
 const MAIN = path.join(ROOT_DIR, 'src', 'main.ts');
-const START_DEADLINE_MS = 30_000;
+const START_DEADLINE_MS = 180_000;
 
 /** A running server process. */
 export interface ServerProcess {

@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { failedStart, killLeftoverServers, serverToken, startServer } from '../helpers/server-process';
 
+// Each test starts real server processes: generous on a loaded machine (the waits inside are event-driven).
+jest.setTimeout(300_000);
+
 const SECRET = 'journal-damage-admin-secret';
 let dataDir: string;
 let env: Record<string, string>;
@@ -67,7 +70,7 @@ describe('a damaged journal', () => {
     const kept = fs.readFileSync(rejected, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(kept).toEqual([expect.objectContaining({ lineNumber, text: torn })]);
     if (process.platform !== 'win32') expect(fs.statSync(rejected).mode & 0o777).toBe(0o600);
-  }, 60_000);
+  }, 300_000);
 
   it('refuses to start on a damaged middle line, exiting non-zero with the line and DATA_DIR', async () => {
     const lines = fs.readFileSync(journal(), 'utf8').split('\n');
@@ -82,5 +85,5 @@ describe('a damaged journal', () => {
     expect(failed.stderr).toContain(`Start-up failed: DATA_DIR ${dataDir}: the journal journal.ndjson is corrupt at line 3 (byte `);
     expect(failed.stderr).toContain('refusing to start');
     expect(fs.readFileSync(journal(), 'utf8')).toBe(damaged);
-  }, 60_000);
+  }, 300_000);
 });

@@ -11,6 +11,9 @@ import path from 'node:path';
 import { failedStart, filesUnder, killLeftoverServers, serverToken, startServer } from '../helpers/server-process';
 import { clearPrivateMembers } from '../storage/signing-keys-at-rest.contract';
 
+// Each test starts real server processes: generous on a loaded machine (the waits inside are event-driven).
+jest.setTimeout(300_000);
+
 const SECRET = 'dev-kek-admin-client-secret';
 let dataDir: string;
 let env: Record<string, string | undefined>;

@@ -15,6 +15,9 @@ import { openEmbeddedStorage } from '../../src/storage/embedded';
 import { failedStart, filesUnder, killLeftoverServers, serverToken, startServer } from '../helpers/server-process';
 import { clearPrivateMembers } from '../storage/signing-keys-at-rest.contract';
 
+// Each test starts real server processes: generous on a loaded machine (the waits inside are event-driven).
+jest.setTimeout(300_000);
+
 const KEK = randomBytes(32);
 const SECRET = 'keys-at-rest-admin-secret';
 let dataDir: string;

@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT_DIR } from '../../src/paths';
 
+// Each test starts real server processes: generous on a loaded machine (the waits inside are event-driven).
+jest.setTimeout(300_000);
+
 const TSX = path.join(ROOT_DIR, 'node_modules', '.bin', 'tsx');
 const MAIN = path.join(ROOT_DIR, 'src', 'main.ts');
 
@@ -25,7 +28,7 @@ function start(env: Record<string, string>): Promise<Started> {
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out} ${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out} ${err}`)), 180_000);
     const check = setInterval(() => {
       const match = /listening on port (\d+)/.exec(out);
       if (match) {

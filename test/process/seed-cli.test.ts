@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT_DIR } from '../../src/paths';
 
+// Each test starts real server processes: generous on a loaded machine (the waits inside are event-driven).
+jest.setTimeout(300_000);
+
 const TSX = path.join(ROOT_DIR, 'node_modules', '.bin', 'tsx');
 const CLI = path.join(ROOT_DIR, 'src', 'cli', 'seed.ts');
 let dataDir: string;
