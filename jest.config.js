@@ -12,6 +12,8 @@ module.exports = {
     ],
   },
   transformIgnorePatterns: ['/node_modules/(?!(openid-client|oauth4webapi|jose)/)'],
-  testTimeout: 30000,
+  // Property and fuzz tests take seconds on a quiet machine and several times that on a loaded one; a test that
+  // waits on something waits for an event, so this bound only ends a test that hangs.
+  testTimeout: 180000,
   maxWorkers: 2,
 };
