@@ -1,6 +1,7 @@
 /**
- * The embedded storage adapter (the default when MONGODB_URI is unset): documents in memory, queried with
- * mingo through in-memory indexes, persisted to an fsync'd, group-committed journal in `dataDir`.
+ * The embedded storage adapter (the default when MONGODB_URI is unset): current documents in memory, queried with
+ * mingo through in-memory indexes, persisted to an fsync'd, group-committed journal in `dataDir`; former versions
+ * are read back from the journal by position.
  */
 import type { Storage } from '../ports';
 import { SILENT_LOGGER } from '../logger';
@@ -8,9 +9,10 @@ import type { StorageLogger } from '../logger';
 import { ResourceCollection } from './collection';
 import { HistoryIndex } from './history-index';
 import { Journal } from './journal';
-import type { JournalEntry } from './journal';
+import type { JournalEntry, PlacedLine } from './journal';
 import { EmbeddedRecordStore, RecordTable } from './record-store';
 import { EmbeddedResourceStore, applyVersions, snapshotResources } from './resource-store';
+import type { VersionHistory } from './resource-store';
 
 export { DataDirLockedError } from './data-dir-lock';
 export { JournalClosedError, JournalCorruptionError, JournalWriteError } from './journal';
@@ -40,19 +42,23 @@ export interface EmbeddedStorageOptions {
 export async function openEmbeddedStorage(options: EmbeddedStorageOptions): Promise<Storage> {
   const logger = options.logger ?? SILENT_LOGGER;
   const collection = new ResourceCollection();
-  const history = new HistoryIndex();
+  const history: VersionHistory = new HistoryIndex();
   const records = new RecordTable();
   const journal = await Journal.open({
     dataDir: options.dataDir,
     logger,
     handlers: {
-      replay(entry) {
-        if (entry.t === 'resources') applyVersions(collection, history, entry.docs);
-        else records.apply(entry);
+      replay(entry, spans) {
+        if (entry.t !== 'resources') records.apply(entry);
+        else if (spans) applyVersions(collection, history, entry.docs, spans);
+        else throw new Error('a resources entry without the positions of its versions');
       },
-      *snapshot(): Iterable<JournalEntry> {
-        yield* snapshotResources(history);
+      *snapshot(read): Iterable<JournalEntry | PlacedLine> {
+        yield* snapshotResources(history, read);
         yield* records.snapshot(Date.now());
+      },
+      compacted() {
+        history.commitPlacements();
       },
     },
   });

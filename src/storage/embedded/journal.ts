@@ -20,6 +20,8 @@ import { makeDirectoryPrivate, PRIVATE_FILE_MODE } from '../private-files';
 import { acquireDataDirLock } from './data-dir-lock';
 import { fsyncDirectory, readLines, writeFileDurably } from './journal-file';
 import type { JournalLine } from './journal-file';
+import { RESOURCES_PREFIX, splitResourcesLine } from './resources-line';
+import type { VersionSpan } from './resources-line';
 
 /** File name of the journal inside the data directory. */
 export const JOURNAL_FILE = 'journal.ndjson';
@@ -33,12 +35,28 @@ export type JournalEntry =
   | { t: 'record-put'; record: StoredRecord }
   | { t: 'record-delete'; kind: string; keys: string[] };
 
+/** A snapshot line serialized by its producer, told where it was written. */
+export interface PlacedLine {
+  /** The line, without its newline. */
+  line: string;
+  /** Called with the byte offset of the line in the new file, before that file replaces the journal. */
+  written(offset: number): void;
+}
+
+/** Reads bytes of the journal file: `length` bytes at `offset`. */
+export type JournalReader = (offset: number, length: number) => Buffer;
+
 /** How the journal talks to the in-memory state it persists. */
 export interface JournalHandlers {
-  /** Applies one replayed entry (never a header). */
-  replay(entry: Exclude<JournalEntry, { t: 'header' }>): void;
-  /** The whole current state as entries, written by compaction. */
-  snapshot(): Iterable<JournalEntry>;
+  /**
+   * Applies one replayed entry (never a header). For a resources entry, `spans` gives the byte position of each
+   * version in the file.
+   */
+  replay(entry: Exclude<JournalEntry, { t: 'header' }>, spans?: VersionSpan[]): void;
+  /** The whole current state as entries, written by compaction; `read` reads the file being replaced. */
+  snapshot(read: JournalReader): Iterable<JournalEntry | PlacedLine>;
+  /** The snapshot replaced the journal: positions reported by `written` are now the valid ones. */
+  compacted?(): void;
 }
 
 /** A journal line other than the last one cannot be read: the data directory is damaged. */
@@ -125,15 +143,40 @@ export function parseEntry(text: string): JournalEntry {
   }
 }
 
+/**
+ * Parses a resources line version by version, so each version's byte position in the file is known.
+ *
+ * @param line - a line starting with {@link RESOURCES_PREFIX}
+ * @returns the entry and the versions' absolute spans
+ * @throws Error when the line is not a well-formed resources entry
+ */
+function parseResourcesLine(line: JournalLine): { entry: Extract<JournalEntry, { t: 'resources' }>; spans: VersionSpan[] } {
+  const { texts, spans } = splitResourcesLine(line.text);
+  const docs = texts.map((text) => JSON.parse(text) as unknown);
+  if (!docs.every(isVersion)) throw new Error('malformed resources entry');
+  for (const span of spans) span.offset += line.offset;
+  return { entry: { t: 'resources', docs: docs as Array<Omit<ResourceDocument, '_id'>> }, spans };
+}
+
+/** Replays one line (resources lines with their versions' positions). */
+function replayLine(line: JournalLine, handlers: JournalHandlers): void {
+  if (line.text.startsWith(RESOURCES_PREFIX)) {
+    const { entry, spans } = parseResourcesLine(line);
+    handlers.replay(entry, spans);
+    return;
+  }
+  const entry = parseEntry(line.text);
+  if (entry.t !== 'header') handlers.replay(entry);
+}
+
 /** Replays a journal file; returns the ignored torn last line, if any. */
 function replayFile(file: string, handlers: JournalHandlers): { lines: number; torn?: JournalLine } {
   let lines = 0;
   let previous: JournalLine | undefined;
   const apply = (line: JournalLine): void => {
     if (line.text.trim() === '') return;
-    const entry = parseEntry(line.text);
+    replayLine(line, handlers);
     lines++;
-    if (entry.t !== 'header') handlers.replay(entry);
   };
   for (const line of readLines(file)) {
     if (previous) {
@@ -147,17 +190,32 @@ function replayFile(file: string, handlers: JournalHandlers): { lines: number; t
   }
   if (!previous) return { lines };
   if (!previous.terminated) return { lines, torn: previous };
-  let entry: JournalEntry;
-  try {
-    entry = parseEntry(previous.text);
-  } catch {
-    return previous.text.trim() === '' ? { lines } : { lines, torn: previous };
+  const last = previous;
+  let replayLast: () => void;
+  if (last.text.startsWith(RESOURCES_PREFIX)) {
+    let parsed: ReturnType<typeof parseResourcesLine>;
+    try {
+      parsed = parseResourcesLine(last);
+    } catch {
+      return { lines, torn: last };
+    }
+    replayLast = () => handlers.replay(parsed.entry, parsed.spans);
+  } else {
+    let entry: JournalEntry;
+    try {
+      entry = parseEntry(last.text);
+    } catch {
+      return last.text.trim() === '' ? { lines } : { lines, torn: last };
+    }
+    replayLast = () => {
+      if (entry.t !== 'header') handlers.replay(entry);
+    };
   }
   lines++;
   try {
-    if (entry.t !== 'header') handlers.replay(entry);
+    replayLast();
   } catch (err) {
-    throw new JournalCorruptionError(file, previous.lineNumber, previous.offset, err);
+    throw new JournalCorruptionError(file, last.lineNumber, last.offset, err);
   }
   return { lines };
 }
@@ -184,13 +242,20 @@ export class Journal {
   /** Number of write+fsync rounds and of lines they carried (to observe group commit). */
   readonly stats = { flushes: 0, lines: 0 };
 
+  /** Size of the file once every pending line is written: where the next appended line will start. */
+  private end: number;
+
   private constructor(
     readonly file: string,
     private readonly dataDir: string,
     private handle: fs.promises.FileHandle,
+    /** A second descriptor, for reading versions back by offset (see {@link Journal.read}). */
+    private readFd: number,
     private readonly releaseLock: () => void,
     private readonly handlers: JournalHandlers,
-  ) {}
+  ) {
+    this.end = fs.fstatSync(readFd).size;
+  }
 
   /**
    * Locks the data directory, replays the journal into the handlers, compacts it and opens it for appends.
@@ -208,18 +273,29 @@ export class Journal {
       fs.rmSync(file + COMPACT_SUFFIX, { force: true });
       const started = Date.now();
       const bytesBefore = fs.existsSync(file) ? fs.statSync(file).size : 0;
-      const replayed = fs.existsSync(file) ? replayFile(file, handlers) : { lines: 0 };
-      if (replayed.torn) {
-        const { lineNumber, offset } = replayed.torn;
-        logger.warn({ file, lineNumber, offset }, 'journal: ignored a torn last line (an unacknowledged write)');
+      const previousFd = fs.existsSync(file) ? fs.openSync(file, 'r') : undefined;
+      let bytesAfter: number;
+      try {
+        const replayed = previousFd === undefined ? { lines: 0 } : replayFile(file, handlers);
+        if (replayed.torn) {
+          const { lineNumber, offset } = replayed.torn;
+          logger.warn({ file, lineNumber, offset }, 'journal: ignored a torn last line (an unacknowledged write)');
+        }
+        const read: JournalReader = (offset, length) => {
+          if (previousFd === undefined) throw new Error(`journal ${file}: nothing to read before the first write`);
+          return readExactly(previousFd, offset, length);
+        };
+        bytesAfter = compact(dataDir, file, handlers.snapshot(read));
+        handlers.compacted?.();
+        logger.info(
+          { file, entries: replayed.lines, bytesBefore, bytesAfter, ms: Date.now() - started },
+          'journal: replayed and compacted',
+        );
+      } finally {
+        if (previousFd !== undefined) fs.closeSync(previousFd);
       }
-      const bytesAfter = compact(dataDir, file, handlers.snapshot());
-      logger.info(
-        { file, entries: replayed.lines, bytesBefore, bytesAfter, ms: Date.now() - started },
-        'journal: replayed and compacted',
-      );
       const handle = await fs.promises.open(file, 'a', PRIVATE_FILE_MODE);
-      return new Journal(file, dataDir, handle, release, handlers);
+      return new Journal(file, dataDir, handle, fs.openSync(file, 'r'), release, handlers);
     } catch (err) {
       release();
       throw err;
@@ -256,16 +332,43 @@ export class Journal {
    * @param line - `JSON.stringify` of a {@link JournalEntry}
    */
   appendSerialized(line: string): Promise<void> {
+    return this.appendAt(line).durable;
+  }
+
+  /**
+   * Appends an already serialized entry and tells where in the file it goes.
+   *
+   * @param line - `JSON.stringify` of a {@link JournalEntry} (no newline)
+   * @returns the byte offset the line will have in the file (valid until the next compaction, which reports
+   *   new positions through the snapshot), and a promise resolved once the line is fsync'd
+   */
+  appendAt(line: string): { offset: number; durable: Promise<void> } {
     try {
       this.assertWritable();
     } catch (err) {
-      return Promise.reject(err as Error);
+      return { offset: -1, durable: Promise.reject(err as Error) };
     }
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push(`${line}\n`);
+    const offset = this.end;
+    const text = `${line}\n`;
+    this.end += Buffer.byteLength(text);
+    const durable = new Promise<void>((resolve, reject) => {
+      this.pending.push(text);
       this.waiters.push({ resolve, reject });
       this.flushing ??= this.flushLoop();
     });
+    return { offset, durable };
+  }
+
+  /**
+   * Reads bytes of the journal synchronously (a page-cache hit for recent data), e.g. a version by the position
+   * {@link appendAt} or a compaction reported. Only bytes of lines already fsync'd may be read.
+   *
+   * @param offset - byte offset in the file
+   * @param length - number of bytes
+   * @throws Error when the file is shorter than asked (positions and file disagree)
+   */
+  read(offset: number, length: number): Buffer {
+    return readExactly(this.readFd, offset, length);
   }
 
   /**
@@ -283,7 +386,12 @@ export class Journal {
     const task = (async (): Promise<number> => {
       try {
         // Synchronous up to the reopen: no append can slip in between the snapshot and the rename.
-        const bytes = compact(this.dataDir, this.file, this.handlers.snapshot());
+        const bytes = compact(this.dataDir, this.file, this.handlers.snapshot((offset, length) => this.read(offset, length)));
+        this.handlers.compacted?.();
+        const previousFd = this.readFd;
+        this.readFd = fs.openSync(this.file, 'r');
+        fs.closeSync(previousFd);
+        this.end = bytes;
         const previous = this.handle;
         this.handle = await fs.promises.open(this.file, 'a', PRIVATE_FILE_MODE);
         await previous.close();
@@ -316,6 +424,7 @@ export class Journal {
     this.closing ??= (async () => {
       while (this.flushing) await this.flushing;
       await this.handle.close();
+      fs.closeSync(this.readFd);
       this.releaseLock();
     })();
     return this.closing;
@@ -350,13 +459,37 @@ export class Journal {
   }
 }
 
+/** Reads exactly `length` bytes at `offset`. */
+function readExactly(fd: number, offset: number, length: number): Buffer {
+  const buffer = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, buffer, done, length - done, offset + done);
+    if (n === 0) throw new Error(`journal: short read at byte ${offset + done} (wanted ${length} bytes at ${offset})`);
+    done += n;
+  }
+  return buffer;
+}
+
 /** Writes the snapshot to a temp file, fsyncs it, renames it over the journal and fsyncs the directory. */
-function compact(dataDir: string, file: string, entries: Iterable<JournalEntry>): number {
+function compact(dataDir: string, file: string, entries: Iterable<JournalEntry | PlacedLine>): number {
   const tmp = file + COMPACT_SUFFIX;
   function* lines(): Iterable<string> {
     const header: JournalEntry = { t: 'header', format: FORMAT, compactedAt: new Date().toISOString() };
-    yield `${JSON.stringify(header)}\n`;
-    for (const entry of entries) yield `${JSON.stringify(entry)}\n`;
+    let offset = 0;
+    const place = (text: string): string => {
+      offset += Buffer.byteLength(text);
+      return text;
+    };
+    yield place(`${JSON.stringify(header)}\n`);
+    for (const entry of entries) {
+      if ('written' in entry) {
+        entry.written(offset);
+        yield place(`${entry.line}\n`);
+      } else {
+        yield place(`${JSON.stringify(entry)}\n`);
+      }
+    }
   }
   const bytes = writeFileDurably(tmp, lines());
   fs.renameSync(tmp, file);

@@ -1,6 +1,7 @@
 /**
  * ResourceStore of the embedded adapter: current documents in a {@link ResourceCollection}, every version in a
- * {@link HistoryIndex}, changes journaled.
+ * {@link HistoryIndex} (which holds their journal positions, not their content), changes journaled. Former
+ * versions are read back from the journal when asked for (vread, history).
  *
  * `write()` is linearizable: all preconditions (expectedVersion, unique keys) are checked and the batch applied
  * in memory synchronously, in one turn of the event loop, so of two concurrent writes expecting the same
@@ -20,15 +21,20 @@ import type {
   ResourceStore,
   ResourceWrite,
 } from '../ports';
-import { checkPaging, checkWrite, currentDocumentId, historyDocumentId, withDeletionDefault } from '../store-rules';
+import { checkPaging, checkWrite, currentDocumentId, withDeletionDefault } from '../store-rules';
 import { deepFreeze } from '../freeze';
 import { cloneJson, toStoredJson } from './clone';
 import type { ResourceCollection } from './collection';
-import type { HistoryIndex } from './history-index';
-import type { Journal } from './journal';
+import type { HistoryIndex, HistoryRow } from './history-index';
+import type { Journal, JournalReader, PlacedLine } from './journal';
+import { buildResourcesLine } from './resources-line';
+import type { VersionSpan } from './resources-line';
 
 /** A stored version without `_id`, as journaled. */
 export type StoredVersion = Omit<ResourceDocument, '_id'>;
+
+/** The history of the embedded store: rows with journal positions, documents held only until durable. */
+export type VersionHistory = HistoryIndex<StoredVersion>;
 
 /**
  * Applies versions to the in-memory state (live writes and journal replay). A version replaces the current
@@ -37,35 +43,81 @@ export type StoredVersion = Omit<ResourceDocument, '_id'>;
  * @param collection - current documents
  * @param history - all versions
  * @param versions - versions in write order
+ * @param spans - where each version lies in the journal
+ * @param unsettled - true when the journal line is not yet durable: history then holds the versions until
+ *   {@link HistoryIndex.settle} is called with the returned slots
+ * @returns the versions' history slots
  */
-export function applyVersions(collection: ResourceCollection, history: HistoryIndex, versions: StoredVersion[]): void {
-  for (const version of versions) {
+export function applyVersions(
+  collection: ResourceCollection,
+  history: VersionHistory,
+  versions: StoredVersion[],
+  spans: readonly VersionSpan[],
+  unsettled = false,
+): number[] {
+  const slots: number[] = new Array<number>(versions.length);
+  for (let i = 0; i < versions.length; i++) {
+    const version = versions[i] as StoredVersion;
     const currentId = currentDocumentId(version);
-    history.add({ _id: historyDocumentId(version), ...version });
+    slots[i] = history.add(version, spans[i] as VersionSpan, unsettled ? version : undefined);
     const existing = collection.get(currentId);
     if (!existing || existing.versionId < version.versionId) collection.put({ _id: currentId, ...version });
+  }
+  return slots;
+}
+
+/**
+ * The whole resource state as journal lines for compaction: each resource's versions in order, copied from the
+ * journal being replaced (or serialized, for a version not yet durable), each version's new position recorded.
+ *
+ * @param history - all versions
+ * @param read - reads the journal being replaced
+ */
+export function* snapshotResources(history: VersionHistory, read: JournalReader): Iterable<PlacedLine> {
+  for (const rows of history.rowsByResource()) {
+    const texts = rows.map((row) => {
+      const held = history.unsettledDoc(row);
+      if (held !== undefined) return JSON.stringify(held);
+      const { offset, length } = history.span(row);
+      return read(offset, length).toString('utf8');
+    });
+    const { line, spans } = buildResourcesLine(texts);
+    yield {
+      line,
+      written: (offset) => {
+        rows.forEach((row, i) => history.place(row, offset + (spans[i] as VersionSpan).offset));
+      },
+    };
   }
 }
 
 /**
- * The whole resource state as journal entries for compaction: each resource's versions in order.
+ * Reads a version back: the held document while its journal line is not durable, else its JSON from the journal.
  *
  * @param history - all versions
+ * @param journal - the journal
+ * @param row - the version's row
+ * @returns the stored version, `_id` included (a new object, owned by the caller)
+ * @throws Error when the journal does not hold the version where the history says (the data directory changed
+ *   under the running store)
  */
-export function* snapshotResources(history: HistoryIndex): Iterable<{ t: 'resources'; docs: StoredVersion[] }> {
-  for (const rows of history.rowsByResource()) {
-    yield {
-      t: 'resources',
-      docs: rows.map(({ _id: _ignored, ...version }) => version),
-    };
+export function loadVersion(history: VersionHistory, journal: Journal, row: HistoryRow): ResourceDocument {
+  const _id = `${row.key}/${row.versionId}`;
+  const held = history.unsettledDoc(row);
+  if (held !== undefined) return cloneJson({ _id, ...held });
+  const { offset, length } = history.span(row);
+  const version = JSON.parse(journal.read(offset, length).toString('utf8')) as StoredVersion;
+  if (currentDocumentId(version) !== row.key || version.versionId !== row.versionId) {
+    throw new Error(`journal ${journal.file}: byte ${offset} does not hold ${_id}`);
   }
+  return { _id, ...version };
 }
 
 /** The embedded ResourceStore. */
 export class EmbeddedResourceStore implements ResourceStore {
   constructor(
     private readonly collection: ResourceCollection,
-    private readonly versions: HistoryIndex,
+    private readonly versions: VersionHistory,
     private readonly journal: Journal,
   ) {}
 
@@ -88,8 +140,9 @@ export class EmbeddedResourceStore implements ResourceStore {
     id: string,
     versionId: number,
   ): Promise<ResourceDocument | undefined> {
-    const doc = this.versions.get(historyDocumentId({ project, type, id, versionId }));
-    return doc && cloneJson(doc);
+    const key = currentDocumentId({ project, type, id });
+    const row = this.versions.get(key, versionId);
+    return row && this.load(row);
   }
 
   /** {@inheritDoc ResourceStore.write} */
@@ -99,8 +152,11 @@ export class EmbeddedResourceStore implements ResourceStore {
       this.journal.assertWritable();
       const prepared = this.prepare(writes);
       if (prepared.length === 0) return Promise.resolve();
-      applyVersions(this.collection, this.versions, prepared.map((p) => p.copy));
-      return this.journal.appendSerialized(`{"t":"resources","docs":[${prepared.map((p) => p.text).join(',')}]}`);
+      const { line, spans } = buildResourcesLine(prepared.map((p) => p.text));
+      const { offset, durable } = this.journal.appendAt(line);
+      const located = spans.map((span) => ({ offset: offset + span.offset, length: span.length }));
+      const slots = applyVersions(this.collection, this.versions, prepared.map((p) => p.copy), located, true);
+      return durable.then(() => this.versions.settle(slots));
     } catch (err) {
       return Promise.reject(err as Error);
     }
@@ -109,7 +165,23 @@ export class EmbeddedResourceStore implements ResourceStore {
   /** {@inheritDoc ResourceStore.history} */
   async history(query: HistoryQuery): Promise<ResourceDocument[]> {
     checkPaging(query);
-    return cloneAll(this.versions.query(query));
+    const rows = this.versions.query(query);
+    const slice = new TimeSlice();
+    const docs: ResourceDocument[] = new Array<ResourceDocument>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      if (i % 16 === 15) await slice.breathe();
+      docs[i] = this.load(rows[i] as HistoryRow);
+    }
+    return docs;
+  }
+
+  /** A version as a new object: the current document when it is the current version, else from the journal. */
+  private load(row: HistoryRow): ResourceDocument {
+    const current = this.collection.get(row.key);
+    if (current?.versionId === row.versionId) {
+      return cloneJson({ ...current, _id: `${row.key}/${row.versionId}` });
+    }
+    return loadVersion(this.versions, this.journal, row);
   }
 
   /** {@inheritDoc ResourceStore.countHistory} */
