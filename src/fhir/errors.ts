@@ -124,3 +124,14 @@ export class UnprocessableEntityError extends FhirError {
     super(422, { code: 'processing', diagnostics, expression });
   }
 }
+
+/** Seconds a client is asked to wait (`Retry-After`) after the store refused a write. */
+export const STORAGE_RETRY_AFTER_SECONDS = 5;
+
+/** 503: the store cannot take the change now (disk full, I/O error); nothing of it was stored. */
+export class ServiceUnavailableError extends FhirError {
+  constructor(diagnostics: string, options?: { cause?: unknown }) {
+    super(503, { code: 'transient', diagnostics }, options);
+    this.headers['Retry-After'] = String(STORAGE_RETRY_AFTER_SECONDS);
+  }
+}

@@ -2,19 +2,34 @@
  * Renders every error in one place. FhirError → OperationOutcome (`application/fhir+json`) with its status;
  * OAuthError → `{ error, error_description }` (RFC 6749 §5.2; `{ error_description }` alone for a missing bearer
  * token, RFC 6750 §3.1) with `Cache-Control: no-store`; errors from the
- * body parser are mapped to 400/413/415; anything else is logged with the request id and answered with a
- * generic 500 that reveals nothing about internals.
+ * body parser are mapped to 400/413/415; a write the store refused (disk full, I/O error: StorageUnavailableError)
+ * is logged and answered 503 (`transient` / `temporarily_unavailable`, with `Retry-After`); anything else is
+ * logged with the request id and answered with a generic 500 that reveals nothing about internals.
  */
+
+const STORAGE_UNAVAILABLE = 'The server cannot store changes right now; nothing was changed. Try again later.';
+
+/**
+ * A write the store refused, as the 503 the client gets.
+ * @param err - the storage error
+ * @returns the FhirError to render
+ */
+export function storageUnavailable(err: StorageUnavailableError): FhirError {
+  return new FhirServiceUnavailableError(STORAGE_UNAVAILABLE, { cause: err });
+}
 import type { NextFunction, Request, Response } from 'express';
 import {
   BadRequestError,
   FhirError,
   PayloadTooLargeError,
   ResourceNotFoundError,
+  STORAGE_RETRY_AFTER_SECONDS,
+  ServiceUnavailableError as FhirServiceUnavailableError,
   UnsupportedMediaTypeError,
 } from '../fhir/errors';
 import { operationOutcome } from '../fhir/outcomes';
-import { MissingTokenError, OAuthError, ServerError } from '../oauth/errors';
+import { MissingTokenError, OAuthError, ServerError, ServiceUnavailableError } from '../oauth/errors';
+import { StorageUnavailableError } from '../storage/ports';
 import { FHIR_JSON } from './content-negotiation';
 
 /** Errors raised by Express's body parser carry a `type`. */
@@ -49,6 +64,7 @@ function fromBodyParser(err: BodyParserError): FhirError | undefined {
  */
 export function toFhirError(err: unknown): { error: FhirError; unexpected: boolean } {
   if (err instanceof FhirError) return { error: err, unexpected: false };
+  if (err instanceof StorageUnavailableError) return { error: storageUnavailable(err), unexpected: false };
   const mapped = err instanceof Error ? fromBodyParser(err as BodyParserError) : undefined;
   if (mapped) return { error: mapped, unexpected: false };
   if (isUndecodablePath(err)) return { error: new BadRequestError('The request path is not valid percent-encoding'), unexpected: false };
@@ -73,6 +89,9 @@ const OAUTH_PATH = /^\/(?:w\/[^/]*\/[^/]*\/(?:api\/v1\/oauth(?:\/|$)|\.well-know
  */
 export function toOAuthError(err: unknown): { error: OAuthError; unexpected: boolean } {
   if (err instanceof OAuthError) return { error: err, unexpected: false };
+  if (err instanceof StorageUnavailableError || (err instanceof FhirError && err.status === 503)) {
+    return { error: new ServiceUnavailableError(STORAGE_UNAVAILABLE, STORAGE_RETRY_AFTER_SECONDS), unexpected: false };
+  }
   if (err instanceof FhirError && err.status < 500) {
     const description = err.status === 404 ? 'Not found' : 'The request is not valid';
     return { error: new OAuthError(err.status === 404 ? 'not_found' : 'invalid_request', err.status, description), unexpected: false };
@@ -96,6 +115,7 @@ export function toOAuthError(err: unknown): { error: OAuthError; unexpected: boo
 export function renderOAuthError(err: unknown, req: Request, res: Response): void {
   const { error, unexpected } = toOAuthError(err);
   if (unexpected) req.ctx?.logger.error({ err }, 'unhandled error in OAuth endpoint');
+  else logStorageRefusal(err, req);
   if (res.headersSent) {
     res.end();
     return;
@@ -107,6 +127,12 @@ export function renderOAuthError(err: unknown, req: Request, res: Response): voi
     .setHeader('Pragma', 'no-cache')
     // RFC 6750 §3.1: a request without a bearer token gets no error code, in the challenge or the body.
     .json(error instanceof MissingTokenError ? { error_description: error.description } : { error: error.code, error_description: error.description });
+}
+
+/** The store refused a write: the journal already logged why; this names the request it cost. */
+function logStorageRefusal(err: unknown, req: Request): void {
+  const storage = err instanceof StorageUnavailableError ? err : err instanceof FhirError && err.cause instanceof StorageUnavailableError ? err.cause : undefined;
+  if (storage) req.ctx?.logger.warn({ err: storage.message }, 'request refused: the store cannot take writes');
 }
 
 /**
@@ -121,6 +147,7 @@ export function errorHandler() {
     }
     const { error, unexpected } = toFhirError(err);
     if (unexpected) req.ctx?.logger.error({ err }, 'unhandled error');
+    else logStorageRefusal(err, req);
     if (res.headersSent) {
       res.end();
       return;

@@ -167,6 +167,18 @@ export class TemporarilyUnavailableError extends OAuthError {
   }
 }
 
+/**
+ * The server cannot complete the request now because its store refused a write (disk full, I/O error): 503
+ * `temporarily_unavailable` with `Retry-After`. Nothing the request would have issued was stored.
+ */
+export class ServiceUnavailableError extends OAuthError {
+  static readonly code = 'temporarily_unavailable';
+  constructor(description: string, retryAfterSeconds: number) {
+    super(ServiceUnavailableError.code, 503, description);
+    this.headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
+  }
+}
+
 /** An unexpected failure; the description never reveals internals. */
 export class ServerError extends OAuthError {
   static readonly code = 'server_error';

@@ -6,6 +6,8 @@
 export interface StorageLogger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
+  /** Failures an operator must act on (a write the disk refused); `warn` is used when absent. */
+  error?(obj: object, msg?: string): void;
 }
 
 /** A logger that drops everything (the default when none is given). */

@@ -5,6 +5,7 @@
 import type { Storage } from './ports';
 import type { StorageLogger } from './logger';
 import { openEmbeddedStorage } from './embedded';
+import type { JournalFileSystem } from './embedded';
 
 /** Options for {@link openStorage}. */
 export interface OpenStorageOptions {
@@ -15,6 +16,8 @@ export interface OpenStorageOptions {
   /** DATA_DIR of the embedded store. */
   dataDir: string;
   logger?: StorageLogger;
+  /** The embedded journal's file system (tests inject write faults through it; see EmbeddedStorageOptions). */
+  journalFileSystem?: JournalFileSystem;
 }
 
 /**
@@ -32,5 +35,5 @@ export async function openStorage(options: OpenStorageOptions): Promise<Storage>
     const { openMongoStorage } = await import('./mongo');
     return openMongoStorage({ uri: options.mongodbUri, dbName: options.mongodbDbName, logger: options.logger });
   }
-  return openEmbeddedStorage({ dataDir: options.dataDir, logger: options.logger });
+  return openEmbeddedStorage({ dataDir: options.dataDir, logger: options.logger, journalFileSystem: options.journalFileSystem });
 }

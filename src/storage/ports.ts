@@ -110,6 +110,12 @@ export interface ResourceStore {
    * {@link UniqueConflictError}). Resolves only once the writes are durable.
    */
   write(writes: ResourceWrite[]): Promise<void>;
+  /**
+   * The earliest `lastUpdated` among writes accepted but not yet visible (waiting for their fdatasync), if any. A
+   * search's paging snapshot starts no later than it, so a write that becomes visible after the first page was read
+   * counts as written since the snapshot. Stores that make a write visible as they accept it need not implement it.
+   */
+  oldestPendingWrite?(): string | undefined;
   /** History rows, newest first (lastUpdated desc, then versionId desc). */
   history(query: HistoryQuery): Promise<ResourceDocument[]>;
   /** Number of history rows matching the query (skip/limit ignored). */
@@ -260,5 +266,16 @@ export class UniqueConflictError extends Error {
   constructor(readonly uniqueKey: string) {
     super(`unique key already in use: ${uniqueKey}`);
     this.name = 'UniqueConflictError';
+  }
+}
+
+/**
+ * The store cannot take the write now (disk full, I/O error, shutting down). Nothing of the refused write was
+ * stored or became visible; the same write may succeed later. The HTTP layer answers 503.
+ */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
   }
 }

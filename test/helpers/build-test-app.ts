@@ -16,6 +16,7 @@ import { createLogger } from '../../src/logger';
 import { prepareKeysAtRest } from '../../src/oauth/tokens/keys-at-rest';
 import type { KeyEncryption } from '../../src/security/key-encryption';
 import { type BootstrapResult, bootstrap } from '../../src/seed/bootstrap';
+import type { JournalFileSystem } from '../../src/storage/embedded';
 import { openStorage } from '../../src/storage/open';
 import type { Storage } from '../../src/storage/ports';
 import { ProjectRegistry } from '../../src/tenancy/projects';
@@ -80,12 +81,19 @@ export async function clientCredentialsToken(app: Express, tenant: string, proje
   return (res.body as { access_token: string }).access_token;
 }
 
+/** How the test app's store is opened. */
+export interface TestAppOptions {
+  /** The embedded journal's file system, for tests that make the disk fail (test/helpers/faulty-journal-fs.ts). */
+  journalFileSystem?: JournalFileSystem;
+}
+
 /**
  * Builds a test app.
  * @param env - extra environment variables (config names as in README)
+ * @param options - how the store is opened
  * @returns the app and its parts
  */
-export async function buildTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function buildTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'fhir-test-'));
   const config = loadConfig({
     PORT: '0',
@@ -104,7 +112,7 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
     },
   });
   const logger = createLogger(config.logLevel, sink);
-  const storage = await openStorage({ dataDir, logger });
+  const storage = await openStorage({ dataDir, logger, journalFileSystem: options.journalFileSystem });
   const projects = new ProjectRegistry(storage.records);
   const { encryption: keyEncryption } = await prepareKeysAtRest(config, storage, logger);
   const boot = await bootstrap(config, storage, projects);

@@ -285,6 +285,7 @@ export class AccessControlledRepository {
       const batch = Math.max(limit, 200);
       const raw = await this.inner.history({ ...query, skip: at, limit: batch });
       for (const doc of raw.entries) {
+        await this.context?.budget.breathe();
         if (!(await this.versionVisible(plan, doc))) continue;
         if (skipped < skip) {
           skipped++;
@@ -296,6 +297,14 @@ export class AccessControlledRepository {
       at += raw.entries.length;
       if (raw.entries.length < batch) return { entries };
     }
+  }
+
+  /**
+   * The instant a first search page takes as its paging snapshot (see FhirRepository.snapshotInstant).
+   * @returns epoch milliseconds
+   */
+  snapshotInstant(): number {
+    return this.inner.snapshotInstant();
   }
 
   /**
@@ -448,12 +457,8 @@ export class AccessControlledRepository {
    * @param version - a stored version
    * @returns true when a vread of it would answer 200
    */
-  private readonly mayVread = async (version: ResourceDocument): Promise<boolean> => {
-    if (!version.resource) return false;
-    const request = readRequest(version.type, version.id, 'vread');
-    const verdict = await this.judge.verdict(request);
-    return verdict.kind === 'open' && (await this.judge.permits(request, toPublicView(version.resource) as Resource, version));
-  };
+  private readonly mayVread = async (version: ResourceDocument): Promise<boolean> =>
+    version.resource !== undefined && this.judge.mayRead(toPublicView(version.resource) as Resource, 'vread', version);
 
   /**
    * The check of a write just before it is stored.

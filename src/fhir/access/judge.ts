@@ -178,14 +178,17 @@ export class AccessJudge {
   }
 
   /**
-   * Whether the caller may read a resource directly (`GET [type]/[id]`).
-   * @param resource - the resource
-   * @returns true when a read of it would answer 200
+   * Whether the caller may read a resource directly (`GET [type]/[id]`, or for `vread` one version of it,
+   * `GET [type]/[id]/_history/[vid]`).
+   * @param resource - the resource (public view)
+   * @param interaction - `read` or `vread`
+   * @param doc - the stored document it comes from, when there is one (its search values are reused)
+   * @returns true when the read would answer 200
    */
-  async mayRead(resource: Resource): Promise<boolean> {
-    const request = readRequest(resource.resourceType, String(resource.id));
+  async mayRead(resource: Resource, interaction: 'read' | 'vread' = 'read', doc?: ResourceDocument): Promise<boolean> {
+    const request = readRequest(resource.resourceType, String(resource.id), interaction);
     const verdict = await this.verdict(request);
-    return verdict.kind === 'open' && (await this.permits(request, resource));
+    return verdict.kind === 'open' && (await this.permits(request, resource, doc));
   }
 
   /**

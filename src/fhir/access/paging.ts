@@ -17,8 +17,10 @@
  * matching) before their page is read are not shown; resources created after S appear if their position lies
  * ahead of the cursor in the direction of travel. Limits: the guarantee holds while at most CHANGED_LIMIT
  * matching resources were written since S (beyond that, some changed resources may be missing, never
- * repeated); and a write still in flight while the first page is read (its lastUpdated is before S, but it
- * becomes visible only after the read) counts as part of the snapshot although the first page did not see it.
+ * repeated); and S is no later than the earliest write the store accepted but has not made visible yet
+ * (FhirRepository.snapshotInstant), so only a write stamped but not yet handed to the store while the first page
+ * is read (its lastUpdated is before S, but it becomes visible only after the read) counts as part of the
+ * snapshot although the first page did not see it.
  */
 import type { Filter, ResourceDocument, Sort } from '../../storage/ports';
 import type { FhirRepository } from '../repository/repository';

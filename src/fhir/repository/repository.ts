@@ -15,6 +15,8 @@ import {
   type HistoryQuery,
   type ResourceDocument,
   type ResourceStore,
+  type ResourceWrite,
+  StorageUnavailableError,
   UniqueConflictError,
   VersionConflictError,
 } from '../../storage/ports';
@@ -23,6 +25,7 @@ import {
   ConflictError,
   ResourceGoneError,
   ResourceNotFoundError,
+  ServiceUnavailableError,
   VersionConflictFhirError,
 } from '../errors';
 import { exceedsDepth, MAX_BODY_DEPTH } from '../../http/body';
@@ -32,6 +35,21 @@ import { applyJsonPatch } from './json-patch';
 import { assertValidResource } from './validate';
 import { StagedResourceStore } from './staged-store';
 import { prepareForStorage, toPublicView, uniqueKeysFor } from './write-only-fields';
+
+/**
+ * Stores writes. A write the store refused (disk full, I/O error) becomes a 503 `transient`, so that each entry of
+ * a batch reports it like any other failure; nothing of it was stored.
+ */
+async function storeWrites(store: ResourceStore, writes: ResourceWrite[]): Promise<void> {
+  try {
+    await store.write(writes);
+  } catch (err) {
+    if (err instanceof StorageUnavailableError) {
+      throw new ServiceUnavailableError('The server cannot store changes right now; nothing was changed. Try again later.', { cause: err });
+    }
+    throw err;
+  }
+}
 
 /** A FHIR resource as JSON. */
 export type Resource = Record<string, unknown> & { resourceType: string; id?: string };
@@ -267,7 +285,7 @@ export class FhirRepository {
       if (current.deleted) return {};
       await options.authorize?.(undefined, publicResource(current));
       const versionId = current.versionId + 1;
-      await this.store.write([
+      await storeWrites(this.store, [
         {
           expectedVersion: current.versionId,
           doc: { project: this.project, type, id, versionId, lastUpdated: new Date().toISOString(), deleted: true, method: 'delete' },
@@ -276,6 +294,17 @@ export class FhirRepository {
       notifyResourceWritten(this.store, this.project, type);
       return { versionId: String(versionId) };
     });
+  }
+
+  /**
+   * The instant (epoch ms) a first search page may take as its paging snapshot: now, or just before the earliest
+   * write the store accepted but has not made visible yet (see ResourceStore.oldestPendingWrite).
+   * @returns epoch milliseconds
+   */
+  snapshotInstant(): number {
+    const now = Date.now();
+    const pending = this.store.oldestPendingWrite?.();
+    return pending === undefined ? now : Math.min(now, Date.parse(pending) - 1);
   }
 
   /**
@@ -318,7 +347,7 @@ export class FhirRepository {
     const id = candidate.id as string;
     const { index, sort } = buildSearchIndex(stored);
     try {
-      await this.store.write([
+      await storeWrites(this.store, [
         {
           expectedVersion: current?.versionId ?? 0,
           doc: {

@@ -110,7 +110,7 @@ export async function executeSearch(ctx: FhirContext, scope: SearchScope, query:
   const ignoredSortKeys: SortKey[] = [];
   const sort = resolveSort(types, controls.sort, options.strict, warnings, ignoredSortKeys);
   checkIncludes([...controls.include, ...controls.revinclude]);
-  const cursor = controls.cursor ? decodeCursor(controls.cursor, sort) : firstPageCursor();
+  const cursor = controls.cursor ? decodeCursor(controls.cursor, sort) : firstPageCursor(ctx.repo.snapshotInstant());
   const access = await ctx.repo.matches(types);
   const filter = compiled.filter;
   if (controls.summary === 'count') {

@@ -5,8 +5,7 @@
  *
  * Versions are not held in memory. A row keeps what ordering needs (the resource's key, versionId, lastUpdated)
  * and a slot in a table of journal positions (byte offset and length of the version's JSON); the version is read
- * back from the journal when asked for. A version whose journal line is not yet fsync'd has no readable position:
- * its document is held until the line is durable ({@link HistoryIndex.settle}).
+ * back from the journal when asked for. Versions are added once their journal line is durable.
  */
 import type { HistoryQuery } from '../ports';
 import type { VersionSpan } from './resources-line';
@@ -95,7 +94,7 @@ class PositionTable {
 }
 
 /** The history of every resource in the embedded store. */
-export class HistoryIndex<Doc = unknown> {
+export class HistoryIndex {
   private rowCount = 0;
   private readonly byResource = new Map<string, OrderedRows>();
   private readonly byType = new Map<string, OrderedRows>();
@@ -103,8 +102,6 @@ export class HistoryIndex<Doc = unknown> {
   private readonly positions = new PositionTable();
   /** Offsets reported by a compaction in progress, made current by {@link commitPlacements}. */
   private placed: Float64Array | undefined;
-  /** slot → document of versions whose journal line is not durable yet */
-  private readonly unsettled = new Map<number, Doc>();
 
   /** Number of history rows. */
   get size(): number {
@@ -116,32 +113,17 @@ export class HistoryIndex<Doc = unknown> {
    *
    * @param version - its project, type, id, versionId and lastUpdated
    * @param span - where its JSON lies in the journal
-   * @param unsettled - the document, held until {@link settle} when the journal line is not yet durable
    * @returns the row's slot
    */
-  add(
-    version: { project: string; type: string; id: string; versionId: number; lastUpdated: string },
-    span: VersionSpan,
-    unsettled?: Doc,
-  ): number {
+  add(version: { project: string; type: string; id: string; versionId: number; lastUpdated: string }, span: VersionSpan): number {
     const key = `${version.project}/${version.type}/${version.id}`;
     const slot = this.positions.push(span.offset, span.length);
     const row: HistoryRow = { key, versionId: version.versionId, lastUpdated: version.lastUpdated, slot };
-    if (unsettled !== undefined) this.unsettled.set(slot, unsettled);
     this.rowCount++;
     this.rowsOf(this.byResource, key).insert(row);
     this.rowsOf(this.byType, `${version.project}/${version.type}`).insert(row);
     this.rowsOf(this.byProject, version.project).insert(row);
     return slot;
-  }
-
-  /**
-   * The versions' journal lines are durable: their documents are no longer held.
-   *
-   * @param slots - slots returned by {@link add}
-   */
-  settle(slots: readonly number[]): void {
-    for (const slot of slots) this.unsettled.delete(slot);
   }
 
   /**
@@ -166,14 +148,14 @@ export class HistoryIndex<Doc = unknown> {
     return rows.find((row) => row.versionId === versionId);
   }
 
-  /** The held document of a version whose journal line is not durable yet. */
-  unsettledDoc(row: HistoryRow): Doc | undefined {
-    return this.unsettled.get(row.slot);
-  }
-
   /** Where a version lies in the journal. */
   span(row: HistoryRow): VersionSpan {
     return { offset: this.positions.offsets[row.slot] as number, length: this.positions.lengths[row.slot] as number };
+  }
+
+  /** A compaction starts: forget the offsets of one that did not complete. */
+  beginPlacements(): void {
+    this.placed = undefined;
   }
 
   /**

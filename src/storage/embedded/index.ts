@@ -1,7 +1,7 @@
 /**
  * The embedded storage adapter (the default when MONGODB_URI is unset): current documents in memory, queried with
- * mingo through in-memory indexes, persisted to an fsync'd, group-committed journal in `dataDir`; former versions
- * are read back from the journal by position.
+ * mingo through in-memory indexes, persisted to an fdatasync'd, group-committed journal in `dataDir`; former
+ * versions are read back from the journal by position. A change becomes visible only once it is durable.
  */
 import type { Storage } from '../ports';
 import { SILENT_LOGGER } from '../logger';
@@ -10,12 +10,14 @@ import { ResourceCollection } from './collection';
 import { HistoryIndex } from './history-index';
 import { Journal } from './journal';
 import type { JournalEntry, PlacedLine } from './journal';
+import type { JournalFileSystem } from './journal-file';
 import { EmbeddedRecordStore, RecordTable } from './record-store';
 import { EmbeddedResourceStore, applyVersions, snapshotResources } from './resource-store';
 import type { VersionHistory } from './resource-store';
 
 export { DataDirLockedError } from './data-dir-lock';
-export { JournalClosedError, JournalCorruptionError, JournalWriteError } from './journal';
+export { CompactionSkippedError, JournalClosedError, JournalCorruptionError, JournalWriteError } from './journal';
+export type { JournalFileHandle, JournalFileSystem } from './journal-file';
 
 /** Options for {@link openEmbeddedStorage}. */
 export interface EmbeddedStorageOptions {
@@ -24,10 +26,17 @@ export interface EmbeddedStorageOptions {
   logger?: StorageLogger;
   /** How often expired records are dropped from memory, in ms (default 60 000). */
   sweepIntervalMs?: number;
+  /**
+   * The file system the journal appends through and asks for free space. Defaults to the real one; tests pass
+   * a wrapper that fails writes or fdatasyncs (ENOSPC, EIO), reports a full disk, or counts fdatasyncs.
+   */
+  journalFileSystem?: JournalFileSystem;
+  /** Automatic compaction waits until the journal grew by at least this many bytes (default 64 MiB). */
+  compactionMinBytes?: number;
 }
 
 /**
- * Opens (replays and compacts) the embedded store in a data directory.
+ * Opens (replays) the embedded store in a data directory.
  *
  * @param options - data directory and logger
  * @returns the open storage; call `close()` to flush and release the directory
@@ -47,6 +56,8 @@ export async function openEmbeddedStorage(options: EmbeddedStorageOptions): Prom
   const journal = await Journal.open({
     dataDir: options.dataDir,
     logger,
+    fileSystem: options.journalFileSystem,
+    compactionMinBytes: options.compactionMinBytes,
     handlers: {
       replay(entry, spans) {
         if (entry.t !== 'resources') records.apply(entry);

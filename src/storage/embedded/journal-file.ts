@@ -12,6 +12,8 @@ export interface JournalLine {
   lineNumber: number;
   /** Byte offset of the line's first byte. */
   offset: number;
+  /** Length of the line in bytes, without its newline. */
+  bytes: number;
   /** False for a final segment that has no newline (a torn write). */
   terminated: boolean;
 }
@@ -47,7 +49,7 @@ export function* readLines(path: string, chunkSize = 1 << 20): Generator<Journal
         const piece = buffer.subarray(start, nl);
         const bytes = carryLength > 0 ? Buffer.concat([...carry, piece]) : piece;
         lineNumber++;
-        yield { text: bytes.toString('utf8'), lineNumber, offset, terminated: true };
+        yield { text: bytes.toString('utf8'), lineNumber, offset, bytes: bytes.length, terminated: true };
         offset += bytes.length + 1;
         carry = [];
         carryLength = 0;
@@ -55,7 +57,7 @@ export function* readLines(path: string, chunkSize = 1 << 20): Generator<Journal
       }
     }
     if (carryLength > 0) {
-      yield { text: Buffer.concat(carry).toString('utf8'), lineNumber: lineNumber + 1, offset, terminated: false };
+      yield { text: Buffer.concat(carry).toString('utf8'), lineNumber: lineNumber + 1, offset, bytes: carryLength, terminated: false };
     }
   } finally {
     fs.closeSync(fd);
@@ -125,3 +127,32 @@ export function writeFileDurably(path: string, lines: Iterable<string>): number 
   }
   return total;
 }
+
+/** The operations the journal performs on its open file (a `fs.promises.FileHandle` has them). */
+export interface JournalFileHandle {
+  write(data: Buffer, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  datasync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * How the journal reaches the file system for appends and the free-space check. Production uses
+ * {@link NODE_JOURNAL_FILE_SYSTEM}; a test passes its own through the store's options to make a write or an
+ * fdatasync fail (ENOSPC, EIO) or to report a full disk, and to count fdatasyncs.
+ */
+export interface JournalFileSystem {
+  /** Opens (creating with mode 0600 if missing) a file for appending. */
+  openForAppend(path: string): Promise<JournalFileHandle>;
+  /** Free space of the file system holding `dir`, in bytes, available to this user. */
+  freeBytes(dir: string): Promise<number>;
+}
+
+/** The real file system. */
+export const NODE_JOURNAL_FILE_SYSTEM: JournalFileSystem = {
+  openForAppend: (path) => fs.promises.open(path, 'a', PRIVATE_FILE_MODE),
+  freeBytes: async (dir) => {
+    const stats = await fs.promises.statfs(dir);
+    return stats.bavail * stats.bsize;
+  },
+};

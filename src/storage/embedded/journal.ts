@@ -3,37 +3,43 @@
  *
  * - Every change is one line (one line per write batch, so a batch is all-or-nothing on replay).
  * - Group commit: lines appended while a write+fdatasync is in flight are written and synced together by the
- *   next one; a caller's promise resolves only after the fsync that covers its line.
- * - At start the file is replayed. A torn or unparseable LAST line (a write cut short by a crash, never
- *   acknowledged) is ignored; a bad line anywhere else is corruption and opening fails.
- * - Then it is compacted: the current state is written to a temp file, fsync'd, renamed over the journal and
- *   the directory fsync'd, which also drops the torn tail.
+ *   next round, one write and one fdatasync for all of them. A change is applied to memory (its `onDurable`
+ *   callback, run in journal order) and its promise resolved only after the fdatasync that covers its line, so
+ *   readers never see a change the disk does not hold.
+ * - If a round's write or fdatasync fails (ENOSPC, EIO), the file is cut back to its length before the round
+ *   and synced, the round's changes are refused with {@link JournalWriteError} (a StorageUnavailableError:
+ *   nothing of them was applied), and the journal keeps taking writes: the next one succeeds once the fault is
+ *   gone. Only when the cut itself fails does the journal stop accepting writes (fail-stop) until a restart.
+ * - At start the file is replayed (journal-replay.ts); nothing is rewritten, so a full disk does not stop it.
+ * - Former versions of resources are not kept in memory: the store reads them back by their byte position, which
+ *   {@link Journal.appendSerialized} reports for each line once durable, replay for each replayed version, and a
+ *   compaction for each version it copies ({@link PlacedLine}); {@link Journal.read} reads them.
+ * - Compaction (the current state written to a temp file, fsync'd, renamed over the journal, directory fsync'd)
+ *   runs on demand and automatically once the file has doubled since it was last compacted (and grown by at least
+ *   `compactionMinBytes`). It first checks that the file system has room for the new file (at most the current
+ *   file's size) and otherwise skips with a warning; a compaction that fails leaves the journal as it was.
  * - The data directory is private (0700, files 0600; tightened at open, see private-files.ts).
- * - If a write or fsync fails, the journal stops accepting writes (fail-stop): memory may hold changes the
- *   disk does not, and only a restart (replay) restores a state known to be durable.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ResourceDocument, StoredRecord } from '../ports';
+import { StorageUnavailableError } from '../ports';
 import type { StorageLogger } from '../logger';
-import { makeDirectoryPrivate, PRIVATE_FILE_MODE } from '../private-files';
+import { makeDirectoryPrivate } from '../private-files';
 import { acquireDataDirLock } from './data-dir-lock';
-import { fsyncDirectory, readLines, writeFileDurably } from './journal-file';
-import type { JournalLine } from './journal-file';
-import { RESOURCES_PREFIX, splitResourcesLine } from './resources-line';
+import { NODE_JOURNAL_FILE_SYSTEM, fsyncDirectory, writeFileDurably } from './journal-file';
+import type { JournalFileHandle, JournalFileSystem } from './journal-file';
+import { FORMAT, JOURNAL_FILE, replayFile, setAsideDamagedTail } from './journal-replay';
+import type { JournalEntry } from './journal-replay';
 import type { VersionSpan } from './resources-line';
 
-/** File name of the journal inside the data directory. */
-export const JOURNAL_FILE = 'journal.ndjson';
-const COMPACT_SUFFIX = '.compact-tmp';
-const FORMAT = 1;
+export { JOURNAL_FILE, REJECTED_FILE, JournalCorruptionError, parseEntry } from './journal-replay';
+export type { JournalEntry } from './journal-replay';
 
-/** One journal line. */
-export type JournalEntry =
-  | { t: 'header'; format: number; compactedAt: string }
-  | { t: 'resources'; docs: Array<Omit<ResourceDocument, '_id'>> }
-  | { t: 'record-put'; record: StoredRecord }
-  | { t: 'record-delete'; kind: string; keys: string[] };
+const COMPACT_SUFFIX = '.compact-tmp';
+/** Room left on the file system beyond the new file's size before a compaction starts. */
+const COMPACTION_HEADROOM_BYTES = 1 << 20;
+/** Default growth (bytes appended since the last compaction) below which no automatic compaction runs. */
+const DEFAULT_COMPACTION_MIN_BYTES = 64 << 20;
 
 /** A snapshot line serialized by its producer, told where it was written. */
 export interface PlacedLine {
@@ -55,169 +61,48 @@ export interface JournalHandlers {
   replay(entry: Exclude<JournalEntry, { t: 'header' }>, spans?: VersionSpan[]): void;
   /** The whole current state as entries, written by compaction; `read` reads the file being replaced. */
   snapshot(read: JournalReader): Iterable<JournalEntry | PlacedLine>;
-  /** The snapshot replaced the journal: positions reported by `written` are now the valid ones. */
+  /** The snapshot replaced the journal: the positions reported by `written` are now the valid ones. */
   compacted?(): void;
 }
 
-/** A journal line other than the last one cannot be read: the data directory is damaged. */
-export class JournalCorruptionError extends Error {
+/** A journal write or fdatasync failed: the change was not stored and nothing of it is visible. */
+export class JournalWriteError extends StorageUnavailableError {
   constructor(
-    readonly file: string,
-    readonly lineNumber: number,
-    readonly offset: number,
+    file: string,
     cause: unknown,
+    readonly stopped = false,
   ) {
     super(
-      `journal ${file} is corrupt at line ${lineNumber} (byte ${offset}): ` +
-        `${cause instanceof Error ? cause.message : String(cause)}; refusing to start. ` +
-        'Restore the data directory from a backup, or remove the damaged line knowing its change is lost.',
+      stopped
+        ? `writing the journal ${file} failed and it could not be restored to its last durable state; ` +
+            'the store refuses writes until restarted'
+        : `writing the journal ${file} failed (${errorCode(cause)}); the change was not stored`,
       { cause },
     );
-    this.name = 'JournalCorruptionError';
-  }
-}
-
-/** A journal write or fsync failed; the store no longer accepts writes. */
-export class JournalWriteError extends Error {
-  constructor(file: string, cause: unknown) {
-    super(`writing the journal ${file} failed; the store is read-only until restarted`, { cause });
-    this.name = 'JournalWriteError';
   }
 }
 
 /** The journal was closed. */
-export class JournalClosedError extends Error {
+export class JournalClosedError extends StorageUnavailableError {
   constructor(file: string) {
     super(`journal ${file} is closed`);
-    this.name = 'JournalClosedError';
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function isVersion(value: unknown): boolean {
-  return (
-    isRecord(value) &&
-    typeof value.project === 'string' &&
-    typeof value.type === 'string' &&
-    typeof value.id === 'string' &&
-    typeof value.versionId === 'number' &&
-    typeof value.lastUpdated === 'string' &&
-    typeof value.deleted === 'boolean'
-  );
-}
-
-/**
- * Parses and checks one journal line.
- *
- * @param text - the line without its newline
- * @returns the entry
- * @throws Error when the line is not a well-formed entry
- */
-export function parseEntry(text: string): JournalEntry {
-  const entry: unknown = JSON.parse(text);
-  if (!isRecord(entry)) throw new Error('not a JSON object');
-  switch (entry.t) {
-    case 'header':
-      if (typeof entry.format !== 'number' || entry.format > FORMAT) {
-        throw new Error(`unsupported journal format ${String(entry.format)}`);
-      }
-      return entry as JournalEntry;
-    case 'resources':
-      if (!Array.isArray(entry.docs) || !entry.docs.every(isVersion)) throw new Error('malformed resources entry');
-      return entry as JournalEntry;
-    case 'record-put': {
-      const r = entry.record;
-      if (!isRecord(r) || typeof r.kind !== 'string' || typeof r.key !== 'string' || !isRecord(r.value)) {
-        throw new Error('malformed record-put entry');
-      }
-      return entry as JournalEntry;
-    }
-    case 'record-delete':
-      if (typeof entry.kind !== 'string' || !Array.isArray(entry.keys)) throw new Error('malformed record-delete entry');
-      return entry as JournalEntry;
-    default:
-      throw new Error(`unknown entry type ${JSON.stringify(entry.t)}`);
+/** A compaction was asked for but the file system lacks room for the new file. */
+export class CompactionSkippedError extends Error {
+  constructor(
+    readonly freeBytes: number,
+    readonly neededBytes: number,
+  ) {
+    super(`not enough free space to compact the journal: ${neededBytes} bytes needed, ${freeBytes} available`);
+    this.name = 'CompactionSkippedError';
   }
 }
 
-/**
- * Parses a resources line version by version, so each version's byte position in the file is known.
- *
- * @param line - a line starting with {@link RESOURCES_PREFIX}
- * @returns the entry and the versions' absolute spans
- * @throws Error when the line is not a well-formed resources entry
- */
-function parseResourcesLine(line: JournalLine): { entry: Extract<JournalEntry, { t: 'resources' }>; spans: VersionSpan[] } {
-  const { texts, spans } = splitResourcesLine(line.text);
-  const docs = texts.map((text) => JSON.parse(text) as unknown);
-  if (!docs.every(isVersion)) throw new Error('malformed resources entry');
-  for (const span of spans) span.offset += line.offset;
-  return { entry: { t: 'resources', docs: docs as Array<Omit<ResourceDocument, '_id'>> }, spans };
-}
-
-/** Replays one line (resources lines with their versions' positions). */
-function replayLine(line: JournalLine, handlers: JournalHandlers): void {
-  if (line.text.startsWith(RESOURCES_PREFIX)) {
-    const { entry, spans } = parseResourcesLine(line);
-    handlers.replay(entry, spans);
-    return;
-  }
-  const entry = parseEntry(line.text);
-  if (entry.t !== 'header') handlers.replay(entry);
-}
-
-/** Replays a journal file; returns the ignored torn last line, if any. */
-function replayFile(file: string, handlers: JournalHandlers): { lines: number; torn?: JournalLine } {
-  let lines = 0;
-  let previous: JournalLine | undefined;
-  const apply = (line: JournalLine): void => {
-    if (line.text.trim() === '') return;
-    replayLine(line, handlers);
-    lines++;
-  };
-  for (const line of readLines(file)) {
-    if (previous) {
-      try {
-        apply(previous);
-      } catch (err) {
-        throw new JournalCorruptionError(file, previous.lineNumber, previous.offset, err);
-      }
-    }
-    previous = line;
-  }
-  if (!previous) return { lines };
-  if (!previous.terminated) return { lines, torn: previous };
-  const last = previous;
-  let replayLast: () => void;
-  if (last.text.startsWith(RESOURCES_PREFIX)) {
-    let parsed: ReturnType<typeof parseResourcesLine>;
-    try {
-      parsed = parseResourcesLine(last);
-    } catch {
-      return { lines, torn: last };
-    }
-    replayLast = () => handlers.replay(parsed.entry, parsed.spans);
-  } else {
-    let entry: JournalEntry;
-    try {
-      entry = parseEntry(last.text);
-    } catch {
-      return last.text.trim() === '' ? { lines } : { lines, torn: last };
-    }
-    replayLast = () => {
-      if (entry.t !== 'header') handlers.replay(entry);
-    };
-  }
-  lines++;
-  try {
-    replayLast();
-  } catch (err) {
-    throw new JournalCorruptionError(file, last.lineNumber, last.offset, err);
-  }
-  return { lines };
+function errorCode(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
 }
 
 /** Options for {@link Journal.open}. */
@@ -225,9 +110,15 @@ export interface JournalOptions {
   dataDir: string;
   logger: StorageLogger;
   handlers: JournalHandlers;
+  /** The file system used for appends and the free-space check (tests inject faults here). */
+  fileSystem?: JournalFileSystem;
+  /** Automatic compaction waits until at least this many bytes were appended since the last one. */
+  compactionMinBytes?: number;
 }
 
 interface Waiter {
+  /** Receives the byte offset of the line in the file. */
+  onDurable?: (offset: number) => void;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -237,28 +128,36 @@ export class Journal {
   private pending: string[] = [];
   private waiters: Waiter[] = [];
   private flushing: Promise<void> | undefined;
-  private failure: Error | undefined;
+  private failure: JournalWriteError | undefined;
   private closing: Promise<void> | undefined;
-  /** Number of write+fsync rounds and of lines they carried (to observe group commit). */
-  readonly stats = { flushes: 0, lines: 0 };
-
-  /** Size of the file once every pending line is written: where the next appended line will start. */
-  private end: number;
+  private compactScheduled = false;
+  /** File length covered by successful rounds. */
+  private size: number;
+  /** File length at which an automatic compaction is next attempted. */
+  private compactAt = 0;
+  /** Number of write+fdatasync rounds and of lines they carried (to observe group commit). */
+  readonly stats = { flushes: 0, lines: 0, failedRounds: 0 };
 
   private constructor(
     readonly file: string,
     private readonly dataDir: string,
-    private handle: fs.promises.FileHandle,
-    /** A second descriptor, for reading versions back by offset (see {@link Journal.read}). */
+    private handle: JournalFileHandle,
+    /** A second descriptor, for reading versions back by position (see {@link Journal.read}). */
     private readFd: number,
+    size: number,
     private readonly releaseLock: () => void,
     private readonly handlers: JournalHandlers,
+    private readonly logger: StorageLogger,
+    private readonly fileSystem: JournalFileSystem,
+    private readonly compactionMinBytes: number,
   ) {
-    this.end = fs.fstatSync(readFd).size;
+    this.size = size;
+    this.planCompaction();
   }
 
   /**
-   * Locks the data directory, replays the journal into the handlers, compacts it and opens it for appends.
+   * Locks the data directory, replays the journal into the handlers (setting a damaged last line aside) and opens
+   * it for appends. Nothing is rewritten.
    *
    * @param options - data directory, logger and state handlers
    * @returns the open journal
@@ -266,51 +165,47 @@ export class Journal {
    */
   static async open(options: JournalOptions): Promise<Journal> {
     const { dataDir, logger, handlers } = options;
+    const fileSystem = options.fileSystem ?? NODE_JOURNAL_FILE_SYSTEM;
     makeDirectoryPrivate(dataDir, logger);
     const release = acquireDataDirLock(dataDir);
     try {
       const file = path.join(dataDir, JOURNAL_FILE);
       fs.rmSync(file + COMPACT_SUFFIX, { force: true });
       const started = Date.now();
-      const bytesBefore = fs.existsSync(file) ? fs.statSync(file).size : 0;
-      const previousFd = fs.existsSync(file) ? fs.openSync(file, 'r') : undefined;
-      let bytesAfter: number;
-      try {
-        const replayed = previousFd === undefined ? { lines: 0 } : replayFile(file, handlers);
-        if (replayed.torn) {
-          const { lineNumber, offset } = replayed.torn;
-          logger.warn({ file, lineNumber, offset }, 'journal: ignored a torn last line (an unacknowledged write)');
-        }
-        const read: JournalReader = (offset, length) => {
-          if (previousFd === undefined) throw new Error(`journal ${file}: nothing to read before the first write`);
-          return readExactly(previousFd, offset, length);
-        };
-        bytesAfter = compact(dataDir, file, handlers.snapshot(read));
-        handlers.compacted?.();
-        logger.info(
-          { file, entries: replayed.lines, bytesBefore, bytesAfter, ms: Date.now() - started },
-          'journal: replayed and compacted',
-        );
-      } finally {
-        if (previousFd !== undefined) fs.closeSync(previousFd);
-      }
-      const handle = await fs.promises.open(file, 'a', PRIVATE_FILE_MODE);
-      return new Journal(file, dataDir, handle, fs.openSync(file, 'r'), release, handlers);
+      const existed = fs.existsSync(file);
+      const bytes = existed ? fs.statSync(file).size : 0;
+      const replayed = existed ? replayFile(file, (entry, spans) => handlers.replay(entry, spans)) : { lines: 0, validBytes: 0 };
+      setAsideDamagedTail(dataDir, file, replayed, logger);
+      const handle = await fileSystem.openForAppend(file);
+      if (!existed) fsyncDirectory(dataDir);
+      logger.info({ file, entries: replayed.lines, bytes, ms: Date.now() - started }, 'journal: replayed');
+      return new Journal(
+        file,
+        dataDir,
+        handle,
+        fs.openSync(file, 'r'),
+        replayed.validBytes,
+        release,
+        handlers,
+        logger,
+        fileSystem,
+        options.compactionMinBytes ?? DEFAULT_COMPACTION_MIN_BYTES,
+      );
     } catch (err) {
       release();
       throw err;
     }
   }
 
-  /** False once a write failed or the journal was closed. */
+  /** False once the journal stopped taking writes (a failed write it could not undo) or was closed. */
   get writable(): boolean {
     return this.failure === undefined && this.closing === undefined;
   }
 
   /**
-   * Throws when the journal cannot take writes, so a store refuses a change before applying it in memory.
+   * Throws when the journal cannot take writes, so a store refuses a change before doing anything with it.
    *
-   * @throws JournalWriteError after a failed write, JournalClosedError after close
+   * @throws JournalWriteError after a failure that stopped the journal, JournalClosedError after close
    */
   assertWritable(): void {
     if (this.failure) throw this.failure;
@@ -318,50 +213,39 @@ export class Journal {
   }
 
   /**
-   * Appends an entry; resolves once it is on disk (fsync'd).
+   * Appends an entry; resolves once it is on disk (fdatasync'd).
    *
    * @param entry - the change
+   * @param onDurable - applies the change to memory; run after the fdatasync, before the promise resolves
    */
-  append(entry: JournalEntry): Promise<void> {
-    return this.appendSerialized(JSON.stringify(entry));
+  append(entry: JournalEntry, onDurable?: (offset: number) => void): Promise<void> {
+    return this.appendSerialized(JSON.stringify(entry), onDurable);
   }
 
   /**
-   * Appends an already serialized entry (one line of JSON, no newline); resolves once it is fsync'd.
+   * Appends an already serialized entry (one line of JSON, no newline); resolves once it is fdatasync'd.
    *
    * @param line - `JSON.stringify` of a {@link JournalEntry}
+   * @param onDurable - applies the change to memory; run after the fdatasync, in journal order, with the byte
+   *   offset of the line in the file (valid until a compaction reports new positions)
+   * @returns resolves after the fdatasync; rejects with a StorageUnavailableError when the line was not stored
    */
-  appendSerialized(line: string): Promise<void> {
-    return this.appendAt(line).durable;
-  }
-
-  /**
-   * Appends an already serialized entry and tells where in the file it goes.
-   *
-   * @param line - `JSON.stringify` of a {@link JournalEntry} (no newline)
-   * @returns the byte offset the line will have in the file (valid until the next compaction, which reports
-   *   new positions through the snapshot), and a promise resolved once the line is fsync'd
-   */
-  appendAt(line: string): { offset: number; durable: Promise<void> } {
+  appendSerialized(line: string, onDurable?: (offset: number) => void): Promise<void> {
     try {
       this.assertWritable();
     } catch (err) {
-      return { offset: -1, durable: Promise.reject(err as Error) };
+      return Promise.reject(err as Error);
     }
-    const offset = this.end;
-    const text = `${line}\n`;
-    this.end += Buffer.byteLength(text);
-    const durable = new Promise<void>((resolve, reject) => {
-      this.pending.push(text);
-      this.waiters.push({ resolve, reject });
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push(`${line}\n`);
+      this.waiters.push({ onDurable, resolve, reject });
       this.flushing ??= this.flushLoop();
     });
-    return { offset, durable };
   }
 
   /**
-   * Reads bytes of the journal synchronously (a page-cache hit for recent data), e.g. a version by the position
-   * {@link appendAt} or a compaction reported. Only bytes of lines already fsync'd may be read.
+   * Reads bytes of the journal synchronously (a page-cache hit for recent data): a version at the position that
+   * {@link appendSerialized}, replay or a compaction reported.
    *
    * @param offset - byte offset in the file
    * @param length - number of bytes
@@ -372,43 +256,54 @@ export class Journal {
   }
 
   /**
-   * Compacts the open journal, as at open: afterwards the file holds the current state only, so values that were
-   * replaced (a secret re-encrypted, for instance) are no longer on disk. Appends made meanwhile wait for it.
+   * Compacts the open journal: afterwards the file holds the current state only, so values that were replaced (a
+   * secret re-encrypted, for instance) are no longer on disk. Appends made meanwhile wait for it.
    *
    * @returns the size of the compacted file in bytes
-   * @throws JournalWriteError when writing fails (the journal then refuses writes, as after a failed append)
+   * @throws CompactionSkippedError when the file system lacks room for the new file (nothing changed);
+   *   the write error when writing the new file fails (nothing changed either)
    */
   async compact(): Promise<number> {
-    // Wait until no round is in flight. Every append starts a round, so nothing is pending either: the state in
-    // memory is exactly what the file holds.
+    // Wait until no round is in flight. Every append starts a round and a round applies its changes before it
+    // ends, so nothing is pending either: the state in memory is exactly what the file holds.
     while (this.flushing) await this.flushing;
     this.assertWritable();
-    const task = (async (): Promise<number> => {
+    let release!: () => void;
+    this.flushing = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    try {
+      const needed = this.size + COMPACTION_HEADROOM_BYTES;
+      const free = await this.fileSystem.freeBytes(this.dataDir);
+      if (free < needed) throw new CompactionSkippedError(free, needed);
+      let bytes: number;
       try {
-        // Synchronous up to the reopen: no append can slip in between the snapshot and the rename.
-        const bytes = compact(this.dataDir, this.file, this.handlers.snapshot((offset, length) => this.read(offset, length)));
-        this.handlers.compacted?.();
-        const previousFd = this.readFd;
-        this.readFd = fs.openSync(this.file, 'r');
-        fs.closeSync(previousFd);
-        this.end = bytes;
-        const previous = this.handle;
-        this.handle = await fs.promises.open(this.file, 'a', PRIVATE_FILE_MODE);
-        await previous.close();
-        return bytes;
+        // Synchronous from the snapshot to the rename: the state cannot change in between.
+        bytes = compactInto(this.dataDir, this.file, this.handlers.snapshot((offset, length) => this.read(offset, length)));
       } catch (err) {
-        this.failure = new JournalWriteError(this.file, err);
+        fs.rmSync(this.file + COMPACT_SUFFIX, { force: true });
+        throw err;
+      }
+      // The new file is in place: positions point into it from now on (the old descriptor still reads the old
+      // file until then).
+      this.handlers.compacted?.();
+      const previousFd = this.readFd;
+      this.readFd = fs.openSync(this.file, 'r');
+      fs.closeSync(previousFd);
+      const previous = this.handle;
+      try {
+        this.handle = await this.fileSystem.openForAppend(this.file);
+      } catch (err) {
+        this.failure = new JournalWriteError(this.file, err, true);
         throw this.failure;
       }
-    })();
-    this.flushing = task.then(
-      () => undefined,
-      () => undefined,
-    );
-    try {
-      return await task;
+      await previous.close().catch(() => undefined);
+      this.size = bytes;
+      this.planCompaction();
+      return bytes;
     } finally {
       this.flushing = undefined;
+      release();
       if (this.failure) {
         for (const w of this.waiters) w.reject(this.failure);
         this.pending = [];
@@ -430,32 +325,102 @@ export class Journal {
     return this.closing;
   }
 
+  private planCompaction(): void {
+    this.compactAt = this.size + Math.max(this.size, this.compactionMinBytes);
+  }
+
+  private maybeCompact(): void {
+    if (this.compactScheduled || this.size < this.compactAt) return;
+    this.compactScheduled = true;
+    setImmediate(() => {
+      if (!this.writable) return;
+      this.compact()
+        .then(
+          (bytes) => this.logger.info({ file: this.file, bytes }, 'journal: compacted'),
+          (err: unknown) => {
+            this.planCompaction();
+            this.logger.warn(
+              { file: this.file, bytes: this.size, err: err instanceof Error ? err.message : String(err) },
+              'journal: compaction skipped',
+            );
+          },
+        )
+        .finally(() => {
+          this.compactScheduled = false;
+        });
+    });
+  }
+
   private async flushLoop(): Promise<void> {
     // Let appends made in the same tick join the first round.
     await Promise.resolve();
-    while (this.pending.length > 0) {
+    while (this.pending.length > 0 && !this.failure) {
       const lines = this.pending;
       const waiters = this.waiters;
       this.pending = [];
       this.waiters = [];
+      const data = Buffer.from(lines.join(''), 'utf8');
       try {
-        const data = Buffer.from(lines.join(''), 'utf8');
         let written = 0;
         while (written < data.length) {
           written += (await this.handle.write(data, written, data.length - written)).bytesWritten;
         }
         await this.handle.datasync();
-        this.stats.flushes++;
-        this.stats.lines += lines.length;
-        for (const w of waiters) w.resolve();
       } catch (err) {
-        this.failure = new JournalWriteError(this.file, err);
-        for (const w of [...waiters, ...this.waiters]) w.reject(this.failure);
-        this.pending = [];
-        this.waiters = [];
+        await this.refuseRound(waiters, err);
+        continue;
       }
+      const start = this.size;
+      this.size += data.length;
+      this.stats.flushes++;
+      this.stats.lines += lines.length;
+      this.settle(waiters, lines, start);
+    }
+    if (this.failure) {
+      for (const w of this.waiters) w.reject(this.failure);
+      this.pending = [];
+      this.waiters = [];
     }
     this.flushing = undefined;
+    this.maybeCompact();
+  }
+
+  /** Applies a durable round's changes in order (each told its line's offset) and resolves their promises. */
+  private settle(waiters: Waiter[], lines: string[], start: number): void {
+    let offset = start;
+    for (const [i, w] of waiters.entries()) {
+      const lineOffset = offset;
+      offset += Buffer.byteLength(lines[i] as string);
+      try {
+        w.onDurable?.(lineOffset);
+      } catch (err) {
+        // Memory no longer matches the file: refuse further writes; a restart replays the file.
+        this.failure ??= new JournalWriteError(this.file, err, true);
+        this.logger.warn({ file: this.file, err: String(err) }, 'journal: applying a durable change failed');
+      }
+      w.resolve();
+    }
+  }
+
+  /** A round failed: cut the file back to its durable length and refuse the round's changes. */
+  private async refuseRound(waiters: Waiter[], cause: unknown): Promise<void> {
+    this.stats.failedRounds++;
+    let error = new JournalWriteError(this.file, cause);
+    try {
+      await this.handle.truncate(this.size);
+      await this.handle.datasync();
+    } catch (rollback) {
+      error = new JournalWriteError(this.file, rollback, true);
+      this.failure = error;
+    }
+    (this.logger.error ?? this.logger.warn).call(
+      this.logger,
+      { file: this.file, changes: waiters.length, err: errorCode(cause), stopped: error.stopped },
+      error.stopped
+        ? 'journal: a write failed and could not be undone; refusing writes until restart'
+        : 'journal: a write failed; its changes were refused and nothing of them is visible',
+    );
+    for (const w of waiters) w.reject(error);
   }
 }
 
@@ -472,7 +437,7 @@ function readExactly(fd: number, offset: number, length: number): Buffer {
 }
 
 /** Writes the snapshot to a temp file, fsyncs it, renames it over the journal and fsyncs the directory. */
-function compact(dataDir: string, file: string, entries: Iterable<JournalEntry | PlacedLine>): number {
+function compactInto(dataDir: string, file: string, entries: Iterable<JournalEntry | PlacedLine>): number {
   const tmp = file + COMPACT_SUFFIX;
   function* lines(): Iterable<string> {
     const header: JournalEntry = { t: 'header', format: FORMAT, compactedAt: new Date().toISOString() };

@@ -1,9 +1,15 @@
 /**
  * RecordStore of the embedded adapter: records in memory per kind, changes journaled.
  *
+ * A change is applied to memory only once its journal line is durable, so reads never see a change that a
+ * failed write or a crash could take back. Changes that depend on a record's current state (`insert`, `consume`,
+ * `delete`, `deleteMany`) check it and register themselves as in flight in one synchronous step; one meeting a
+ * key another change still has in flight waits for it to settle and checks again. So `consume` stays atomic (of
+ * two concurrent calls at most one gets the record) and `insert` never admits two holders of a key. `put` needs
+ * no check: it is ordered by the journal.
+ *
  * Expired records are never returned; they are removed from memory when met (and by a periodic sweep) without
- * a journal entry, and dropped from the journal at the next compaction. `consume` is atomic because the read
- * and the removal happen in one synchronous step.
+ * a journal entry, and dropped from the journal at the next compaction.
  */
 import { Query } from 'mingo';
 import type { Filter, RecordStore, StoredRecord } from '../ports';
@@ -79,6 +85,19 @@ export class RecordTable {
   }
 
   /**
+   * Whether a live record's value matches a filter.
+   *
+   * @param record - the record
+   * @param filter - a MongoDB filter over `value`
+   * @param now - current time in epoch ms
+   */
+  matches(record: StoredRecord, filter: Filter, now: number): boolean {
+    if (record.expiresAt !== undefined && Date.parse(record.expiresAt) <= now) return false;
+    const checked = prefixRecordFilter(filter, '');
+    return Object.keys(checked).length === 0 || new Query(checked, { scriptEnabled: false }).test(record.value);
+  }
+
+  /**
    * Removes a record from memory.
    *
    * @returns true when it was present
@@ -124,8 +143,18 @@ export class RecordTable {
   }
 }
 
+/** A record change not yet durable. */
+interface InFlight {
+  settled: Promise<void>;
+  /** The record it writes, or undefined for a deletion. */
+  record: StoredRecord | undefined;
+}
+
 /** The embedded RecordStore. */
 export class EmbeddedRecordStore implements RecordStore {
+  /** `${kind}\0${key}` → the latest change of that record not yet durable. */
+  private readonly inFlight = new Map<string, InFlight>();
+
   constructor(
     private readonly table: RecordTable,
     private readonly journal: Journal,
@@ -142,6 +171,8 @@ export class EmbeddedRecordStore implements RecordStore {
   /** {@inheritDoc RecordStore.put} */
   put(record: StoredRecord): Promise<void> {
     try {
+      this.journal.assertWritable();
+      checkRecord(record);
       return this.store(record);
     } catch (err) {
       return Promise.reject(err as Error);
@@ -153,6 +184,8 @@ export class EmbeddedRecordStore implements RecordStore {
     try {
       this.journal.assertWritable();
       checkRecord(record);
+      const busy = this.inFlight.get(slot(record.kind, record.key));
+      if (busy) return busy.settled.then(() => this.insert(record));
       if (this.table.live(record.kind, record.key, Date.now())) return Promise.resolve(false);
       return this.store(record).then(() => true);
     } catch (err) {
@@ -164,11 +197,12 @@ export class EmbeddedRecordStore implements RecordStore {
   consume(kind: string, key: string): Promise<StoredRecord | undefined> {
     try {
       this.journal.assertWritable();
+      const busy = this.inFlight.get(slot(kind, key));
+      if (busy) return busy.settled.then(() => this.consume(kind, key));
       const record = this.table.live(kind, key, Date.now());
       if (!record) return Promise.resolve(undefined);
-      this.table.remove(kind, key);
       // A copy: the record may have been handed out frozen by a shared read.
-      return this.journal.append({ t: 'record-delete', kind, keys: [key] }).then(() => cloneJson(record));
+      return this.remove(kind, [key]).then(() => cloneJson(record));
     } catch (err) {
       return Promise.reject(err as Error);
     }
@@ -178,8 +212,10 @@ export class EmbeddedRecordStore implements RecordStore {
   delete(kind: string, key: string): Promise<void> {
     try {
       this.journal.assertWritable();
-      if (!this.table.remove(kind, key)) return Promise.resolve();
-      return this.journal.append({ t: 'record-delete', kind, keys: [key] });
+      const busy = this.inFlight.get(slot(kind, key));
+      if (busy) return busy.settled.then(() => this.delete(kind, key));
+      if (!this.table.live(kind, key, Date.now())) return Promise.resolve();
+      return this.remove(kind, [key]);
     } catch (err) {
       return Promise.reject(err as Error);
     }
@@ -194,24 +230,60 @@ export class EmbeddedRecordStore implements RecordStore {
   deleteMany(kind: string, filter: Filter): Promise<number> {
     try {
       this.journal.assertWritable();
-      const keys = this.table.matching(kind, filter, Date.now()).map((record) => record.key);
+      const now = Date.now();
+      const keys = this.table.matching(kind, filter, now).map((record) => record.key);
+      const matched = new Set(keys);
+      // Changes in flight on a matching record, or writing a record that will match, must settle first.
+      const pendingMatches = this.inFlightOf(kind).filter(
+        ([key, change]) => matched.has(key) || (change.record !== undefined && this.table.matches(change.record, filter, now)),
+      );
+      if (pendingMatches.length > 0) {
+        return Promise.all(pendingMatches.map(([, change]) => change.settled)).then(() => this.deleteMany(kind, filter));
+      }
       if (keys.length === 0) return Promise.resolve(0);
-      for (const key of keys) this.table.remove(kind, key);
-      return this.journal.append({ t: 'record-delete', kind, keys }).then(() => keys.length);
+      return this.remove(kind, keys).then(() => keys.length);
     } catch (err) {
       return Promise.reject(err as Error);
     }
   }
 
-  /** Validates, applies in memory and journals a record; resolves after the fsync. */
+  /** Journals a record (already checked) and applies it after the fdatasync. */
   private store(record: StoredRecord): Promise<void> {
-    this.journal.assertWritable();
-    checkRecord(record);
     const { kind, key, value, expiresAt } = record;
     const { text, copy } = toStoredJson<StoredRecord>(
       expiresAt === undefined ? { kind, key, value } : { kind, key, value, expiresAt },
     );
-    this.table.apply({ t: 'record-put', record: copy });
-    return this.journal.appendSerialized(`{"t":"record-put","record":${text}}`);
+    const entry = { t: 'record-put', record: copy } as const;
+    const durable = this.journal.appendSerialized(`{"t":"record-put","record":${text}}`, () => this.table.apply(entry));
+    this.track(kind, [key], durable, copy);
+    return durable;
   }
+
+  /** Journals the removal of records and applies it after the fdatasync. */
+  private remove(kind: string, keys: string[]): Promise<void> {
+    const entry = { t: 'record-delete', kind, keys } as const;
+    const durable = this.journal.append(entry, () => this.table.apply(entry));
+    this.track(kind, keys, durable, undefined);
+    return durable;
+  }
+
+  private track(kind: string, keys: string[], durable: Promise<void>, record: StoredRecord | undefined): void {
+    const release = (): void => {
+      for (const key of keys) if (this.inFlight.get(slot(kind, key))?.settled === settled) this.inFlight.delete(slot(kind, key));
+    };
+    const settled: Promise<void> = durable.then(release, release);
+    for (const key of keys) this.inFlight.set(slot(kind, key), { settled, record });
+  }
+
+  private inFlightOf(kind: string): Array<[string, InFlight]> {
+    if (this.inFlight.size === 0) return [];
+    const prefix = `${kind}\u0000`;
+    const out: Array<[string, InFlight]> = [];
+    for (const [name, change] of this.inFlight) if (name.startsWith(prefix)) out.push([name.slice(prefix.length), change]);
+    return out;
+  }
+}
+
+function slot(kind: string, key: string): string {
+  return `${kind}\u0000${key}`;
 }

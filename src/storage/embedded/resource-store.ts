@@ -3,9 +3,13 @@
  * {@link HistoryIndex} (which holds their journal positions, not their content), changes journaled. Former
  * versions are read back from the journal when asked for (vread, history).
  *
- * `write()` is linearizable: all preconditions (expectedVersion, unique keys) are checked and the batch applied
- * in memory synchronously, in one turn of the event loop, so of two concurrent writes expecting the same
- * version exactly one wins. The batch is then one journal line, and the promise resolves after its fsync.
+ * A write is applied to memory only once its journal line is durable (after the fdatasync), so reads never see
+ * a change that a failed write or a crash could take back. `write()` stays linearizable: the preconditions
+ * (expectedVersion, unique keys) are checked and the batch registered as in flight synchronously, in one turn of
+ * the event loop. A write touching a resource or unique key that an earlier write still has in flight waits
+ * for that write to settle and then checks again, so of two concurrent writes expecting the same version
+ * exactly one wins, and a refused write (disk full) lets the next one proceed. Writes of different resources
+ * share the journal's group commit.
  */
 import { TimeSlice } from '../../time-slice';
 import {
@@ -33,8 +37,8 @@ import type { VersionSpan } from './resources-line';
 /** A stored version without `_id`, as journaled. */
 export type StoredVersion = Omit<ResourceDocument, '_id'>;
 
-/** The history of the embedded store: rows with journal positions, documents held only until durable. */
-export type VersionHistory = HistoryIndex<StoredVersion>;
+/** The history of the embedded store: rows with journal positions. */
+export type VersionHistory = HistoryIndex;
 
 /**
  * Applies versions to the in-memory state (live writes and journal replay). A version replaces the current
@@ -43,41 +47,34 @@ export type VersionHistory = HistoryIndex<StoredVersion>;
  * @param collection - current documents
  * @param history - all versions
  * @param versions - versions in write order
- * @param spans - where each version lies in the journal
- * @param unsettled - true when the journal line is not yet durable: history then holds the versions until
- *   {@link HistoryIndex.settle} is called with the returned slots
- * @returns the versions' history slots
+ * @param spans - where each version lies in the journal (the versions are durable)
  */
 export function applyVersions(
   collection: ResourceCollection,
   history: VersionHistory,
   versions: StoredVersion[],
   spans: readonly VersionSpan[],
-  unsettled = false,
-): number[] {
-  const slots: number[] = new Array<number>(versions.length);
+): void {
   for (let i = 0; i < versions.length; i++) {
     const version = versions[i] as StoredVersion;
     const currentId = currentDocumentId(version);
-    slots[i] = history.add(version, spans[i] as VersionSpan, unsettled ? version : undefined);
+    history.add(version, spans[i] as VersionSpan);
     const existing = collection.get(currentId);
     if (!existing || existing.versionId < version.versionId) collection.put({ _id: currentId, ...version });
   }
-  return slots;
 }
 
 /**
- * The whole resource state as journal lines for compaction: each resource's versions in order, copied from the
- * journal being replaced (or serialized, for a version not yet durable), each version's new position recorded.
+ * The whole resource state as journal lines for compaction: each resource's versions in order, copied byte for
+ * byte from the journal being replaced, each version's new position recorded.
  *
  * @param history - all versions
  * @param read - reads the journal being replaced
  */
 export function* snapshotResources(history: VersionHistory, read: JournalReader): Iterable<PlacedLine> {
+  history.beginPlacements();
   for (const rows of history.rowsByResource()) {
     const texts = rows.map((row) => {
-      const held = history.unsettledDoc(row);
-      if (held !== undefined) return JSON.stringify(held);
       const { offset, length } = history.span(row);
       return read(offset, length).toString('utf8');
     });
@@ -92,7 +89,7 @@ export function* snapshotResources(history: VersionHistory, read: JournalReader)
 }
 
 /**
- * Reads a version back: the held document while its journal line is not durable, else its JSON from the journal.
+ * Reads a version back from the journal.
  *
  * @param history - all versions
  * @param journal - the journal
@@ -103,8 +100,6 @@ export function* snapshotResources(history: VersionHistory, read: JournalReader)
  */
 export function loadVersion(history: VersionHistory, journal: Journal, row: HistoryRow): ResourceDocument {
   const _id = `${row.key}/${row.versionId}`;
-  const held = history.unsettledDoc(row);
-  if (held !== undefined) return cloneJson({ _id, ...held });
   const { offset, length } = history.span(row);
   const version = JSON.parse(journal.read(offset, length).toString('utf8')) as StoredVersion;
   if (currentDocumentId(version) !== row.key || version.versionId !== row.versionId) {
@@ -115,6 +110,11 @@ export function loadVersion(history: VersionHistory, journal: Journal, row: Hist
 
 /** The embedded ResourceStore. */
 export class EmbeddedResourceStore implements ResourceStore {
+  /** Resource ids (`r\0…`) and unique keys (`u\0project\0key`) of writes not yet durable → their settlement. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** The earliest lastUpdated of each write not yet durable. */
+  private readonly pendingInstants = new Map<Promise<void>, string>();
+
   constructor(
     private readonly collection: ResourceCollection,
     private readonly versions: VersionHistory,
@@ -147,19 +147,59 @@ export class EmbeddedResourceStore implements ResourceStore {
 
   /** {@inheritDoc ResourceStore.write} */
   write(writes: ResourceWrite[]): Promise<void> {
-    // Synchronous up to the journal append: no other write can interleave between check and apply.
+    // Synchronous from the checks to the registration: no other write can interleave between them.
     try {
       this.journal.assertWritable();
+      for (const write of writes) checkWrite(write);
+      const touched = this.touchedKeys(writes);
+      const blocking = touched.map((key) => this.inFlight.get(key)).filter((p): p is Promise<void> => p !== undefined);
+      if (blocking.length > 0) return Promise.all(blocking).then(() => this.write(writes));
       const prepared = this.prepare(writes);
       if (prepared.length === 0) return Promise.resolve();
+      const versions = prepared.map((p) => p.copy);
       const { line, spans } = buildResourcesLine(prepared.map((p) => p.text));
-      const { offset, durable } = this.journal.appendAt(line);
-      const located = spans.map((span) => ({ offset: offset + span.offset, length: span.length }));
-      const slots = applyVersions(this.collection, this.versions, prepared.map((p) => p.copy), located, true);
-      return durable.then(() => this.versions.settle(slots));
+      const durable = this.journal.appendSerialized(line, (offset) =>
+        applyVersions(
+          this.collection,
+          this.versions,
+          versions,
+          spans.map((span) => ({ offset: offset + span.offset, length: span.length })),
+        ),
+      );
+      const settled: Promise<void> = durable.then(
+        () => this.release(touched, settled),
+        () => this.release(touched, settled),
+      );
+      for (const key of touched) this.inFlight.set(key, settled);
+      this.pendingInstants.set(settled, versions.reduce((min, v) => (v.lastUpdated < min ? v.lastUpdated : min), versions[0]!.lastUpdated));
+      return durable;
     } catch (err) {
       return Promise.reject(err as Error);
     }
+  }
+
+  /** The in-flight keys a batch depends on: its resources and every unique key they hold now or will hold. */
+  private touchedKeys(writes: ResourceWrite[]): string[] {
+    const keys = new Set<string>();
+    for (const { doc } of writes) {
+      const id = currentDocumentId(doc);
+      keys.add(`r\u0000${id}`);
+      for (const key of doc.uniqueKeys ?? []) keys.add(`u\u0000${doc.project}\u0000${key}`);
+      for (const key of this.collection.get(id)?.uniqueKeys ?? []) keys.add(`u\u0000${doc.project}\u0000${key}`);
+    }
+    return [...keys];
+  }
+
+  private release(keys: string[], settled: Promise<void>): void {
+    for (const key of keys) if (this.inFlight.get(key) === settled) this.inFlight.delete(key);
+    this.pendingInstants.delete(settled);
+  }
+
+  /** {@inheritDoc ResourceStore.oldestPendingWrite} */
+  oldestPendingWrite(): string | undefined {
+    let oldest: string | undefined;
+    for (const instant of this.pendingInstants.values()) if (oldest === undefined || instant < oldest) oldest = instant;
+    return oldest;
   }
 
   /** {@inheritDoc ResourceStore.history} */
@@ -210,7 +250,6 @@ export class EmbeddedResourceStore implements ResourceStore {
     const batchHolders = new Map<string, string | null>();
     const prepared: Array<{ text: string; copy: StoredVersion }> = [];
     for (const write of writes) {
-      checkWrite(write);
       const { text, copy } = toStoredJson(write.doc);
       const id = currentDocumentId(copy);
       const current = batchCurrent.get(id) ?? this.collection.get(id);

@@ -1,6 +1,6 @@
 /**
  * kill -9 in the middle of a write burst: every write the store acknowledged must survive, and the store must
- * open cleanly afterwards. The writer (fixtures/crash-writer.ts) prints a line per acknowledged write; the test
+ * open cleanly afterwards. The writes share fdatasyncs (group commit): the writer reports how many it took. The writer (fixtures/crash-writer.ts) prints a line per acknowledged write; the test
  * SIGKILLs it after a few hundred acknowledgements, reopens the store in-process and checks each one. Several
  * rounds run on the same directory, so each round also replays what the previous rounds left.
  */
@@ -19,6 +19,8 @@ interface Acks {
   resources: string[];
   records: string[];
   counterVersion: number;
+  /** The writer's last report: fdatasyncs so far and acknowledged writes so far. */
+  syncs?: { fdatasyncs: number; acknowledged: number };
 }
 
 /** Runs the writer until `threshold` acknowledgements were printed, then SIGKILLs it. */
@@ -43,7 +45,10 @@ async function runAndKill(dataDir: string, tag: string, threshold: number): Prom
       else if (kind === 'res' || kind === 'batch') acks.resources.push(...rest);
       else if (kind === 'rec') acks.records.push(rest[0] as string);
       else if (kind === 'ver') acks.counterVersion = Math.max(acks.counterVersion, Number(rest[0]));
-      else continue;
+      else if (kind === 'syncs') {
+        acks.syncs = { fdatasyncs: Number(rest[0]), acknowledged: Number(rest[1]) };
+        continue;
+      } else continue;
       count++;
       if (!killed && count >= threshold && writerPid !== undefined) {
         killed = true;
@@ -77,6 +82,9 @@ describe('embedded store under kill -9', () => {
       const threshold = 200 + Math.floor(Math.random() * 800);
       const acks = await runAndKill(dataDir, `r${round}`, threshold);
       expect(acks.resources.length + acks.records.length).toBeGreaterThan(100);
+      // Group commit: with 300 writes in flight, far fewer fdatasyncs than acknowledged writes.
+      expect(acks.syncs?.acknowledged).toBeGreaterThanOrEqual(100);
+      expect(acks.syncs?.fdatasyncs).toBeLessThan((acks.syncs?.acknowledged ?? 0) / 5);
       everyResource.push(...acks.resources);
       everyRecord.push(...acks.records);
       counterFloor = Math.max(counterFloor, acks.counterVersion);

@@ -1,6 +1,6 @@
 /**
- * Durability of the embedded store: replay on reopen, torn last lines, compaction, corruption, group commit and
- * the data directory lock.
+ * Durability of the embedded store: replay on reopen, damaged last lines (set aside in journal.rejected),
+ * compaction, corruption, group commit and the data directory lock.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -12,7 +12,7 @@ import {
   JournalCorruptionError,
   openEmbeddedStorage,
 } from '../../../src/storage/embedded';
-import { JOURNAL_FILE, Journal } from '../../../src/storage/embedded/journal';
+import { JOURNAL_FILE, Journal, REJECTED_FILE } from '../../../src/storage/embedded/journal';
 import { UniqueConflictError } from '../../../src/storage/ports';
 import type { Storage } from '../../../src/storage/ports';
 import { at, deletion, version, writeOf } from '../contract-harness';
@@ -21,6 +21,13 @@ const P = 'proj';
 let dataDir: string;
 const journalPath = (): string => path.join(dataDir, JOURNAL_FILE);
 const journalLines = (): string[] => fs.readFileSync(journalPath(), 'utf8').split('\n').filter((l) => l !== '');
+const rejectedPath = (): string => path.join(dataDir, REJECTED_FILE);
+const rejected = (): Array<Record<string, unknown>> =>
+  fs
+    .readFileSync(rejectedPath(), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 function recordingLogger(): { warn: jest.Mock; info: jest.Mock } {
   return { warn: jest.fn(), info: jest.fn() };
@@ -85,29 +92,67 @@ describe('reopening', () => {
 });
 
 describe('torn and corrupt journals', () => {
-  test('a torn last line is ignored, logged and truncated', async () => {
+  test('a torn last line is not replayed: it is reported with what it was and kept aside in journal.rejected', async () => {
     await withStorage(seed);
-    fs.appendFileSync(journalPath(), '{"t":"resources","docs":[{"project":"proj","type":"Patient","id":"c","ver');
+    const before = fs.readFileSync(journalPath(), 'utf8');
+    const torn = '{"t":"resources","docs":[{"project":"proj","type":"Patient","id":"c","versionId":1,"lastUpdated":"2026-01-0';
+    fs.appendFileSync(journalPath(), torn);
     const logger = recordingLogger();
     const storage = await openEmbeddedStorage({ dataDir, logger });
     try {
-      expect(logger.warn).toHaveBeenCalledWith(expect.objectContaining({ lineNumber: expect.any(Number) }), expect.stringMatching(/torn/));
+      const lineNumber = before.split('\n').length;
+      expect(logger.warn).toHaveBeenCalledWith(
+        expect.objectContaining({
+          lineNumber,
+          offset: Buffer.byteLength(before),
+          entry: 'resources',
+          resources: [{ type: 'Patient', id: 'c', versionId: 1 }],
+          rejectedFile: rejectedPath(),
+        }),
+        'journal: set aside a damaged last line (an interrupted, unacknowledged write of Patient/c/_history/1)',
+      );
       expect(await storage.resources.readCurrent(P, 'Patient', 'c')).toBeUndefined();
       expect((await storage.resources.readCurrent(P, 'Patient', 'a'))?.versionId).toBe(2);
-      for (const line of journalLines()) expect(() => JSON.parse(line)).not.toThrow();
-      expect(fs.readFileSync(journalPath(), 'utf8').endsWith('\n')).toBe(true);
+      // Cut from the journal, nothing else rewritten; appends continue on a clean line.
+      expect(fs.readFileSync(journalPath(), 'utf8')).toBe(before);
+      await storage.resources.write([writeOf(version(P, 'Patient', 'd', 1))]);
     } finally {
       await storage.close();
     }
+    expect(rejected()).toEqual([
+      expect.objectContaining({ lineNumber: before.split('\n').length, entry: 'resources', resources: [{ type: 'Patient', id: 'c', versionId: 1 }], text: torn }),
+    ]);
+    if (process.platform !== 'win32') expect(fs.statSync(rejectedPath()).mode & 0o777).toBe(0o600);
+    await withStorage(async (storage) => {
+      expect((await storage.resources.readCurrent(P, 'Patient', 'd'))?.versionId).toBe(1);
+    });
+    expect(rejected()).toHaveLength(1);
   });
 
-  test('an unparseable complete last line is ignored too', async () => {
+  test('an unparseable complete last line is set aside too, after earlier ones', async () => {
     await withStorage(seed);
+    fs.writeFileSync(rejectedPath(), '{"earlier":true}\n', { mode: 0o600 });
     fs.appendFileSync(journalPath(), '\u0000\u0000garbage\n');
     await withStorage(async (storage) => {
       expect((await storage.resources.readCurrent(P, 'Patient', 'a'))?.versionId).toBe(2);
     });
     expect(fs.readFileSync(journalPath(), 'utf8')).not.toContain('garbage');
+    expect(rejected()).toEqual([{ earlier: true }, expect.objectContaining({ text: '\u0000\u0000garbage', terminated: true })]);
+  });
+
+  test('a torn record line is reported by kind only (record keys may be digests of secrets)', async () => {
+    await withStorage(seed);
+    fs.appendFileSync(journalPath(), '{"t":"record-put","record":{"kind":"refresh-token","key":"c2VjcmV0LWRpZ2Vz');
+    const logger = recordingLogger();
+    const storage = await openEmbeddedStorage({ dataDir, logger });
+    await storage.close();
+    expect(logger.warn).toHaveBeenCalledWith(
+      expect.objectContaining({ entry: 'record-put', kind: 'refresh-token' }),
+      'journal: set aside a damaged last line (an interrupted, unacknowledged write of record-put refresh-token)',
+    );
+    expect(JSON.stringify(logger.warn.mock.calls)).not.toContain('c2VjcmV0');
+    const [entry] = rejected();
+    expect(entry).toEqual(expect.objectContaining({ entry: 'record-put', kind: 'refresh-token' }));
   });
 
   test('a torn multi-document write is dropped as a whole', async () => {
@@ -139,6 +184,8 @@ describe('torn and corrupt journals', () => {
     const opening = openEmbeddedStorage({ dataDir });
     await expect(opening).rejects.toBeInstanceOf(JournalCorruptionError);
     await expect(opening).rejects.toThrow(/corrupt at line 3 \(byte \d+\)/);
+    await expect(opening).rejects.toThrow(`DATA_DIR ${dataDir}: the journal ${JOURNAL_FILE} is corrupt`);
+    expect(fs.existsSync(rejectedPath())).toBe(false);
     expect(fs.readFileSync(journalPath(), 'utf8')).toBe(damaged);
     expect(fs.existsSync(path.join(dataDir, 'LOCK'))).toBe(false);
   });
@@ -170,6 +217,9 @@ describe('compaction', () => {
     await withStorage(async (storage) => {
       expect((await storage.records.get('session', 's1'))?.value).toEqual({ i: 299 });
       expect(await storage.resources.countHistory({ project: P })).toBe(2);
+      // Opening replays without rewriting.
+      expect(fs.statSync(journalPath()).size).toBe(bytesBefore);
+      await storage.compact();
     });
     const lines = journalLines();
     expect(linesBefore).toBeGreaterThan(500);
@@ -192,7 +242,7 @@ describe('group commit', () => {
     expect(journal.stats.lines).toBe(200);
     expect(journal.stats.flushes).toBeLessThan(20);
     await journal.close();
-    expect(journalLines()).toHaveLength(201);
+    expect(journalLines()).toHaveLength(200);
     const reopened = await Journal.open({ dataDir, logger: recordingLogger(), handlers });
     await reopened.close();
     expect(replayed).toHaveLength(200);
