@@ -2,20 +2,39 @@
  * Every stored version of every resource, ordered by (lastUpdated, versionId, _id) per resource, per
  * (project, type) and per project, so history queries find their `since`/`before` window by binary search and
  * page without scanning.
+ *
+ * Versions are not held in memory. A row keeps what ordering needs (the resource's key, versionId, lastUpdated)
+ * and a slot in a table of journal positions (byte offset and length of the version's JSON); the version is read
+ * back from the journal when asked for. Versions are added once their journal line is durable.
  */
-import type { HistoryQuery, ResourceDocument } from '../ports';
+import type { HistoryQuery } from '../ports';
+import type { VersionSpan } from './resources-line';
 
-function compareRows(a: ResourceDocument, b: ResourceDocument): number {
+/** One version in the history, without its content. */
+export interface HistoryRow {
+  /** `project/type/id`, shared by the rows of one resource. */
+  readonly key: string;
+  readonly versionId: number;
+  readonly lastUpdated: string;
+  /** Index into the position table. */
+  readonly slot: number;
+}
+
+function compareRows(a: HistoryRow, b: HistoryRow): number {
   if (a.lastUpdated !== b.lastUpdated) return a.lastUpdated < b.lastUpdated ? -1 : 1;
   if (a.versionId !== b.versionId) return a.versionId - b.versionId;
-  return a._id < b._id ? -1 : a._id > b._id ? 1 : 0;
+  if (a.key === b.key) return 0;
+  // The `_id` order of the history rows, `project/type/id/versionId` (not the same as comparing keys alone).
+  const idA = `${a.key}/${a.versionId}`;
+  const idB = `${b.key}/${b.versionId}`;
+  return idA < idB ? -1 : idA > idB ? 1 : 0;
 }
 
 /** History rows kept in ascending (lastUpdated, versionId, _id) order. */
 class OrderedRows {
-  readonly rows: ResourceDocument[] = [];
+  readonly rows: HistoryRow[] = [];
 
-  insert(row: ResourceDocument): void {
+  insert(row: HistoryRow): void {
     const rows = this.rows;
     const last = rows[rows.length - 1];
     // Versions almost always arrive in order: append without searching.
@@ -27,7 +46,7 @@ class OrderedRows {
     let hi = rows.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareRows(rows[mid] as ResourceDocument, row) <= 0) lo = mid + 1;
+      if (compareRows(rows[mid] as HistoryRow, row) <= 0) lo = mid + 1;
       else hi = mid;
     }
     rows.splice(lo, 0, row);
@@ -39,7 +58,7 @@ class OrderedRows {
     let hi = this.rows.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.rows[mid] as ResourceDocument).lastUpdated < instant) lo = mid + 1;
+      if ((this.rows[mid] as HistoryRow).lastUpdated < instant) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -53,54 +72,127 @@ class OrderedRows {
   }
 }
 
+/** Journal positions by slot: two typed arrays, grown by doubling (12 bytes per version). */
+class PositionTable {
+  offsets = new Float64Array(1024);
+  lengths = new Uint32Array(1024);
+  size = 0;
+
+  push(offset: number, length: number): number {
+    if (this.size === this.offsets.length) {
+      const offsets = new Float64Array(this.size * 2);
+      offsets.set(this.offsets);
+      this.offsets = offsets;
+      const lengths = new Uint32Array(this.size * 2);
+      lengths.set(this.lengths);
+      this.lengths = lengths;
+    }
+    this.offsets[this.size] = offset;
+    this.lengths[this.size] = length;
+    return this.size++;
+  }
+}
+
 /** The history of every resource in the embedded store. */
 export class HistoryIndex {
-  private readonly byVersionId = new Map<string, ResourceDocument>();
+  private rowCount = 0;
   private readonly byResource = new Map<string, OrderedRows>();
   private readonly byType = new Map<string, OrderedRows>();
   private readonly byProject = new Map<string, OrderedRows>();
+  private readonly positions = new PositionTable();
+  /** Offsets reported by a compaction in progress, made current by {@link commitPlacements}. */
+  private placed: Float64Array | undefined;
 
   /** Number of history rows. */
   get size(): number {
-    return this.byVersionId.size;
+    return this.rowCount;
   }
 
   /**
-   * Adds a version; its `_id` is `project/type/id/versionId`.
+   * Adds a version.
    *
-   * @param row - the history row (owned by the index from now on)
+   * @param version - its project, type, id, versionId and lastUpdated
+   * @param span - where its JSON lies in the journal
+   * @returns the row's slot
    */
-  add(row: ResourceDocument): void {
-    this.byVersionId.set(row._id, row);
-    this.rowsOf(this.byResource, `${row.project}/${row.type}/${row.id}`).insert(row);
-    this.rowsOf(this.byType, `${row.project}/${row.type}`).insert(row);
-    this.rowsOf(this.byProject, row.project).insert(row);
+  add(version: { project: string; type: string; id: string; versionId: number; lastUpdated: string }, span: VersionSpan): number {
+    const key = `${version.project}/${version.type}/${version.id}`;
+    const slot = this.positions.push(span.offset, span.length);
+    const row: HistoryRow = { key, versionId: version.versionId, lastUpdated: version.lastUpdated, slot };
+    this.rowCount++;
+    this.rowsOf(this.byResource, key).insert(row);
+    this.rowsOf(this.byType, `${version.project}/${version.type}`).insert(row);
+    this.rowsOf(this.byProject, version.project).insert(row);
+    return slot;
   }
 
   /**
-   * One version (shared object), or undefined.
+   * One version's row, or undefined.
    *
-   * @param historyId - `project/type/id/versionId`
+   * @param key - `project/type/id`
+   * @param versionId - the version
    */
-  get(historyId: string): ResourceDocument | undefined {
-    return this.byVersionId.get(historyId);
+  get(key: string, versionId: number): HistoryRow | undefined {
+    const rows = this.byResource.get(key)?.rows;
+    if (!rows) return undefined;
+    // A resource's rows are in lastUpdated order, which is versionId order unless clocks went backwards.
+    let lo = 0;
+    let hi = rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((rows[mid] as HistoryRow).versionId < versionId) lo = mid + 1;
+      else hi = mid;
+    }
+    const found = rows[lo];
+    if (found?.versionId === versionId) return found;
+    return rows.find((row) => row.versionId === versionId);
+  }
+
+  /** Where a version lies in the journal. */
+  span(row: HistoryRow): VersionSpan {
+    return { offset: this.positions.offsets[row.slot] as number, length: this.positions.lengths[row.slot] as number };
+  }
+
+  /** A compaction starts: forget the offsets of one that did not complete. */
+  beginPlacements(): void {
+    this.placed = undefined;
+  }
+
+  /**
+   * Records a version's offset in a journal being written by compaction; it becomes its position once
+   * {@link commitPlacements} is called (the new file replaced the old one).
+   */
+  place(row: HistoryRow, offset: number): void {
+    this.placed ??= new Float64Array(this.positions.offsets.length).fill(-1);
+    this.placed[row.slot] = offset;
+  }
+
+  /** Makes the offsets recorded by {@link place} current. */
+  commitPlacements(): void {
+    const placed = this.placed;
+    this.placed = undefined;
+    if (!placed) return;
+    const offsets = this.positions.offsets;
+    for (let slot = 0; slot < this.positions.size; slot++) {
+      const offset = placed[slot] as number;
+      if (offset >= 0) offsets[slot] = offset;
+    }
   }
 
   /**
    * History rows newest first (lastUpdated desc, versionId desc), windowed and paged per the query.
    *
    * @param query - project, optional type/id, since/before, skip/limit
-   * @returns shared rows: clone before handing them out
    */
-  query(query: HistoryQuery): ResourceDocument[] {
+  query(query: HistoryQuery): HistoryRow[] {
     const ordered = this.select(query);
     if (!ordered) return [];
     const [start, end] = ordered.window(query.since, query.before);
     const skip = Math.max(0, query.skip ?? 0);
     const last = end - 1 - skip;
     const first = query.limit === undefined ? start : Math.max(start, last - query.limit + 1);
-    const out: ResourceDocument[] = [];
-    for (let i = last; i >= first; i--) out.push(ordered.rows[i] as ResourceDocument);
+    const out: HistoryRow[] = [];
+    for (let i = last; i >= first; i--) out.push(ordered.rows[i] as HistoryRow);
     return out;
   }
 
@@ -117,7 +209,7 @@ export class HistoryIndex {
   }
 
   /** Every row grouped by resource, each resource's versions in versionId order (for compaction). */
-  *rowsByResource(): IterableIterator<ResourceDocument[]> {
+  *rowsByResource(): IterableIterator<HistoryRow[]> {
     for (const ordered of this.byResource.values()) {
       yield ordered.rows.slice().sort((a, b) => a.versionId - b.versionId);
     }

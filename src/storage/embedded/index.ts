@@ -1,7 +1,7 @@
 /**
- * The embedded storage adapter (the default when MONGODB_URI is unset): documents in memory, queried with
- * mingo through in-memory indexes, persisted to an fdatasync'd, group-committed journal in `dataDir`. A change
- * becomes visible only once it is durable.
+ * The embedded storage adapter (the default when MONGODB_URI is unset): current documents in memory, queried with
+ * mingo through in-memory indexes, persisted to an fdatasync'd, group-committed journal in `dataDir`; former
+ * versions are read back from the journal by position. A change becomes visible only once it is durable.
  */
 import type { Storage } from '../ports';
 import { SILENT_LOGGER } from '../logger';
@@ -9,10 +9,11 @@ import type { StorageLogger } from '../logger';
 import { ResourceCollection } from './collection';
 import { HistoryIndex } from './history-index';
 import { Journal } from './journal';
-import type { JournalEntry } from './journal';
+import type { JournalEntry, PlacedLine } from './journal';
 import type { JournalFileSystem } from './journal-file';
 import { EmbeddedRecordStore, RecordTable } from './record-store';
 import { EmbeddedResourceStore, applyVersions, snapshotResources } from './resource-store';
+import type { VersionHistory } from './resource-store';
 
 export { DataDirLockedError } from './data-dir-lock';
 export { CompactionSkippedError, JournalClosedError, JournalCorruptionError, JournalWriteError } from './journal';
@@ -50,7 +51,7 @@ export interface EmbeddedStorageOptions {
 export async function openEmbeddedStorage(options: EmbeddedStorageOptions): Promise<Storage> {
   const logger = options.logger ?? SILENT_LOGGER;
   const collection = new ResourceCollection();
-  const history = new HistoryIndex();
+  const history: VersionHistory = new HistoryIndex();
   const records = new RecordTable();
   const journal = await Journal.open({
     dataDir: options.dataDir,
@@ -58,13 +59,17 @@ export async function openEmbeddedStorage(options: EmbeddedStorageOptions): Prom
     fileSystem: options.journalFileSystem,
     compactionMinBytes: options.compactionMinBytes,
     handlers: {
-      replay(entry) {
-        if (entry.t === 'resources') applyVersions(collection, history, entry.docs);
-        else records.apply(entry);
+      replay(entry, spans) {
+        if (entry.t !== 'resources') records.apply(entry);
+        else if (spans) applyVersions(collection, history, entry.docs, spans);
+        else throw new Error('a resources entry without the positions of its versions');
       },
-      *snapshot(): Iterable<JournalEntry> {
-        yield* snapshotResources(history);
+      *snapshot(read): Iterable<JournalEntry | PlacedLine> {
+        yield* snapshotResources(history, read);
         yield* records.snapshot(Date.now());
+      },
+      compacted() {
+        history.commitPlacements();
       },
     },
   });

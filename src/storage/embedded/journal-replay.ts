@@ -16,6 +16,8 @@ import type { StorageLogger } from '../logger';
 import { PRIVATE_FILE_MODE } from '../private-files';
 import { fsyncDirectory, readLines, writeAllSync } from './journal-file';
 import type { JournalLine } from './journal-file';
+import { RESOURCES_PREFIX, splitResourcesLine } from './resources-line';
+import type { VersionSpan } from './resources-line';
 
 /** File name of the journal inside the data directory. */
 export const JOURNAL_FILE = 'journal.ndjson';
@@ -100,6 +102,23 @@ export function parseEntry(text: string): JournalEntry {
   }
 }
 
+/**
+ * Parses and checks one journal line; a resources line version by version, so that each version's byte position
+ * in the file is known.
+ *
+ * @param line - the line
+ * @returns the entry, and for a resources line the absolute span of each version
+ * @throws Error when the line is not a well-formed entry
+ */
+export function parseLine(line: JournalLine): { entry: JournalEntry; spans?: VersionSpan[] } {
+  if (!line.text.startsWith(RESOURCES_PREFIX)) return { entry: parseEntry(line.text) };
+  const { texts, spans } = splitResourcesLine(line.text);
+  const docs = texts.map((text) => JSON.parse(text) as unknown);
+  if (!docs.every(isVersion)) throw new Error('malformed resources entry');
+  for (const span of spans) span.offset += line.offset;
+  return { entry: { t: 'resources', docs: docs as Array<Omit<ResourceDocument, '_id'>> }, spans };
+}
+
 /** What a damaged line was, as far as it can be read. */
 export interface DamagedLineDescription {
   /** The entry type (`resources`, `record-put`, `record-delete`), when readable. */
@@ -151,17 +170,20 @@ export interface ReplayResult {
  * Replays a journal file line by line.
  *
  * @param file - the journal
- * @param replay - applies one entry other than a header
+ * @param replay - applies one entry other than a header (a resources entry with its versions' byte spans)
  * @returns what was replayed, and the damaged last line if any
  * @throws JournalCorruptionError when a line other than the last cannot be read or applied
  */
-export function replayFile(file: string, replay: (entry: Exclude<JournalEntry, { t: 'header' }>) => void): ReplayResult {
+export function replayFile(
+  file: string,
+  replay: (entry: Exclude<JournalEntry, { t: 'header' }>, spans?: VersionSpan[]) => void,
+): ReplayResult {
   let lines = 0;
   let validBytes = 0;
   let previous: JournalLine | undefined;
-  const apply = (line: JournalLine, entry: JournalEntry): void => {
+  const apply = (line: JournalLine, { entry, spans }: { entry: JournalEntry; spans?: VersionSpan[] }): void => {
     try {
-      if (entry.t !== 'header') replay(entry);
+      if (entry.t !== 'header') replay(entry, spans);
     } catch (err) {
       throw new JournalCorruptionError(file, line.lineNumber, line.offset, err);
     }
@@ -173,13 +195,13 @@ export function replayFile(file: string, replay: (entry: Exclude<JournalEntry, {
       if (previous.text.trim() === '') {
         validBytes = previous.offset + previous.bytes + 1;
       } else {
-        let entry: JournalEntry;
+        let parsed: ReturnType<typeof parseLine>;
         try {
-          entry = parseEntry(previous.text);
+          parsed = parseLine(previous);
         } catch (err) {
           throw new JournalCorruptionError(file, previous.lineNumber, previous.offset, err);
         }
-        apply(previous, entry);
+        apply(previous, parsed);
       }
     }
     previous = line;
@@ -189,13 +211,13 @@ export function replayFile(file: string, replay: (entry: Exclude<JournalEntry, {
     return { lines, validBytes: previous.offset + previous.bytes + 1 };
   }
   if (!previous.terminated) return { lines, validBytes, damaged: previous };
-  let entry: JournalEntry;
+  let parsed: ReturnType<typeof parseLine>;
   try {
-    entry = parseEntry(previous.text);
+    parsed = parseLine(previous);
   } catch {
     return { lines, validBytes, damaged: previous };
   }
-  apply(previous, entry);
+  apply(previous, parsed);
   return { lines, validBytes };
 }
 

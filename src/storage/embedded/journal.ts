@@ -11,6 +11,9 @@
  *   nothing of them was applied), and the journal keeps taking writes: the next one succeeds once the fault is
  *   gone. Only when the cut itself fails does the journal stop accepting writes (fail-stop) until a restart.
  * - At start the file is replayed (journal-replay.ts); nothing is rewritten, so a full disk does not stop it.
+ * - Former versions of resources are not kept in memory: the store reads them back by their byte position, which
+ *   {@link Journal.appendSerialized} reports for each line once durable, replay for each replayed version, and a
+ *   compaction for each version it copies ({@link PlacedLine}); {@link Journal.read} reads them.
  * - Compaction (the current state written to a temp file, fsync'd, renamed over the journal, directory fsync'd)
  *   runs on demand and automatically once the file has doubled since it was last compacted (and grown by at least
  *   `compactionMinBytes`). It first checks that the file system has room for the new file (at most the current
@@ -27,6 +30,7 @@ import { NODE_JOURNAL_FILE_SYSTEM, fsyncDirectory, writeFileDurably } from './jo
 import type { JournalFileHandle, JournalFileSystem } from './journal-file';
 import { FORMAT, JOURNAL_FILE, replayFile, setAsideDamagedTail } from './journal-replay';
 import type { JournalEntry } from './journal-replay';
+import type { VersionSpan } from './resources-line';
 
 export { JOURNAL_FILE, REJECTED_FILE, JournalCorruptionError, parseEntry } from './journal-replay';
 export type { JournalEntry } from './journal-replay';
@@ -37,12 +41,28 @@ const COMPACTION_HEADROOM_BYTES = 1 << 20;
 /** Default growth (bytes appended since the last compaction) below which no automatic compaction runs. */
 const DEFAULT_COMPACTION_MIN_BYTES = 64 << 20;
 
+/** A snapshot line serialized by its producer, told where it was written. */
+export interface PlacedLine {
+  /** The line, without its newline. */
+  line: string;
+  /** Called with the byte offset of the line in the new file, before that file replaces the journal. */
+  written(offset: number): void;
+}
+
+/** Reads bytes of the journal file: `length` bytes at `offset`. */
+export type JournalReader = (offset: number, length: number) => Buffer;
+
 /** How the journal talks to the in-memory state it persists. */
 export interface JournalHandlers {
-  /** Applies one replayed entry (never a header). */
-  replay(entry: Exclude<JournalEntry, { t: 'header' }>): void;
-  /** The whole current state as entries, written by compaction. */
-  snapshot(): Iterable<JournalEntry>;
+  /**
+   * Applies one replayed entry (never a header). For a resources entry, `spans` gives the byte position of each
+   * version in the file.
+   */
+  replay(entry: Exclude<JournalEntry, { t: 'header' }>, spans?: VersionSpan[]): void;
+  /** The whole current state as entries, written by compaction; `read` reads the file being replaced. */
+  snapshot(read: JournalReader): Iterable<JournalEntry | PlacedLine>;
+  /** The snapshot replaced the journal: the positions reported by `written` are now the valid ones. */
+  compacted?(): void;
 }
 
 /** A journal write or fdatasync failed: the change was not stored and nothing of it is visible. */
@@ -97,7 +117,8 @@ export interface JournalOptions {
 }
 
 interface Waiter {
-  onDurable?: () => void;
+  /** Receives the byte offset of the line in the file. */
+  onDurable?: (offset: number) => void;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -121,6 +142,8 @@ export class Journal {
     readonly file: string,
     private readonly dataDir: string,
     private handle: JournalFileHandle,
+    /** A second descriptor, for reading versions back by position (see {@link Journal.read}). */
+    private readFd: number,
     size: number,
     private readonly releaseLock: () => void,
     private readonly handlers: JournalHandlers,
@@ -151,7 +174,7 @@ export class Journal {
       const started = Date.now();
       const existed = fs.existsSync(file);
       const bytes = existed ? fs.statSync(file).size : 0;
-      const replayed = existed ? replayFile(file, (entry) => handlers.replay(entry)) : { lines: 0, validBytes: 0 };
+      const replayed = existed ? replayFile(file, (entry, spans) => handlers.replay(entry, spans)) : { lines: 0, validBytes: 0 };
       setAsideDamagedTail(dataDir, file, replayed, logger);
       const handle = await fileSystem.openForAppend(file);
       if (!existed) fsyncDirectory(dataDir);
@@ -160,6 +183,7 @@ export class Journal {
         file,
         dataDir,
         handle,
+        fs.openSync(file, 'r'),
         replayed.validBytes,
         release,
         handlers,
@@ -194,7 +218,7 @@ export class Journal {
    * @param entry - the change
    * @param onDurable - applies the change to memory; run after the fdatasync, before the promise resolves
    */
-  append(entry: JournalEntry, onDurable?: () => void): Promise<void> {
+  append(entry: JournalEntry, onDurable?: (offset: number) => void): Promise<void> {
     return this.appendSerialized(JSON.stringify(entry), onDurable);
   }
 
@@ -202,10 +226,11 @@ export class Journal {
    * Appends an already serialized entry (one line of JSON, no newline); resolves once it is fdatasync'd.
    *
    * @param line - `JSON.stringify` of a {@link JournalEntry}
-   * @param onDurable - applies the change to memory; run after the fdatasync, in journal order
+   * @param onDurable - applies the change to memory; run after the fdatasync, in journal order, with the byte
+   *   offset of the line in the file (valid until a compaction reports new positions)
    * @returns resolves after the fdatasync; rejects with a StorageUnavailableError when the line was not stored
    */
-  appendSerialized(line: string, onDurable?: () => void): Promise<void> {
+  appendSerialized(line: string, onDurable?: (offset: number) => void): Promise<void> {
     try {
       this.assertWritable();
     } catch (err) {
@@ -216,6 +241,18 @@ export class Journal {
       this.waiters.push({ onDurable, resolve, reject });
       this.flushing ??= this.flushLoop();
     });
+  }
+
+  /**
+   * Reads bytes of the journal synchronously (a page-cache hit for recent data): a version at the position that
+   * {@link appendSerialized}, replay or a compaction reported.
+   *
+   * @param offset - byte offset in the file
+   * @param length - number of bytes
+   * @throws Error when the file is shorter than asked (positions and file disagree)
+   */
+  read(offset: number, length: number): Buffer {
+    return readExactly(this.readFd, offset, length);
   }
 
   /**
@@ -242,11 +279,17 @@ export class Journal {
       let bytes: number;
       try {
         // Synchronous from the snapshot to the rename: the state cannot change in between.
-        bytes = compactInto(this.dataDir, this.file, this.handlers.snapshot());
+        bytes = compactInto(this.dataDir, this.file, this.handlers.snapshot((offset, length) => this.read(offset, length)));
       } catch (err) {
         fs.rmSync(this.file + COMPACT_SUFFIX, { force: true });
         throw err;
       }
+      // The new file is in place: positions point into it from now on (the old descriptor still reads the old
+      // file until then).
+      this.handlers.compacted?.();
+      const previousFd = this.readFd;
+      this.readFd = fs.openSync(this.file, 'r');
+      fs.closeSync(previousFd);
       const previous = this.handle;
       try {
         this.handle = await this.fileSystem.openForAppend(this.file);
@@ -276,6 +319,7 @@ export class Journal {
     this.closing ??= (async () => {
       while (this.flushing) await this.flushing;
       await this.handle.close();
+      fs.closeSync(this.readFd);
       this.releaseLock();
     })();
     return this.closing;
@@ -326,10 +370,11 @@ export class Journal {
         await this.refuseRound(waiters, err);
         continue;
       }
+      const start = this.size;
       this.size += data.length;
       this.stats.flushes++;
       this.stats.lines += lines.length;
-      this.settle(waiters);
+      this.settle(waiters, lines, start);
     }
     if (this.failure) {
       for (const w of this.waiters) w.reject(this.failure);
@@ -340,11 +385,14 @@ export class Journal {
     this.maybeCompact();
   }
 
-  /** Applies a durable round's changes in order and resolves their promises. */
-  private settle(waiters: Waiter[]): void {
-    for (const w of waiters) {
+  /** Applies a durable round's changes in order (each told its line's offset) and resolves their promises. */
+  private settle(waiters: Waiter[], lines: string[], start: number): void {
+    let offset = start;
+    for (const [i, w] of waiters.entries()) {
+      const lineOffset = offset;
+      offset += Buffer.byteLength(lines[i] as string);
       try {
-        w.onDurable?.();
+        w.onDurable?.(lineOffset);
       } catch (err) {
         // Memory no longer matches the file: refuse further writes; a restart replays the file.
         this.failure ??= new JournalWriteError(this.file, err, true);
@@ -376,13 +424,37 @@ export class Journal {
   }
 }
 
+/** Reads exactly `length` bytes at `offset`. */
+function readExactly(fd: number, offset: number, length: number): Buffer {
+  const buffer = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, buffer, done, length - done, offset + done);
+    if (n === 0) throw new Error(`journal: short read at byte ${offset + done} (wanted ${length} bytes at ${offset})`);
+    done += n;
+  }
+  return buffer;
+}
+
 /** Writes the snapshot to a temp file, fsyncs it, renames it over the journal and fsyncs the directory. */
-function compactInto(dataDir: string, file: string, entries: Iterable<JournalEntry>): number {
+function compactInto(dataDir: string, file: string, entries: Iterable<JournalEntry | PlacedLine>): number {
   const tmp = file + COMPACT_SUFFIX;
   function* lines(): Iterable<string> {
     const header: JournalEntry = { t: 'header', format: FORMAT, compactedAt: new Date().toISOString() };
-    yield `${JSON.stringify(header)}\n`;
-    for (const entry of entries) yield `${JSON.stringify(entry)}\n`;
+    let offset = 0;
+    const place = (text: string): string => {
+      offset += Buffer.byteLength(text);
+      return text;
+    };
+    yield place(`${JSON.stringify(header)}\n`);
+    for (const entry of entries) {
+      if ('written' in entry) {
+        entry.written(offset);
+        yield place(`${entry.line}\n`);
+      } else {
+        yield place(`${JSON.stringify(entry)}\n`);
+      }
+    }
   }
   const bytes = writeFileDurably(tmp, lines());
   fs.renameSync(tmp, file);

@@ -1,6 +1,7 @@
 /**
  * ResourceStore of the embedded adapter: current documents in a {@link ResourceCollection}, every version in a
- * {@link HistoryIndex}, changes journaled.
+ * {@link HistoryIndex} (which holds their journal positions, not their content), changes journaled. Former
+ * versions are read back from the journal when asked for (vread, history).
  *
  * A write is applied to memory only once its journal line is durable (after the fdatasync), so reads never see
  * a change that a failed write or a crash could take back. `write()` stays linearizable: the preconditions
@@ -24,15 +25,20 @@ import type {
   ResourceStore,
   ResourceWrite,
 } from '../ports';
-import { checkPaging, checkWrite, currentDocumentId, historyDocumentId, withDeletionDefault } from '../store-rules';
+import { checkPaging, checkWrite, currentDocumentId, withDeletionDefault } from '../store-rules';
 import { deepFreeze } from '../freeze';
 import { cloneJson, toStoredJson } from './clone';
 import type { ResourceCollection } from './collection';
-import type { HistoryIndex } from './history-index';
-import type { Journal } from './journal';
+import type { HistoryIndex, HistoryRow } from './history-index';
+import type { Journal, JournalReader, PlacedLine } from './journal';
+import { buildResourcesLine } from './resources-line';
+import type { VersionSpan } from './resources-line';
 
 /** A stored version without `_id`, as journaled. */
 export type StoredVersion = Omit<ResourceDocument, '_id'>;
+
+/** The history of the embedded store: rows with journal positions. */
+export type VersionHistory = HistoryIndex;
 
 /**
  * Applies versions to the in-memory state (live writes and journal replay). A version replaces the current
@@ -41,28 +47,65 @@ export type StoredVersion = Omit<ResourceDocument, '_id'>;
  * @param collection - current documents
  * @param history - all versions
  * @param versions - versions in write order
+ * @param spans - where each version lies in the journal (the versions are durable)
  */
-export function applyVersions(collection: ResourceCollection, history: HistoryIndex, versions: StoredVersion[]): void {
-  for (const version of versions) {
+export function applyVersions(
+  collection: ResourceCollection,
+  history: VersionHistory,
+  versions: StoredVersion[],
+  spans: readonly VersionSpan[],
+): void {
+  for (let i = 0; i < versions.length; i++) {
+    const version = versions[i] as StoredVersion;
     const currentId = currentDocumentId(version);
-    history.add({ _id: historyDocumentId(version), ...version });
+    history.add(version, spans[i] as VersionSpan);
     const existing = collection.get(currentId);
     if (!existing || existing.versionId < version.versionId) collection.put({ _id: currentId, ...version });
   }
 }
 
 /**
- * The whole resource state as journal entries for compaction: each resource's versions in order.
+ * The whole resource state as journal lines for compaction: each resource's versions in order, copied byte for
+ * byte from the journal being replaced, each version's new position recorded.
  *
  * @param history - all versions
+ * @param read - reads the journal being replaced
  */
-export function* snapshotResources(history: HistoryIndex): Iterable<{ t: 'resources'; docs: StoredVersion[] }> {
+export function* snapshotResources(history: VersionHistory, read: JournalReader): Iterable<PlacedLine> {
+  history.beginPlacements();
   for (const rows of history.rowsByResource()) {
+    const texts = rows.map((row) => {
+      const { offset, length } = history.span(row);
+      return read(offset, length).toString('utf8');
+    });
+    const { line, spans } = buildResourcesLine(texts);
     yield {
-      t: 'resources',
-      docs: rows.map(({ _id: _ignored, ...version }) => version),
+      line,
+      written: (offset) => {
+        rows.forEach((row, i) => history.place(row, offset + (spans[i] as VersionSpan).offset));
+      },
     };
   }
+}
+
+/**
+ * Reads a version back from the journal.
+ *
+ * @param history - all versions
+ * @param journal - the journal
+ * @param row - the version's row
+ * @returns the stored version, `_id` included (a new object, owned by the caller)
+ * @throws Error when the journal does not hold the version where the history says (the data directory changed
+ *   under the running store)
+ */
+export function loadVersion(history: VersionHistory, journal: Journal, row: HistoryRow): ResourceDocument {
+  const _id = `${row.key}/${row.versionId}`;
+  const { offset, length } = history.span(row);
+  const version = JSON.parse(journal.read(offset, length).toString('utf8')) as StoredVersion;
+  if (currentDocumentId(version) !== row.key || version.versionId !== row.versionId) {
+    throw new Error(`journal ${journal.file}: byte ${offset} does not hold ${_id}`);
+  }
+  return { _id, ...version };
 }
 
 /** The embedded ResourceStore. */
@@ -74,7 +117,7 @@ export class EmbeddedResourceStore implements ResourceStore {
 
   constructor(
     private readonly collection: ResourceCollection,
-    private readonly versions: HistoryIndex,
+    private readonly versions: VersionHistory,
     private readonly journal: Journal,
   ) {}
 
@@ -97,8 +140,9 @@ export class EmbeddedResourceStore implements ResourceStore {
     id: string,
     versionId: number,
   ): Promise<ResourceDocument | undefined> {
-    const doc = this.versions.get(historyDocumentId({ project, type, id, versionId }));
-    return doc && cloneJson(doc);
+    const key = currentDocumentId({ project, type, id });
+    const row = this.versions.get(key, versionId);
+    return row && this.load(row);
   }
 
   /** {@inheritDoc ResourceStore.write} */
@@ -113,9 +157,14 @@ export class EmbeddedResourceStore implements ResourceStore {
       const prepared = this.prepare(writes);
       if (prepared.length === 0) return Promise.resolve();
       const versions = prepared.map((p) => p.copy);
-      const durable = this.journal.appendSerialized(
-        `{"t":"resources","docs":[${prepared.map((p) => p.text).join(',')}]}`,
-        () => applyVersions(this.collection, this.versions, versions),
+      const { line, spans } = buildResourcesLine(prepared.map((p) => p.text));
+      const durable = this.journal.appendSerialized(line, (offset) =>
+        applyVersions(
+          this.collection,
+          this.versions,
+          versions,
+          spans.map((span) => ({ offset: offset + span.offset, length: span.length })),
+        ),
       );
       const settled: Promise<void> = durable.then(
         () => this.release(touched, settled),
@@ -156,7 +205,23 @@ export class EmbeddedResourceStore implements ResourceStore {
   /** {@inheritDoc ResourceStore.history} */
   async history(query: HistoryQuery): Promise<ResourceDocument[]> {
     checkPaging(query);
-    return cloneAll(this.versions.query(query));
+    const rows = this.versions.query(query);
+    const slice = new TimeSlice();
+    const docs: ResourceDocument[] = new Array<ResourceDocument>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      if (i % 16 === 15) await slice.breathe();
+      docs[i] = this.load(rows[i] as HistoryRow);
+    }
+    return docs;
+  }
+
+  /** A version as a new object: the current document when it is the current version, else from the journal. */
+  private load(row: HistoryRow): ResourceDocument {
+    const current = this.collection.get(row.key);
+    if (current?.versionId === row.versionId) {
+      return cloneJson({ ...current, _id: `${row.key}/${row.versionId}` });
+    }
+    return loadVersion(this.versions, this.journal, row);
   }
 
   /** {@inheritDoc ResourceStore.countHistory} */
