@@ -360,8 +360,8 @@ export async function runHeadToHead(settings: HeadToHeadSettings): Promise<HeadT
     const row = verdict(scenario, sides[0].pool.figures(), sides[1].pool.figures(), tokenCheck);
     rows.push(row);
     console.log(
-      `${scenario.padEnd(19)} server ${row.server.reqPerSec.toFixed(0).padStart(6)} req/s ${fmtCpu(row.server.cpuMsPerRequest)} cpu ms/req` +
-        `  ${row.peer} ${row.peerFigures.reqPerSec.toFixed(0).padStart(6)} req/s ${fmtCpu(row.peerFigures.cpuMsPerRequest)} cpu ms/req  ratio ${fmtRatio(row.ratio)}` +
+      `${scenario.padEnd(19)} server ${fmtRate(row.server.reqPerSec).padStart(6)} req/s ${fmtCpu(row.server.cpuMsPerRequest)} cpu ms/req` +
+        `  ${row.peer} ${fmtRate(row.peerFigures.reqPerSec).padStart(6)} req/s ${fmtCpu(row.peerFigures.cpuMsPerRequest)} cpu ms/req  ratio ${fmtRatio(row.ratio)}` +
         (tokenCheck ? `  tokens: ${tokenCheck.issued} issued, ${tokenCheck.active}/${tokenCheck.introspected} active, ${tokenCheck.inactiveAfterRevocation}/${tokenCheck.revoked} inactive and ${tokenCheck.refusedAfterRevocation} refused after revocation` : ''),
     );
   }
@@ -381,6 +381,10 @@ export async function runHeadToHead(settings: HeadToHeadSettings): Promise<HeadT
     rows,
     peakRssMiB: peakRss,
   };
+}
+
+function fmtRate(perSecond: number): string {
+  return perSecond < 10 ? perSecond.toFixed(2) : perSecond.toFixed(0);
 }
 
 function fmtCpu(ms: number | null): string {
@@ -415,11 +419,11 @@ export function formatPeerTable(rows: readonly PeerRow[]): string {
   for (const row of rows) {
     lines.push([
       row.scenario,
-      row.server.reqPerSec.toFixed(0),
+      fmtRate(row.server.reqPerSec),
       fmtCpu(row.server.cpuMsPerRequest),
       row.server.p99Ms.toFixed(2),
       row.peer,
-      row.peerFigures.reqPerSec.toFixed(0),
+      fmtRate(row.peerFigures.reqPerSec),
       fmtCpu(row.peerFigures.cpuMsPerRequest),
       row.peerFigures.p99Ms.toFixed(2),
       fmtRatio(row.ratio),

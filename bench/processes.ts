@@ -90,7 +90,9 @@ export function spawnServer(name: string, entry: string, port: number, dataDir: 
     // Production mode requires one; the store is thrown away after the run.
     KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
   };
-  return spawnTarget(name, [entry], port, env, cwd);
+  // BENCH_SERVER_NODE_ARGS: extra Node flags for the server alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  return spawnTarget(name, [...nodeArgs, entry], port, env, cwd);
 }
 
 function exited(child: ChildProcess): boolean {
