@@ -8,6 +8,7 @@ export class LatencyRecorder {
   private values = new Float64Array(1 << 16);
   private count = 0;
   private sorted = true;
+  private sum = 0;
 
   /**
    * Adds one response time.
@@ -21,7 +22,13 @@ export class LatencyRecorder {
       this.values = grown;
     }
     this.values[this.count++] = ms;
+    this.sum += ms;
     this.sorted = false;
+  }
+
+  /** Sum of the recorded values, in milliseconds. */
+  get totalMs(): number {
+    return this.sum;
   }
 
   /** Number of recorded values. */

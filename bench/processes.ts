@@ -4,7 +4,9 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { BENCH_CLIENT } from './scenarios';
 
 /** How much of a child's stdout/stderr is kept to explain a failed start. */
 const OUTPUT_TAIL_BYTES = 16 * 1024;
@@ -61,6 +63,36 @@ export function spawnTarget(name: string, args: string[], port: number, env: Nod
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   return { name, url: `http://127.0.0.1:${port}`, child, outputTail: () => tail };
+}
+
+/**
+ * Spawns the server under test: production mode, the embedded store in `dataDir`, no logging, no demo data, tenant
+ * and project `default`, the harness's admin client secret and a random key-encryption key.
+ *
+ * @param name - name shown in the results
+ * @param entry - the server script (`dist/main.js`)
+ * @param port - the port it listens on
+ * @param dataDir - a fresh, empty data directory
+ * @param cwd - working directory (the repository root)
+ * @returns the running target
+ */
+export function spawnServer(name: string, entry: string, port: number, dataDir: string, cwd: string): Target {
+  const env: NodeJS.ProcessEnv = {
+    NODE_ENV: 'production',
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    DATA_DIR: dataDir,
+    MONGODB_URI: undefined, // embedded store, whatever the caller's environment says
+    LOG_LEVEL: 'silent',
+    SEED_DEMO: 'false',
+    BOOTSTRAP_TENANT: 'default',
+    BOOTSTRAP_PROJECT: 'default',
+    ADMIN_CLIENT_SECRET: BENCH_CLIENT.secret,
+    // Production mode requires one; the store is thrown away after the run.
+    KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+  };
+  // BENCH_SERVER_NODE_ARGS: extra Node flags for the server alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  return spawnTarget(name, [...nodeArgs, entry], port, env, cwd);
 }
 
 function exited(child: ChildProcess): boolean {

@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type autocannon from 'autocannon';
+import type { HeadToHeadReport } from './head-to-head';
 import type { LatencyRecorder } from './latency';
 import { RATIO_GOALS, RELATIVE_GOALS, THROUGHPUT_GOALS } from './scenarios';
 import type { LoadSettings, ScenarioName } from './scenarios';
@@ -172,6 +173,8 @@ export interface BenchReport {
   peakRssMiB: Record<string, number | null>;
   rows: ResultRow[];
   verdicts: Verdict[];
+  /** The head-to-head runs against the peers (oidc-provider, Medplum), or why they did not run. */
+  peers: HeadToHeadReport | { skipped: string };
   allGoalsMet: boolean;
 }
 
@@ -182,6 +185,7 @@ export interface BenchReport {
  * @param verdicts - verdicts from {@link judge}
  * @param settings - the settings the runs used
  * @param peakRssMiB - peak resident memory per target
+ * @param peers - the head-to-head results, or why they were skipped
  * @returns the report object
  */
 export function buildReport(
@@ -189,6 +193,7 @@ export function buildReport(
   verdicts: Verdict[],
   settings: BenchReport['settings'],
   peakRssMiB: Record<string, number | null>,
+  peers: BenchReport['peers'] = { skipped: 'not run' },
 ): BenchReport {
   const cpus = os.cpus();
   return {
@@ -202,11 +207,12 @@ export function buildReport(
       node: process.version,
     },
     settings,
-    note: 'server, baseline and the load generator share the machine; see bench/README.md',
+    note: 'the targets and the load generator share the machine; see bench/README.md',
     peakRssMiB,
     rows,
     verdicts,
-    allGoalsMet: verdicts.length > 0 && verdicts.every((v) => v.met),
+    peers,
+    allGoalsMet: verdicts.every((v) => v.met) && ('rows' in peers ? peers.rows.every((r) => r.met) : true) && verdicts.length + ('rows' in peers ? peers.rows.length : 0) > 0,
   };
 }
 

@@ -8,17 +8,18 @@
  * seconds (default 60).
  * Exit code: 0 whether or not goals are met; 1 when the harness itself fails; 130/143 on SIGINT/SIGTERM.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import autocannon from 'autocannon';
-import { LatencyRecorder } from './latency';
-import { findFreePort, killTargetsNow, spawnTarget, stopTarget, waitHealthy } from './processes';
+import { assertAlive, cleanUpNow, cpuTimeMs, load, peakRssMiB, running } from './measure';
+import { findFreePort, spawnServer, spawnTarget, stopTarget, waitHealthy } from './processes';
 import type { Target } from './processes';
+import { PEER_SCENARIOS, peersInstalled, runHeadToHead } from './head-to-head';
+import { formatPeerTable } from './peer-table';
+import type { HeadToHeadReport, PeerScenarioName } from './head-to-head';
 import { buildReport, formatTable, judge, toRow, writeReport } from './report';
-import type { ResultRow } from './report';
-import { BENCH_CLIENT, prepareData, RELATIVE_GOALS, scenarioOptions, SCENARIOS } from './scenarios';
+import type { ResultRow, Verdict } from './report';
+import { prepareData, RELATIVE_GOALS, scenarioOptions, SCENARIOS } from './scenarios';
 import type { LoadSettings, PreparedData, ScenarioName } from './scenarios';
 import { runStress, STRESS_RUNS, type StressName, type StressResult } from './stress';
 
@@ -39,132 +40,52 @@ function envNumber(name: string, fallback: number, min: number): number {
   return value;
 }
 
-function envScenarios(): { scenarios: ScenarioName[]; stress: StressName[] } {
+function envScenarios(): { scenarios: ScenarioName[]; stress: StressName[]; peers: PeerScenarioName[] } {
   const raw = process.env.BENCH_SCENARIOS;
-  if (raw === undefined || raw.trim() === '') return { scenarios: [...SCENARIOS], stress: [...STRESS_RUNS] };
+  if (raw === undefined || raw.trim() === '') return { scenarios: [...SCENARIOS], stress: [...STRESS_RUNS], peers: [...PEER_SCENARIOS] };
   const wanted = raw.split(',').map((s) => s.trim());
-  const known = [...SCENARIOS, ...STRESS_RUNS] as readonly string[];
+  const known = [...SCENARIOS, ...STRESS_RUNS, ...PEER_SCENARIOS] as readonly string[];
   const unknown = wanted.filter((s) => !known.includes(s));
   if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: unknown scenario(s) ${unknown.join(', ')}`);
-  return { scenarios: SCENARIOS.filter((s) => wanted.includes(s)), stress: STRESS_RUNS.filter((s) => wanted.includes(s)) };
-}
-
-/** State the signal handlers and the final cleanup need. */
-const running: { targets: Target[]; load: autocannon.Instance | null; dataDir: string | null } = {
-  targets: [],
-  load: null,
-  dataDir: null,
-};
-
-function cleanUpNow(): void {
-  running.load?.stop();
-  killTargetsNow(running.targets);
-  if (running.dataDir !== null) rmSync(running.dataDir, { recursive: true, force: true });
-  running.dataDir = null;
-}
-
-interface LoadOutcome {
-  result: autocannon.Result;
-  latency: LatencyRecorder;
-}
-
-function load(options: autocannon.Options): Promise<LoadOutcome> {
-  const latency = new LatencyRecorder();
-  return new Promise((resolve, reject) => {
-    const instance = autocannon(options, (err: unknown, result: autocannon.Result) => {
-      running.load = null;
-      if (err) reject(err instanceof Error ? err : new Error(String(err)));
-      else resolve({ result, latency });
-    });
-    // Same rule as autocannon's own histogram: only 2xx responses count towards latency.
-    instance.on('response', (_client, status: number, _bytes, ms: number) => {
-      if (status >= 200 && status < 300) latency.record(ms);
-    });
-    running.load = instance;
-  });
-}
-
-/** Linux reports process times in USER_HZ ticks, 100 per second on every mainstream architecture. */
-const CLOCK_TICKS_PER_SECOND = 100;
-
-function peakRssMiB(target: Target): number | null {
-  try {
-    const status = readFileSync(`/proc/${target.child.pid}/status`, 'utf8');
-    const kb = /^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1];
-    return kb === undefined ? null : Math.round(Number(kb) / 1024);
-  } catch {
-    return null; // Not Linux, or the process is gone.
-  }
-}
-
-/**
- * CPU time (user + system) a target has used so far, in milliseconds (Linux only; null elsewhere). Per request it
- * is a steadier figure than req/s when other processes compete for the cores.
- */
-function cpuTimeMs(target: Target): number | null {
-  try {
-    const stat = readFileSync(`/proc/${target.child.pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name: state is field 3, utime 14 and stime 15 (in clock ticks).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return null;
-  }
-}
-
-function assertAlive(target: Target): void {
-  const { child } = target;
-  if (child.exitCode !== null || child.signalCode !== null) {
-    throw new Error(`${target.name} died during the run. Its last output:\n${target.outputTail()}`);
-  }
+  return {
+    scenarios: SCENARIOS.filter((s) => wanted.includes(s)),
+    stress: STRESS_RUNS.filter((s) => wanted.includes(s)),
+    peers: PEER_SCENARIOS.filter((s) => wanted.includes(s)),
+  };
 }
 
 async function startTargets(serverEntry: string, startTimeoutMs: number): Promise<[Target, Target]> {
   const [basePort, serverPort] = [await findFreePort(), await findFreePort()];
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'fhir-bench-'));
-  running.dataDir = dataDir;
+  running.dataDirs.push(dataDir);
   // `--import tsx` resolves from the child's cwd, the repository root, where tsx is installed.
   const baselineArgs = ['--import', 'tsx', path.join(ROOT, 'bench', 'baseline.ts')];
   const baseline = spawnTarget(BASELINE, baselineArgs, basePort, { NODE_ENV: 'production' }, ROOT);
   running.targets.push(baseline);
-  const serverEnv: NodeJS.ProcessEnv = {
-    NODE_ENV: 'production',
-    PUBLIC_URL: `http://127.0.0.1:${serverPort}`,
-    DATA_DIR: dataDir,
-    MONGODB_URI: undefined, // embedded store, whatever the caller's environment says
-    LOG_LEVEL: 'silent',
-    SEED_DEMO: 'false',
-    BOOTSTRAP_TENANT: 'default',
-    BOOTSTRAP_PROJECT: 'default',
-    ADMIN_CLIENT_SECRET: BENCH_CLIENT.secret,
-    // Production mode requires one; the store is thrown away after the run.
-    KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-  };
-  const server = spawnTarget(SERVER, [serverEntry], serverPort, serverEnv, ROOT);
+  const server = spawnServer(SERVER, serverEntry, serverPort, dataDir, ROOT);
   running.targets.push(server);
   await Promise.all([waitHealthy(baseline, startTimeoutMs), waitHealthy(server, startTimeoutMs)]);
   return [baseline, server];
 }
 
-async function main(): Promise<void> {
-  const settings: LoadSettings = {
-    connections: 10,
-    pipelining: 1,
-    durationSeconds: envNumber('BENCH_DURATION', 10, 1),
-  };
-  const warmupSeconds = envNumber('BENCH_WARMUP', 2, 0);
-  const { scenarios, stress } = envScenarios();
-  const patients = envNumber('BENCH_PATIENTS', 1000, 1);
-  const historyPatients = envNumber('BENCH_HISTORY_PATIENTS', 100, 1);
-  const observations = scenarios.some((s) => s.includes('search')) || stress.length > 0 ? envNumber('BENCH_OBSERVATIONS', 10000, 0) : 0;
-  const startTimeoutMs = envNumber('BENCH_START_TIMEOUT', 60, 1) * 1000;
-  const serverEntry = path.resolve(ROOT, process.env.BENCH_SERVER_ENTRY ?? 'dist/main.js');
-  if (!existsSync(serverEntry)) throw new Error(`${serverEntry} does not exist: run \`npm run build\` first`);
+interface BaselinePhase {
+  rows: ResultRow[];
+  verdicts: Verdict[];
+  stressResults: StressResult[];
+  memory: Record<string, number | null>;
+}
 
-  console.log(
-    `bench: ${os.cpus().length} cpus, node ${process.version}; ${settings.connections} connections, ` +
-      `pipelining ${settings.pipelining}, ${settings.durationSeconds}s per run (+${warmupSeconds}s warm-up)`,
-  );
+/** The server against the bare Express baseline (and the stress runs), in a store of their own. */
+async function runBaselinePhase(
+  settings: LoadSettings,
+  warmupSeconds: number,
+  scenarios: readonly ScenarioName[],
+  stress: readonly StressName[],
+  counts: { patients: number; historyPatients: number; observations: number },
+  serverEntry: string,
+  startTimeoutMs: number,
+): Promise<BaselinePhase> {
+  const { patients, historyPatients, observations } = counts;
   const targets = await startTargets(serverEntry, startTimeoutMs);
   const data = new Map<Target, PreparedData>();
   for (const target of targets) {
@@ -175,7 +96,6 @@ async function main(): Promise<void> {
       `prepared ${patients}+${historyPatients} Patients, ${prepared.observations} Observations on ${target.name} in ${Date.now() - started} ms`,
     );
   }
-
   const rows: ResultRow[] = [];
   // Relative goals compare two server scenarios: measured head to head, alternating, so that drift (JIT warm-up,
   // the other processes on the machine) weighs on both alike; and right after the pair ran, before later
@@ -235,23 +155,87 @@ async function main(): Promise<void> {
   }
 
   const memory = Object.fromEntries(targets.map((t) => [t.name, peakRssMiB(t)]));
-  const verdicts = judge(rows, SERVER, BASELINE, relativeMeasured);
-  const report = buildReport(rows, verdicts, { ...settings, warmupSeconds, patients, historyPatients }, memory);
+  for (const target of targets) await stopTarget(target);
+  return { rows, verdicts: judge(rows, SERVER, BASELINE, relativeMeasured), stressResults, memory };
+}
+
+/** `BENCH_PEERS`: unset = on when the peers are installed; 0/false/off = off; 1/true/on = on, required. */
+function envPeers(): boolean {
+  const raw = (process.env.BENCH_PEERS ?? '').trim().toLowerCase();
+  if (raw === '') return peersInstalled();
+  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
+  if (!['1', 'true', 'on', 'yes'].includes(raw)) throw new Error(`BENCH_PEERS must be 0 or 1 (or unset), got "${process.env.BENCH_PEERS}"`);
+  if (!peersInstalled()) throw new Error('BENCH_PEERS=1 but oidc-provider and @medplum/fhir-router are not installed: run `npm install`');
+  return true;
+}
+
+async function main(): Promise<void> {
+  const settings: LoadSettings = {
+    connections: 10,
+    pipelining: 1,
+    durationSeconds: envNumber('BENCH_DURATION', 10, 1),
+  };
+  const warmupSeconds = envNumber('BENCH_WARMUP', 2, 0);
+  const { scenarios, stress, peers: peerScenarios } = envScenarios();
+  const patients = envNumber('BENCH_PATIENTS', 1000, 1);
+  const historyPatients = envNumber('BENCH_HISTORY_PATIENTS', 100, 1);
+  const wantedObservations = envNumber('BENCH_OBSERVATIONS', 10000, 0);
+  const observations = scenarios.some((s) => s.includes('search')) || stress.length > 0 ? wantedObservations : 0;
+  const startTimeoutMs = envNumber('BENCH_START_TIMEOUT', 60, 1) * 1000;
+  const peerRounds = envNumber('BENCH_PEER_ROUNDS', 4, 1);
+  const withPeers = peerScenarios.length > 0 && envPeers();
+  const serverEntry = path.resolve(ROOT, process.env.BENCH_SERVER_ENTRY ?? 'dist/main.js');
+  if (!existsSync(serverEntry)) throw new Error(`${serverEntry} does not exist: run \`npm run build\` first`);
+
+  console.log(
+    `bench: ${os.cpus().length} cpus, node ${process.version}; ${settings.connections} connections, ` +
+      `pipelining ${settings.pipelining}, ${settings.durationSeconds}s per run (+${warmupSeconds}s warm-up)`,
+  );
+  const phase: BaselinePhase =
+    scenarios.length + stress.length > 0
+      ? await runBaselinePhase(settings, warmupSeconds, scenarios, stress, { patients, historyPatients, observations }, serverEntry, startTimeoutMs)
+      : { rows: [], verdicts: [], stressResults: [], memory: {} };
+  const { rows, verdicts, stressResults, memory } = phase;
+
+  let peers: HeadToHeadReport | { skipped: string } = { skipped: peerScenarios.length === 0 ? 'no peer scenario selected' : 'BENCH_PEERS off or peers not installed' };
+  if (withPeers) {
+    peers = await runHeadToHead({
+      scenarios: peerScenarios,
+      rounds: peerRounds,
+      roundSeconds: Math.max(1, settings.durationSeconds / 2),
+      warmupSeconds,
+      patients,
+      observations: wantedObservations,
+      serverEntry,
+      startTimeoutMs,
+      root: ROOT,
+    });
+  } else if (peerScenarios.length > 0) {
+    console.log('peers: skipped (install the devDependencies oidc-provider and @medplum/fhir-router, or unset BENCH_PEERS=0)');
+  }
+
+  const report = buildReport(rows, verdicts, { ...settings, warmupSeconds, patients, historyPatients }, memory, peers);
   writeReport(report, RESULTS_FILE);
 
-  console.log(`\n${formatTable(rows, verdicts, SERVER)}\n`);
-  console.log(`peak RSS (MiB): ${targets.map((t) => `${t.name} ${memory[t.name] ?? '?'}`).join(', ')}`);
+  if (rows.length > 0) {
+    console.log(`\n${formatTable(rows, verdicts, SERVER)}\n`);
+    console.log(`peak RSS (MiB): ${Object.entries(memory).map(([name, mib]) => `${name} ${mib ?? '?'}`).join(', ')}`);
+  }
   for (const result of stressResults) console.log(result.line);
-  const missed = [...verdicts.filter((v) => !v.met).map((v) => v.scenario), ...stressResults.filter((r) => r.missed).map((r) => r.name)];
-  console.log(
-    missed.length === 0
-      ? 'ALL GOALS MET'
-      : `GOALS MISSED: ${missed.join(', ')} (see the goal column)`,
-  );
+  const peerRows = 'rows' in peers ? peers.rows : [];
+  if (peerRows.length > 0 && 'rows' in peers) {
+    console.log(`\nhead to head (${peerRounds} alternating rounds of ${Math.max(1, settings.durationSeconds / 2)}s per target; ratio = server req/s ÷ peer req/s; cpu ratio = peer cpu ÷ server cpu per request)`);
+    console.log(`${formatPeerTable(peerRows)}\n`);
+    console.log(`peak RSS (MiB): ${Object.entries(peers.peakRssMiB).map(([name, mib]) => `${name} ${mib ?? '?'}`).join(', ')}`);
+  }
+  const missed = [
+    ...verdicts.filter((v) => !v.met).map((v) => v.scenario),
+    ...stressResults.filter((r) => r.missed).map((r) => r.name),
+    ...peerRows.filter((r) => !r.met).map((r) => r.scenario),
+  ];
+  console.log(missed.length === 0 ? 'ALL GOALS MET' : `GOALS MISSED: ${missed.join(', ')} (see the goal column)`);
   console.log(`wrote ${path.relative(process.cwd(), RESULTS_FILE)}`);
-  console.log('note: server, baseline and autocannon share this machine\'s cores; compare ratios, not absolutes');
-
-  for (const target of targets) await stopTarget(target);
+  console.log("note: the targets and autocannon share this machine's cores; compare ratios and cpu ms/req, not absolutes");
 }
 
 for (const [signal, code] of [

@@ -105,9 +105,9 @@ export interface LoadSettings {
   pipelining: number;
 }
 
-const HEADERS = { 'content-type': FHIR_JSON, accept: FHIR_JSON };
-const BASIC = `Basic ${Buffer.from(`${BENCH_CLIENT.id}:${BENCH_CLIENT.secret}`).toString('base64')}`;
-const TOKEN_BODY = 'grant_type=client_credentials';
+export const HEADERS = { 'content-type': FHIR_JSON, accept: FHIR_JSON };
+export const BASIC = `Basic ${Buffer.from(`${BENCH_CLIENT.id}:${BENCH_CLIENT.secret}`).toString('base64')}`;
+export const TOKEN_BODY = 'grant_type=client_credentials';
 let authorization = '';
 
 /**
@@ -128,8 +128,10 @@ export async function fetchToken(baseUrl: string, basic = BASIC): Promise<string
   if (typeof token !== 'string') throw new Error(`POST ${TOKEN_PATH} answered ${res.status}: ${text.slice(0, 500)}`);
   return token;
 }
-const PATIENT_PATH = `${FHIR_BASE_PATH}/Patient`;
-const LOCATION_ID = /\/Patient\/([^/]+)\/_history\/1$/;
+export const PATIENT_PATH = `${FHIR_BASE_PATH}/Patient`;
+const LOCATION_ID = /\/Patient\/([^/]+)\/_history\/([^/]+)$/;
+/** Whether the first version of a created resource must be `1` (this server and the baseline; Medplum uses UUIDs). */
+let firstVersionIsOne = true;
 
 async function createPatient(baseUrl: string, seq: number): Promise<string> {
   const res = await fetch(`${baseUrl}${PATIENT_PATH}`, {
@@ -139,8 +141,8 @@ async function createPatient(baseUrl: string, seq: number): Promise<string> {
   });
   const text = await res.text();
   const location = res.headers.get('location') ?? '';
-  const id = LOCATION_ID.exec(location)?.[1];
-  if (res.status !== 201 || id === undefined) {
+  const [, id, version] = LOCATION_ID.exec(location) ?? [];
+  if (res.status !== 201 || id === undefined || (firstVersionIsOne && version !== '1')) {
     throw new Error(
       `POST ${PATIENT_PATH} answered ${res.status} with Location "${location}" ` +
         `(expected 201 and .../Patient/{id}/_history/1): ${text.slice(0, 500)}`,
@@ -184,6 +186,9 @@ async function extendAdminTokenLifetime(baseUrl: string): Promise<void> {
   await putResource(baseUrl, { ...client, secret: BENCH_CLIENT.secret, accessTokenLifetime: BENCH_TOKEN_LIFETIME } as { resourceType: string; id: string });
 }
 
+/** Basic credentials of {@link POLICY_CLIENT}. */
+export const POLICY_BASIC = `Basic ${Buffer.from(`${POLICY_CLIENT.id}:${POLICY_CLIENT.secret}`).toString('base64')}`;
+
 /** Registers {@link POLICY_CLIENT} and its policy through the FHIR API and returns its token. */
 async function policyClientToken(baseUrl: string): Promise<string> {
   await putResource(baseUrl, {
@@ -198,10 +203,10 @@ async function policyClientToken(baseUrl: string): Promise<string> {
     accessTokenLifetime: BENCH_TOKEN_LIFETIME,
   } as { resourceType: string; id: string });
   await putResource(baseUrl, POLICY);
-  return fetchToken(baseUrl, `Basic ${Buffer.from(`${POLICY_CLIENT.id}:${POLICY_CLIENT.secret}`).toString('base64')}`);
+  return fetchToken(baseUrl, POLICY_BASIC);
 }
 
-async function inParallel(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+export async function inParallel(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {
@@ -227,19 +232,22 @@ async function postTransaction(baseUrl: string, seq: number): Promise<void> {
  * @param observations - how many Observations the search scenarios search over (posted as transactions)
  * @param withPolicyClient - the server (the baseline has no FHIR API): register the policy scenarios' client, and
  *   give the harness's clients tokens that outlive the run
+ * @param withAuth - false for a peer without a token endpoint (Medplum's router): no tokens, and any first
+ *   version id is accepted in `Location`
  * @returns the tokens and the created ids
  * @throws Error when an answer does not follow the contract (status, Location, token)
  */
-export async function prepareData(baseUrl: string, patients: number, historyPatients: number, observations = 0, withPolicyClient = false): Promise<PreparedData> {
-  let token = await fetchToken(baseUrl);
-  authorization = `Bearer ${token}`;
+export async function prepareData(baseUrl: string, patients: number, historyPatients: number, observations = 0, withPolicyClient = false, withAuth = true): Promise<PreparedData> {
+  firstVersionIsOne = withAuth;
+  let token = withAuth ? await fetchToken(baseUrl) : '';
+  authorization = withAuth ? `Bearer ${token}` : '';
   if (withPolicyClient) {
     await extendAdminTokenLifetime(baseUrl);
     token = await fetchToken(baseUrl);
     authorization = `Bearer ${token}`;
   }
-  const tokens: string[] = new Array<string>(BEARER_TOKENS);
-  await inParallel(BEARER_TOKENS, 10, async (i) => {
+  const tokens: string[] = new Array<string>(withAuth ? BEARER_TOKENS : 0);
+  await inParallel(tokens.length, 10, async (i) => {
     tokens[i] = await fetchToken(baseUrl);
   });
   const ids: string[] = new Array<string>(patients);
@@ -260,7 +268,7 @@ export async function prepareData(baseUrl: string, patients: number, historyPati
   return { ids, historyIds, observations: (bundles * TRANSACTION_SIZE * 4) / 5, token, tokens, policyToken };
 }
 
-function pick<T>(items: readonly T[]): T {
+export function pick<T>(items: readonly T[]): T {
   const item = items[Math.floor(Math.random() * items.length)];
   if (item === undefined) throw new Error('cannot pick from an empty pool');
   return item;

@@ -25,6 +25,21 @@ declare global {
   }
 }
 
+/** A request's context; its child logger is made on first use: most requests log nothing but the access line. */
+class Context implements RequestContext {
+  private child: Logger | undefined;
+
+  constructor(
+    readonly requestId: string,
+    private readonly parent: Logger,
+  ) {}
+
+  get logger(): Logger {
+    this.child ??= this.parent.child({ requestId: this.requestId });
+    return this.child;
+  }
+}
+
 /**
  * Middleware creating `req.ctx`.
  * @param logger - the process logger
@@ -34,15 +49,7 @@ export function requestContext(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && INCOMING_ID.test(incoming) ? incoming : randomUUID();
-    let child: Logger | undefined;
-    // The child logger is made on first use: most requests log nothing but the access line.
-    req.ctx = {
-      requestId,
-      get logger() {
-        child ??= logger.child({ requestId });
-        return child;
-      },
-    };
+    req.ctx = new Context(requestId, logger);
     res.setHeader('X-Request-Id', requestId);
     if (!logger.isLevelEnabled('info')) return next();
     const started = process.hrtime.bigint();

@@ -32,13 +32,16 @@ const CLIENT_PARAMETERS = ['client_id', 'client_secret', 'client_assertion', 'cl
  * @returns the step
  */
 function refreshTokenClient(deps: OAuthDeps): RequestHandler {
-  return async function refreshTokenClientStep(req: Request, res: Response, next: NextFunction): Promise<void> {
+  // Synchronous for every other request: only an anonymous refresh needs the store.
+  const fromRefreshToken = async (params: Record<string, string>, projectKey: string, refreshToken: string, next: NextFunction): Promise<void> => {
+    const owner = await refreshTokenOwner(deps, refreshToken);
+    if (owner?.project === projectKey) params.client_id = owner.clientId;
+    next();
+  };
+  return function refreshTokenClientStep(req: Request, res: Response, next: NextFunction): void | Promise<void> {
     const { params, project } = oauthLocals(res);
     const anonymous = req.get('authorization') === undefined && CLIENT_PARAMETERS.every((name) => params[name] === undefined);
-    if (params.grant_type === 'refresh_token' && anonymous && params.refresh_token) {
-      const owner = await refreshTokenOwner(deps, params.refresh_token);
-      if (owner?.project === project.key) params.client_id = owner.clientId;
-    }
+    if (params.grant_type === 'refresh_token' && anonymous && params.refresh_token) return fromRefreshToken(params, project.key, params.refresh_token, next);
     next();
   };
 }
