@@ -155,3 +155,33 @@ export function killTargetsNow(targets: readonly Target[]): void {
     if (!exited(target.child)) target.child.kill('SIGKILL');
   }
 }
+
+/**
+ * Runs a bench script's `main`: cleans up on SIGINT/SIGTERM and at exit (the children it started, its temporary
+ * directories), exits 0 when `main` settles and 1 with the error's message when it fails.
+ * @param name - the script's name, for messages
+ * @param main - the script
+ * @param cleanUpNow - synchronous clean-up, safe to call more than once
+ */
+export function runBenchMain(name: string, main: () => Promise<void>, cleanUpNow: () => void): void {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.on(signal, () => {
+      console.error(`\n${name}: ${signal}, stopping children`);
+      cleanUpNow();
+      process.exit(code);
+    });
+  }
+  process.on('exit', cleanUpNow);
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      const cause = (err as { cause?: unknown }).cause;
+      console.error(`${name} failed: ${err instanceof Error ? err.message : String(err)}`, ...(cause === undefined ? [] : [cause]));
+      process.exit(1);
+    },
+  );
+}
+

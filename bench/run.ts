@@ -12,7 +12,7 @@ import { mkdtempSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { assertAlive, cleanUpNow, cpuTimeMs, load, peakRssMiB, running } from './measure';
-import { findFreePort, spawnServer, spawnTarget, stopTarget, waitHealthy } from './processes';
+import { findFreePort, runBenchMain, spawnServer, spawnTarget, stopTarget, waitHealthy } from './processes';
 import type { Target } from './processes';
 import { PEER_SCENARIOS, peersInstalled, runHeadToHead } from './head-to-head';
 import { formatPeerTable } from './peer-table';
@@ -238,22 +238,4 @@ async function main(): Promise<void> {
   console.log("note: the targets and autocannon share this machine's cores; compare ratios and cpu ms/req, not absolutes");
 }
 
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-] as const) {
-  process.on(signal, () => {
-    console.error(`\nbench: ${signal}, stopping children`);
-    cleanUpNow();
-    process.exit(code);
-  });
-}
-process.on('exit', cleanUpNow);
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  },
-);
+runBenchMain('bench', main, cleanUpNow);

@@ -16,7 +16,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { FHIR_BASE_PATH, FHIR_JSON } from './fixtures';
 import { LatencyRecorder } from './latency';
-import { findFreePort, killTargetsNow, spawnTarget, stopTarget } from './processes';
+import { findFreePort, killTargetsNow, runBenchMain, spawnTarget, stopTarget } from './processes';
 import type { Target } from './processes';
 import { BENCH_CLIENT, fetchToken } from './scenarios';
 
@@ -388,22 +388,4 @@ async function main(): Promise<void> {
   await stopTarget(server, 60_000);
 }
 
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-] as const) {
-  process.on(signal, () => {
-    console.error(`\nbench:scale: ${signal}, stopping the server`);
-    cleanUpNow();
-    process.exit(code);
-  });
-}
-process.on('exit', cleanUpNow);
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(`bench:scale failed: ${err instanceof Error ? err.message : String(err)}`, (err as { cause?: unknown }).cause ?? "");
-    process.exit(1);
-  },
-);
+runBenchMain('bench:scale', main, cleanUpNow);
