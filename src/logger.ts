@@ -16,7 +16,22 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
       level,
       base: { service: 'fhir-server' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: ['*.secret', '*.password', '*.authorization', '*.cookie'], censor: '[redacted]' },
+      // A second line of defence: no code path logs these, and a slip would still print `[redacted]`.
+      redact: {
+        paths: [
+          '*.secret',
+          '*.password',
+          '*.authorization',
+          '*.cookie',
+          '*.client_secret',
+          '*.client_assertion',
+          '*.code_verifier',
+          '*.access_token',
+          '*.refresh_token',
+          '*.id_token',
+        ],
+        censor: '[redacted]',
+      },
     },
     destination,
   );

@@ -1,12 +1,15 @@
 /**
  * Per-request context: a request id (from a sane incoming `X-Request-Id` or generated), echoed in the
  * `X-Request-Id` response header, and a child logger that stamps it on every line. One access-log line is
- * written when the response finishes (method, path, status, duration — never bodies or credentials), when the
- * log level lets `info` lines through.
+ * written when the response is done, when the log level lets `info` lines through: method, the full path with
+ * credential-bearing query values redacted, tenant, project, the authenticated client and user, client IP
+ * (under TRUST_PROXY), status, duration and request id (fields: access-log.ts; never bodies or credentials).
+ * A request the client abandoned before the response was complete is logged with `aborted: true`.
  */
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../logger';
+import { loggedPath, projectOfPath, requestTarget } from './access-log';
 
 const INCOMING_ID = /^[A-Za-z0-9\-_.:]{8,128}$/;
 
@@ -14,6 +17,10 @@ const INCOMING_ID = /^[A-Za-z0-9\-_.:]{8,128}$/;
 export interface RequestContext {
   requestId: string;
   logger: Logger;
+  /** The authenticated client (bearer token or client authentication), for the access log. */
+  clientId?: string;
+  /** The authenticated user (bearer token or sign-in), for the access log. */
+  userId?: string;
 }
 
 declare global {
@@ -28,6 +35,8 @@ declare global {
 /** A request's context; its child logger is made on first use: most requests log nothing but the access line. */
 class Context implements RequestContext {
   private child: Logger | undefined;
+  clientId?: string;
+  userId?: string;
 
   constructor(
     readonly requestId: string,
@@ -53,10 +62,22 @@ export function requestContext(logger: Logger) {
     res.setHeader('X-Request-Id', requestId);
     if (!logger.isLevelEnabled('info')) return next();
     const started = process.hrtime.bigint();
-    res.on('finish', () => {
+    res.once('close', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const path = loggedPath(requestTarget(req));
+      const { clientId, userId } = req.ctx;
       req.ctx.logger.info(
-        { method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(ms * 100) / 100 },
+        {
+          method: req.method,
+          path,
+          ...projectOfPath(path),
+          clientId,
+          userId,
+          ip: req.ip,
+          status: res.statusCode,
+          durationMs: Math.round(ms * 100) / 100,
+          ...(res.writableFinished ? {} : { aborted: true }),
+        },
         'request completed',
       );
     });

@@ -35,6 +35,8 @@ function launchStep(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHandle
   return async function createLaunchStep(req: Request, res: Response): Promise<void> {
     const { project, params } = oauthLocals(res);
     const auth = await bearer.authenticate(req.get('authorization'), project);
+    req.ctx.clientId = auth.clientId;
+    req.ctx.userId = auth.userId;
     if (!auth.userId) throw new InsufficientScopeError('An EHR launch is started by a signed-in user', 'user');
     const clientId = params.client_id;
     if (!clientId) throw new InvalidRequestError('client_id is required');

@@ -139,6 +139,10 @@ export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
     if (!project) throw new ResourceNotFoundError(`Unknown tenant or project '${tenant}/${name}'`);
     const { oauth, baseUrl } = urlsOf(project);
     const auth = PUBLIC_PATHS.has(req.path) ? undefined : await authenticate(deps.bearer, header(req, 'authorization'), oauth);
+    if (auth) {
+      req.ctx.clientId = auth.clientId;
+      req.ctx.userId = auth.userId;
+    }
     req.fhir = {
       project,
       repo: await deps.access.repository(project.key, auth, new ScopeGate(auth?.scopes ?? [], auth?.patient, baseUrl)),

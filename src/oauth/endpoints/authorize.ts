@@ -25,6 +25,7 @@ import { applySmartLaunch } from '../../smart/authorize-launch';
 async function startAuthorization(ctx: InteractionContext, req: Request, res: Response, request: AuthorizationRequest, client: AuthorizeClient): Promise<void> {
   const session = await currentSession(ctx, req);
   const user = await signedInUser(ctx, request, session);
+  if (user) req.ctx.userId = user.userId;
   const consent = user ? await needsConsent(ctx, client, request, user.userId) : true;
   const patient = user ? await needsPatient(ctx, request, user) : false;
   if (request.prompt.includes('none')) {
@@ -53,6 +54,8 @@ export function authorizeHandler(deps: OAuthDeps) {
     const loaded = clientId === undefined ? undefined : await loadAuthorizeClient(deps, ctx.project.key, clientId);
     const target = checkClientAndRedirect(loaded?.client, params);
     const { client, resource } = loaded as NonNullable<typeof loaded>;
+    // A registered client whose redirect_uri matched: the access log names it.
+    req.ctx.clientId = clientId;
     try {
       const request = validateAuthorizationRequest(params, client, target, (requested) => grantScopes(requested, resource));
       await applySmartLaunch(deps.storage.records, ctx.project, params, request);

@@ -78,6 +78,7 @@ export function clientAuthentication(deps: OAuthDeps, endpoint: string): Request
     const { issuer, oauthBase } = locals.project;
     const audiences = [...new Set([`${oauthBase}/token`, issuer, `${oauthBase}/${endpoint}`])];
     locals.client = await authenticateClient(deps, locals.project, req.get('authorization'), locals.params, audiences);
+    req.ctx.clientId = locals.client.client.id;
     next();
   };
 }

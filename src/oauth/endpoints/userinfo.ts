@@ -36,6 +36,8 @@ function userClaims(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHandle
   return async function userClaimsStep(req: Request, res: Response): Promise<void> {
     const { project } = oauthLocals(res);
     const auth = await bearer.authenticate(req.get('authorization'), project);
+    req.ctx.clientId = auth.clientId;
+    req.ctx.userId = auth.userId;
     if (!auth.userId || !auth.scopes.includes('openid')) {
       throw new InsufficientScopeError('The token was not issued to a user with the openid scope', 'openid', project.issuer);
     }

@@ -85,6 +85,7 @@ export function loginSubmitHandler(deps: OAuthDeps, limiter: LoginRateLimiter) {
       return showLogin(ctx, res, interaction, client, 401, { email, error: INVALID });
     }
     await limiter.reset(keys.account);
+    req.ctx.userId = check.user.id;
     req.ctx.logger.info({ event: 'login', project: ctx.project.key, userId: check.user.id }, 'signed in');
     const previous = readCookie(req, SESSION_COOKIE);
     if (previous) await deleteSession(deps.storage.records, ctx.project.key, previous);
