@@ -1,8 +1,11 @@
 /**
  * Process entry: load the configuration, open storage, bootstrap the first project, load the demo seed,
- * listen, and shut down gracefully on SIGTERM/SIGINT (stop accepting, let in-flight requests finish, flush the
- * store). A configuration error prints the offending variable and exits with status 1, as does a
- * KEY_ENCRYPTION_KEY that does not open the stored signing keys.
+ * listen on HOST:PORT, and shut down gracefully on SIGTERM/SIGINT (stop accepting, let in-flight requests
+ * finish, flush the store). The banner is printed once the socket is bound. Any start-up failure — a bad
+ * variable, DATA_DIR not writable or locked by another process, MongoDB not answering within
+ * MONGODB_CONNECT_TIMEOUT_MS, PORT in use, a KEY_ENCRYPTION_KEY that does not open the stored signing keys —
+ * prints one line naming the cause and the variable and exits with status 1, the store closed (its LOCK released).
+ * SIGTERM/SIGINT during start-up exit at once (143/130).
  */
 import type { Server } from 'node:http';
 import { buildApp } from './app';
@@ -17,8 +20,8 @@ import { type KeysAtRest, prepareKeysAtRest } from './oauth/tokens/keys-at-rest'
 import { preloadResourceValidator } from './fhir/validation/validate-resource';
 import { policyCacheFor } from './policy/cache';
 import { CacheInvalidation } from './policy/invalidation';
-import { openStorage } from './storage/open';
 import type { Storage } from './storage/ports';
+import { listen, openConfiguredStorage, startupFailureLine } from './startup';
 import { ProjectRegistry } from './tenancy/projects';
 
 function keyEncryptionLines(atRest: KeysAtRest): string[] {
@@ -33,13 +36,15 @@ function keyEncryptionLines(atRest: KeysAtRest): string[] {
   return [];
 }
 
-function banner(config: Config, boot: BootstrapResult, atRest: KeysAtRest, port: number): string {
+function banner(config: Config, boot: BootstrapResult, atRest: KeysAtRest, server: Server): string {
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
   const base = fhirBaseUrl(config.publicUrl, boot.project.tenant, boot.project.name);
   const issuer = `${config.publicUrl}/w/${boot.project.tenant}/${boot.project.name}`;
   const secret = boot.generatedClientSecret ?? '<secret>';
   const lines = [
     '',
-    `FHIR server listening on port ${port} (${config.mongodbUri ? 'MongoDB' : `embedded store in ${config.dataDir}`})`,
+    `FHIR server listening on port ${port} (HOST ${config.host}; ${config.mongodbUri ? 'MongoDB' : `embedded store in ${config.dataDir}`})`,
     `  FHIR base:          ${base}`,
     `  CapabilityStatement: ${base}/metadata`,
     `  OAuth issuer:       ${issuer}  (discovery: ${issuer}/.well-known/openid-configuration)`,
@@ -89,6 +94,20 @@ function installShutdown(server: Server, storage: Storage, logger: Logger, timeo
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** Signals before the server listens: nothing to drain, so exit at once (the exit releases the LOCK). */
+function exitOnSignalsDuringStartup(): () => void {
+  const onTerm = (): never => process.exit(143);
+  const onInt = (): never => process.exit(130);
+  process.once('SIGTERM', onTerm);
+  process.once('SIGINT', onInt);
+  return () => {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+  };
+}
+
+let loadedConfig: Config | undefined;
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -100,33 +119,35 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  loadedConfig = config;
+  const startupSignals = exitOnSignalsDuringStartup();
   const logger = createLogger(config.logLevel);
   // Load the generated validator now rather than on the first write.
   preloadResourceValidator();
-  const storage = await openStorage({ mongodbUri: config.mongodbUri, dataDir: config.dataDir, logger });
+  const storage = await openConfiguredStorage(config, logger, (line) => process.stderr.write(`${line}\n`));
+  let server: Server;
+  let boot: BootstrapResult;
   let atRest: KeysAtRest;
   try {
     atRest = await prepareKeysAtRest(config, storage, logger);
+    const projects = new ProjectRegistry(storage.records);
+    boot = await bootstrap(config, storage, projects);
+    logger.info({ project: boot.project.key, projectCreated: boot.projectCreated, ...boot.summary }, 'bootstrap project ready');
+    if (config.seedDemo) await loadDemo(storage, boot, logger);
+    const app = buildApp({ config, storage, logger, projects, keyEncryption: atRest.encryption });
+    server = await listen(app, config);
   } catch (err) {
-    await storage.close();
+    await storage.close().catch(() => undefined);
     throw err;
   }
-  const projects = new ProjectRegistry(storage.records);
-  const boot = await bootstrap(config, storage, projects);
-  logger.info({ project: boot.project.key, projectCreated: boot.projectCreated, ...boot.summary }, 'bootstrap project ready');
-  if (config.seedDemo) await loadDemo(storage, boot, logger);
-  const app = buildApp({ config, storage, logger, projects, keyEncryption: atRest.encryption });
-  const server = app.listen(config.port, () => {
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    process.stdout.write(banner(config, boot, atRest, port));
-  });
+  startupSignals();
+  process.stdout.write(banner(config, boot, atRest, server));
   // Instances sharing MongoDB: another instance's write of a policy, client or user invalidates this one's cache.
   const invalidation = storage.resourceWrites && new CacheInvalidation(policyCacheFor(storage.resources), storage.resourceWrites, { logger }).start();
   installShutdown(server, storage, logger, config.shutdownTimeoutMs, invalidation);
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`Start-up failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`${startupFailureLine(err, loadedConfig)}\n`);
   process.exit(1);
 });

@@ -36,9 +36,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const pageSizeMax = parseInteger(ENV.pageSizeMax, get('pageSizeMax'), DEFAULTS.pageSizeMax, 1, 10_000);
   const config: Config = {
     port,
+    host: parseHost(get('host')),
     publicUrl,
     dataDir: get('dataDir') ?? DEFAULTS.dataDir,
     mongodbUri: parseMongoUri(get('mongodbUri')),
+    mongodbConnectTimeoutMs: parseInteger(ENV.mongodbConnectTimeoutMs, get('mongodbConnectTimeoutMs'), DEFAULTS.mongodbConnectTimeoutMs, 500, 600_000),
     logLevel: parseLogLevel(get('logLevel')),
     bootstrapTenant: parseSlug(ENV.bootstrapTenant, get('bootstrapTenant') ?? DEFAULTS.bootstrapTenant),
     bootstrapProject: parseSlug(ENV.bootstrapProject, get('bootstrapProject') ?? DEFAULTS.bootstrapProject),
@@ -126,6 +128,16 @@ function parsePublicUrl(raw: string): string {
   }
   if (url.search || url.hash) throw new ConfigError(ENV.publicUrl, 'must not contain a query or fragment');
   return url.toString().replace(/\/+$/, '');
+}
+
+/** HOST: an IPv4 or IPv6 address, or a host name resolving to an address of this machine. */
+function parseHost(raw: string | undefined): string {
+  if (raw === undefined) return DEFAULTS.host;
+  const host = raw.startsWith('[') && raw.endsWith(']') ? raw.slice(1, -1) : raw;
+  if (isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]{0,62}\.)*[A-Za-z0-9-]{1,63}$/.test(host)) {
+    throw new ConfigError(ENV.host, `expected an IP address (0.0.0.0, ::, 127.0.0.1) or a host name, got "${raw}"`);
+  }
+  return host;
 }
 
 function parseMongoUri(raw: string | undefined): string | undefined {

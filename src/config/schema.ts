@@ -11,12 +11,16 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface Config {
   /** PORT: TCP port to listen on. */
   port: number;
+  /** HOST: the address to listen on (`0.0.0.0`: every IPv4 interface; `::` every interface; `127.0.0.1` loopback only). */
+  host: string;
   /** PUBLIC_URL: the externally visible base URL (no trailing slash); absolute URLs are built from it. */
   publicUrl: string;
   /** DATA_DIR: where the embedded store keeps its journal. */
   dataDir: string;
   /** MONGODB_URI: when set, MongoDB is used instead of the embedded store. */
   mongodbUri?: string;
+  /** MONGODB_CONNECT_TIMEOUT_MS: how long start-up waits for MongoDB before it stops with an error. */
+  mongodbConnectTimeoutMs: number;
   /** LOG_LEVEL: pino level. */
   logLevel: LogLevel;
   /** BOOTSTRAP_TENANT / BOOTSTRAP_PROJECT: the tenant and project created on an empty store. */
@@ -105,9 +109,11 @@ export interface Config {
 /** Environment variable names, for documentation and error messages. */
 export const ENV = {
   port: 'PORT',
+  host: 'HOST',
   publicUrl: 'PUBLIC_URL',
   dataDir: 'DATA_DIR',
   mongodbUri: 'MONGODB_URI',
+  mongodbConnectTimeoutMs: 'MONGODB_CONNECT_TIMEOUT_MS',
   logLevel: 'LOG_LEVEL',
   bootstrapTenant: 'BOOTSTRAP_TENANT',
   bootstrapProject: 'BOOTSTRAP_PROJECT',
@@ -144,6 +150,8 @@ export const ENV = {
 /** Defaults for every optional key. */
 export const DEFAULTS = {
   port: 3000,
+  host: '0.0.0.0',
+  mongodbConnectTimeoutMs: 10_000,
   dataDir: './data',
   logLevel: 'info' as LogLevel,
   bootstrapTenant: 'default',

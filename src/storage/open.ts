@@ -13,6 +13,8 @@ export interface OpenStorageOptions {
   mongodbUri?: string;
   /** Database name for MongoDB (defaults to the one in the URI). */
   mongodbDbName?: string;
+  /** MONGODB_CONNECT_TIMEOUT_MS: how long to wait for MongoDB to answer. */
+  mongodbConnectTimeoutMs?: number;
   /** DATA_DIR of the embedded store. */
   dataDir: string;
   logger?: StorageLogger;
@@ -33,7 +35,12 @@ export interface OpenStorageOptions {
 export async function openStorage(options: OpenStorageOptions): Promise<Storage> {
   if (options.mongodbUri) {
     const { openMongoStorage } = await import('./mongo');
-    return openMongoStorage({ uri: options.mongodbUri, dbName: options.mongodbDbName, logger: options.logger });
+    return openMongoStorage({
+      uri: options.mongodbUri,
+      dbName: options.mongodbDbName,
+      logger: options.logger,
+      connectTimeoutMs: options.mongodbConnectTimeoutMs,
+    });
   }
   return openEmbeddedStorage({ dataDir: options.dataDir, logger: options.logger, journalFileSystem: options.journalFileSystem });
 }

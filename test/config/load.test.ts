@@ -4,9 +4,11 @@ describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     expect(loadConfig({})).toEqual({
       port: 3000,
+      host: '0.0.0.0',
       publicUrl: 'http://localhost:3000',
       dataDir: './data',
       mongodbUri: undefined,
+      mongodbConnectTimeoutMs: 10000,
       logLevel: 'info',
       bootstrapTenant: 'default',
       bootstrapProject: 'default',
@@ -111,6 +113,14 @@ describe('loadConfig', () => {
       oauthRateLimit: 300,
       oauthRateLimitWindowSeconds: 30,
     });
+  });
+
+  it('reads HOST and MONGODB_CONNECT_TIMEOUT_MS', () => {
+    expect(loadConfig({ HOST: '127.0.0.1', MONGODB_CONNECT_TIMEOUT_MS: '2500' })).toMatchObject({ host: '127.0.0.1', mongodbConnectTimeoutMs: 2500 });
+    expect(loadConfig({ HOST: '[::1]' }).host).toBe('::1');
+    expect(loadConfig({ HOST: 'localhost' }).host).toBe('localhost');
+    expect(() => loadConfig({ HOST: 'a b' })).toThrow('HOST: expected an IP address (0.0.0.0, ::, 127.0.0.1) or a host name, got "a b"');
+    expect(() => loadConfig({ MONGODB_CONNECT_TIMEOUT_MS: '10' })).toThrow('MONGODB_CONNECT_TIMEOUT_MS: must be between 500 and 600000, got 10');
   });
 
   it.each([

@@ -1,7 +1,9 @@
 /**
  * One process per data directory: two writers appending to the same journal would interleave records and
  * corrupt it. The lock is a `LOCK` file holding the owner's pid; a lock whose process is gone (kill -9, crash)
- * is stale and taken over.
+ * is stale and taken over. Closing the store releases it; so does the process exiting by any other path
+ * (`process.exit`, an uncaught exception, a start-up failure), through an `exit` listener: only SIGKILL and a
+ * crash of Node itself leave a LOCK behind, which the next start takes over.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -23,6 +25,23 @@ export class DataDirLockedError extends Error {
     );
     this.name = 'DataDirLockedError';
   }
+}
+
+/** Removes the LOCK files this process still holds when it exits (synchronously: `exit` allows nothing else). */
+let exitListener = false;
+function releaseHeldOnExit(): void {
+  if (exitListener) return;
+  exitListener = true;
+  process.on('exit', () => {
+    for (const dir of HELD) {
+      const lockFile = path.join(dir, 'LOCK');
+      try {
+        if (ownerOf(lockFile) === process.pid) fs.rmSync(lockFile, { force: true });
+      } catch {
+        // Exiting: nothing more can be done about a file that cannot be read or removed.
+      }
+    }
+  });
 }
 
 function isAlive(pid: number): boolean {
@@ -63,6 +82,7 @@ export function acquireDataDirLock(dataDir: string): () => void {
         fs.closeSync(fd);
       }
       HELD.add(dir);
+      releaseHeldOnExit();
       return () => {
         HELD.delete(dir);
         fs.rmSync(lockFile, { force: true });

@@ -31,6 +31,38 @@ export class MongoVersionUnsupportedError extends Error {
   }
 }
 
+/** No MongoDB server answered within the connect timeout. */
+export class MongoConnectTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`no MongoDB server answered within ${timeoutMs} ms`);
+    this.name = 'MongoConnectTimeoutError';
+  }
+}
+
+/**
+ * `client.connect()`, given up after `timeoutMs` at the latest: the driver's server selection timeout alone can
+ * overrun it by its connect attempts in flight.
+ */
+async function connectWithin(client: MongoClient, timeoutMs: number | undefined): Promise<void> {
+  if (timeoutMs === undefined) {
+    await client.connect();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new MongoConnectTimeoutError(timeoutMs)), timeoutMs);
+  });
+  try {
+    await Promise.race([client.connect(), deadline]);
+  } catch (err) {
+    void client.close().catch(() => undefined);
+    if (err instanceof Error && err.name === 'MongoServerSelectionError') throw new MongoConnectTimeoutError(timeoutMs);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The oldest server version the adapter runs on. */
 export const MINIMUM_VERSION = [7, 0] as const;
 
@@ -51,15 +83,18 @@ export function checkServerVersion(version: string): void {
  *
  * @param uri - a MongoDB connection string
  * @param dbName - database name; defaults to the one in the URI (or the driver's default)
+ * @param connectTimeoutMs - how long to wait for a server to answer (the driver's server selection timeout)
  * @returns the client and database
- * @throws MongoTransactionsUnsupportedError for a standalone server; MongoVersionUnsupportedError before 7.0
+ * @throws MongoConnectTimeoutError when no server answers in time; MongoTransactionsUnsupportedError for a
+ *   standalone server; MongoVersionUnsupportedError before 7.0
  */
-export async function connectMongo(uri: string, dbName?: string): Promise<MongoConnection> {
+export async function connectMongo(uri: string, dbName?: string, connectTimeoutMs?: number): Promise<MongoConnection> {
   const client = new MongoClient(uri, {
     ignoreUndefined: true,
     writeConcern: { w: 'majority', journal: true },
+    ...(connectTimeoutMs !== undefined ? { serverSelectionTimeoutMS: connectTimeoutMs, connectTimeoutMS: connectTimeoutMs } : {}),
   });
-  await client.connect();
+  await connectWithin(client, connectTimeoutMs);
   try {
     const db = client.db(dbName);
     const info = await db.admin().command({ buildInfo: 1 });

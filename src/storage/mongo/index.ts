@@ -15,7 +15,7 @@ import { type CounterDocument, MongoWindowCounters } from './window-counters';
 import { MongoWriteFeed } from './write-feed';
 import type { ResourceDocument } from '../ports';
 
-export { MongoTransactionsUnsupportedError, MongoVersionUnsupportedError } from './connect';
+export { MongoConnectTimeoutError, MongoTransactionsUnsupportedError, MongoVersionUnsupportedError } from './connect';
 
 /** Options for {@link openMongoStorage}. */
 export interface MongoStorageOptions {
@@ -24,6 +24,8 @@ export interface MongoStorageOptions {
   /** Database name; defaults to the one in the URI. */
   dbName?: string;
   logger?: StorageLogger;
+  /** How long to wait for MongoDB to answer at start (the driver's default, 30 s, when unset). */
+  connectTimeoutMs?: number;
 }
 
 /**
@@ -38,7 +40,7 @@ export interface MongoStorageOptions {
  * ```
  */
 export async function openMongoStorage(options: MongoStorageOptions): Promise<Storage> {
-  const { client, db } = await connectMongo(options.uri, options.dbName);
+  const { client, db } = await connectMongo(options.uri, options.dbName, options.connectTimeoutMs);
   try {
     await ensureIndexes(db);
   } catch (err) {
