@@ -16,4 +16,8 @@ module.exports = {
   // waits on something waits for an event, so this bound only ends a test that hangs.
   testTimeout: 180000,
   maxWorkers: 2,
+  // Child processes started by tests never outlive the run (test/helpers/child-processes.ts).
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
+  setupFilesAfterEnv: ['<rootDir>/test/setup-after-env.ts'],
 };

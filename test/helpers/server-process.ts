@@ -1,21 +1,26 @@
 /**
- * Starts the real server process (`src/main.ts` through tsx, as `npm start` runs the build) and waits for its
- * banner; helpers to obtain an admin token over HTTP and to read what the process left in DATA_DIR.
+ * Starts the real server process (`src/main.ts` run from the sources, as `npm start` runs the build) and waits for
+ * its banner; helpers to obtain an admin token over HTTP and to read what the process left in DATA_DIR. Every
+ * process is tracked (child-processes.ts): one left running is killed after its test file, or after the run.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import path from 'node:path';
-import { ROOT_DIR } from '../../src/paths';
+import { exitCode, killTrackedChildren, spawnTs } from './child-processes';
 
-const TSX = path.join(ROOT_DIR, 'node_modules', '.bin', 'tsx');
-const MAIN = path.join(ROOT_DIR, 'src', 'main.ts');
-const START_DEADLINE_MS = 180_000;
+export { exitCode } from './child-processes';
+
+const MAIN = path.join('src', 'main.ts');
+/** A deadline for an event, not a pause: on a loaded machine a start takes seconds, never minutes. */
+export const START_DEADLINE_MS = 180_000;
 
 /** A running server process. */
 export interface ServerProcess {
-  child: ChildProcessWithoutNullStreams;
+  child: ChildProcess;
   stdout: () => string;
+  stderr: () => string;
   baseUrl: string;
+  port: number;
   /** SIGTERM, then the exit code. */
   stop: () => Promise<number | null>;
 }
@@ -27,92 +32,104 @@ export interface ExitedProcess {
   stderr: string;
 }
 
-const running = new Set<ChildProcessWithoutNullStreams>();
+/** A started server process whose output is collected. */
+interface Spawned {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+}
 
-function spawnMain(env: Record<string, string | undefined>): ChildProcessWithoutNullStreams {
+/**
+ * Starts `src/main.ts` with `PORT=0` and `LOG_LEVEL=warn` unless the test's environment says otherwise.
+ * @param env - environment on top of the test's (a variable set to undefined is removed)
+ * @returns the child and its output so far
+ */
+export function spawnServer(env: Record<string, string | undefined>): Spawned {
   const merged: Record<string, string | undefined> = { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env };
   for (const [name, value] of Object.entries(merged)) if (value === undefined) delete merged[name];
-  const child = spawn(TSX, [MAIN], { env: merged as NodeJS.ProcessEnv, stdio: 'pipe' });
-  running.add(child);
-  child.on('exit', () => running.delete(child));
-  return child;
+  const child = spawnTs(MAIN, [], { env: merged as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  return { child, stdout: () => out, stderr: () => err };
 }
 
 /** Kills every server a test started and left running (a failed assertion before its stop). */
-export async function killLeftoverServers(): Promise<void> {
-  await Promise.all(
-    [...running].map((child) => {
-      child.kill('SIGKILL');
-      return exitCode(child);
-    }),
-  );
-}
+export const killLeftoverServers = killTrackedChildren;
 
 /**
- * The exit code of a child, once it has exited.
- * @param child - the process
+ * Resolves once `pattern` appears in a process's output; rejects if the process exits first, or after the
+ * deadline (the process is then killed).
+ * @param spawned - the process
+ * @param pattern - what to wait for
+ * @param stream - stdout or stderr
+ * @returns the match
  */
-export function exitCode(child: ChildProcessWithoutNullStreams): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    else child.on('exit', (code) => resolve(code));
+export function waitForOutput(spawned: Spawned, pattern: RegExp, stream: 'stdout' | 'stderr' = 'stdout'): Promise<RegExpExecArray> {
+  const { child } = spawned;
+  const read = stream === 'stdout' ? spawned.stdout : spawned.stderr;
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      child[stream]?.off('data', onData);
+      child.off('exit', onExit);
+    };
+    const onData = (): void => {
+      const match = pattern.exec(read());
+      if (!match) return;
+      cleanup();
+      resolve(match);
+    };
+    const onExit = (code: number | null): void => {
+      cleanup();
+      reject(new Error(`process exited with ${code} before printing ${pattern}: ${spawned.stdout()} ${spawned.stderr()}`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      child.kill('SIGKILL');
+      reject(new Error(`no ${pattern} within ${START_DEADLINE_MS} ms: ${spawned.stdout()} ${spawned.stderr()}`));
+    }, START_DEADLINE_MS);
+    child[stream]?.on('data', onData);
+    child.once('exit', onExit);
+    onData();
   });
 }
 
 /**
- * Starts the server and resolves once it listens.
+ * Starts the server and resolves once it listens (its banner names the port).
  * @param env - environment on top of the test's (a variable set to undefined is removed)
  * @returns the running process
  */
-export function startServer(env: Record<string, string | undefined>): Promise<ServerProcess> {
-  const child = spawnMain(env);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`server did not start: ${out} ${err}`));
-    }, START_DEADLINE_MS);
-    const onData = (): void => {
-      const match = /listening on port (\d+)/.exec(out);
-      if (!match) return;
-      clearTimeout(timer);
-      child.stdout.off('data', onData);
-      resolve({
-        child,
-        stdout: () => out,
-        baseUrl: `http://127.0.0.1:${match[1]}`,
-        stop: () => {
-          child.kill('SIGTERM');
-          return exitCode(child);
-        },
-      });
-    };
-    child.stdout.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}: ${out} ${err}`));
-    });
-  });
+export async function startServer(env: Record<string, string | undefined>): Promise<ServerProcess> {
+  const spawned = spawnServer(env);
+  const match = await waitForOutput(spawned, /listening on port (\d+)/);
+  const port = Number(match[1]);
+  return {
+    ...spawned,
+    baseUrl: `http://127.0.0.1:${port}`,
+    port,
+    stop: () => {
+      const exited = exitCode(spawned.child);
+      spawned.child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
 
 /**
- * Starts the server expecting it to stop before listening.
+ * Starts the server expecting it to stop before listening; killed after the deadline if it does not.
  * @param env - environment on top of the test's
  * @returns its exit code and output
  */
 export async function failedStart(env: Record<string, string | undefined>): Promise<ExitedProcess> {
-  const child = spawnMain(env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), START_DEADLINE_MS);
-  const code = await exitCode(child);
+  const spawned = spawnServer(env);
+  // 'close', not 'exit': the output is complete once the pipes are closed.
+  const closed = new Promise<number | null>((resolve) => spawned.child.once('close', (code) => resolve(code)));
+  const timer = setTimeout(() => spawned.child.kill('SIGKILL'), START_DEADLINE_MS);
+  const code = await closed;
   clearTimeout(timer);
-  return { code, stdout, stderr };
+  return { code, stdout: spawned.stdout(), stderr: spawned.stderr() };
 }
 
 /**

@@ -2,17 +2,15 @@
  * `npm run keys -- rotate|list|encryption`: rotates a project's signing key in the store (the retired key stays
  * listed); re-encrypts the stored keys under a new KEY_ENCRYPTION_KEY given with KEY_ENCRYPTION_KEY_PREVIOUS.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT_DIR } from '../../src/paths';
+import { runTsSync } from '../helpers/child-processes';
 
-// Each test starts real server processes: generous on a loaded machine (the waits inside are event-driven).
+// Each test runs real CLI processes: generous on a loaded machine (each run has its own deadline, CLI_DEADLINE_MS).
 jest.setTimeout(300_000);
 
-const TSX = path.join(ROOT_DIR, 'node_modules', '.bin', 'tsx');
 let dataDir: string;
 
 beforeAll(() => {
@@ -31,7 +29,7 @@ function run(script: string, ...args: string[]) {
 
 function runWith(extra: Record<string, string>, script: string, ...args: string[]) {
   const env = { ...process.env, DATA_DIR: dataDir, ADMIN_PASSWORD: 'cli test password', LOG_LEVEL: 'silent', ...extra };
-  return spawnSync(TSX, [path.join(ROOT_DIR, 'src', 'cli', script), ...args], { env, encoding: 'utf8' });
+  return runTsSync(path.join('src', 'cli', script), args, { env });
 }
 
 describe('keys command', () => {

@@ -3,52 +3,35 @@
  * start-up banner, that the bootstrap project and demo seed are served, that SIGTERM lets an in-flight write
  * finish and exits 0, that the data is there after a restart, and that a bad variable stops start-up.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT_DIR } from '../../src/paths';
+import { exitCode, failedStart, killLeftoverServers, startServer as start } from '../helpers/server-process';
 
 // Each test starts real server processes: generous on a loaded machine (the waits inside are event-driven).
 jest.setTimeout(300_000);
 
-const TSX = path.join(ROOT_DIR, 'node_modules', '.bin', 'tsx');
-const MAIN = path.join(ROOT_DIR, 'src', 'main.ts');
-
-interface Started {
-  child: ChildProcessWithoutNullStreams;
-  stdout: () => string;
-  baseUrl: string;
-}
-
-function start(env: Record<string, string>): Promise<Started> {
-  const child = spawn(TSX, [MAIN], { env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env }, stdio: 'pipe' });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+/**
+ * PUTs a resource, sending the body only once the server has the request in hand (`Expect: 100-continue`: the
+ * server answers `100 Continue` after reading the headers), and calls `inFlight` at that moment.
+ */
+function putWhenAccepted(url: string, token: string, body: string, inFlight: () => void): Promise<number> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out} ${err}`)), 180_000);
-    const check = setInterval(() => {
-      const match = /listening on port (\d+)/.exec(out);
-      if (match) {
-        clearInterval(check);
-        clearTimeout(timer);
-        resolve({ child, stdout: () => out, baseUrl: `http://127.0.0.1:${match[1]}` });
-      }
-    }, 50);
-    child.on('exit', (code) => {
-      clearInterval(check);
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}: ${out} ${err}`));
+    const req = http.request(url, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/fhir+json', Authorization: `Bearer ${token}`, Expect: '100-continue', 'Content-Length': Buffer.byteLength(body) },
     });
-  });
-}
-
-function exitCode(child: ChildProcessWithoutNullStreams): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    else child.on('exit', (code) => resolve(code));
+    req.on('continue', () => {
+      inFlight();
+      req.end(body);
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.flushHeaders();
   });
 }
 
@@ -56,6 +39,7 @@ let dataDir: string;
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), 'fhir-main-'));
 });
+afterEach(killLeftoverServers);
 afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
@@ -82,37 +66,32 @@ describe('the server process', () => {
       body: 'grant_type=client_credentials',
     });
     expect(tokenResponse.status).toBe(200);
-    const auth = { Authorization: `Bearer ${((await tokenResponse.json()) as { access_token: string }).access_token}` };
+    const accessToken = ((await tokenResponse.json()) as { access_token: string }).access_token;
+    const auth = { Authorization: `Bearer ${accessToken}` };
     const ada = await fetch(`${base}/Patient/patient-ada`, { headers: auth });
     expect(ada.status).toBe(200);
     expect(((await ada.json()) as { name: Array<{ family: string }> }).name[0]?.family).toBe('Lovelace');
     expect(fhirBase).toContain('localhost');
 
     // A write in flight when SIGTERM arrives still completes and is durable.
-    const write = fetch(`${base}/Patient/during-shutdown`, {
-      method: 'PUT',
-      headers: { 'Content-Type': 'application/fhir+json', ...auth },
-      body: JSON.stringify({ resourceType: 'Patient', id: 'during-shutdown' }),
-    });
-    await new Promise((r) => setTimeout(r, 20));
-    first.child.kill('SIGTERM');
-    expect((await write).status).toBe(201);
-    expect(await exitCode(first.child)).toBe(0);
+    const exited = exitCode(first.child);
+    const written = await putWhenAccepted(`${base}/Patient/during-shutdown`, accessToken, JSON.stringify({ resourceType: 'Patient', id: 'during-shutdown' }), () =>
+      first.child.kill('SIGTERM'),
+    );
+    expect(written).toBe(201);
+    expect(await exited).toBe(0);
 
     const second = await start({ DATA_DIR: dataDir });
     expect(second.stdout()).not.toMatch(/password: [\w-]{43}/);
     // Keys and grants live in the store: the token still works after a restart.
     const after = await fetch(`${second.baseUrl}/w/default/default/api/v1/fhir/r4/Patient/during-shutdown`, { headers: auth });
     expect(after.status).toBe(200);
-    second.child.kill('SIGTERM');
-    expect(await exitCode(second.child)).toBe(0);
+    expect(await second.stop()).toBe(0);
   });
 
   it('stops with a message naming a bad variable', async () => {
-    const child = spawn(TSX, [MAIN], { env: { ...process.env, PORT: 'not-a-port', DATA_DIR: dataDir }, stdio: 'pipe' });
-    let err = '';
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    expect(await exitCode(child)).toBe(1);
-    expect(err).toContain('Configuration error: PORT: expected an integer, got "not-a-port"');
+    const failed = await failedStart({ PORT: 'not-a-port', DATA_DIR: dataDir });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('Configuration error: PORT: expected an integer, got "not-a-port"');
   });
 });

@@ -1,15 +1,13 @@
 /** `npm run seed -- <name>`: loads a bundle with visible progress, idempotently, and fails clearly. */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT_DIR } from '../../src/paths';
+import { runTsSync } from '../helpers/child-processes';
 
-// Each test starts real server processes: generous on a loaded machine (the waits inside are event-driven).
+// Each test runs real CLI processes: generous on a loaded machine (each run has its own deadline, CLI_DEADLINE_MS).
 jest.setTimeout(300_000);
 
-const TSX = path.join(ROOT_DIR, 'node_modules', '.bin', 'tsx');
-const CLI = path.join(ROOT_DIR, 'src', 'cli', 'seed.ts');
+const CLI = path.join('src', 'cli', 'seed.ts');
 let dataDir: string;
 
 beforeAll(() => {
@@ -20,7 +18,7 @@ afterAll(() => {
 });
 
 function seed(...args: string[]) {
-  return spawnSync(TSX, [CLI, ...args], { env: { ...process.env, DATA_DIR: dataDir, ADMIN_PASSWORD: 'cli test password' }, encoding: 'utf8' });
+  return runTsSync(CLI, args, { env: { ...process.env, DATA_DIR: dataDir, ADMIN_PASSWORD: 'cli test password' } });
 }
 
 describe('seed command', () => {

@@ -4,15 +4,13 @@
  * SIGKILLs it after a few hundred acknowledgements, reopens the store in-process and checks each one. Several
  * rounds run on the same directory, so each round also replays what the previous rounds left.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openEmbeddedStorage } from '../../../src/storage/embedded';
-import { ROOT_DIR } from '../../../src/paths';
+import { spawnTs } from '../../helpers/child-processes';
 
-const TSX = path.join(ROOT_DIR, 'node_modules', '.bin', 'tsx');
-const WRITER = path.join(ROOT_DIR, 'test', 'storage', 'embedded', 'fixtures', 'crash-writer.ts');
+const WRITER = path.join('test', 'storage', 'embedded', 'fixtures', 'crash-writer.ts');
 const ROUNDS = 3;
 
 interface Acks {
@@ -25,17 +23,17 @@ interface Acks {
 
 /** Runs the writer until `threshold` acknowledgements were printed, then SIGKILLs it. */
 async function runAndKill(dataDir: string, tag: string, threshold: number): Promise<Acks> {
-  const child = spawn(TSX, [WRITER, dataDir, tag], { cwd: ROOT_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnTs(WRITER, [dataDir, tag], { stdio: ['ignore', 'pipe', 'pipe'] });
   const acks: Acks = { resources: [], records: [], counterVersion: 0 };
   let writerPid: number | undefined;
   let count = 0;
   let killed = false;
   let stderr = '';
   let pending = '';
-  child.stderr.on('data', (chunk: Buffer) => {
+  child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  child.stdout.on('data', (chunk: Buffer) => {
+  child.stdout?.on('data', (chunk: Buffer) => {
     pending += chunk.toString();
     let nl: number;
     while ((nl = pending.indexOf('\n')) >= 0) {
