@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
 # Multi-stage image for the FHIR server: build with dev dependencies, run with production ones only.
+# Node 22 (maintenance LTS until April 2027); the code also runs on Node 20.19+ (package.json `engines`).
+ARG NODE_IMAGE=node:22-bookworm-slim
 
 # ---- build ------------------------------------------------------------------------------------------------------
-FROM node:20-bookworm-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 
 # Dependencies first so this layer is reused while only sources change. --ignore-scripts skips `prepare` (the build,
@@ -16,9 +18,10 @@ RUN npm run build \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- runtime ----------------------------------------------------------------------------------------------------
-FROM node:20-bookworm-slim AS runtime
+FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app
 ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
     PORT=3000 \
     DATA_DIR=/data
 
@@ -35,8 +38,9 @@ VOLUME /data
 USER node
 
 EXPOSE 3000
-# slim images have no curl: probe with Node's built-in fetch.
+# Readiness, not mere liveness: /readyz answers 503 while the store does not (MongoDB gone, journal refusing
+# writes). slim images have no curl: probe with Node's built-in fetch.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 CMD ["node", "dist/main.js"]

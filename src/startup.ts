@@ -46,7 +46,8 @@ export function checkDataDir(dataDir: string): void {
   } catch (err) {
     const errno = errnoOf(err);
     if (!errno) throw err;
-    throw new StartupError(`${ENV.dataDir} ${dataDir} is not a writable directory (${errno.code}${errno.path && errno.path !== dataDir ? ` on ${errno.path}` : ''})`);
+    const where = errno.path !== undefined && errno.path !== dataDir && errno.path !== probe ? ` on ${errno.path}` : '';
+    throw new StartupError(`${ENV.dataDir} ${dataDir} is not a writable directory (${errno.code}${where})`);
   }
 }
 
