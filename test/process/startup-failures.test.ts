@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { failedStart, killLeftoverServers, startServer } from '../helpers/server-process';
+import { exitCode, failedStart, killLeftoverServers, spawnServer, startServer, waitForOutput } from '../helpers/server-process';
 
 // Each test starts real server processes: generous on a loaded machine (the waits inside are event-driven).
 jest.setTimeout(300_000);
@@ -104,6 +104,19 @@ describe('start-up failures', () => {
     expect(failureLines(failed.stderr)).toEqual([`Start-up failed: MongoDB at 127.0.0.1:${port} (MONGODB_URI) did not answer within 4500 ms (MONGODB_CONNECT_TIMEOUT_MS)`]);
     expect(failed.stderr + failed.stdout).not.toContain('s3cret-password');
     expect(failed.stdout).not.toContain('listening');
+  });
+});
+
+describe('signals during start-up', () => {
+  it('SIGTERM while waiting for MongoDB ends the process at once with 143', async () => {
+    const port = await closedPort();
+    // A wait far longer than the test: only the signal can end it with 143 (giving up would exit with 1).
+    const spawned = spawnServer({ MONGODB_URI: `mongodb://127.0.0.1:${port}/fhir?replicaSet=rs0`, MONGODB_CONNECT_TIMEOUT_MS: '600000' });
+    await waitForOutput(spawned, /^Waiting for MongoDB/m, 'stderr');
+    const exited = exitCode(spawned.child);
+    spawned.child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    expect(spawned.stdout()).not.toContain('listening');
   });
 });
 
