@@ -122,13 +122,14 @@ async function main(): Promise<void> {
   loadedConfig = config;
   const startupSignals = exitOnSignalsDuringStartup();
   const logger = createLogger(config.logLevel);
-  // Load the generated validator now rather than on the first write.
-  preloadResourceValidator();
   const storage = await openConfiguredStorage(config, logger, (line) => process.stderr.write(`${line}\n`));
   let server: Server;
   let boot: BootstrapResult;
   let atRest: KeysAtRest;
   try {
+    // Load the generated validator now rather than on the first write (after the store: a store that cannot be
+    // opened should not wait for this).
+    preloadResourceValidator();
     atRest = await prepareKeysAtRest(config, storage, logger);
     const projects = new ProjectRegistry(storage.records);
     boot = await bootstrap(config, storage, projects);

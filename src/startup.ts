@@ -26,8 +26,9 @@ export const PROGRESS_INTERVAL_MS = 2000;
 
 const FILE_SYSTEM_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST', 'ENOENT', 'ENOSPC', 'EISDIR', 'ELOOP', 'ENAMETOOLONG']);
 
+/** A system error (by shape: errors of Node's own modules can come from another realm, e.g. under jest). */
 function errnoOf(err: unknown): NodeJS.ErrnoException | undefined {
-  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' ? (err as NodeJS.ErrnoException) : undefined;
+  return typeof err === 'object' && err !== null && typeof (err as NodeJS.ErrnoException).code === 'string' ? (err as NodeJS.ErrnoException) : undefined;
 }
 
 /**
@@ -146,7 +147,8 @@ export function startupFailureLine(err: unknown, config?: Config): string {
   } else {
     const errno = errnoOf(err);
     const inDataDir = config && !config.mongodbUri && errno?.path !== undefined && FILE_SYSTEM_CODES.has(errno.code ?? '');
-    message = inDataDir ? `${ENV.dataDir} ${config.dataDir}: ${errno?.code} on ${errno?.path}` : err instanceof Error ? err.message : String(err);
+    const text = typeof err === 'object' && err !== null && typeof (err as Error).message === 'string' ? (err as Error).message : String(err);
+    message = inDataDir ? `${ENV.dataDir} ${config.dataDir}: ${errno?.code} on ${errno?.path}` : text;
   }
   return `Start-up failed: ${message.replace(/\s*\n\s*/g, ' ')}`;
 }
