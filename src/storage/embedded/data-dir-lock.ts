@@ -27,21 +27,29 @@ export class DataDirLockedError extends Error {
   }
 }
 
-/** Removes the LOCK files this process still holds when it exits (synchronously: `exit` allows nothing else). */
-let exitListener = false;
-function releaseHeldOnExit(): void {
-  if (exitListener) return;
-  exitListener = true;
-  process.on('exit', () => {
-    for (const dir of HELD) {
-      const lockFile = path.join(dir, 'LOCK');
-      try {
-        if (ownerOf(lockFile) === process.pid) fs.rmSync(lockFile, { force: true });
-      } catch {
-        // Exiting: nothing more can be done about a file that cannot be read or removed.
+/**
+ * The LOCK files this process holds, removed by one `exit` listener (synchronously: `exit` allows nothing else).
+ * Kept on the process, not the module, so a module loaded more than once (test runners) adds no second listener.
+ */
+const ON_EXIT = Symbol.for('fhir-server.data-dir-locks');
+function locksReleasedOnExit(): Set<string> {
+  const holder = process as unknown as Record<symbol, Set<string> | undefined>;
+  let files = holder[ON_EXIT];
+  if (!files) {
+    const held = new Set<string>();
+    files = held;
+    holder[ON_EXIT] = held;
+    process.on('exit', () => {
+      for (const lockFile of held) {
+        try {
+          if (ownerOf(lockFile) === process.pid) fs.rmSync(lockFile, { force: true });
+        } catch {
+          // Exiting: nothing more can be done about a file that cannot be read or removed.
+        }
       }
-    }
-  });
+    });
+  }
+  return files;
 }
 
 function isAlive(pid: number): boolean {
@@ -82,9 +90,11 @@ export function acquireDataDirLock(dataDir: string): () => void {
         fs.closeSync(fd);
       }
       HELD.add(dir);
-      releaseHeldOnExit();
+      const releasedOnExit = locksReleasedOnExit();
+      releasedOnExit.add(lockFile);
       return () => {
         HELD.delete(dir);
+        releasedOnExit.delete(lockFile);
         fs.rmSync(lockFile, { force: true });
       };
     } catch (err) {
