@@ -9,6 +9,12 @@
  * - the holders of unique keys among non-deleted documents, per project.
  * Candidate sets come from {@link analyzeFilter}; {@link compileFilterPredicate} (mingo's answer, computed natively
  * for the common shapes) makes the final decision on each candidate.
+ *
+ * Memory: with a {@link DocumentSource} (the store's journal), a document is not kept in memory once indexed: the
+ * collection holds its head (the top-level fields other than `resource`, `index` and `sort`) and the slot of its
+ * journal position, and loads the document back when a search or read needs it (a `pread` and a `JSON.parse`),
+ * with a small LRU of recently loaded documents. A filter on head fields only is tested on the head; exact
+ * element-index answers are not tested at all. Without a source (unit tests), documents stay in memory.
  */
 import { TimeSlice } from '../../time-slice';
 import type { Filter, FindOptions, ResourceDocument } from '../ports';
@@ -27,6 +33,63 @@ interface Candidates {
   ids: Iterable<string>;
   /** Set when the candidates are exactly one index set (which can then be read in `_id` order). */
   set?: IdSet;
+  /** True when the candidates are exactly the matches (element indexes, no residual condition). */
+  exact?: boolean;
+}
+
+/** The top-level fields of a stored document other than `resource`, `index` and `sort`. */
+export type DocumentHead = Omit<ResourceDocument, 'resource' | 'index' | 'sort'>;
+
+/** Loads a document back from where it is stored durably (the journal), by the slot it was put with. */
+export interface DocumentSource {
+  /**
+   * @param slot - the slot given to {@link ResourceCollection.put}
+   * @param id - the document `_id`, checked against what was read
+   * @returns a new object, owned by the caller
+   */
+  load(slot: number, id: string): ResourceDocument;
+}
+
+interface Entry {
+  head: DocumentHead;
+  /** The whole document when the collection has no source; undefined otherwise. */
+  doc?: ResourceDocument;
+  /** Where the source finds the document. */
+  slot: number;
+  /** The inverted-index sets holding it (references, not copies of their keys). */
+  postings: IdSet[];
+  elements?: ElementEntries;
+}
+
+/** Default number of loaded documents kept (parsed) for repeated reads. */
+export const DEFAULT_DOCUMENT_CACHE_SIZE = 1024;
+
+const HEAD_FIELDS: ReadonlySet<string> = new Set(['_id', 'project', 'type', 'id', 'versionId', 'lastUpdated', 'deleted', 'method', 'uniqueKeys']);
+
+function headOf(doc: ResourceDocument): DocumentHead {
+  const head: DocumentHead = {
+    _id: doc._id,
+    project: doc.project,
+    type: doc.type,
+    id: doc.id,
+    versionId: doc.versionId,
+    lastUpdated: doc.lastUpdated,
+    deleted: doc.deleted,
+    method: doc.method,
+  };
+  if (doc.uniqueKeys !== undefined) head.uniqueKeys = doc.uniqueKeys;
+  return head;
+}
+
+/** Whether a filter only names top-level head fields (so a head answers it as the whole document would). */
+function onlyHeadFields(filter: unknown): boolean {
+  if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) return false;
+  for (const [key, value] of Object.entries(filter)) {
+    if (key === '$and' || key === '$or' || key === '$nor') {
+      if (!Array.isArray(value) || !value.every(onlyHeadFields)) return false;
+    } else if (!HEAD_FIELDS.has(key)) return false;
+  }
+  return true;
 }
 
 /** The direction of a sort on `_id` alone, or undefined for any other sort. */
@@ -107,8 +170,10 @@ function* concat(sets: Iterable<Iterable<string>>): Iterable<string> {
 
 /** The current document of every resource, with the indexes that narrow searches. */
 export class ResourceCollection {
-  /** `_id` → the document and the inverted-index sets holding it (references, not copies of their keys) */
-  private readonly docs = new Map<string, { doc: ResourceDocument; postings: IdSet[]; elements?: ElementEntries }>();
+  /** `_id` → the document's head, its slot and the index entries holding it */
+  private readonly docs = new Map<string, Entry>();
+  /** Recently loaded documents, least recently used first. */
+  private readonly cache = new Map<string, ResourceDocument>();
   private readonly elements = new ElementIndexes();
   /** project → type → ids */
   private readonly partitions = new Map<string, Map<string, IdSet>>();
@@ -123,18 +188,76 @@ export class ResourceCollection {
    */
   private latestUpdate: string | null = '';
 
+  /**
+   * @param source - where documents are loaded back from; without it, they stay in memory
+   * @param cacheSize - how many loaded documents to keep for repeated reads
+   */
+  constructor(
+    private readonly source?: DocumentSource,
+    private readonly cacheSize = DEFAULT_DOCUMENT_CACHE_SIZE,
+  ) {}
+
   /** Number of current documents (including deletion markers). */
   get size(): number {
     return this.docs.size;
   }
 
   /**
-   * The stored current document (shared, never to be mutated), or undefined.
+   * The head of the current document (shared, never to be mutated), or undefined.
    *
    * @param id - the document `_id` (`project/type/id`)
    */
-  get(id: string): ResourceDocument | undefined {
-    return this.docs.get(id)?.doc;
+  get(id: string): DocumentHead | undefined {
+    return this.docs.get(id)?.head;
+  }
+
+  /**
+   * The whole current document (shared, never to be mutated: clone it or freeze it), or undefined.
+   *
+   * @param id - the document `_id` (`project/type/id`)
+   */
+  document(id: string): ResourceDocument | undefined {
+    const entry = this.docs.get(id);
+    return entry && this.load(entry);
+  }
+
+  /** The slot a current document was put with. */
+  slotOf(id: string): number | undefined {
+    return this.docs.get(id)?.slot;
+  }
+
+  /** The whole document of an entry: kept, cached or loaded (and cached). */
+  private load(entry: Entry): ResourceDocument {
+    if (entry.doc) return entry.doc;
+    const id = entry.head._id;
+    const cached = this.cache.get(id);
+    if (cached !== undefined && cached.versionId === entry.head.versionId) {
+      this.cache.delete(id);
+      this.cache.set(id, cached);
+      return cached;
+    }
+    const doc = (this.source as DocumentSource).load(entry.slot, id);
+    if (doc._id !== id || doc.versionId !== entry.head.versionId) {
+      throw new Error(`stored document ${id} (version ${entry.head.versionId}) was not found where it was written`);
+    }
+    this.remember(doc);
+    return doc;
+  }
+
+  private remember(doc: ResourceDocument): void {
+    if (this.cacheSize <= 0) return;
+    this.cache.delete(doc._id);
+    this.cache.set(doc._id, doc);
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value as string;
+      this.cache.delete(oldest);
+    }
+  }
+
+  /** Tests a filter on an entry: on its head when the filter names head fields only, else on the document. */
+  private matches(query: FilterPredicate, headOnly: boolean, entry: Entry): boolean {
+    const target = headOnly || entry.doc ? (entry.doc ?? entry.head) : this.load(entry);
+    return query.test(target as unknown as Record<string, unknown>);
   }
 
   /**
@@ -152,14 +275,20 @@ export class ResourceCollection {
    *
    * @param doc - the new current document (owned by the collection from now on)
    */
-  put(doc: ResourceDocument): void {
+  put(doc: ResourceDocument, slot = -1): void {
     const previous = this.docs.get(doc._id);
     if (previous) {
-      this.unindex(previous.doc, previous.postings);
-      this.elements.remove(previous.doc._id, previous.elements);
+      this.unindex(previous.head, previous.postings);
+      this.elements.remove(previous.head._id, previous.elements);
     }
     const postings = indexKeysOf(doc, this.indexed).map((key) => addToSetMap(this.inverted, key, doc._id));
-    this.docs.set(doc._id, { doc, postings, elements: this.elements.add(doc) });
+    const kept = this.source === undefined || slot < 0;
+    const entry: Entry = { head: headOf(doc), slot, postings };
+    if (kept) entry.doc = doc;
+    const elements = this.elements.add(doc);
+    if (elements !== undefined) entry.elements = elements;
+    this.docs.set(doc._id, entry);
+    if (!kept && this.cache.has(doc._id)) this.remember(doc);
     let types = this.partitions.get(doc.project);
     if (!types) {
       types = new Map();
@@ -185,7 +314,7 @@ export class ResourceCollection {
     return plan.updatedSince.some(({ value, inclusive }) => (inclusive ? value > latest : value >= latest));
   }
 
-  private unindex(doc: ResourceDocument, postings: readonly IdSet[]): void {
+  private unindex(doc: DocumentHead, postings: readonly IdSet[]): void {
     const types = this.partitions.get(doc.project);
     if (types) {
       removeFromSetMap(types, doc.type, doc._id);
@@ -201,9 +330,14 @@ export class ResourceCollection {
     }
   }
 
-  /** Every current document, in no particular order (shared objects). */
+  /** Every current document, in no particular order (shared objects; loaded one by one). */
   *values(): IterableIterator<ResourceDocument> {
-    for (const entry of this.docs.values()) yield entry.doc;
+    for (const entry of this.docs.values()) yield this.load(entry);
+  }
+
+  /** Every current document's head, in no particular order (shared objects). */
+  *heads(): IterableIterator<DocumentHead> {
+    for (const entry of this.docs.values()) yield entry.head;
   }
 
   /**
@@ -216,46 +350,79 @@ export class ResourceCollection {
    */
   async find(filter: Filter, options: FindOptions = {}): Promise<ResourceDocument[]> {
     const query = compileFilterPredicate(filter);
+    const headOnly = onlyHeadFields(filter);
     const skip = options.skip ?? 0;
     const limit = options.limit;
     const candidates = this.candidateSet(filter);
     const idDirection = idOnlyDirection(options);
     if (idDirection !== undefined && candidates.set) {
-      return this.findInIdOrder(query, candidates.set.inIdOrder(), idDirection, skip, limit);
+      return this.findInIdOrder(query, headOnly, candidates, idDirection, skip, limit);
     }
-    const sorted = options.sort !== undefined && options.sort.length > 0;
-    const matched: ResourceDocument[] = [];
+    const sort = options.sort ?? [];
+    const sorted = sort.length > 0;
+    const sortOnHead = sort.every(([path]) => HEAD_FIELDS.has(path));
+    const matched: Array<ResourceDocument | DocumentHead> = [];
     const slice = new TimeSlice();
     let tested = 0;
     for (const id of candidates.ids) {
       if (++tested % YIELD_EVERY === 0) await slice.breathe();
-      const doc = this.docs.get(id)?.doc;
-      if (doc === undefined || !query.test(doc as unknown as Record<string, unknown>)) continue;
-      matched.push(doc);
+      const entry = this.docs.get(id);
+      if (entry === undefined || (!candidates.exact && !this.matches(query, headOnly, entry))) continue;
+      matched.push(sortOnHead || !sorted ? (entry.doc ?? entry.head) : this.load(entry));
       if (!sorted && limit !== undefined && matched.length >= skip + limit) break;
     }
-    if (sorted && limit !== undefined) return (await selectSorted(matched, options.sort ?? [], skip + limit, slice)).slice(skip);
-    const ordered = sorted ? sortDocuments(matched, options.sort ?? []) : matched;
-    return ordered.slice(skip, limit === undefined ? undefined : skip + limit);
+    let page: Array<ResourceDocument | DocumentHead>;
+    if (sorted && limit !== undefined) page = (await selectSorted(matched, sort, skip + limit, slice)).slice(skip);
+    else page = (sorted ? sortDocuments(matched, sort) : matched).slice(skip, limit === undefined ? undefined : skip + limit);
+    return this.documents(page, this.source !== undefined && (!sorted || sortOnHead), slice);
   }
+
+  /**
+   * The whole documents of a page.
+   *
+   * @param page - heads (loaded now) or documents (returned as they are)
+   * @param heads - whether the page holds heads
+   */
+  private async documents(page: ReadonlyArray<ResourceDocument | DocumentHead>, heads: boolean, slice: TimeSlice): Promise<ResourceDocument[]> {
+    if (!heads) return page as ResourceDocument[];
+    const out: ResourceDocument[] = new Array<ResourceDocument>(page.length);
+    for (let i = 0; i < page.length; i++) {
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await slice.breathe();
+      const head = page[i] as DocumentHead;
+      const entry = this.docs.get(head._id);
+      if (entry !== undefined && (entry.head === head || entry.doc === head)) out[i] = this.load(entry);
+      else {
+        // Replaced while the search let the event loop turn: the version the search matched is still returned.
+        const former = this.formerVersion?.(head._id, head.versionId);
+        if (former === undefined) throw new Error(`stored document ${head._id} version ${head.versionId} is gone`);
+        out[i] = former;
+      }
+    }
+    return out;
+  }
+
+  /** Loads a former version by current `_id` and versionId (set by the store: the history knows where they lie). */
+  formerVersion: ((id: string, versionId: number) => ResourceDocument | undefined) | undefined;
 
   private async findInIdOrder(
     query: FilterPredicate,
-    ids: readonly string[],
+    headOnly: boolean,
+    candidates: Candidates,
     direction: 1 | -1,
     skip: number,
     limit: number | undefined,
   ): Promise<ResourceDocument[]> {
+    const ids = (candidates.set as IdSet).inIdOrder();
     const wanted = limit === undefined ? Infinity : skip + limit;
-    const matched: ResourceDocument[] = [];
+    const matched: DocumentHead[] = [];
     const slice = new TimeSlice();
     const n = ids.length;
     for (let i = 0; i < n && matched.length < wanted; i++) {
       if (i > 0 && i % YIELD_EVERY === 0) await slice.breathe();
-      const doc = this.docs.get(ids[direction === 1 ? i : n - 1 - i] as string)?.doc;
-      if (doc !== undefined && query.test(doc as unknown as Record<string, unknown>)) matched.push(doc);
+      const entry = this.docs.get(ids[direction === 1 ? i : n - 1 - i] as string);
+      if (entry !== undefined && (candidates.exact || this.matches(query, headOnly, entry))) matched.push(entry.doc ?? entry.head);
     }
-    return matched.slice(skip);
+    return this.documents(matched.slice(skip), this.source !== undefined, slice);
   }
 
   /**
@@ -271,13 +438,16 @@ export class ResourceCollection {
       if (exact) return exact.size;
     }
     const query = compileFilterPredicate(filter);
+    const headOnly = onlyHeadFields(filter);
+    const candidates = this.candidateSet(filter);
+    if (candidates.exact) return candidates.size;
     let n = 0;
     let tested = 0;
     const slice = new TimeSlice();
-    for (const id of this.candidates(filter)) {
+    for (const id of candidates.ids) {
       if (++tested % YIELD_EVERY === 0) await slice.breathe();
-      const doc = this.docs.get(id)?.doc;
-      if (doc !== undefined && query.test(doc as unknown as Record<string, unknown>)) n++;
+      const entry = this.docs.get(id);
+      if (entry !== undefined && this.matches(query, headOnly, entry)) n++;
     }
     return n;
   }
@@ -295,8 +465,9 @@ export class ResourceCollection {
   private candidateSet(filter: Filter): Candidates {
     const narrowed = this.narrow(analyzeFilter(filter));
     if (narrowed?.size === 0) return narrowed;
-    const exact = this.elementCandidates(elementCoverage(filter));
-    if (exact && (!narrowed || exact.size <= narrowed.size)) return exact;
+    const coverage = elementCoverage(filter);
+    const exact = this.elementCandidates(coverage);
+    if (exact && (!narrowed || exact.size <= narrowed.size)) return coverage.residual ? exact : { ...exact, exact: true };
     return narrowed ?? { size: this.docs.size, ids: this.docs.keys() };
   }
 
@@ -326,10 +497,17 @@ export class ResourceCollection {
     return { size, ids: concat(perType) };
   }
 
-  private *partitionEntries(project: string, type: string): Iterable<{ doc: ResourceDocument; elements?: ElementEntries }> {
+  private *partitionEntries(project: string, type: string): Iterable<{ doc: ResourceDocument; record(entries: ElementEntries[number]): void }> {
     for (const id of this.partitions.get(project)?.get(type) ?? []) {
       const entry = this.docs.get(id);
-      if (entry) yield entry;
+      if (!entry) continue;
+      const doc = entry.doc ?? (this.source as DocumentSource).load(entry.slot, id);
+      yield {
+        doc,
+        record(elements) {
+          (entry.elements ??= []).push(elements);
+        },
+      };
     }
   }
 
@@ -356,11 +534,11 @@ export class ResourceCollection {
     const parts = path.split('.');
     for (let i = 1; i < parts.length; i++) single.prefixes.add(parts.slice(0, i).join('.'));
     for (const entry of this.docs.values()) {
-      const index = entry.doc.index;
+      const index = (entry.doc ?? (this.source as DocumentSource).load(entry.slot, entry.head._id)).index;
       if (!index || typeof index !== 'object') continue;
       const keys = new Set<string>();
       collectIndexKeys(index, 'index', single, keys);
-      for (const key of keys) entry.postings.push(addToSetMap(this.inverted, key, entry.doc._id));
+      for (const key of keys) entry.postings.push(addToSetMap(this.inverted, key, entry.head._id));
     }
     this.indexed.paths.add(path);
     for (const prefix of single.prefixes) this.indexed.prefixes.add(prefix);

@@ -260,7 +260,7 @@ export class ElementIndexes {
     project: string,
     type: string,
     element: ElementEquality,
-    partition: () => Iterable<{ doc: ResourceDocument; elements?: ElementEntries }>,
+    partition: () => Iterable<{ doc: ResourceDocument; record(entries: ElementEntries[number]): void }>,
   ): ElementIndex | undefined {
     const partitionKey = `${project}${SEP}${type}`;
     const fields = element.fields.map(([name]) => name);
@@ -276,10 +276,7 @@ export class ElementIndexes {
       }
       indexes.set(definition, index);
       this.count++;
-      for (const entry of partition()) {
-        entry.elements ??= [];
-        entry.elements.push(this.addTo(index, entry.doc));
-      }
+      for (const entry of partition()) entry.record(this.addTo(index, entry.doc));
     }
     return index.irregular === 0 ? index : undefined;
   }

@@ -150,7 +150,12 @@ export class HistoryIndex {
 
   /** Where a version lies in the journal. */
   span(row: HistoryRow): VersionSpan {
-    return { offset: this.positions.offsets[row.slot] as number, length: this.positions.lengths[row.slot] as number };
+    return this.spanOf(row.slot);
+  }
+
+  /** Where the version of a slot lies in the journal. */
+  spanOf(slot: number): VersionSpan {
+    return { offset: this.positions.offsets[slot] as number, length: this.positions.lengths[slot] as number };
   }
 
   /** A compaction starts: forget the offsets of one that did not complete. */

@@ -12,8 +12,10 @@ import { Journal } from './journal';
 import type { JournalEntry, PlacedLine } from './journal';
 import type { JournalFileSystem } from './journal-file';
 import { EmbeddedRecordStore, RecordTable } from './record-store';
-import { EmbeddedResourceStore, applyVersions, snapshotResources } from './resource-store';
-import type { VersionHistory } from './resource-store';
+import { EmbeddedResourceStore, applyVersions, loadVersion, snapshotResources } from './resource-store';
+import type { StoredVersion, VersionHistory } from './resource-store';
+import type { ResourceDocument } from '../ports';
+import { currentDocumentId } from '../store-rules';
 
 export { DataDirLockedError } from './data-dir-lock';
 export { CompactionSkippedError, JournalClosedError, JournalCorruptionError, JournalWriteError } from './journal';
@@ -33,6 +35,8 @@ export interface EmbeddedStorageOptions {
   journalFileSystem?: JournalFileSystem;
   /** Automatic compaction waits until the journal grew by at least this many bytes (default 64 MiB). */
   compactionMinBytes?: number;
+  /** How many current documents are kept parsed after a read, for repeated reads (default 1,024). */
+  documentCacheSize?: number;
 }
 
 /**
@@ -50,10 +54,23 @@ export interface EmbeddedStorageOptions {
  */
 export async function openEmbeddedStorage(options: EmbeddedStorageOptions): Promise<Storage> {
   const logger = options.logger ?? SILENT_LOGGER;
-  const collection = new ResourceCollection();
   const history: VersionHistory = new HistoryIndex();
+  // Current documents are read back from the journal (set once it is open; nothing is loaded during replay).
+  let journal: Journal | undefined;
+  const readVersion = (slot: number, id: string): ResourceDocument => {
+    const { offset, length } = history.spanOf(slot);
+    if (!journal) throw new Error(`stored document ${id} read before the journal was open`);
+    const version = JSON.parse(journal.read(offset, length).toString('utf8')) as StoredVersion;
+    if (currentDocumentId(version) !== id) throw new Error(`journal ${journal.file}: byte ${offset} does not hold ${id}`);
+    return { _id: id, ...version };
+  };
+  const collection = new ResourceCollection({ load: readVersion }, options.documentCacheSize);
+  collection.formerVersion = (id, versionId) => {
+    const row = history.get(id, versionId);
+    return row && journal ? { ...loadVersion(history, journal, row), _id: id } : undefined;
+  };
   const records = new RecordTable();
-  const journal = await Journal.open({
+  journal = await Journal.open({
     dataDir: options.dataDir,
     logger,
     fileSystem: options.journalFileSystem,

@@ -58,9 +58,9 @@ export function applyVersions(
   for (let i = 0; i < versions.length; i++) {
     const version = versions[i] as StoredVersion;
     const currentId = currentDocumentId(version);
-    history.add(version, spans[i] as VersionSpan);
+    const slot = history.add(version, spans[i] as VersionSpan);
     const existing = collection.get(currentId);
-    if (!existing || existing.versionId < version.versionId) collection.put({ _id: currentId, ...version });
+    if (!existing || existing.versionId < version.versionId) collection.put({ _id: currentId, ...version }, slot);
   }
 }
 
@@ -123,7 +123,7 @@ export class EmbeddedResourceStore implements ResourceStore {
 
   /** {@inheritDoc ResourceStore.readCurrent} */
   async readCurrent(project: string, type: string, id: string, options: ReadOptions = {}): Promise<ResourceDocument | undefined> {
-    const doc = this.collection.get(currentDocumentId({ project, type, id }));
+    const doc = this.collection.document(currentDocumentId({ project, type, id }));
     if (!doc) return undefined;
     if (options.withIndex) return cloneJson(doc);
     const { index: _index, sort: _sort, ...rest } = doc;
@@ -217,9 +217,8 @@ export class EmbeddedResourceStore implements ResourceStore {
 
   /** A version as a new object: the current document when it is the current version, else from the journal. */
   private load(row: HistoryRow): ResourceDocument {
-    const current = this.collection.get(row.key);
-    if (current?.versionId === row.versionId) {
-      return cloneJson({ ...current, _id: `${row.key}/${row.versionId}` });
+    if (this.collection.get(row.key)?.versionId === row.versionId) {
+      return cloneJson({ ...(this.collection.document(row.key) as ResourceDocument), _id: `${row.key}/${row.versionId}` });
     }
     return loadVersion(this.versions, this.journal, row);
   }
