@@ -19,7 +19,7 @@
 import { TimeSlice } from '../../time-slice';
 import type { Filter, FindOptions, ResourceDocument } from '../ports';
 import { elementCoverage, ElementIndexes } from './element-index';
-import type { ElementCoverage, ElementEntries } from './element-index';
+import type { ElementCoverage, ElementEntries, ElementIndex } from './element-index';
 import { compileFilterPredicate } from './filter-predicate';
 import type { FilterPredicate } from './filter-predicate';
 import { analyzeFilter, isIndexScalar, scalarKey } from './query-plan';
@@ -48,6 +48,13 @@ export interface DocumentSource {
    * @returns a new object, owned by the caller
    */
   load(slot: number, id: string): ResourceDocument;
+}
+
+/** A collection's state at one instant (see {@link ResourceCollection.captureState}). */
+export interface CollectionCapture {
+  paths: string[];
+  definitions: Array<{ project: string; type: string; path: string; fields: string[]; index: ElementIndex }>;
+  entries: readonly Entry[];
 }
 
 interface Entry {
@@ -526,6 +533,88 @@ export class ResourceCollection {
     let best: Candidates | undefined;
     for (const source of sources) if (!best || source.size < best.size) best = source;
     return best;
+  }
+
+  /**
+   * The state at this instant, for a snapshot: the indexed paths, the element index definitions and every
+   * current entry. Entries are replaced on writes, never changed (except that a path or definition added later
+   * appends to them: {@link snapshotLines} leaves those out), so the capture stays valid while writes continue.
+   */
+  captureState(): CollectionCapture {
+    return {
+      paths: [...this.indexed.paths],
+      definitions: this.elements.definitions(),
+      entries: [...this.docs.values()],
+    };
+  }
+
+  /**
+   * One snapshot line per captured entry: `[head, postingKeys, elementKeys]`, `elementKeys` being
+   * `[definitionNumber, valueKeys | null]` pairs.
+   */
+  static *snapshotLines(capture: CollectionCapture): Iterable<string> {
+    const paths = new Set(capture.paths);
+    const definitionNumbers = new Map(capture.definitions.map((d, i) => [d.index, i]));
+    for (const entry of capture.entries) {
+      const keys: string[] = [];
+      for (const set of entry.postings) if (paths.has(set.key.slice(0, set.key.indexOf(SEP)))) keys.push(set.key);
+      const elements: Array<[number, string[] | null]> = [];
+      for (const element of entry.elements ?? []) {
+        const n = definitionNumbers.get(element.index);
+        if (n !== undefined) elements.push([n, element.postings ? element.postings.map((p) => p.key) : null]);
+      }
+      yield JSON.stringify([entry.head, keys, elements]);
+    }
+  }
+
+  /**
+   * Restores the indexed paths and element definitions of a snapshot (before its entries).
+   *
+   * @returns the element indexes by definition number
+   */
+  restoreDefinitions(paths: readonly string[], definitions: ReadonlyArray<{ project: string; type: string; path: string; fields: string[] }>): Array<ElementIndex | undefined> {
+    for (const path of paths) {
+      this.indexed.paths.add(path);
+      const parts = path.split('.');
+      for (let i = 1; i < parts.length; i++) this.indexed.prefixes.add(parts.slice(0, i).join('.'));
+    }
+    return definitions.map((d) => this.elements.define(d.project, d.type, d.path, d.fields));
+  }
+
+  /**
+   * Restores one entry of a snapshot (its index keys as they were computed before).
+   *
+   * @param head - the document's head
+   * @param slot - where its source finds it
+   * @param keys - its inverted-index keys
+   * @param elements - its element-index entries
+   * @param indexes - from {@link restoreDefinitions}
+   */
+  restore(head: DocumentHead, slot: number, keys: readonly string[], elements: ReadonlyArray<[number, string[] | null]>, indexes: ReadonlyArray<ElementIndex | undefined>): void {
+    const id = head._id;
+    const previous = this.docs.get(id);
+    if (previous) {
+      this.unindex(previous.head, previous.postings);
+      this.elements.remove(id, previous.elements);
+    }
+    const entry: Entry = { head, slot, postings: keys.map((key) => addToSetMap(this.inverted, key, id)) };
+    const restored: ElementEntries = [];
+    for (const [n, valueKeys] of elements) {
+      const index = indexes[n];
+      if (index) restored.push(ElementIndexes.restoreEntry(index, id, valueKeys));
+    }
+    if (restored.length > 0) entry.elements = restored;
+    this.docs.set(id, entry);
+    let types = this.partitions.get(head.project);
+    if (!types) {
+      types = new Map();
+      this.partitions.set(head.project, types);
+    }
+    addToSetMap(types, head.type, id);
+    this.noteUpdate(head.lastUpdated);
+    if (!head.deleted) {
+      for (const key of head.uniqueKeys ?? []) this.uniqueHolders.set(`${head.project}${SEP}${key}`, id);
+    }
   }
 
   /** Adds an `index.*` path to the inverted index, indexing the stored documents' values under it. */

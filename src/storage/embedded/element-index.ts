@@ -132,7 +132,7 @@ export function elementCoverage(filter: Filter): ElementCoverage {
 }
 
 /** One element index: (project, type, path, fields) → value key → live document ids. */
-class ElementIndex {
+export class ElementIndex {
   readonly postings = new Map<string, IdSet>();
   /** Stored documents the index does not model; while any is stored, the index is not used. */
   irregular = 0;
@@ -279,6 +279,49 @@ export class ElementIndexes {
       for (const entry of partition()) entry.record(this.addTo(index, entry.doc));
     }
     return index.irregular === 0 ? index : undefined;
+  }
+
+  /** Every definition, for a snapshot: the index and what defines it. */
+  definitions(): Array<{ project: string; type: string; path: string; fields: string[]; index: ElementIndex }> {
+    const out: Array<{ project: string; type: string; path: string; fields: string[]; index: ElementIndex }> = [];
+    for (const [partitionKey, indexes] of this.byPartition) {
+      const [project, type] = partitionKey.split(SEP) as [string, string];
+      for (const index of indexes.values()) out.push({ project, type, path: index.path, fields: [...index.fields], index });
+    }
+    return out;
+  }
+
+  /**
+   * Defines an index without filling it (a snapshot is being restored: its documents bring their entries).
+   *
+   * @returns the index, or undefined when no more definitions are allowed
+   */
+  define(project: string, type: string, path: string, fields: string[]): ElementIndex | undefined {
+    const partitionKey = `${project}${SEP}${type}`;
+    const definition = `${path}${SEP}${fields.join(',')}`;
+    let indexes = this.byPartition.get(partitionKey);
+    const existing = indexes?.get(definition);
+    if (existing) return existing;
+    if (this.count >= MAX_DEFINITIONS) return undefined;
+    const index = new ElementIndex(path, fields);
+    if (!indexes) {
+      indexes = new Map();
+      this.byPartition.set(partitionKey, indexes);
+    }
+    indexes.set(definition, index);
+    this.count++;
+    return index;
+  }
+
+  /**
+   * Records a document's restored entry in an index: its value keys, or null when it is irregular there.
+   */
+  static restoreEntry(index: ElementIndex, id: string, keys: readonly string[] | null): ElementEntries[number] {
+    if (keys === null) {
+      index.irregular++;
+      return { index, postings: undefined };
+    }
+    return { index, postings: index.add(id, keys) };
   }
 
   /**

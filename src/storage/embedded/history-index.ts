@@ -116,7 +116,9 @@ export class HistoryIndex {
    * @returns the row's slot
    */
   add(version: { project: string; type: string; id: string; versionId: number; lastUpdated: string }, span: VersionSpan): number {
-    const key = `${version.project}/${version.type}/${version.id}`;
+    const built = `${version.project}/${version.type}/${version.id}`;
+    // One key string per resource, however many versions it has.
+    const key = this.byResource.get(built)?.rows[0]?.key ?? built;
     const slot = this.positions.push(span.offset, span.length);
     const row: HistoryRow = { key, versionId: version.versionId, lastUpdated: version.lastUpdated, slot };
     this.rowCount++;
@@ -211,6 +213,20 @@ export class HistoryIndex {
     if (!ordered) return 0;
     const [start, end] = ordered.window(query.since, query.before);
     return end - start;
+  }
+
+  /**
+   * Every row at this instant, each project's rows in history order (so re-adding them in this order only
+   * appends), with their positions: for a snapshot. Rows never change; positions are copied.
+   */
+  captureState(): { rows: HistoryRow[]; offsets: Float64Array; lengths: Uint32Array } {
+    const rows: HistoryRow[] = [];
+    for (const ordered of this.byProject.values()) for (const row of ordered.rows) rows.push(row);
+    return {
+      rows,
+      offsets: this.positions.offsets.slice(0, this.positions.size),
+      lengths: this.positions.lengths.slice(0, this.positions.size),
+    };
   }
 
   /** Every row grouped by resource, each resource's versions in versionId order (for compaction). */

@@ -7,6 +7,9 @@ import type { Storage } from '../ports';
 import { SILENT_LOGGER } from '../logger';
 import type { StorageLogger } from '../logger';
 import { ResourceCollection } from './collection';
+import type { DocumentHead } from './collection';
+import { parseEntry } from './journal';
+import type { LoadedSnapshot } from './snapshot';
 import { HistoryIndex } from './history-index';
 import { Journal } from './journal';
 import type { JournalEntry, PlacedLine } from './journal';
@@ -37,6 +40,143 @@ export interface EmbeddedStorageOptions {
   compactionMinBytes?: number;
   /** How many current documents are kept parsed after a read, for repeated reads (default 1,024). */
   documentCacheSize?: number;
+  /** A start-up snapshot is written in the background once the journal grew by this many bytes (default 16 MiB). */
+  snapshotMinBytes?: number;
+}
+
+/**
+ * The state as snapshot sections (snapshot.ts): `definitions` (one line: indexed paths and element index
+ * definitions), `documents` (`[head, indexKeys, elementKeys]` per current document), `versions`
+ * (`[documentNumber, versionId, lastUpdated, offset, length]` per history row, in history order) and `records`
+ * (record-put entries of the live records).
+ */
+function captureState(
+  collection: ResourceCollection,
+  history: HistoryIndex,
+  records: RecordTable,
+): { sections: Record<string, number>; lines: Iterable<string> } {
+  const docs = collection.captureState();
+  const versions = history.captureState();
+  const live = [...records.snapshot(Date.now())];
+  function* lines(): Iterable<string> {
+    yield JSON.stringify({
+      paths: docs.paths,
+      elements: docs.definitions.map(({ project, type, path, fields }) => ({ project, type, path, fields })),
+    });
+    yield* ResourceCollection.snapshotLines(docs);
+    const numbers = new Map<string, number>();
+    docs.entries.forEach((entry, i) => numbers.set(entry.head._id, i));
+    for (const row of versions.rows) {
+      const n = numbers.get(row.key);
+      if (n === undefined) throw new Error(`snapshot: version ${row.key}/${row.versionId} has no current document`);
+      yield JSON.stringify([n, row.versionId, row.lastUpdated, versions.offsets[row.slot], versions.lengths[row.slot]]);
+    }
+    for (const entry of live) yield JSON.stringify(entry);
+  }
+  return {
+    sections: { definitions: 1, documents: docs.entries.length, versions: versions.rows.length, records: live.length },
+    lines: lines(),
+  };
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+function checkHead(value: unknown): DocumentHead {
+  const h = value as Record<string, unknown> | null;
+  if (
+    h === null ||
+    typeof h !== 'object' ||
+    Array.isArray(h) ||
+    !isString(h._id) ||
+    !isString(h.project) ||
+    !isString(h.type) ||
+    !isString(h.id) ||
+    !isCount(h.versionId) ||
+    !isString(h.lastUpdated) ||
+    typeof h.deleted !== 'boolean' ||
+    !isString(h.method) ||
+    (h.uniqueKeys !== undefined && !isStringArray(h.uniqueKeys))
+  ) {
+    throw new Error('malformed document line');
+  }
+  const head = h as unknown as DocumentHead;
+  if (currentDocumentId(head) !== head._id) throw new Error(`document line ${head._id} names another resource`);
+  return head;
+}
+
+/**
+ * Reads a snapshot's sections and checks every line; returns the function that applies them (nothing is applied
+ * before every line was read).
+ */
+function restoreState(snapshot: LoadedSnapshot, collection: ResourceCollection, history: HistoryIndex, records: RecordTable): () => void {
+  const { sections } = snapshot.header;
+  const counts = [sections.definitions, sections.documents, sections.versions, sections.records];
+  if (Object.keys(sections).join(',') !== 'definitions,documents,versions,records' || sections.definitions !== 1) {
+    throw new Error('unexpected sections');
+  }
+  const lines = snapshot.lines;
+  let at = 0;
+  const definitions = JSON.parse(lines[at++] as string) as { paths?: unknown; elements?: unknown };
+  if (!isStringArray(definitions.paths) || !Array.isArray(definitions.elements)) throw new Error('malformed definitions line');
+  const elementDefinitions = definitions.elements.map((d: unknown) => {
+    const e = d as Record<string, unknown> | null;
+    if (e === null || typeof e !== 'object' || !isString(e.project) || !isString(e.type) || !isString(e.path) || !isStringArray(e.fields)) {
+      throw new Error('malformed element definition');
+    }
+    return { project: e.project, type: e.type, path: e.path, fields: e.fields };
+  });
+  const docs: Array<{ head: DocumentHead; keys: string[]; elements: Array<[number, string[] | null]>; slot: number }> = [];
+  for (let i = 0; i < (counts[1] as number); i++) {
+    const parsed = JSON.parse(lines[at++] as string) as unknown;
+    if (!Array.isArray(parsed) || parsed.length !== 3 || !isStringArray(parsed[1]) || !Array.isArray(parsed[2])) throw new Error('malformed document line');
+    const elements = parsed[2] as unknown[];
+    for (const e of elements) {
+      if (!Array.isArray(e) || e.length !== 2 || !isCount(e[0]) || e[0] >= elementDefinitions.length || (e[1] !== null && !isStringArray(e[1]))) {
+        throw new Error('malformed element entry');
+      }
+    }
+    docs.push({ head: checkHead(parsed[0]), keys: parsed[1], elements: elements as Array<[number, string[] | null]>, slot: -1 });
+  }
+  const versions: Array<[number, number, string, number, number]> = [];
+  for (let i = 0; i < (counts[2] as number); i++) {
+    const v = JSON.parse(lines[at++] as string) as unknown;
+    if (
+      !Array.isArray(v) ||
+      v.length !== 5 ||
+      !isCount(v[0]) ||
+      v[0] >= docs.length ||
+      !isCount(v[1]) ||
+      !isString(v[2]) ||
+      !isCount(v[3]) ||
+      !isCount(v[4]) ||
+      v[3] + v[4] > snapshot.header.journalBytes
+    ) {
+      throw new Error('malformed version line');
+    }
+    versions.push(v as [number, number, string, number, number]);
+  }
+  const current = new Uint8Array(docs.length);
+  for (const [n, versionId] of versions) if ((docs[n] as (typeof docs)[number]).head.versionId === versionId) current[n] = 1;
+  if (current.includes(0)) throw new Error('a document without its version');
+  const recordEntries: Array<Extract<JournalEntry, { t: 'record-put' }>> = [];
+  for (let i = 0; i < (counts[3] as number); i++) {
+    const entry = parseEntry(lines[at++] as string);
+    if (entry.t !== 'record-put') throw new Error('malformed record line');
+    recordEntries.push(entry);
+  }
+  return () => {
+    const indexes = collection.restoreDefinitions(definitions.paths as string[], elementDefinitions);
+    for (const [n, versionId, lastUpdated, offset, length] of versions) {
+      const doc = docs[n] as (typeof docs)[number];
+      const { project, type, id } = doc.head;
+      const slot = history.add({ project, type, id, versionId, lastUpdated }, { offset, length });
+      if (versionId === doc.head.versionId) doc.slot = slot;
+    }
+    for (const doc of docs) collection.restore(doc.head, doc.slot, doc.keys, doc.elements, indexes);
+    for (const entry of recordEntries) records.apply(entry);
+  };
 }
 
 /**
@@ -88,7 +228,14 @@ export async function openEmbeddedStorage(options: EmbeddedStorageOptions): Prom
       compacted() {
         history.commitPlacements();
       },
+      captureState() {
+        return captureState(collection, history, records);
+      },
+      restoreState(snapshot) {
+        return restoreState(snapshot, collection, history, records);
+      },
     },
+    snapshotMinBytes: options.snapshotMinBytes,
   });
   logger.info({ dataDir: options.dataDir, resources: collection.size, versions: history.size }, 'embedded storage open');
   const sweep = setInterval(() => records.sweep(Date.now()), options.sweepIntervalMs ?? 60_000);

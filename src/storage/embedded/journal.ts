@@ -31,15 +31,29 @@ import type { JournalFileHandle, JournalFileSystem } from './journal-file';
 import { FORMAT, JOURNAL_FILE, replayFile, setAsideDamagedTail } from './journal-replay';
 import type { JournalEntry } from './journal-replay';
 import type { VersionSpan } from './resources-line';
+import {
+  SnapshotAbandonedError,
+  journalFingerprint,
+  readSnapshot,
+  removeSnapshotLeftovers,
+  writeSnapshot,
+  SNAPSHOT_FORMAT,
+} from './snapshot';
+import type { LoadedSnapshot, SnapshotHeader } from './snapshot';
 
 export { JOURNAL_FILE, REJECTED_FILE, JournalCorruptionError, parseEntry } from './journal-replay';
 export type { JournalEntry } from './journal-replay';
 
 const COMPACT_SUFFIX = '.compact-tmp';
+const SNAPSHOT_FILE_NAME = 'snapshot.ndjson';
 /** Room left on the file system beyond the new file's size before a compaction starts. */
 const COMPACTION_HEADROOM_BYTES = 1 << 20;
 /** Default growth (bytes appended since the last compaction) below which no automatic compaction runs. */
 const DEFAULT_COMPACTION_MIN_BYTES = 64 << 20;
+/** Default journal growth after which a new snapshot is written in the background. */
+const DEFAULT_SNAPSHOT_MIN_BYTES = 16 << 20;
+/** Room left on the file system beyond a snapshot's expected size before one is written. */
+const SNAPSHOT_HEADROOM_BYTES = 16 << 20;
 
 /** A snapshot line serialized by its producer, told where it was written. */
 export interface PlacedLine {
@@ -63,6 +77,16 @@ export interface JournalHandlers {
   snapshot(read: JournalReader): Iterable<JournalEntry | PlacedLine>;
   /** The snapshot replaced the journal: the positions reported by `written` are now the valid ones. */
   compacted?(): void;
+  /**
+   * The state at this instant, for a start-up snapshot: called synchronously at a consistent point (every durable
+   * line applied, nothing else); the lines may be produced later, while writes continue.
+   */
+  captureState?(): { sections: Record<string, number>; lines: Iterable<string> };
+  /**
+   * Reads a snapshot's body. Throws when it cannot be used (then nothing was applied and the journal is replayed
+   * in full); otherwise returns the function that applies it.
+   */
+  restoreState?(snapshot: LoadedSnapshot): () => void;
 }
 
 /** A journal write or fdatasync failed: the change was not stored and nothing of it is visible. */
@@ -114,6 +138,8 @@ export interface JournalOptions {
   fileSystem?: JournalFileSystem;
   /** Automatic compaction waits until at least this many bytes were appended since the last one. */
   compactionMinBytes?: number;
+  /** A snapshot is written in the background once the journal grew by this many bytes since the last one. */
+  snapshotMinBytes?: number;
 }
 
 interface Waiter {
@@ -135,8 +161,18 @@ export class Journal {
   private size: number;
   /** File length at which an automatic compaction is next attempted. */
   private compactAt = 0;
-  /** Number of write+fdatasync rounds and of lines they carried (to observe group commit). */
-  readonly stats = { flushes: 0, lines: 0, failedRounds: 0 };
+  /** Number of write+fdatasync rounds and of lines they carried (to observe group commit); snapshots written. */
+  readonly stats = { flushes: 0, lines: 0, failedRounds: 0, snapshots: 0 };
+  /** Lines in the file (line numbers continue from it). */
+  private lineCount = 0;
+  /** Journal length covered by the last snapshot written or loaded (or -1: none). */
+  private snapshotBytes = -1;
+  /** Size of the last snapshot written or loaded. */
+  private snapshotFileBytes = 0;
+  private snapshotting: Promise<boolean> | undefined;
+  private snapshotScheduled = false;
+  /** Incremented by every compaction: a snapshot captured before one no longer matches the file. */
+  private generation = 0;
 
   private constructor(
     readonly file: string,
@@ -150,8 +186,13 @@ export class Journal {
     private readonly logger: StorageLogger,
     private readonly fileSystem: JournalFileSystem,
     private readonly compactionMinBytes: number,
+    private readonly snapshotMinBytes: number,
+    start: { lineCount: number; snapshotBytes: number; snapshotFileBytes: number },
   ) {
     this.size = size;
+    this.lineCount = start.lineCount;
+    this.snapshotBytes = start.snapshotBytes;
+    this.snapshotFileBytes = start.snapshotFileBytes;
     this.planCompaction();
   }
 
@@ -171,15 +212,22 @@ export class Journal {
     try {
       const file = path.join(dataDir, JOURNAL_FILE);
       fs.rmSync(file + COMPACT_SUFFIX, { force: true });
+      removeSnapshotLeftovers(dataDir);
       const started = Date.now();
       const existed = fs.existsSync(file);
       const bytes = existed ? fs.statSync(file).size : 0;
-      const replayed = existed ? replayFile(file, (entry, spans) => handlers.replay(entry, spans)) : { lines: 0, validBytes: 0 };
+      const from = existed ? restoreSnapshot(dataDir, file, bytes, handlers, logger) : undefined;
+      const replayed = existed
+        ? replayFile(file, (entry, spans) => handlers.replay(entry, spans), from && { offset: from.journalBytes, lineNumber: from.journalLines })
+        : { lines: 0, validBytes: 0, lineCount: 0 };
       setAsideDamagedTail(dataDir, file, replayed, logger);
       const handle = await fileSystem.openForAppend(file);
       if (!existed) fsyncDirectory(dataDir);
-      logger.info({ file, entries: replayed.lines, bytes, ms: Date.now() - started }, 'journal: replayed');
-      return new Journal(
+      logger.info(
+        { file, entries: replayed.lines, bytes, fromSnapshot: from ? from.journalBytes : false, ms: Date.now() - started },
+        from ? 'journal: loaded the snapshot and replayed the journal after it' : 'journal: replayed',
+      );
+      const journal = new Journal(
         file,
         dataDir,
         handle,
@@ -190,7 +238,12 @@ export class Journal {
         logger,
         fileSystem,
         options.compactionMinBytes ?? DEFAULT_COMPACTION_MIN_BYTES,
+        options.snapshotMinBytes ?? DEFAULT_SNAPSHOT_MIN_BYTES,
+        { lineCount: replayed.lineCount, snapshotBytes: from?.journalBytes ?? -1, snapshotFileBytes: from?.bytes ?? 0 },
       );
+      // A long tail was replayed (a crash, or no snapshot yet): make the next start-up cheap.
+      journal.maybeSnapshot();
+      return journal;
     } catch (err) {
       release();
       throw err;
@@ -276,7 +329,7 @@ export class Journal {
       const needed = this.size + COMPACTION_HEADROOM_BYTES;
       const free = await this.fileSystem.freeBytes(this.dataDir);
       if (free < needed) throw new CompactionSkippedError(free, needed);
-      let bytes: number;
+      let bytes: { bytes: number; lines: number };
       try {
         // Synchronous from the snapshot to the rename: the state cannot change in between.
         bytes = compactInto(this.dataDir, this.file, this.handlers.snapshot((offset, length) => this.read(offset, length)));
@@ -287,6 +340,8 @@ export class Journal {
       // The new file is in place: positions point into it from now on (the old descriptor still reads the old
       // file until then).
       this.handlers.compacted?.();
+      this.generation++;
+      this.snapshotBytes = -1;
       const previousFd = this.readFd;
       this.readFd = fs.openSync(this.file, 'r');
       fs.closeSync(previousFd);
@@ -298,9 +353,10 @@ export class Journal {
         throw this.failure;
       }
       await previous.close().catch(() => undefined);
-      this.size = bytes;
+      this.size = bytes.bytes;
+      this.lineCount = bytes.lines;
       this.planCompaction();
-      return bytes;
+      return bytes.bytes;
     } finally {
       this.flushing = undefined;
       release();
@@ -318,6 +374,11 @@ export class Journal {
   close(): Promise<void> {
     this.closing ??= (async () => {
       while (this.flushing) await this.flushing;
+      while (this.snapshotting) await this.snapshotting.catch(() => false);
+      // The next start-up loads this snapshot instead of replaying what was appended since the last one.
+      if (this.failure === undefined && this.size !== this.snapshotBytes && this.handlers.captureState) {
+        await this.takeSnapshot().catch(() => false);
+      }
       await this.handle.close();
       fs.closeSync(this.readFd);
       this.releaseLock();
@@ -372,6 +433,7 @@ export class Journal {
       }
       const start = this.size;
       this.size += data.length;
+      this.lineCount += lines.length;
       this.stats.flushes++;
       this.stats.lines += lines.length;
       this.settle(waiters, lines, start);
@@ -383,6 +445,81 @@ export class Journal {
     }
     this.flushing = undefined;
     this.maybeCompact();
+    this.maybeSnapshot();
+  }
+
+  /**
+   * Writes a snapshot of the state as it is now (covering the journal up to its current length), in the
+   * background: writes continue meanwhile. Abandoned if the journal is compacted before it is in place.
+   *
+   * @returns true when a snapshot was written; false when it was abandoned or skipped for lack of space
+   * @throws the write error (the previous snapshot stays)
+   */
+  takeSnapshot(): Promise<boolean> {
+    if (this.snapshotting) return this.snapshotting;
+    const capture = this.handlers.captureState;
+    if (!capture) return Promise.resolve(false);
+    // Synchronous from here to the capture: `size` covers exactly the lines applied to the state captured.
+    const journalBytes = this.size;
+    const journalLines = this.lineCount;
+    const generation = this.generation;
+    const fingerprint = journalFingerprint((offset, length) => this.read(offset, length), journalBytes);
+    const state = capture.call(this.handlers);
+    const header: SnapshotHeader = {
+      t: 'snapshot',
+      format: SNAPSHOT_FORMAT,
+      journalBytes,
+      journalLines,
+      ...fingerprint,
+      createdAt: new Date().toISOString(),
+      sections: state.sections,
+    };
+    const started = Date.now();
+    const run = (async (): Promise<boolean> => {
+      const needed = Math.max(this.snapshotFileBytes * 2, 1 << 20) + SNAPSHOT_HEADROOM_BYTES;
+      const free = await this.fileSystem.freeBytes(this.dataDir);
+      if (free < needed) {
+        this.logger.warn({ dataDir: this.dataDir, needed, free }, 'snapshot: skipped (not enough free space)');
+        return false;
+      }
+      try {
+        const bytes = await writeSnapshot(this.dataDir, header, state.lines, () => {
+          if (this.generation !== generation) throw new SnapshotAbandonedError('the journal was compacted');
+        });
+        this.snapshotBytes = journalBytes;
+        this.snapshotFileBytes = bytes;
+        this.stats.snapshots++;
+        this.logger.info({ journalBytes, bytes, ms: Date.now() - started }, 'snapshot: written');
+        return true;
+      } catch (err) {
+        if (err instanceof SnapshotAbandonedError) return false;
+        throw err;
+      }
+    })();
+    this.snapshotting = run;
+    const done = (): void => {
+      if (this.snapshotting === run) this.snapshotting = undefined;
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  /** Starts a background snapshot once the journal grew by `snapshotMinBytes` since the last one. */
+  maybeSnapshot(): void {
+    if (this.snapshotScheduled || this.snapshotting || !this.handlers.captureState) return;
+    const covered = Math.max(this.snapshotBytes, 0);
+    if (this.size - covered < this.snapshotMinBytes && this.snapshotBytes >= 0) return;
+    if (this.snapshotBytes < 0 && this.size < this.snapshotMinBytes) return;
+    this.snapshotScheduled = true;
+    setImmediate(() => {
+      this.snapshotScheduled = false;
+      if (!this.writable) return;
+      this.takeSnapshot().catch((err: unknown) => {
+        // Retry only after the journal grew again.
+        this.snapshotBytes = this.size;
+        this.logger.warn({ dataDir: this.dataDir, err: err instanceof Error ? err.message : String(err) }, 'snapshot: writing failed; the previous one stays');
+      });
+    });
   }
 
   /** Applies a durable round's changes in order (each told its line's offset) and resolves their promises. */
@@ -437,13 +574,15 @@ function readExactly(fd: number, offset: number, length: number): Buffer {
 }
 
 /** Writes the snapshot to a temp file, fsyncs it, renames it over the journal and fsyncs the directory. */
-function compactInto(dataDir: string, file: string, entries: Iterable<JournalEntry | PlacedLine>): number {
+function compactInto(dataDir: string, file: string, entries: Iterable<JournalEntry | PlacedLine>): { bytes: number; lines: number } {
   const tmp = file + COMPACT_SUFFIX;
+  let count = 0;
   function* lines(): Iterable<string> {
     const header: JournalEntry = { t: 'header', format: FORMAT, compactedAt: new Date().toISOString() };
     let offset = 0;
     const place = (text: string): string => {
       offset += Buffer.byteLength(text);
+      count++;
       return text;
     };
     yield place(`${JSON.stringify(header)}\n`);
@@ -459,5 +598,42 @@ function compactInto(dataDir: string, file: string, entries: Iterable<JournalEnt
   const bytes = writeFileDurably(tmp, lines());
   fs.renameSync(tmp, file);
   fsyncDirectory(dataDir);
-  return bytes;
+  return { bytes, lines: count };
+}
+
+/**
+ * Loads the snapshot if it is usable; returns where the journal replay continues, or undefined for a full replay.
+ */
+function restoreSnapshot(
+  dataDir: string,
+  file: string,
+  journalSize: number,
+  handlers: JournalHandlers,
+  logger: StorageLogger,
+): { journalBytes: number; journalLines: number; bytes: number } | undefined {
+  if (!handlers.restoreState) return undefined;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const started = Date.now();
+    const snapshot = readSnapshot(dataDir, journalSize, (offset, length) => readExactly(fd, offset, length), logger);
+    if (!snapshot) return undefined;
+    let apply: () => void;
+    try {
+      apply = handlers.restoreState(snapshot);
+    } catch (err) {
+      logger.warn(
+        { file: path.join(dataDir, SNAPSHOT_FILE_NAME), reason: err instanceof Error ? err.message : String(err) },
+        'snapshot: ignored; replaying the whole journal',
+      );
+      return undefined;
+    }
+    apply();
+    logger.info(
+      { journalBytes: snapshot.header.journalBytes, bytes: snapshot.bytes, ms: Date.now() - started },
+      'snapshot: loaded',
+    );
+    return { journalBytes: snapshot.header.journalBytes, journalLines: snapshot.header.journalLines, bytes: snapshot.bytes };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
