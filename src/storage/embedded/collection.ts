@@ -19,7 +19,7 @@
 import { TimeSlice } from '../../time-slice';
 import type { Filter, FindOptions, ResourceDocument } from '../ports';
 import { elementCoverage, ElementIndexes } from './element-index';
-import type { ElementCoverage, ElementEntries, ElementIndex } from './element-index';
+import type { ElementCoverage, ElementIndex } from './element-index';
 import { compileFilterPredicate } from './filter-predicate';
 import type { FilterPredicate } from './filter-predicate';
 import { analyzeFilter, isIndexScalar, scalarKey } from './query-plan';
@@ -50,11 +50,31 @@ export interface DocumentSource {
   load(slot: number, id: string): ResourceDocument;
 }
 
+/** An element index definition as a snapshot holds it. */
+export interface ElementDefinition {
+  project: string;
+  type: string;
+  path: string;
+  fields: string[];
+  irregular: number;
+}
+
 /** A collection's state at one instant (see {@link ResourceCollection.captureState}). */
 export interface CollectionCapture {
   paths: string[];
-  definitions: Array<{ project: string; type: string; path: string; fields: string[]; index: ElementIndex }>;
+  definitions: Array<ElementDefinition & { postings: Array<[string, string[]]> }>;
   entries: readonly Entry[];
+  inverted: Array<[string, string[]]>;
+}
+
+/** What {@link ResourceCollection.restore} rebuilds from. */
+export interface CollectionRestore {
+  documents: ReadonlyArray<{ head: DocumentHead; slot: number }>;
+  paths: readonly string[];
+  inverted: ReadonlyArray<[string, readonly string[]]>;
+  definitions: readonly ElementDefinition[];
+  /** Per definition: value key → ids. */
+  elementPostings: ReadonlyArray<Array<[string, string[]]>>;
 }
 
 interface Entry {
@@ -63,9 +83,6 @@ interface Entry {
   doc?: ResourceDocument;
   /** Where the source finds the document. */
   slot: number;
-  /** The inverted-index sets holding it (references, not copies of their keys). */
-  postings: IdSet[];
-  elements?: ElementEntries;
 }
 
 /** Default number of loaded documents kept (parsed) for repeated reads. */
@@ -73,16 +90,28 @@ export const DEFAULT_DOCUMENT_CACHE_SIZE = 1024;
 
 const HEAD_FIELDS: ReadonlySet<string> = new Set(['_id', 'project', 'type', 'id', 'versionId', 'lastUpdated', 'deleted', 'method', 'uniqueKeys']);
 
-function headOf(doc: ResourceDocument): DocumentHead {
+/** Strings many documents repeat (projects, types, methods): one copy each. */
+const interned = new Map<string, string>();
+const MAX_INTERNED = 10_000;
+
+function intern<T>(value: T): T {
+  if (typeof value !== 'string') return value;
+  const known = interned.get(value);
+  if (known !== undefined) return known as T;
+  if (interned.size < MAX_INTERNED) interned.set(value, value);
+  return value;
+}
+
+function headOf(doc: DocumentHead): DocumentHead {
   const head: DocumentHead = {
     _id: doc._id,
-    project: doc.project,
-    type: doc.type,
+    project: intern(doc.project),
+    type: intern(doc.type),
     id: doc.id,
     versionId: doc.versionId,
     lastUpdated: doc.lastUpdated,
     deleted: doc.deleted,
-    method: doc.method,
+    method: intern(doc.method),
   };
   if (doc.uniqueKeys !== undefined) head.uniqueKeys = doc.uniqueKeys;
   return head;
@@ -142,8 +171,8 @@ function collectIndexKeys(value: unknown, path: string, indexed: IndexedPaths, o
 }
 
 function indexKeysOf(doc: ResourceDocument, indexed: IndexedPaths): string[] {
+  if (doc.uniqueKeys === undefined && !indexed.prefixes.has('index')) return [];
   const keys = new Set<string>();
-  collectIndexKeys(doc.id, 'id', indexed, keys);
   if (doc.uniqueKeys) collectIndexKeys(doc.uniqueKeys, 'uniqueKeys', indexed, keys);
   if (doc.index && typeof doc.index === 'object' && indexed.prefixes.has('index')) collectIndexKeys(doc.index, 'index', indexed, keys);
   return [...keys];
@@ -185,7 +214,11 @@ export class ResourceCollection {
   /** project → type → ids */
   private readonly partitions = new Map<string, Map<string, IdSet>>();
   private readonly inverted = new Map<string, IdSet>();
-  private readonly indexed: IndexedPaths = { paths: new Set(['id', 'uniqueKeys']), prefixes: new Set() };
+  private readonly indexed: IndexedPaths = { paths: new Set(['uniqueKeys']), prefixes: new Set() };
+  /** `index.*` paths being indexed from the stored documents (searches on them wait). */
+  private readonly filling = new Map<string, Promise<void>>();
+  /** Resource id → the `_id`(s) of the documents with that id (the `id` field's index). */
+  private readonly byResourceId = new Map<string, string | string[]>();
   /** `${project}\0${uniqueKey}` → id of the non-deleted current document holding it */
   private readonly uniqueHolders = new Map<string, string>();
   /**
@@ -284,28 +317,36 @@ export class ResourceCollection {
    */
   put(doc: ResourceDocument, slot = -1): void {
     const previous = this.docs.get(doc._id);
-    if (previous) {
-      this.unindex(previous.head, previous.postings);
-      this.elements.remove(previous.head._id, previous.elements);
-    }
-    const postings = indexKeysOf(doc, this.indexed).map((key) => addToSetMap(this.inverted, key, doc._id));
+    if (previous) this.unindex(previous);
+    for (const key of indexKeysOf(doc, this.indexed)) addToSetMap(this.inverted, key, doc._id);
+    if (!previous) this.noteResourceId(doc.id, doc._id);
     const kept = this.source === undefined || slot < 0;
-    const entry: Entry = { head: headOf(doc), slot, postings };
+    const entry: Entry = { head: headOf(doc), slot };
     if (kept) entry.doc = doc;
-    const elements = this.elements.add(doc);
-    if (elements !== undefined) entry.elements = elements;
+    this.elements.add(doc);
     this.docs.set(doc._id, entry);
     if (!kept && this.cache.has(doc._id)) this.remember(doc);
-    let types = this.partitions.get(doc.project);
+    this.partitionAdd(entry.head);
+  }
+
+  private partitionAdd(head: DocumentHead): void {
+    let types = this.partitions.get(head.project);
     if (!types) {
       types = new Map();
-      this.partitions.set(doc.project, types);
+      this.partitions.set(head.project, types);
     }
-    addToSetMap(types, doc.type, doc._id);
-    this.noteUpdate(doc.lastUpdated);
-    if (!doc.deleted) {
-      for (const key of doc.uniqueKeys ?? []) this.uniqueHolders.set(`${doc.project}${SEP}${key}`, doc._id);
+    addToSetMap(types, head.type, head._id);
+    this.noteUpdate(head.lastUpdated);
+    if (!head.deleted) {
+      for (const key of head.uniqueKeys ?? []) this.uniqueHolders.set(`${head.project}${SEP}${key}`, head._id);
     }
+  }
+
+  private noteResourceId(id: string, docId: string): void {
+    const known = this.byResourceId.get(id);
+    if (known === undefined) this.byResourceId.set(id, docId);
+    else if (typeof known === 'string') this.byResourceId.set(id, [known, docId]);
+    else known.push(docId);
   }
 
   private noteUpdate(lastUpdated: unknown): void {
@@ -321,20 +362,29 @@ export class ResourceCollection {
     return plan.updatedSince.some(({ value, inclusive }) => (inclusive ? value > latest : value >= latest));
   }
 
-  private unindex(doc: DocumentHead, postings: readonly IdSet[]): void {
-    const types = this.partitions.get(doc.project);
+  /**
+   * Removes a replaced document from the indexes. Its inverted-index and element-index entries are computed again
+   * from it (loaded when the indexes need it), so entries keep no record of them.
+   */
+  private unindex(entry: Entry): void {
+    const head = entry.head;
+    const types = this.partitions.get(head.project);
     if (types) {
-      removeFromSetMap(types, doc.type, doc._id);
-      if (types.size === 0) this.partitions.delete(doc.project);
+      removeFromSetMap(types, head.type, head._id);
+      if (types.size === 0) this.partitions.delete(head.project);
     }
-    for (const set of postings) {
-      set.delete(doc._id);
-      if (set.size === 0 && this.inverted.get(set.key) === set) this.inverted.delete(set.key);
+    for (const key of head.uniqueKeys ?? []) {
+      const holderKey = `${head.project}${SEP}${key}`;
+      if (this.uniqueHolders.get(holderKey) === head._id) this.uniqueHolders.delete(holderKey);
     }
-    for (const key of doc.uniqueKeys ?? []) {
-      const holderKey = `${doc.project}${SEP}${key}`;
-      if (this.uniqueHolders.get(holderKey) === doc._id) this.uniqueHolders.delete(holderKey);
+    const indexed = this.indexed.prefixes.has('index');
+    if (!indexed && !this.elements.has(head.project, head.type)) {
+      for (const key of head.uniqueKeys ?? []) removeFromSetMap(this.inverted, invertedKey('uniqueKeys', key) as string, head._id);
+      return;
     }
+    const doc = this.load(entry);
+    for (const key of indexKeysOf(doc, this.indexed)) removeFromSetMap(this.inverted, key, head._id);
+    this.elements.remove(doc);
   }
 
   /** Every current document, in no particular order (shared objects; loaded one by one). */
@@ -360,7 +410,7 @@ export class ResourceCollection {
     const headOnly = onlyHeadFields(filter);
     const skip = options.skip ?? 0;
     const limit = options.limit;
-    const candidates = this.candidateSet(filter);
+    const candidates = await this.candidateSet(filter);
     const idDirection = idOnlyDirection(options);
     if (idDirection !== undefined && candidates.set) {
       return this.findInIdOrder(query, headOnly, candidates, idDirection, skip, limit);
@@ -441,12 +491,12 @@ export class ResourceCollection {
     const coverage = elementCoverage(filter);
     if (!coverage.residual) {
       // Project, type, `deleted: false` and complete element equalities only: the postings are the answer.
-      const exact = this.elementCandidates(coverage);
+      const exact = await this.elementCandidates(coverage);
       if (exact) return exact.size;
     }
     const query = compileFilterPredicate(filter);
     const headOnly = onlyHeadFields(filter);
-    const candidates = this.candidateSet(filter);
+    const candidates = await this.candidateSet(filter);
     if (candidates.exact) return candidates.size;
     let n = 0;
     let tested = 0;
@@ -465,15 +515,17 @@ export class ResourceCollection {
    *
    * @param filter - a MongoDB query document
    */
-  candidates(filter: Filter): Iterable<string> {
-    return this.candidateSet(filter).ids;
+  async candidates(filter: Filter): Promise<string[]> {
+    return [...(await this.candidateSet(filter)).ids];
   }
 
-  private candidateSet(filter: Filter): Candidates {
-    const narrowed = this.narrow(analyzeFilter(filter));
+  private async candidateSet(filter: Filter): Promise<Candidates> {
+    const plan = analyzeFilter(filter);
+    await this.indexPaths(plan);
+    const narrowed = this.narrow(plan);
     if (narrowed?.size === 0) return narrowed;
     const coverage = elementCoverage(filter);
-    const exact = this.elementCandidates(coverage);
+    const exact = await this.elementCandidates(coverage);
     if (exact && (!narrowed || exact.size <= narrowed.size)) return coverage.residual ? exact : { ...exact, exact: true };
     return narrowed ?? { size: this.docs.size, ids: this.docs.keys() };
   }
@@ -483,14 +535,16 @@ export class ResourceCollection {
    * element indexes (exact: `size` is their number). Undefined when the filter names no single project, no type,
    * no `deleted: false` or no element equality, or when an index cannot be used.
    */
-  private elementCandidates(coverage: ElementCoverage): Candidates | undefined {
+  private async elementCandidates(coverage: ElementCoverage): Promise<Candidates | undefined> {
     const { project, types } = coverage;
     if (!coverage.live || project === undefined || types === undefined || coverage.elements.length === 0) return undefined;
     const perType: Array<IdSet | string[]> = [];
     for (const type of types) {
       const postings: IdSet[] = [];
       for (const element of coverage.elements) {
-        const index = this.elements.indexFor(project, type, element, () => this.partitionEntries(project, type));
+        const index = await this.elements.indexFor(project, type, element, () => this.partitionMembers(project, type), (id, entry) =>
+          this.loadIfCurrent(id, entry),
+        );
         if (!index) return undefined;
         postings.push(ElementIndexes.posting(index, element) ?? new IdSet());
       }
@@ -504,18 +558,21 @@ export class ResourceCollection {
     return { size, ids: concat(perType) };
   }
 
-  private *partitionEntries(project: string, type: string): Iterable<{ doc: ResourceDocument; record(entries: ElementEntries[number]): void }> {
+  /** The partition's ids and entries at this instant (for filling a new element index). */
+  private partitionMembers(project: string, type: string): Array<[string, unknown]> {
+    const out: Array<[string, unknown]> = [];
     for (const id of this.partitions.get(project)?.get(type) ?? []) {
       const entry = this.docs.get(id);
-      if (!entry) continue;
-      const doc = entry.doc ?? (this.source as DocumentSource).load(entry.slot, id);
-      yield {
-        doc,
-        record(elements) {
-          (entry.elements ??= []).push(elements);
-        },
-      };
+      if (entry) out.push([id, entry]);
     }
+    return out;
+  }
+
+  /** The document of an entry captured earlier, unless it was replaced since. */
+  private loadIfCurrent(id: string, captured: unknown): ResourceDocument | undefined {
+    const entry = this.docs.get(id);
+    if (entry !== captured || entry === undefined) return undefined;
+    return entry.doc ?? (this.source as DocumentSource).load(entry.slot, id);
   }
 
   private narrow(plan: QueryPlan): Candidates | undefined {
@@ -536,105 +593,130 @@ export class ResourceCollection {
   }
 
   /**
-   * The state at this instant, for a snapshot: the indexed paths, the element index definitions and every
-   * current entry. Entries are replaced on writes, never changed (except that a path or definition added later
-   * appends to them: {@link snapshotLines} leaves those out), so the capture stays valid while writes continue.
+   * The state at this instant, for a snapshot: the indexed paths, the element index definitions, every current
+   * entry and the members of every index set (copied). Entries are replaced on writes, never changed, so the
+   * capture stays valid while writes continue. Paths and definitions still being filled are left out.
    */
   captureState(): CollectionCapture {
+    const paths = [...this.indexed.paths].filter((path) => !this.filling.has(path));
+    const pathSet = new Set(paths);
+    const inverted: Array<[string, string[]]> = [];
+    for (const [key, set] of this.inverted) if (pathSet.has(key.slice(0, key.indexOf(SEP)))) inverted.push([key, [...set]]);
     return {
-      paths: [...this.indexed.paths],
-      definitions: this.elements.definitions(),
+      paths,
+      definitions: this.elements.definitions().map((d) => ({
+        project: d.project,
+        type: d.type,
+        path: d.path,
+        fields: d.fields,
+        irregular: d.index.irregular,
+        postings: [...d.index.postings].map(([key, set]): [string, string[]] => [key, [...set]]),
+      })),
       entries: [...this.docs.values()],
+      inverted,
     };
   }
 
   /**
-   * One snapshot line per captured entry: `[head, postingKeys, elementKeys]`, `elementKeys` being
-   * `[definitionNumber, valueKeys | null]` pairs.
+   * One snapshot line per captured entry: `[project, type, id, versionId, lastUpdated, deleted, method,
+   * uniqueKeys?]`.
    */
-  static *snapshotLines(capture: CollectionCapture): Iterable<string> {
-    const paths = new Set(capture.paths);
-    const definitionNumbers = new Map(capture.definitions.map((d, i) => [d.index, i]));
-    for (const entry of capture.entries) {
-      const keys: string[] = [];
-      for (const set of entry.postings) if (paths.has(set.key.slice(0, set.key.indexOf(SEP)))) keys.push(set.key);
-      const elements: Array<[number, string[] | null]> = [];
-      for (const element of entry.elements ?? []) {
-        const n = definitionNumbers.get(element.index);
-        if (n !== undefined) elements.push([n, element.postings ? element.postings.map((p) => p.key) : null]);
-      }
-      yield JSON.stringify([entry.head, keys, elements]);
+  static *documentLines(capture: CollectionCapture): Iterable<string> {
+    for (const { head: h } of capture.entries) {
+      const head: unknown[] = [h.project, h.type, h.id, h.versionId, h.lastUpdated, h.deleted, h.method];
+      if (h.uniqueKeys !== undefined) head.push(h.uniqueKeys);
+      yield JSON.stringify(head);
     }
   }
 
   /**
-   * Restores the indexed paths and element definitions of a snapshot (before its entries).
-   *
-   * @returns the element indexes by definition number
+   * Snapshot lines of the index sets, ids given as document numbers (positions in `capture.entries`):
+   * `["i", key, numbers]` for the inverted index, `["e", definitionNumber, valueKey, numbers]` for element indexes.
    */
-  restoreDefinitions(paths: readonly string[], definitions: ReadonlyArray<{ project: string; type: string; path: string; fields: string[] }>): Array<ElementIndex | undefined> {
-    for (const path of paths) {
+  static *postingLines(capture: CollectionCapture, numbers: ReadonlyMap<string, number>): Iterable<string> {
+    const numbered = (ids: readonly string[]): number[] => ids.map((id) => numbers.get(id) as number);
+    for (const [key, ids] of capture.inverted) yield JSON.stringify(['i', key, numbered(ids)]);
+    for (const [n, d] of capture.definitions.entries()) {
+      for (const [key, ids] of d.postings) yield JSON.stringify(['e', n, key, numbered(ids)]);
+    }
+  }
+
+  /**
+   * Restores a snapshot: its documents' heads (with their slots), indexed paths, element definitions and index
+   * sets. Called on an empty collection.
+   */
+  restore(snapshot: CollectionRestore): void {
+    for (const { head, slot } of snapshot.documents) {
+      const entry: Entry = { head: headOf(head), slot };
+      this.docs.set(head._id, entry);
+      this.noteResourceId(head.id, head._id);
+      this.partitionAdd(entry.head);
+    }
+    for (const path of snapshot.paths) {
       this.indexed.paths.add(path);
       const parts = path.split('.');
       for (let i = 1; i < parts.length; i++) this.indexed.prefixes.add(parts.slice(0, i).join('.'));
     }
-    return definitions.map((d) => this.elements.define(d.project, d.type, d.path, d.fields));
+    for (const [key, ids] of snapshot.inverted) for (const id of ids) addToSetMap(this.inverted, key, id);
+    snapshot.definitions.forEach((d, n) => {
+      const index = this.elements.define(d.project, d.type, d.path, d.fields);
+      if (index) ElementIndexes.restore(index, d.irregular, snapshot.elementPostings[n] ?? []);
+    });
+  }
+
+  /** Makes sure every `index.*` path the plan looks up by equality is indexed (waiting for one being filled). */
+  private async indexPaths(plan: QueryPlan): Promise<void> {
+    const paths = new Set<string>();
+    const collect = (p: QueryPlan): void => {
+      for (const field of p.fields) if (field.path !== 'id') paths.add(field.path);
+      for (const branches of p.alternatives) branches.forEach(collect);
+    };
+    collect(plan);
+    for (const path of paths) {
+      if (!this.indexed.paths.has(path)) this.filling.set(path, this.indexPath(path));
+      const filling = this.filling.get(path);
+      if (filling) await filling;
+    }
   }
 
   /**
-   * Restores one entry of a snapshot (its index keys as they were computed before).
-   *
-   * @param head - the document's head
-   * @param slot - where its source finds it
-   * @param keys - its inverted-index keys
-   * @param elements - its element-index entries
-   * @param indexes - from {@link restoreDefinitions}
+   * Adds an `index.*` path to the inverted index, indexing the stored documents' values under it a time slice at
+   * a time. Documents written meanwhile are indexed by {@link put} (the path counts as indexed from the start).
    */
-  restore(head: DocumentHead, slot: number, keys: readonly string[], elements: ReadonlyArray<[number, string[] | null]>, indexes: ReadonlyArray<ElementIndex | undefined>): void {
-    const id = head._id;
-    const previous = this.docs.get(id);
-    if (previous) {
-      this.unindex(previous.head, previous.postings);
-      this.elements.remove(id, previous.elements);
-    }
-    const entry: Entry = { head, slot, postings: keys.map((key) => addToSetMap(this.inverted, key, id)) };
-    const restored: ElementEntries = [];
-    for (const [n, valueKeys] of elements) {
-      const index = indexes[n];
-      if (index) restored.push(ElementIndexes.restoreEntry(index, id, valueKeys));
-    }
-    if (restored.length > 0) entry.elements = restored;
-    this.docs.set(id, entry);
-    let types = this.partitions.get(head.project);
-    if (!types) {
-      types = new Map();
-      this.partitions.set(head.project, types);
-    }
-    addToSetMap(types, head.type, id);
-    this.noteUpdate(head.lastUpdated);
-    if (!head.deleted) {
-      for (const key of head.uniqueKeys ?? []) this.uniqueHolders.set(`${head.project}${SEP}${key}`, id);
-    }
-  }
-
-  /** Adds an `index.*` path to the inverted index, indexing the stored documents' values under it. */
-  private indexPath(path: string): void {
+  private async indexPath(path: string): Promise<void> {
     const single: IndexedPaths = { paths: new Set([path]), prefixes: new Set() };
     const parts = path.split('.');
     for (let i = 1; i < parts.length; i++) single.prefixes.add(parts.slice(0, i).join('.'));
-    for (const entry of this.docs.values()) {
-      const index = (entry.doc ?? (this.source as DocumentSource).load(entry.slot, entry.head._id)).index;
-      if (!index || typeof index !== 'object') continue;
-      const keys = new Set<string>();
-      collectIndexKeys(index, 'index', single, keys);
-      for (const key of keys) entry.postings.push(addToSetMap(this.inverted, key, entry.head._id));
-    }
     this.indexed.paths.add(path);
     for (const prefix of single.prefixes) this.indexed.prefixes.add(prefix);
+    const slice = new TimeSlice();
+    let n = 0;
+    try {
+      for (const [id, entry] of [...this.docs]) {
+        if (++n % YIELD_EVERY === 0) await slice.breathe();
+        // Replaced meanwhile: put() indexed the new version (the path counts as indexed).
+        const doc = this.loadIfCurrent(id, entry);
+        const index = doc?.index;
+        if (!index || typeof index !== 'object') continue;
+        const keys = new Set<string>();
+        collectIndexKeys(index, 'index', single, keys);
+        for (const key of keys) addToSetMap(this.inverted, key, id);
+      }
+    } finally {
+      this.filling.delete(path);
+    }
   }
 
   private fieldCandidates(path: string, values: unknown[]): Candidates {
-    if (!this.indexed.paths.has(path)) this.indexPath(path);
+    if (path === 'id') {
+      const ids: string[] = [];
+      for (const value of values) {
+        const known = typeof value === 'string' ? this.byResourceId.get(value) : undefined;
+        if (typeof known === 'string') ids.push(known);
+        else if (known) ids.push(...known);
+      }
+      return { size: ids.length, ids: [...new Set(ids)] };
+    }
     const sets: IdSet[] = [];
     for (const value of values) {
       const key = invertedKey(path, value);

@@ -3,12 +3,14 @@
  * mingo through in-memory indexes, persisted to an fdatasync'd, group-committed journal in `dataDir`; former
  * versions are read back from the journal by position. A change becomes visible only once it is durable.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Storage } from '../ports';
 import { SILENT_LOGGER } from '../logger';
 import type { StorageLogger } from '../logger';
 import { ResourceCollection } from './collection';
-import type { DocumentHead } from './collection';
-import { parseEntry } from './journal';
+import type { DocumentHead, ElementDefinition } from './collection';
+import { JOURNAL_FILE, parseEntry } from './journal';
 import type { LoadedSnapshot } from './snapshot';
 import { HistoryIndex } from './history-index';
 import { Journal } from './journal';
@@ -46,9 +48,10 @@ export interface EmbeddedStorageOptions {
 
 /**
  * The state as snapshot sections (snapshot.ts): `definitions` (one line: indexed paths and element index
- * definitions), `documents` (`[head, indexKeys, elementKeys]` per current document), `versions`
- * (`[documentNumber, versionId, lastUpdated, offset, length]` per history row, in history order) and `records`
- * (record-put entries of the live records).
+ * definitions), `documents` (the head of each current document, see {@link ResourceCollection.documentLines}),
+ * `versions` (`[documentNumber, versionId, lastUpdated, offset, length]` per history row, in history order),
+ * `postings` (the index sets, {@link ResourceCollection.postingLines}) and `records` (record-put entries of the
+ * live records).
  */
 function captureState(
   collection: ResourceCollection,
@@ -58,12 +61,13 @@ function captureState(
   const docs = collection.captureState();
   const versions = history.captureState();
   const live = [...records.snapshot(Date.now())];
+  const postings = docs.inverted.length + docs.definitions.reduce((n, d) => n + d.postings.length, 0);
   function* lines(): Iterable<string> {
     yield JSON.stringify({
       paths: docs.paths,
-      elements: docs.definitions.map(({ project, type, path, fields }) => ({ project, type, path, fields })),
+      elements: docs.definitions.map(({ project, type, path, fields, irregular }) => ({ project, type, path, fields, irregular })),
     });
-    yield* ResourceCollection.snapshotLines(docs);
+    yield* ResourceCollection.documentLines(docs);
     const numbers = new Map<string, number>();
     docs.entries.forEach((entry, i) => numbers.set(entry.head._id, i));
     for (const row of versions.rows) {
@@ -71,10 +75,11 @@ function captureState(
       if (n === undefined) throw new Error(`snapshot: version ${row.key}/${row.versionId} has no current document`);
       yield JSON.stringify([n, row.versionId, row.lastUpdated, versions.offsets[row.slot], versions.lengths[row.slot]]);
     }
+    yield* ResourceCollection.postingLines(docs, numbers);
     for (const entry of live) yield JSON.stringify(entry);
   }
   return {
-    sections: { definitions: 1, documents: docs.entries.length, versions: versions.rows.length, records: live.length },
+    sections: { definitions: 1, documents: docs.entries.length, versions: versions.rows.length, postings, records: live.length },
     lines: lines(),
   };
 }
@@ -84,25 +89,31 @@ const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 function checkHead(value: unknown): DocumentHead {
-  const h = value as Record<string, unknown> | null;
+  if (!Array.isArray(value) || (value.length !== 7 && value.length !== 8)) throw new Error('malformed document line');
+  const [project, type, id, versionId, lastUpdated, deleted, method, uniqueKeys] = value as unknown[];
   if (
-    h === null ||
-    typeof h !== 'object' ||
-    Array.isArray(h) ||
-    !isString(h._id) ||
-    !isString(h.project) ||
-    !isString(h.type) ||
-    !isString(h.id) ||
-    !isCount(h.versionId) ||
-    !isString(h.lastUpdated) ||
-    typeof h.deleted !== 'boolean' ||
-    !isString(h.method) ||
-    (h.uniqueKeys !== undefined && !isStringArray(h.uniqueKeys))
+    !isString(project) ||
+    !isString(type) ||
+    !isString(id) ||
+    !isCount(versionId) ||
+    !isString(lastUpdated) ||
+    typeof deleted !== 'boolean' ||
+    !isString(method) ||
+    (value.length === 8 && !isStringArray(uniqueKeys))
   ) {
     throw new Error('malformed document line');
   }
-  const head = h as unknown as DocumentHead;
-  if (currentDocumentId(head) !== head._id) throw new Error(`document line ${head._id} names another resource`);
+  const head: DocumentHead = {
+    _id: currentDocumentId({ project, type, id }),
+    project,
+    type,
+    id,
+    versionId,
+    lastUpdated,
+    deleted,
+    method: method as DocumentHead['method'],
+  };
+  if (value.length === 8) head.uniqueKeys = uniqueKeys as string[];
   return head;
 }
 
@@ -112,35 +123,33 @@ function checkHead(value: unknown): DocumentHead {
  */
 function restoreState(snapshot: LoadedSnapshot, collection: ResourceCollection, history: HistoryIndex, records: RecordTable): () => void {
   const { sections } = snapshot.header;
-  const counts = [sections.definitions, sections.documents, sections.versions, sections.records];
-  if (Object.keys(sections).join(',') !== 'definitions,documents,versions,records' || sections.definitions !== 1) {
+  if (Object.keys(sections).join(',') !== 'definitions,documents,versions,postings,records' || sections.definitions !== 1) {
     throw new Error('unexpected sections');
   }
   const lines = snapshot.lines;
   let at = 0;
   const definitions = JSON.parse(lines[at++] as string) as { paths?: unknown; elements?: unknown };
   if (!isStringArray(definitions.paths) || !Array.isArray(definitions.elements)) throw new Error('malformed definitions line');
-  const elementDefinitions = definitions.elements.map((d: unknown) => {
+  const paths = definitions.paths;
+  const elementDefinitions: ElementDefinition[] = definitions.elements.map((d: unknown) => {
     const e = d as Record<string, unknown> | null;
-    if (e === null || typeof e !== 'object' || !isString(e.project) || !isString(e.type) || !isString(e.path) || !isStringArray(e.fields)) {
+    if (
+      e === null ||
+      typeof e !== 'object' ||
+      !isString(e.project) ||
+      !isString(e.type) ||
+      !isString(e.path) ||
+      !isStringArray(e.fields) ||
+      !isCount(e.irregular)
+    ) {
       throw new Error('malformed element definition');
     }
-    return { project: e.project, type: e.type, path: e.path, fields: e.fields };
+    return { project: e.project, type: e.type, path: e.path, fields: e.fields, irregular: e.irregular };
   });
-  const docs: Array<{ head: DocumentHead; keys: string[]; elements: Array<[number, string[] | null]>; slot: number }> = [];
-  for (let i = 0; i < (counts[1] as number); i++) {
-    const parsed = JSON.parse(lines[at++] as string) as unknown;
-    if (!Array.isArray(parsed) || parsed.length !== 3 || !isStringArray(parsed[1]) || !Array.isArray(parsed[2])) throw new Error('malformed document line');
-    const elements = parsed[2] as unknown[];
-    for (const e of elements) {
-      if (!Array.isArray(e) || e.length !== 2 || !isCount(e[0]) || e[0] >= elementDefinitions.length || (e[1] !== null && !isStringArray(e[1]))) {
-        throw new Error('malformed element entry');
-      }
-    }
-    docs.push({ head: checkHead(parsed[0]), keys: parsed[1], elements: elements as Array<[number, string[] | null]>, slot: -1 });
-  }
+  const docs: Array<{ head: DocumentHead; slot: number }> = [];
+  for (let i = 0; i < (sections.documents as number); i++) docs.push({ head: checkHead(JSON.parse(lines[at++] as string)), slot: -1 });
   const versions: Array<[number, number, string, number, number]> = [];
-  for (let i = 0; i < (counts[2] as number); i++) {
+  for (let i = 0; i < (sections.versions as number); i++) {
     const v = JSON.parse(lines[at++] as string) as unknown;
     if (
       !Array.isArray(v) ||
@@ -160,21 +169,33 @@ function restoreState(snapshot: LoadedSnapshot, collection: ResourceCollection, 
   const current = new Uint8Array(docs.length);
   for (const [n, versionId] of versions) if ((docs[n] as (typeof docs)[number]).head.versionId === versionId) current[n] = 1;
   if (current.includes(0)) throw new Error('a document without its version');
+  const idsOf = (numbers: unknown): string[] => {
+    if (!Array.isArray(numbers) || !numbers.every((n) => isCount(n) && n < docs.length)) throw new Error('malformed postings line');
+    return (numbers as number[]).map((n) => (docs[n] as (typeof docs)[number]).head._id);
+  };
+  const inverted: Array<[string, string[]]> = [];
+  const elementPostings: Array<Array<[string, string[]]>> = elementDefinitions.map(() => []);
+  for (let i = 0; i < (sections.postings as number); i++) {
+    const p = JSON.parse(lines[at++] as string) as unknown;
+    if (Array.isArray(p) && p.length === 3 && p[0] === 'i' && isString(p[1])) inverted.push([p[1], idsOf(p[2])]);
+    else if (Array.isArray(p) && p.length === 4 && p[0] === 'e' && isCount(p[1]) && p[1] < elementDefinitions.length && isString(p[2])) {
+      (elementPostings[p[1]] as Array<[string, string[]]>).push([p[2], idsOf(p[3])]);
+    } else throw new Error('malformed postings line');
+  }
   const recordEntries: Array<Extract<JournalEntry, { t: 'record-put' }>> = [];
-  for (let i = 0; i < (counts[3] as number); i++) {
+  for (let i = 0; i < (sections.records as number); i++) {
     const entry = parseEntry(lines[at++] as string);
     if (entry.t !== 'record-put') throw new Error('malformed record line');
     recordEntries.push(entry);
   }
   return () => {
-    const indexes = collection.restoreDefinitions(definitions.paths as string[], elementDefinitions);
     for (const [n, versionId, lastUpdated, offset, length] of versions) {
       const doc = docs[n] as (typeof docs)[number];
       const { project, type, id } = doc.head;
       const slot = history.add({ project, type, id, versionId, lastUpdated }, { offset, length });
       if (versionId === doc.head.versionId) doc.slot = slot;
     }
-    for (const doc of docs) collection.restore(doc.head, doc.slot, doc.keys, doc.elements, indexes);
+    collection.restore({ documents: docs, paths, inverted, definitions: elementDefinitions, elementPostings });
     for (const entry of recordEntries) records.apply(entry);
   };
 }
@@ -197,11 +218,26 @@ export async function openEmbeddedStorage(options: EmbeddedStorageOptions): Prom
   const history: VersionHistory = new HistoryIndex();
   // Current documents are read back from the journal (set once it is open; nothing is loaded during replay).
   let journal: Journal | undefined;
+  // While the journal is replayed (after a snapshot, a replaced document is loaded to take it out of the indexes),
+  // versions are read from the file directly.
+  const journalFile = path.join(options.dataDir, JOURNAL_FILE);
+  let replayFd: number | undefined;
+  const readBytes = (offset: number, length: number): Buffer => {
+    if (journal) return journal.read(offset, length);
+    replayFd ??= fs.openSync(journalFile, 'r');
+    const buffer = Buffer.alloc(length);
+    let done = 0;
+    while (done < length) {
+      const n = fs.readSync(replayFd, buffer, done, length - done, offset + done);
+      if (n === 0) throw new Error(`journal ${journalFile}: short read at byte ${offset + done}`);
+      done += n;
+    }
+    return buffer;
+  };
   const readVersion = (slot: number, id: string): ResourceDocument => {
     const { offset, length } = history.spanOf(slot);
-    if (!journal) throw new Error(`stored document ${id} read before the journal was open`);
-    const version = JSON.parse(journal.read(offset, length).toString('utf8')) as StoredVersion;
-    if (currentDocumentId(version) !== id) throw new Error(`journal ${journal.file}: byte ${offset} does not hold ${id}`);
+    const version = JSON.parse(readBytes(offset, length).toString('utf8')) as StoredVersion;
+    if (currentDocumentId(version) !== id) throw new Error(`journal ${journalFile}: byte ${offset} does not hold ${id}`);
     return { _id: id, ...version };
   };
   const collection = new ResourceCollection({ load: readVersion }, options.documentCacheSize);
@@ -210,7 +246,8 @@ export async function openEmbeddedStorage(options: EmbeddedStorageOptions): Prom
     return row && journal ? { ...loadVersion(history, journal, row), _id: id } : undefined;
   };
   const records = new RecordTable();
-  journal = await Journal.open({
+  try {
+    journal = await Journal.open({
     dataDir: options.dataDir,
     logger,
     fileSystem: options.journalFileSystem,
@@ -237,6 +274,9 @@ export async function openEmbeddedStorage(options: EmbeddedStorageOptions): Prom
     },
     snapshotMinBytes: options.snapshotMinBytes,
   });
+  } finally {
+    if (replayFd !== undefined) fs.closeSync(replayFd);
+  }
   logger.info({ dataDir: options.dataDir, resources: collection.size, versions: history.size }, 'embedded storage open');
   const sweep = setInterval(() => records.sweep(Date.now()), options.sweepIntervalMs ?? 60_000);
   sweep.unref();
