@@ -388,4 +388,14 @@ async function main(): Promise<void> {
   await stopTarget(server, 60_000);
 }
 
-runBenchMain('bench:scale', main, cleanUpNow);
+/** A failed run shows what the server printed last (a crash explains itself there). */
+async function mainShowingServerOutput(): Promise<void> {
+  try {
+    await main();
+  } catch (err) {
+    for (const target of running.targets) console.error(`--- last output of ${target.name}:\n${target.outputTail()}`);
+    throw err;
+  }
+}
+
+runBenchMain('bench:scale', mainShowingServerOutput, cleanUpNow);

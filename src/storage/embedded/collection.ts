@@ -18,7 +18,7 @@
  */
 import { TimeSlice } from '../../time-slice';
 import type { Filter, FindOptions, ResourceDocument } from '../ports';
-import { elementCoverage, ElementIndexes } from './element-index';
+import { elementCoverage, ElementIndexes, isCompleteElementEquality } from './element-index';
 import type { ElementCoverage, ElementIndex } from './element-index';
 import { compileFilterPredicate } from './filter-predicate';
 import type { FilterPredicate } from './filter-predicate';
@@ -35,6 +35,45 @@ interface Candidates {
   set?: IdSet;
   /** True when the candidates are exactly the matches (element indexes, no residual condition). */
   exact?: boolean;
+  /**
+   * True when the candidates come from the element indexes: they hold exactly the live documents of the project
+   * and type(s) meeting the filter's complete element equalities, which therefore need no test.
+   */
+  elementsCovered?: boolean;
+}
+
+/** How candidates are tested: conditions on head fields on the head, the rest on the document. */
+interface Matcher {
+  head?: FilterPredicate;
+  doc?: FilterPredicate;
+}
+
+function addConjuncts(filter: Filter, out: Array<[string, unknown]>): void {
+  for (const [key, value] of Object.entries(filter)) {
+    if (key === '$and' && Array.isArray(value) && value.length > 0 && value.every((v) => v !== null && typeof v === 'object' && !Array.isArray(v))) {
+      for (const member of value as Filter[]) addConjuncts(member, out);
+    } else out.push([key, value]);
+  }
+}
+
+/**
+ * Splits a filter's top-level conjunction: conditions that only name head fields are tested on the head (no load),
+ * complete element equalities answered by the candidates are not tested, the rest is tested on the document.
+ */
+function matcherOf(filter: Filter, candidates: Candidates): Matcher {
+  if (candidates.exact) return {};
+  const conjuncts: Array<[string, unknown]> = [];
+  addConjuncts(filter, conjuncts);
+  const head: Filter[] = [];
+  const doc: Filter[] = [];
+  for (const [key, value] of conjuncts) {
+    const part = { [key]: value } as Filter;
+    if (onlyHeadFields(part)) head.push(part);
+    else if (!(candidates.elementsCovered && isCompleteElementEquality(key, value))) doc.push(part);
+  }
+  const compile = (parts: Filter[]): FilterPredicate | undefined =>
+    parts.length === 0 ? undefined : compileFilterPredicate(parts.length === 1 ? (parts[0] as Filter) : { $and: parts });
+  return { head: compile(head), doc: compile(doc) };
 }
 
 /** The top-level fields of a stored document other than `resource`, `index` and `sort`. */
@@ -294,10 +333,13 @@ export class ResourceCollection {
     }
   }
 
-  /** Tests a filter on an entry: on its head when the filter names head fields only, else on the document. */
-  private matches(query: FilterPredicate, headOnly: boolean, entry: Entry): boolean {
-    const target = headOnly || entry.doc ? (entry.doc ?? entry.head) : this.load(entry);
-    return query.test(target as unknown as Record<string, unknown>);
+  /**
+   * Tests an entry: the conditions on head fields on its head, the others (if any) on the loaded document.
+   */
+  private matches(matcher: Matcher, entry: Entry): boolean {
+    if (matcher.head && !matcher.head.test((entry.doc ?? entry.head) as unknown as Record<string, unknown>)) return false;
+    if (!matcher.doc) return true;
+    return matcher.doc.test((entry.doc ?? this.load(entry)) as unknown as Record<string, unknown>);
   }
 
   /**
@@ -406,14 +448,13 @@ export class ResourceCollection {
    * @returns the stored documents (shared: clone before handing them out)
    */
   async find(filter: Filter, options: FindOptions = {}): Promise<ResourceDocument[]> {
-    const query = compileFilterPredicate(filter);
-    const headOnly = onlyHeadFields(filter);
     const skip = options.skip ?? 0;
     const limit = options.limit;
     const candidates = await this.candidateSet(filter);
+    const matcher = matcherOf(filter, candidates);
     const idDirection = idOnlyDirection(options);
     if (idDirection !== undefined && candidates.set) {
-      return this.findInIdOrder(query, headOnly, candidates, idDirection, skip, limit);
+      return this.findInIdOrder(matcher, candidates, idDirection, skip, limit);
     }
     const sort = options.sort ?? [];
     const sorted = sort.length > 0;
@@ -424,7 +465,7 @@ export class ResourceCollection {
     for (const id of candidates.ids) {
       if (++tested % YIELD_EVERY === 0) await slice.breathe();
       const entry = this.docs.get(id);
-      if (entry === undefined || (!candidates.exact && !this.matches(query, headOnly, entry))) continue;
+      if (entry === undefined || !this.matches(matcher, entry)) continue;
       matched.push(sortOnHead || !sorted ? (entry.doc ?? entry.head) : this.load(entry));
       if (!sorted && limit !== undefined && matched.length >= skip + limit) break;
     }
@@ -462,8 +503,7 @@ export class ResourceCollection {
   formerVersion: ((id: string, versionId: number) => ResourceDocument | undefined) | undefined;
 
   private async findInIdOrder(
-    query: FilterPredicate,
-    headOnly: boolean,
+    matcher: Matcher,
     candidates: Candidates,
     direction: 1 | -1,
     skip: number,
@@ -477,7 +517,7 @@ export class ResourceCollection {
     for (let i = 0; i < n && matched.length < wanted; i++) {
       if (i > 0 && i % YIELD_EVERY === 0) await slice.breathe();
       const entry = this.docs.get(ids[direction === 1 ? i : n - 1 - i] as string);
-      if (entry !== undefined && (candidates.exact || this.matches(query, headOnly, entry))) matched.push(entry.doc ?? entry.head);
+      if (entry !== undefined && this.matches(matcher, entry)) matched.push(entry.doc ?? entry.head);
     }
     return this.documents(matched.slice(skip), this.source !== undefined, slice);
   }
@@ -494,17 +534,16 @@ export class ResourceCollection {
       const exact = await this.elementCandidates(coverage);
       if (exact) return exact.size;
     }
-    const query = compileFilterPredicate(filter);
-    const headOnly = onlyHeadFields(filter);
     const candidates = await this.candidateSet(filter);
     if (candidates.exact) return candidates.size;
+    const matcher = matcherOf(filter, candidates);
     let n = 0;
     let tested = 0;
     const slice = new TimeSlice();
     for (const id of candidates.ids) {
       if (++tested % YIELD_EVERY === 0) await slice.breathe();
       const entry = this.docs.get(id);
-      if (entry !== undefined && this.matches(query, headOnly, entry)) n++;
+      if (entry !== undefined && this.matches(matcher, entry)) n++;
     }
     return n;
   }
@@ -521,12 +560,15 @@ export class ResourceCollection {
 
   private async candidateSet(filter: Filter): Promise<Candidates> {
     const plan = analyzeFilter(filter);
-    await this.indexPaths(plan);
-    const narrowed = this.narrow(plan);
-    if (narrowed?.size === 0) return narrowed;
+    if (this.beyondLatestUpdate(plan)) return { size: 0, ids: [] };
     const coverage = elementCoverage(filter);
     const exact = await this.elementCandidates(coverage);
-    if (exact && (!narrowed || exact.size <= narrowed.size)) return coverage.residual ? exact : { ...exact, exact: true };
+    // An `index.*` path is indexed for equality lookups only when the element indexes cannot answer (filling it
+    // reads every stored document).
+    if (!exact) await this.indexPaths(plan);
+    const narrowed = this.narrow(plan);
+    if (narrowed?.size === 0) return narrowed;
+    if (exact && (!narrowed || exact.size <= narrowed.size)) return coverage.residual ? { ...exact, elementsCovered: true } : { ...exact, exact: true };
     return narrowed ?? { size: this.docs.size, ids: this.docs.keys() };
   }
 
@@ -580,7 +622,12 @@ export class ResourceCollection {
     const sources: Candidates[] = [];
     const ids = intersect(plan.ids);
     if (ids) sources.push({ size: ids.length, ids });
-    for (const field of plan.fields) sources.push(this.fieldCandidates(field.path, field.values));
+    for (const field of plan.fields) {
+      // Only paths already indexed (and not being filled) narrow; the filter itself is tested on the candidates.
+      if (field.path === 'id' || (this.indexed.paths.has(field.path) && !this.filling.has(field.path))) {
+        sources.push(this.fieldCandidates(field.path, field.values));
+      }
+    }
     const partition = this.partitionCandidates(plan);
     if (partition) sources.push(partition);
     for (const branches of plan.alternatives) {
@@ -673,7 +720,19 @@ export class ResourceCollection {
     };
     collect(plan);
     for (const path of paths) {
-      if (!this.indexed.paths.has(path)) this.filling.set(path, this.indexPath(path));
+      if (!this.indexed.paths.has(path)) {
+        const fill = this.indexPath(path);
+        this.filling.set(path, fill);
+        const done = (): void => {
+          if (this.filling.get(path) === fill) this.filling.delete(path);
+        };
+        fill.then(done, () => {
+          // A document could not be read: the path's entries are incomplete, so it is indexed again on next use.
+          this.indexed.paths.delete(path);
+          for (const key of [...this.inverted.keys()]) if (key.startsWith(`${path}${SEP}`)) this.inverted.delete(key);
+          done();
+        });
+      }
       const filling = this.filling.get(path);
       if (filling) await filling;
     }
@@ -691,19 +750,15 @@ export class ResourceCollection {
     for (const prefix of single.prefixes) this.indexed.prefixes.add(prefix);
     const slice = new TimeSlice();
     let n = 0;
-    try {
-      for (const [id, entry] of [...this.docs]) {
-        if (++n % YIELD_EVERY === 0) await slice.breathe();
-        // Replaced meanwhile: put() indexed the new version (the path counts as indexed).
-        const doc = this.loadIfCurrent(id, entry);
-        const index = doc?.index;
-        if (!index || typeof index !== 'object') continue;
-        const keys = new Set<string>();
-        collectIndexKeys(index, 'index', single, keys);
-        for (const key of keys) addToSetMap(this.inverted, key, id);
-      }
-    } finally {
-      this.filling.delete(path);
+    for (const [id, entry] of [...this.docs]) {
+      if (++n % YIELD_EVERY === 0) await slice.breathe();
+      // Replaced meanwhile: put() indexed the new version (the path counts as indexed).
+      const doc = this.loadIfCurrent(id, entry);
+      const index = doc?.index;
+      if (!index || typeof index !== 'object') continue;
+      const keys = new Set<string>();
+      collectIndexKeys(index, 'index', single, keys);
+      for (const key of keys) addToSetMap(this.inverted, key, id);
     }
   }
 

@@ -94,6 +94,16 @@ function elementEquality(path: string, condition: unknown): ElementEquality | un
   return { path, fields, complete };
 }
 
+/**
+ * Whether a top-level condition is an `$elemMatch` made only of equalities that the element indexes answer exactly.
+ *
+ * @param key - the condition's path
+ * @param value - its condition
+ */
+export function isCompleteElementEquality(key: string, value: unknown): boolean {
+  return elementEquality(key, value)?.complete === true;
+}
+
 function addConjuncts(filter: Filter, out: Array<[string, unknown]>): void {
   for (const [key, value] of Object.entries(filter)) {
     if (key === '$and' && Array.isArray(value) && value.length > 0 && value.every(isPlainObject)) {
@@ -300,10 +310,22 @@ export class ElementIndexes {
           defined.unvisited.delete(id);
           if (doc) this.addTo(defined, doc);
         }
-      })().finally(() => {
-        defined.filling = undefined;
-        defined.unvisited = undefined;
-      });
+      })().then(
+        () => {
+          defined.filling = undefined;
+          defined.unvisited = undefined;
+        },
+        (err: unknown) => {
+          // A document could not be read: the index is incomplete, so it is dropped (defined again on next use).
+          if (indexes?.get(definition) === defined) {
+            indexes.delete(definition);
+            this.count--;
+          }
+          defined.filling = undefined;
+          defined.unvisited = undefined;
+          throw err;
+        },
+      );
     }
     if (index.filling) await index.filling;
     return index.irregular === 0 ? index : undefined;
