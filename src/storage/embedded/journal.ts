@@ -171,6 +171,8 @@ export class Journal {
   private snapshotFileBytes = 0;
   private snapshotting: Promise<boolean> | undefined;
   private snapshotScheduled = false;
+  /** Set by a compaction: the next chance to write a snapshot is taken whatever the growth. */
+  private snapshotSoon = false;
   /** Incremented by every compaction: a snapshot captured before one no longer matches the file. */
   private generation = 0;
 
@@ -342,6 +344,12 @@ export class Journal {
       this.handlers.compacted?.();
       this.generation++;
       this.snapshotBytes = -1;
+      // The snapshot no longer matches the file, and it holds values the compaction may have been asked to erase
+      // (records re-encrypted): delete it now; a new one is written in the background.
+      this.snapshotFileBytes = 0;
+      fs.rmSync(path.join(this.dataDir, SNAPSHOT_FILE_NAME), { force: true });
+      fsyncDirectory(this.dataDir);
+      this.snapshotSoon = true;
       const previousFd = this.readFd;
       this.readFd = fs.openSync(this.file, 'r');
       fs.closeSync(previousFd);
@@ -356,6 +364,7 @@ export class Journal {
       this.size = bytes.bytes;
       this.lineCount = bytes.lines;
       this.planCompaction();
+      setImmediate(() => this.maybeSnapshot());
       return bytes.bytes;
     } finally {
       this.flushing = undefined;
@@ -504,12 +513,15 @@ export class Journal {
     return run;
   }
 
-  /** Starts a background snapshot once the journal grew by `snapshotMinBytes` since the last one. */
+  /**
+   * Starts a background snapshot once the journal grew by `snapshotMinBytes` since the last one (or right after a
+   * compaction).
+   */
   maybeSnapshot(): void {
     if (this.snapshotScheduled || this.snapshotting || !this.handlers.captureState) return;
     const covered = Math.max(this.snapshotBytes, 0);
-    if (this.size - covered < this.snapshotMinBytes && this.snapshotBytes >= 0) return;
-    if (this.snapshotBytes < 0 && this.size < this.snapshotMinBytes) return;
+    if (!this.snapshotSoon && this.size - covered < this.snapshotMinBytes) return;
+    this.snapshotSoon = false;
     this.snapshotScheduled = true;
     setImmediate(() => {
       this.snapshotScheduled = false;

@@ -230,6 +230,28 @@ describe('start-up snapshot', () => {
     expect(logged.warnings.some((w) => /snapshot: ignored.*(does not match|the journal has)/.test(w))).toBe(true);
   }, 60_000);
 
+  test('a compaction deletes the snapshot, which may hold values the compaction erases, and a new one follows', async () => {
+    const dataDir = tempDir();
+    const first = await openEmbeddedStorage({ dataDir });
+    await first.records.put({ kind: 'secret', key: 'k', value: { text: 'former-value' } });
+    await first.close();
+    const snapshotFile = path.join(dataDir, SNAPSHOT_FILE);
+    expect(fs.readFileSync(snapshotFile, 'utf8')).toContain('former-value');
+
+    const storage = await openEmbeddedStorage({ dataDir });
+    await storage.records.put({ kind: 'secret', key: 'k', value: { text: 'current-value' } });
+    await storage.compact();
+    expect(fs.existsSync(snapshotFile) ? fs.readFileSync(snapshotFile, 'utf8') : '').not.toContain('former-value');
+    await storage.close();
+    expect(fs.readFileSync(snapshotFile, 'utf8')).toContain('current-value');
+    expect(fs.readFileSync(snapshotFile, 'utf8')).not.toContain('former-value');
+    const logged = recordingLogger();
+    const reopened = await openEmbeddedStorage({ dataDir, logger: logged.logger });
+    expect((await reopened.records.get('secret', 'k'))?.value).toEqual({ text: 'current-value' });
+    expect(logged.infos).toContain('snapshot: loaded');
+    await reopened.close();
+  }, 30_000);
+
   test('the snapshot file is private and a half-written one left by a crash is removed at start', async () => {
     const dataDir = tempDir();
     const storage = await openEmbeddedStorage({ dataDir });
