@@ -393,7 +393,11 @@ async function mainShowingServerOutput(): Promise<void> {
   try {
     await main();
   } catch (err) {
-    for (const target of running.targets) console.error(`--- last output of ${target.name}:\n${target.outputTail()}`);
+    for (const target of running.targets) {
+      const { exitCode, signalCode } = target.child;
+      const state = exitCode === null && signalCode === null ? 'still running' : `exited (code ${exitCode}, signal ${signalCode})`;
+      console.error(`--- ${target.name} ${state}; its last output:\n${target.outputTail()}`);
+    }
     throw err;
   }
 }

@@ -174,15 +174,18 @@ export class HistoryIndex {
     this.placed[row.slot] = offset;
   }
 
-  /** Makes the offsets recorded by {@link place} current. */
-  commitPlacements(): void {
+  /**
+   * Makes the offsets recorded by {@link place} current; versions added since the compaction began (not placed,
+   * at or after `shift.from` in the old file) move by `shift.delta`.
+   */
+  commitPlacements(shift: { from: number; delta: number } = { from: Infinity, delta: 0 }): void {
     const placed = this.placed;
     this.placed = undefined;
-    if (!placed) return;
     const offsets = this.positions.offsets;
     for (let slot = 0; slot < this.positions.size; slot++) {
-      const offset = placed[slot] as number;
+      const offset = placed !== undefined && slot < placed.length ? (placed[slot] as number) : -1;
       if (offset >= 0) offsets[slot] = offset;
+      else if ((offsets[slot] as number) >= shift.from) offsets[slot] = (offsets[slot] as number) + shift.delta;
     }
   }
 

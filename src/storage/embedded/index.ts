@@ -258,12 +258,20 @@ export async function openEmbeddedStorage(options: EmbeddedStorageOptions): Prom
         else if (spans) applyVersions(collection, history, entry.docs, spans);
         else throw new Error('a resources entry without the positions of its versions');
       },
-      *snapshot(read): Iterable<JournalEntry | PlacedLine> {
-        yield* snapshotResources(history, read);
-        yield* records.snapshot(Date.now());
+      snapshot(read): Iterable<JournalEntry | PlacedLine> {
+        // Taken now (the compaction copies it while writes go on); written as it is iterated.
+        const resources = snapshotResources(history, read);
+        const live = [...records.snapshot(Date.now())];
+        return (function* () {
+          yield* resources;
+          yield* live;
+        })();
       },
-      compacted() {
-        history.commitPlacements();
+      compacted(shift) {
+        history.commitPlacements(shift);
+      },
+      compactionAbandoned() {
+        history.beginPlacements();
       },
       captureState() {
         return captureState(collection, history, records);

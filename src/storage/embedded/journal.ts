@@ -26,7 +26,8 @@ import { StorageUnavailableError } from '../ports';
 import type { StorageLogger } from '../logger';
 import { makeDirectoryPrivate } from '../private-files';
 import { acquireDataDirLock } from './data-dir-lock';
-import { NODE_JOURNAL_FILE_SYSTEM, fsyncDirectory, writeFileDurably } from './journal-file';
+import { NODE_JOURNAL_FILE_SYSTEM, fsyncDirectory } from './journal-file';
+import { PRIVATE_FILE_MODE } from '../private-files';
 import type { JournalFileHandle, JournalFileSystem } from './journal-file';
 import { FORMAT, JOURNAL_FILE, replayFile, setAsideDamagedTail } from './journal-replay';
 import type { JournalEntry } from './journal-replay';
@@ -75,8 +76,13 @@ export interface JournalHandlers {
   replay(entry: Exclude<JournalEntry, { t: 'header' }>, spans?: VersionSpan[]): void;
   /** The whole current state as entries, written by compaction; `read` reads the file being replaced. */
   snapshot(read: JournalReader): Iterable<JournalEntry | PlacedLine>;
-  /** The snapshot replaced the journal: the positions reported by `written` are now the valid ones. */
-  compacted?(): void;
+  /**
+   * The snapshot replaced the journal: the positions reported by `written` are now the valid ones, and positions
+   * at or after `from` (appended while the snapshot was copied) move by `delta`.
+   */
+  compacted?(shift: { from: number; delta: number }): void;
+  /** A compaction failed: forget the positions its `written` callbacks reported. */
+  compactionAbandoned?(): void;
   /**
    * The state at this instant, for a start-up snapshot: called synchronously at a consistent point (every durable
    * line applied, nothing else); the lines may be produced later, while writes continue.
@@ -173,6 +179,7 @@ export class Journal {
   private snapshotScheduled = false;
   /** Set by a compaction: the next chance to write a snapshot is taken whatever the growth. */
   private snapshotSoon = false;
+  private compacting: Promise<number> | undefined;
   /** Incremented by every compaction: a snapshot captured before one no longer matches the file. */
   private generation = 0;
 
@@ -319,29 +326,95 @@ export class Journal {
    *   the write error when writing the new file fails (nothing changed either)
    */
   async compact(): Promise<number> {
-    // Wait until no round is in flight. Every append starts a round and a round applies its changes before it
-    // ends, so nothing is pending either: the state in memory is exactly what the file holds.
-    while (this.flushing) await this.flushing;
+    while (this.compacting) await this.compacting.catch(() => undefined);
+    const run = this.compactInBackground();
+    this.compacting = run;
+    const done = (): void => {
+      if (this.compacting === run) this.compacting = undefined;
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  /**
+   * Copies the state at one instant into the new file while writes go on appending to the journal, then, with
+   * appends held for the moment it takes, copies what they appended meanwhile (byte for byte: the tail is valid
+   * journal), syncs the new file and puts it in place. The positions of the versions copied are those the copy
+   * recorded; those of versions appended meanwhile move by the difference between the tail's place in the two
+   * files.
+   */
+  private async compactInBackground(): Promise<number> {
     this.assertWritable();
-    let release!: () => void;
-    this.flushing = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const needed = this.size + COMPACTION_HEADROOM_BYTES;
+    const free = await this.fileSystem.freeBytes(this.dataDir);
+    if (free < needed) throw new CompactionSkippedError(free, needed);
+    this.assertWritable();
+    const tmp = this.file + COMPACT_SUFFIX;
+    // Synchronous from here to the capture: every line before `covered` is applied, none after.
+    const covered = this.size;
+    const entries = this.handlers.snapshot((offset, length) => this.read(offset, length));
+    const out = await fs.promises.open(tmp, 'w', PRIVATE_FILE_MODE);
+    let release: (() => void) | undefined;
+    let outClosed = false;
     try {
-      const needed = this.size + COMPACTION_HEADROOM_BYTES;
-      const free = await this.fileSystem.freeBytes(this.dataDir);
-      if (free < needed) throw new CompactionSkippedError(free, needed);
-      let bytes: { bytes: number; lines: number };
-      try {
-        // Synchronous from the snapshot to the rename: the state cannot change in between.
-        bytes = compactInto(this.dataDir, this.file, this.handlers.snapshot((offset, length) => this.read(offset, length)));
-      } catch (err) {
-        fs.rmSync(this.file + COMPACT_SUFFIX, { force: true });
-        throw err;
+      let written = 0;
+      let lines = 0;
+      const write = async (data: Buffer): Promise<void> => {
+        let done = 0;
+        while (done < data.length) done += (await out.write(data, done, data.length - done)).bytesWritten;
+        written += data.length;
+      };
+      let chunk: string[] = [];
+      let chunkBytes = 0;
+      const add = (text: string): void => {
+        chunk.push(text);
+        chunkBytes += Buffer.byteLength(text);
+        lines++;
+      };
+      const flush = async (): Promise<void> => {
+        if (chunk.length === 0) return;
+        const data = Buffer.from(chunk.join(''), 'utf8');
+        chunk = [];
+        chunkBytes = 0;
+        await write(data);
+        if (this.closing) throw new JournalClosedError(this.file);
+      };
+      const header: JournalEntry = { t: 'header', format: FORMAT, compactedAt: new Date().toISOString() };
+      add(`${JSON.stringify(header)}\n`);
+      for (const entry of entries) {
+        if ('written' in entry) {
+          entry.written(written + chunkBytes);
+          add(`${entry.line}\n`);
+        } else {
+          add(`${JSON.stringify(entry)}\n`);
+        }
+        if (chunkBytes >= 1 << 20) await flush();
       }
-      // The new file is in place: positions point into it from now on (the old descriptor still reads the old
-      // file until then).
-      this.handlers.compacted?.();
+      await flush();
+      // Hold appends: wait for the round in flight, then copy what was appended since the capture.
+      while (this.flushing) await this.flushing;
+      this.assertWritable();
+      this.flushing = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const tailStart = written;
+      for (let offset = covered; offset < this.size; ) {
+        const length = Math.min(1 << 20, this.size - offset);
+        const data = this.read(offset, length);
+        for (const byte of data) if (byte === 0x0a) lines++;
+        await write(data);
+        offset += length;
+      }
+      await out.sync();
+      await out.close();
+      outClosed = true;
+      // Synchronous from the rename to the new read descriptor: positions and file agree at every turn.
+      fs.renameSync(tmp, this.file);
+      fsyncDirectory(this.dataDir);
+      this.handlers.compacted?.({ from: covered, delta: tailStart - covered });
+      const previousFd = this.readFd;
+      this.readFd = fs.openSync(this.file, 'r');
+      fs.closeSync(previousFd);
       this.generation++;
       this.snapshotBytes = -1;
       // The snapshot no longer matches the file, and it holds values the compaction may have been asked to erase
@@ -350,9 +423,6 @@ export class Journal {
       fs.rmSync(path.join(this.dataDir, SNAPSHOT_FILE_NAME), { force: true });
       fsyncDirectory(this.dataDir);
       this.snapshotSoon = true;
-      const previousFd = this.readFd;
-      this.readFd = fs.openSync(this.file, 'r');
-      fs.closeSync(previousFd);
       const previous = this.handle;
       try {
         this.handle = await this.fileSystem.openForAppend(this.file);
@@ -361,20 +431,27 @@ export class Journal {
         throw this.failure;
       }
       await previous.close().catch(() => undefined);
-      this.size = bytes.bytes;
-      this.lineCount = bytes.lines;
+      this.size = written;
+      this.lineCount = lines;
       this.planCompaction();
       setImmediate(() => this.maybeSnapshot());
-      return bytes.bytes;
+      return written;
+    } catch (err) {
+      if (!outClosed) await out.close().catch(() => undefined);
+      if (fs.existsSync(tmp)) fs.rmSync(tmp, { force: true });
+      this.handlers.compactionAbandoned?.();
+      throw err;
     } finally {
-      this.flushing = undefined;
-      release();
-      if (this.failure) {
-        for (const w of this.waiters) w.reject(this.failure);
-        this.pending = [];
-        this.waiters = [];
-      } else if (this.pending.length > 0) {
-        this.flushing = this.flushLoop();
+      if (release) {
+        this.flushing = undefined;
+        release();
+        if (this.failure) {
+          for (const w of this.waiters) w.reject(this.failure);
+          this.pending = [];
+          this.waiters = [];
+        } else if (this.pending.length > 0) {
+          this.flushing = this.flushLoop();
+        }
       }
     }
   }
@@ -382,6 +459,7 @@ export class Journal {
   /** Waits for pending appends, then closes the file and releases the data directory. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      while (this.compacting) await this.compacting.catch(() => undefined);
       while (this.flushing) await this.flushing;
       while (this.snapshotting) await this.snapshotting.catch(() => false);
       // The next start-up loads this snapshot instead of replaying what was appended since the last one.
@@ -583,34 +661,6 @@ function readExactly(fd: number, offset: number, length: number): Buffer {
     done += n;
   }
   return buffer;
-}
-
-/** Writes the snapshot to a temp file, fsyncs it, renames it over the journal and fsyncs the directory. */
-function compactInto(dataDir: string, file: string, entries: Iterable<JournalEntry | PlacedLine>): { bytes: number; lines: number } {
-  const tmp = file + COMPACT_SUFFIX;
-  let count = 0;
-  function* lines(): Iterable<string> {
-    const header: JournalEntry = { t: 'header', format: FORMAT, compactedAt: new Date().toISOString() };
-    let offset = 0;
-    const place = (text: string): string => {
-      offset += Buffer.byteLength(text);
-      count++;
-      return text;
-    };
-    yield place(`${JSON.stringify(header)}\n`);
-    for (const entry of entries) {
-      if ('written' in entry) {
-        entry.written(offset);
-        yield place(`${entry.line}\n`);
-      } else {
-        yield place(`${JSON.stringify(entry)}\n`);
-      }
-    }
-  }
-  const bytes = writeFileDurably(tmp, lines());
-  fs.renameSync(tmp, file);
-  fsyncDirectory(dataDir);
-  return { bytes, lines: count };
 }
 
 /**

@@ -66,14 +66,21 @@ export function applyVersions(
 
 /**
  * The whole resource state as journal lines for compaction: each resource's versions in order, copied byte for
- * byte from the journal being replaced, each version's new position recorded.
+ * byte from the journal being replaced, each version's new position recorded. The rows are taken when called;
+ * the lines are produced as they are read.
  *
  * @param history - all versions
  * @param read - reads the journal being replaced
  */
-export function* snapshotResources(history: VersionHistory, read: JournalReader): Iterable<PlacedLine> {
+export function snapshotResources(history: VersionHistory, read: JournalReader): Iterable<PlacedLine> {
   history.beginPlacements();
-  for (const rows of history.rowsByResource()) {
+  // The rows as they are now (a compaction copies them while writes go on adding rows).
+  const groups = [...history.rowsByResource()];
+  return placedLines(history, groups, read);
+}
+
+function* placedLines(history: VersionHistory, groups: readonly HistoryRow[][], read: JournalReader): Iterable<PlacedLine> {
+  for (const rows of groups) {
     const texts = rows.map((row) => {
       const { offset, length } = history.span(row);
       return read(offset, length).toString('utf8');
