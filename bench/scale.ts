@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -130,12 +131,25 @@ class Session {
   }
 
   async request(method: string, pathname: string, body?: unknown): Promise<{ status: number; json: unknown; bytes: number }> {
-    const res = await fetch(`${this.url}${FHIR_BASE_PATH}${pathname}`, {
-      method,
-      headers: { ...HEADERS, authorization: await this.authorization() },
-      body: body === undefined ? undefined : JSON.stringify(body),
+    // A new connection per request: on a loaded machine, a kept-alive connection can be reused just as the server
+    // closes it (ECONNRESET), and a transaction cannot be retried blindly.
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    const authorization = await this.authorization();
+    const res = await new Promise<{ status: number; buffer: Buffer }>((resolve, reject) => {
+      const req = http.request(
+        `${this.url}${FHIR_BASE_PATH}${pathname}`,
+        { method, agent: false, headers: { ...HEADERS, authorization, ...(payload ? { 'content-length': String(payload.length) } : {}) } },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, buffer: Buffer.concat(chunks) }));
+          response.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
     });
-    const buffer = Buffer.from(await res.arrayBuffer());
+    const buffer = res.buffer;
     let json: unknown;
     try {
       json = JSON.parse(buffer.toString('utf8'));

@@ -524,6 +524,8 @@ export class Journal {
       this.stats.flushes++;
       this.stats.lines += lines.length;
       this.settle(waiters, lines, start);
+      // Under a steady stream of writes the loop never ends: look at the growth after every round.
+      this.maybeSnapshot();
     }
     if (this.failure) {
       for (const w of this.waiters) w.reject(this.failure);
