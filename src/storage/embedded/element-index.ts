@@ -16,6 +16,7 @@
  * definition is not used at all.
  */
 import type { Filter, ResourceDocument } from '../ports';
+import { TimeSlice } from '../../time-slice';
 import { IdSet } from './id-order';
 import { isIndexScalar, scalarKey } from './query-plan';
 import type { IndexScalar } from './query-plan';
@@ -93,6 +94,16 @@ function elementEquality(path: string, condition: unknown): ElementEquality | un
   return { path, fields, complete };
 }
 
+/**
+ * Whether a top-level condition is an `$elemMatch` made only of equalities that the element indexes answer exactly.
+ *
+ * @param key - the condition's path
+ * @param value - its condition
+ */
+export function isCompleteElementEquality(key: string, value: unknown): boolean {
+  return elementEquality(key, value)?.complete === true;
+}
+
 function addConjuncts(filter: Filter, out: Array<[string, unknown]>): void {
   for (const [key, value] of Object.entries(filter)) {
     if (key === '$and' && Array.isArray(value) && value.length > 0 && value.every(isPlainObject)) {
@@ -132,10 +143,14 @@ export function elementCoverage(filter: Filter): ElementCoverage {
 }
 
 /** One element index: (project, type, path, fields) → value key → live document ids. */
-class ElementIndex {
+export class ElementIndex {
   readonly postings = new Map<string, IdSet>();
   /** Stored documents the index does not model; while any is stored, the index is not used. */
   irregular = 0;
+  /** Set while the index is being filled from the stored documents. */
+  filling: Promise<void> | undefined;
+  /** While filling: the ids of the partition not reached yet. */
+  unvisited: Set<string> | undefined;
 
   constructor(
     readonly path: string,
@@ -176,23 +191,25 @@ class ElementIndex {
     return [...keys];
   }
 
-  /** Adds a document under its value keys; returns the posting sets (kept by the document for removal). */
-  add(id: string, keys: readonly string[]): IdSet[] {
-    return keys.map((key) => {
+  /** Adds a document under its value keys. */
+  add(id: string, keys: readonly string[]): void {
+    for (const key of keys) {
       let set = this.postings.get(key);
       if (!set) {
         set = new IdSet(key);
         this.postings.set(key, set);
       }
       set.add(id);
-      return set;
-    });
+    }
   }
 
-  remove(id: string, sets: readonly IdSet[]): void {
-    for (const set of sets) {
+  /** Removes a document from the postings of its value keys. */
+  remove(id: string, keys: readonly string[]): void {
+    for (const key of keys) {
+      const set = this.postings.get(key);
+      if (!set) continue;
       set.delete(id);
-      if (set.size === 0 && this.postings.get(set.key) === set) this.postings.delete(set.key);
+      if (set.size === 0) this.postings.delete(key);
     }
   }
 
@@ -201,9 +218,6 @@ class ElementIndex {
     return fields.map(([, v]) => `${SEP}${scalarKey(v)}`).join('');
   }
 }
-
-/** What one stored document contributed to the element indexes, for removing it later. */
-export type ElementEntries = Array<{ index: ElementIndex; postings: IdSet[] | undefined }>;
 
 /** The element indexes of one collection. */
 export class ElementIndexes {
@@ -215,36 +229,40 @@ export class ElementIndexes {
    * Adds a document to every element index of its partition.
    *
    * @param doc - the stored document
-   * @returns what to pass to {@link ElementIndexes.remove} when the document is replaced
    */
-  add(doc: ResourceDocument): ElementEntries | undefined {
+  add(doc: ResourceDocument): void {
     const indexes = this.byPartition.get(`${doc.project}${SEP}${doc.type}`);
-    if (!indexes) return undefined;
-    const entries: ElementEntries = [];
-    for (const index of indexes.values()) entries.push(this.addTo(index, doc));
-    return entries;
+    if (!indexes) return;
+    for (const index of indexes.values()) this.addTo(index, doc);
   }
 
-  private addTo(index: ElementIndex, doc: ResourceDocument): ElementEntries[number] {
+  private addTo(index: ElementIndex, doc: ResourceDocument): void {
     const keys = index.keysOf(doc);
-    if (keys === undefined) {
-      index.irregular++;
-      return { index, postings: undefined };
-    }
-    return { index, postings: index.add(doc._id, keys) };
+    if (keys === undefined) index.irregular++;
+    else index.add(doc._id, keys);
   }
 
   /**
-   * Removes what {@link ElementIndexes.add} (or a later definition) recorded for a document.
+   * Removes a document that {@link ElementIndexes.add} (or the filling of a definition) added: its entries are
+   * computed again from it, so documents keep no record of them.
    *
-   * @param id - the document `_id`
-   * @param entries - the recorded entries
+   * @param doc - the stored document being replaced
    */
-  remove(id: string, entries: ElementEntries | undefined): void {
-    for (const { index, postings } of entries ?? []) {
-      if (postings === undefined) index.irregular--;
-      else index.remove(id, postings);
+  remove(doc: ResourceDocument): void {
+    const indexes = this.byPartition.get(`${doc.project}${SEP}${doc.type}`);
+    if (!indexes) return;
+    for (const index of indexes.values()) {
+      // Not reached yet by the filling of a new definition: it was never added.
+      if (index.unvisited?.delete(doc._id)) continue;
+      const keys = index.keysOf(doc);
+      if (keys === undefined) index.irregular--;
+      else index.remove(doc._id, keys);
     }
+  }
+
+  /** Whether a partition has element indexes (a replaced document must then be loaded to remove it). */
+  has(project: string, type: string): boolean {
+    return this.byPartition.has(`${project}${SEP}${type}`);
   }
 
   /**
@@ -256,12 +274,13 @@ export class ElementIndexes {
    * @param partition - the partition's documents with their recorded entries, to fill a new index
    * @returns the index, or undefined when it cannot be used (irregular data, too many definitions)
    */
-  indexFor(
+  async indexFor(
     project: string,
     type: string,
     element: ElementEquality,
-    partition: () => Iterable<{ doc: ResourceDocument; elements?: ElementEntries }>,
-  ): ElementIndex | undefined {
+    partition: () => Array<[string, unknown]>,
+    load: (id: string, entry: unknown) => ResourceDocument | undefined,
+  ): Promise<ElementIndex | undefined> {
     const partitionKey = `${project}${SEP}${type}`;
     const fields = element.fields.map(([name]) => name);
     const definition = `${element.path}${SEP}${fields.join(',')}`;
@@ -269,19 +288,97 @@ export class ElementIndexes {
     let index = indexes?.get(definition);
     if (!index) {
       if (this.count >= MAX_DEFINITIONS) return undefined;
-      index = new ElementIndex(element.path, fields);
+      const defined = new ElementIndex(element.path, fields);
+      index = defined;
       if (!indexes) {
         indexes = new Map();
         this.byPartition.set(partitionKey, indexes);
       }
-      indexes.set(definition, index);
+      indexes.set(definition, defined);
       this.count++;
-      for (const entry of partition()) {
-        entry.elements ??= [];
-        entry.elements.push(this.addTo(index, entry.doc));
+      // Filled a time slice at a time. Documents written meanwhile are added by add() (the index is defined); a
+      // document replaced before it was reached leaves `unvisited` and is skipped.
+      const members = partition();
+      defined.unvisited = new Set(members.map(([id]) => id));
+      defined.filling = (async () => {
+        const slice = new TimeSlice();
+        let n = 0;
+        for (const [id, entry] of members) {
+          if (++n % 64 === 0) await slice.breathe();
+          if (!defined.unvisited?.has(id)) continue;
+          const doc = load(id, entry);
+          defined.unvisited.delete(id);
+          if (doc) this.addTo(defined, doc);
+        }
+      })().then(
+        () => {
+          defined.filling = undefined;
+          defined.unvisited = undefined;
+        },
+        (err: unknown) => {
+          // A document could not be read: the index is incomplete, so it is dropped (defined again on next use).
+          if (indexes?.get(definition) === defined) {
+            indexes.delete(definition);
+            this.count--;
+          }
+          defined.filling = undefined;
+          defined.unvisited = undefined;
+          throw err;
+        },
+      );
+    }
+    if (index.filling) await index.filling;
+    return index.irregular === 0 ? index : undefined;
+  }
+
+  /** Every definition, for a snapshot: the index and what defines it. */
+  definitions(): Array<{ project: string; type: string; path: string; fields: string[]; index: ElementIndex }> {
+    const out: Array<{ project: string; type: string; path: string; fields: string[]; index: ElementIndex }> = [];
+    for (const [partitionKey, indexes] of this.byPartition) {
+      const [project, type] = partitionKey.split(SEP) as [string, string];
+      for (const index of indexes.values()) {
+        if (!index.filling) out.push({ project, type, path: index.path, fields: [...index.fields], index });
       }
     }
-    return index.irregular === 0 ? index : undefined;
+    return out;
+  }
+
+  /**
+   * Defines an index without filling it (a snapshot is being restored: its documents bring their entries).
+   *
+   * @returns the index, or undefined when no more definitions are allowed
+   */
+  define(project: string, type: string, path: string, fields: string[]): ElementIndex | undefined {
+    const partitionKey = `${project}${SEP}${type}`;
+    const definition = `${path}${SEP}${fields.join(',')}`;
+    let indexes = this.byPartition.get(partitionKey);
+    const existing = indexes?.get(definition);
+    if (existing) return existing;
+    if (this.count >= MAX_DEFINITIONS) return undefined;
+    const index = new ElementIndex(path, fields);
+    if (!indexes) {
+      indexes = new Map();
+      this.byPartition.set(partitionKey, indexes);
+    }
+    indexes.set(definition, index);
+    this.count++;
+    return index;
+  }
+
+  /**
+   * Restores an index's postings from a snapshot.
+   *
+   * @param index - from {@link define}
+   * @param irregular - its count of irregular documents
+   * @param postings - value key → ids
+   */
+  static restore(index: ElementIndex, irregular: number, postings: ReadonlyArray<[string, string[]]>): void {
+    index.irregular = irregular;
+    for (const [key, ids] of postings) {
+      const set = new IdSet(key);
+      for (const id of ids) set.add(id);
+      if (set.size > 0) index.postings.set(key, set);
+    }
   }
 
   /**

@@ -116,7 +116,9 @@ export class HistoryIndex {
    * @returns the row's slot
    */
   add(version: { project: string; type: string; id: string; versionId: number; lastUpdated: string }, span: VersionSpan): number {
-    const key = `${version.project}/${version.type}/${version.id}`;
+    const built = `${version.project}/${version.type}/${version.id}`;
+    // One key string per resource, however many versions it has.
+    const key = this.byResource.get(built)?.rows[0]?.key ?? built;
     const slot = this.positions.push(span.offset, span.length);
     const row: HistoryRow = { key, versionId: version.versionId, lastUpdated: version.lastUpdated, slot };
     this.rowCount++;
@@ -150,7 +152,12 @@ export class HistoryIndex {
 
   /** Where a version lies in the journal. */
   span(row: HistoryRow): VersionSpan {
-    return { offset: this.positions.offsets[row.slot] as number, length: this.positions.lengths[row.slot] as number };
+    return this.spanOf(row.slot);
+  }
+
+  /** Where the version of a slot lies in the journal. */
+  spanOf(slot: number): VersionSpan {
+    return { offset: this.positions.offsets[slot] as number, length: this.positions.lengths[slot] as number };
   }
 
   /** A compaction starts: forget the offsets of one that did not complete. */
@@ -167,15 +174,18 @@ export class HistoryIndex {
     this.placed[row.slot] = offset;
   }
 
-  /** Makes the offsets recorded by {@link place} current. */
-  commitPlacements(): void {
+  /**
+   * Makes the offsets recorded by {@link place} current; versions added since the compaction began (not placed,
+   * at or after `shift.from` in the old file) move by `shift.delta`.
+   */
+  commitPlacements(shift: { from: number; delta: number } = { from: Infinity, delta: 0 }): void {
     const placed = this.placed;
     this.placed = undefined;
-    if (!placed) return;
     const offsets = this.positions.offsets;
     for (let slot = 0; slot < this.positions.size; slot++) {
-      const offset = placed[slot] as number;
+      const offset = placed !== undefined && slot < placed.length ? (placed[slot] as number) : -1;
       if (offset >= 0) offsets[slot] = offset;
+      else if ((offsets[slot] as number) >= shift.from) offsets[slot] = (offsets[slot] as number) + shift.delta;
     }
   }
 
@@ -206,6 +216,20 @@ export class HistoryIndex {
     if (!ordered) return 0;
     const [start, end] = ordered.window(query.since, query.before);
     return end - start;
+  }
+
+  /**
+   * Every row at this instant, each project's rows in history order (so re-adding them in this order only
+   * appends), with their positions: for a snapshot. Rows never change; positions are copied.
+   */
+  captureState(): { rows: HistoryRow[]; offsets: Float64Array; lengths: Uint32Array } {
+    const rows: HistoryRow[] = [];
+    for (const ordered of this.byProject.values()) for (const row of ordered.rows) rows.push(row);
+    return {
+      rows,
+      offsets: this.positions.offsets.slice(0, this.positions.size),
+      lengths: this.positions.lengths.slice(0, this.positions.size),
+    };
   }
 
   /** Every row grouped by resource, each resource's versions in versionId order (for compaction). */

@@ -25,18 +25,21 @@ const NEWLINE = 0x0a;
  *
  * @param path - the file
  * @param chunkSize - read size in bytes
+ * @param from - where to start (a line boundary) and the number of lines before it
  * @returns the lines in order; the last one has `terminated: false` when the file does not end with a newline
  */
-export function* readLines(path: string, chunkSize = 1 << 20): Generator<JournalLine> {
+export function* readLines(path: string, chunkSize = 1 << 20, from: { offset: number; lineNumber: number } = { offset: 0, lineNumber: 0 }): Generator<JournalLine> {
   const fd = fs.openSync(path, 'r');
   try {
     const buffer = Buffer.allocUnsafe(chunkSize);
     let carry: Buffer[] = [];
     let carryLength = 0;
-    let lineNumber = 0;
-    let offset = 0;
+    let lineNumber = from.lineNumber;
+    let offset = from.offset;
+    let position = from.offset;
     for (;;) {
-      const read = fs.readSync(fd, buffer, 0, chunkSize, null);
+      const read = fs.readSync(fd, buffer, 0, chunkSize, position);
+      position += read;
       if (read === 0) break;
       let start = 0;
       for (;;) {

@@ -164,6 +164,8 @@ export interface ReplayResult {
   validBytes: number;
   /** The damaged last line, if any. */
   damaged?: JournalLine;
+  /** Lines read before the damaged one (or all of them), blank lines included: the journal's line count. */
+  lineCount: number;
 }
 
 /**
@@ -171,15 +173,27 @@ export interface ReplayResult {
  *
  * @param file - the journal
  * @param replay - applies one entry other than a header (a resources entry with its versions' byte spans)
+ * @param from - where to start (a line boundary covered by a snapshot) and the number of lines before it
  * @returns what was replayed, and the damaged last line if any
  * @throws JournalCorruptionError when a line other than the last cannot be read or applied
  */
 export function replayFile(
   file: string,
   replay: (entry: Exclude<JournalEntry, { t: 'header' }>, spans?: VersionSpan[]) => void,
+  from: { offset: number; lineNumber: number } = { offset: 0, lineNumber: 0 },
 ): ReplayResult {
+  const result = replayLines(file, replay, from);
+  return { ...result, lineCount: result.damaged ? result.damaged.lineNumber - 1 : result.lastLine };
+}
+
+function replayLines(
+  file: string,
+  replay: (entry: Exclude<JournalEntry, { t: 'header' }>, spans?: VersionSpan[]) => void,
+  from: { offset: number; lineNumber: number },
+): Omit<ReplayResult, 'lineCount'> & { lastLine: number } {
   let lines = 0;
-  let validBytes = 0;
+  let validBytes = from.offset;
+  let lastLine = from.lineNumber;
   let previous: JournalLine | undefined;
   const apply = (line: JournalLine, { entry, spans }: { entry: JournalEntry; spans?: VersionSpan[] }): void => {
     try {
@@ -190,7 +204,8 @@ export function replayFile(
     lines++;
     validBytes = line.offset + line.bytes + 1;
   };
-  for (const line of readLines(file)) {
+  for (const line of readLines(file, undefined, from)) {
+    lastLine = line.lineNumber;
     if (previous) {
       if (previous.text.trim() === '') {
         validBytes = previous.offset + previous.bytes + 1;
@@ -206,19 +221,19 @@ export function replayFile(
     }
     previous = line;
   }
-  if (!previous) return { lines, validBytes };
+  if (!previous) return { lines, validBytes, lastLine };
   if (previous.terminated && previous.text.trim() === '') {
-    return { lines, validBytes: previous.offset + previous.bytes + 1 };
+    return { lines, validBytes: previous.offset + previous.bytes + 1, lastLine };
   }
-  if (!previous.terminated) return { lines, validBytes, damaged: previous };
+  if (!previous.terminated) return { lines, validBytes, damaged: previous, lastLine };
   let parsed: ReturnType<typeof parseLine>;
   try {
     parsed = parseLine(previous);
   } catch {
-    return { lines, validBytes, damaged: previous };
+    return { lines, validBytes, damaged: previous, lastLine };
   }
   apply(previous, parsed);
-  return { lines, validBytes };
+  return { lines, validBytes, lastLine };
 }
 
 /**

@@ -26,20 +26,35 @@ import { StorageUnavailableError } from '../ports';
 import type { StorageLogger } from '../logger';
 import { makeDirectoryPrivate } from '../private-files';
 import { acquireDataDirLock } from './data-dir-lock';
-import { NODE_JOURNAL_FILE_SYSTEM, fsyncDirectory, writeFileDurably } from './journal-file';
+import { NODE_JOURNAL_FILE_SYSTEM, fsyncDirectory } from './journal-file';
+import { PRIVATE_FILE_MODE } from '../private-files';
 import type { JournalFileHandle, JournalFileSystem } from './journal-file';
 import { FORMAT, JOURNAL_FILE, replayFile, setAsideDamagedTail } from './journal-replay';
 import type { JournalEntry } from './journal-replay';
 import type { VersionSpan } from './resources-line';
+import {
+  SnapshotAbandonedError,
+  journalFingerprint,
+  readSnapshot,
+  removeSnapshotLeftovers,
+  writeSnapshot,
+  SNAPSHOT_FORMAT,
+} from './snapshot';
+import type { LoadedSnapshot, SnapshotHeader } from './snapshot';
 
 export { JOURNAL_FILE, REJECTED_FILE, JournalCorruptionError, parseEntry } from './journal-replay';
 export type { JournalEntry } from './journal-replay';
 
 const COMPACT_SUFFIX = '.compact-tmp';
+const SNAPSHOT_FILE_NAME = 'snapshot.ndjson';
 /** Room left on the file system beyond the new file's size before a compaction starts. */
 const COMPACTION_HEADROOM_BYTES = 1 << 20;
 /** Default growth (bytes appended since the last compaction) below which no automatic compaction runs. */
 const DEFAULT_COMPACTION_MIN_BYTES = 64 << 20;
+/** Default journal growth after which a new snapshot is written in the background. */
+const DEFAULT_SNAPSHOT_MIN_BYTES = 16 << 20;
+/** Room left on the file system beyond a snapshot's expected size before one is written. */
+const SNAPSHOT_HEADROOM_BYTES = 16 << 20;
 
 /** A snapshot line serialized by its producer, told where it was written. */
 export interface PlacedLine {
@@ -61,8 +76,23 @@ export interface JournalHandlers {
   replay(entry: Exclude<JournalEntry, { t: 'header' }>, spans?: VersionSpan[]): void;
   /** The whole current state as entries, written by compaction; `read` reads the file being replaced. */
   snapshot(read: JournalReader): Iterable<JournalEntry | PlacedLine>;
-  /** The snapshot replaced the journal: the positions reported by `written` are now the valid ones. */
-  compacted?(): void;
+  /**
+   * The snapshot replaced the journal: the positions reported by `written` are now the valid ones, and positions
+   * at or after `from` (appended while the snapshot was copied) move by `delta`.
+   */
+  compacted?(shift: { from: number; delta: number }): void;
+  /** A compaction failed: forget the positions its `written` callbacks reported. */
+  compactionAbandoned?(): void;
+  /**
+   * The state at this instant, for a start-up snapshot: called synchronously at a consistent point (every durable
+   * line applied, nothing else); the lines may be produced later, while writes continue.
+   */
+  captureState?(): { sections: Record<string, number>; lines: Iterable<string> };
+  /**
+   * Reads a snapshot's body. Throws when it cannot be used (then nothing was applied and the journal is replayed
+   * in full); otherwise returns the function that applies it.
+   */
+  restoreState?(snapshot: LoadedSnapshot): () => void;
 }
 
 /** A journal write or fdatasync failed: the change was not stored and nothing of it is visible. */
@@ -114,6 +144,8 @@ export interface JournalOptions {
   fileSystem?: JournalFileSystem;
   /** Automatic compaction waits until at least this many bytes were appended since the last one. */
   compactionMinBytes?: number;
+  /** A snapshot is written in the background once the journal grew by this many bytes since the last one. */
+  snapshotMinBytes?: number;
 }
 
 interface Waiter {
@@ -135,8 +167,21 @@ export class Journal {
   private size: number;
   /** File length at which an automatic compaction is next attempted. */
   private compactAt = 0;
-  /** Number of write+fdatasync rounds and of lines they carried (to observe group commit). */
-  readonly stats = { flushes: 0, lines: 0, failedRounds: 0 };
+  /** Number of write+fdatasync rounds and of lines they carried (to observe group commit); snapshots written. */
+  readonly stats = { flushes: 0, lines: 0, failedRounds: 0, snapshots: 0 };
+  /** Lines in the file (line numbers continue from it). */
+  private lineCount = 0;
+  /** Journal length covered by the last snapshot written or loaded (or -1: none). */
+  private snapshotBytes = -1;
+  /** Size of the last snapshot written or loaded. */
+  private snapshotFileBytes = 0;
+  private snapshotting: Promise<boolean> | undefined;
+  private snapshotScheduled = false;
+  /** Set by a compaction: the next chance to write a snapshot is taken whatever the growth. */
+  private snapshotSoon = false;
+  private compacting: Promise<number> | undefined;
+  /** Incremented by every compaction: a snapshot captured before one no longer matches the file. */
+  private generation = 0;
 
   private constructor(
     readonly file: string,
@@ -150,8 +195,13 @@ export class Journal {
     private readonly logger: StorageLogger,
     private readonly fileSystem: JournalFileSystem,
     private readonly compactionMinBytes: number,
+    private readonly snapshotMinBytes: number,
+    start: { lineCount: number; snapshotBytes: number; snapshotFileBytes: number },
   ) {
     this.size = size;
+    this.lineCount = start.lineCount;
+    this.snapshotBytes = start.snapshotBytes;
+    this.snapshotFileBytes = start.snapshotFileBytes;
     this.planCompaction();
   }
 
@@ -171,15 +221,22 @@ export class Journal {
     try {
       const file = path.join(dataDir, JOURNAL_FILE);
       fs.rmSync(file + COMPACT_SUFFIX, { force: true });
+      removeSnapshotLeftovers(dataDir);
       const started = Date.now();
       const existed = fs.existsSync(file);
       const bytes = existed ? fs.statSync(file).size : 0;
-      const replayed = existed ? replayFile(file, (entry, spans) => handlers.replay(entry, spans)) : { lines: 0, validBytes: 0 };
+      const from = existed ? restoreSnapshot(dataDir, file, bytes, handlers, logger) : undefined;
+      const replayed = existed
+        ? replayFile(file, (entry, spans) => handlers.replay(entry, spans), from && { offset: from.journalBytes, lineNumber: from.journalLines })
+        : { lines: 0, validBytes: 0, lineCount: 0 };
       setAsideDamagedTail(dataDir, file, replayed, logger);
       const handle = await fileSystem.openForAppend(file);
       if (!existed) fsyncDirectory(dataDir);
-      logger.info({ file, entries: replayed.lines, bytes, ms: Date.now() - started }, 'journal: replayed');
-      return new Journal(
+      logger.info(
+        { file, entries: replayed.lines, bytes, fromSnapshot: from ? from.journalBytes : false, ms: Date.now() - started },
+        from ? 'journal: loaded the snapshot and replayed the journal after it' : 'journal: replayed',
+      );
+      const journal = new Journal(
         file,
         dataDir,
         handle,
@@ -190,7 +247,12 @@ export class Journal {
         logger,
         fileSystem,
         options.compactionMinBytes ?? DEFAULT_COMPACTION_MIN_BYTES,
+        options.snapshotMinBytes ?? DEFAULT_SNAPSHOT_MIN_BYTES,
+        { lineCount: replayed.lineCount, snapshotBytes: from?.journalBytes ?? -1, snapshotFileBytes: from?.bytes ?? 0 },
       );
+      // A long tail was replayed (a crash, or no snapshot yet): make the next start-up cheap.
+      journal.maybeSnapshot();
+      return journal;
     } catch (err) {
       release();
       throw err;
@@ -264,32 +326,103 @@ export class Journal {
    *   the write error when writing the new file fails (nothing changed either)
    */
   async compact(): Promise<number> {
-    // Wait until no round is in flight. Every append starts a round and a round applies its changes before it
-    // ends, so nothing is pending either: the state in memory is exactly what the file holds.
-    while (this.flushing) await this.flushing;
+    while (this.compacting) await this.compacting.catch(() => undefined);
+    const run = this.compactInBackground();
+    this.compacting = run;
+    const done = (): void => {
+      if (this.compacting === run) this.compacting = undefined;
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  /**
+   * Copies the state at one instant into the new file while writes go on appending to the journal, then, with
+   * appends held for the moment it takes, copies what they appended meanwhile (byte for byte: the tail is valid
+   * journal), syncs the new file and puts it in place. The positions of the versions copied are those the copy
+   * recorded; those of versions appended meanwhile move by the difference between the tail's place in the two
+   * files.
+   */
+  private async compactInBackground(): Promise<number> {
     this.assertWritable();
-    let release!: () => void;
-    this.flushing = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const needed = this.size + COMPACTION_HEADROOM_BYTES;
+    const free = await this.fileSystem.freeBytes(this.dataDir);
+    if (free < needed) throw new CompactionSkippedError(free, needed);
+    this.assertWritable();
+    const tmp = this.file + COMPACT_SUFFIX;
+    // Synchronous from here to the capture: every line before `covered` is applied, none after.
+    const covered = this.size;
+    const entries = this.handlers.snapshot((offset, length) => this.read(offset, length));
+    const out = await fs.promises.open(tmp, 'w', PRIVATE_FILE_MODE);
+    let release: (() => void) | undefined;
+    let outClosed = false;
     try {
-      const needed = this.size + COMPACTION_HEADROOM_BYTES;
-      const free = await this.fileSystem.freeBytes(this.dataDir);
-      if (free < needed) throw new CompactionSkippedError(free, needed);
-      let bytes: number;
-      try {
-        // Synchronous from the snapshot to the rename: the state cannot change in between.
-        bytes = compactInto(this.dataDir, this.file, this.handlers.snapshot((offset, length) => this.read(offset, length)));
-      } catch (err) {
-        fs.rmSync(this.file + COMPACT_SUFFIX, { force: true });
-        throw err;
+      let written = 0;
+      let lines = 0;
+      const write = async (data: Buffer): Promise<void> => {
+        let done = 0;
+        while (done < data.length) done += (await out.write(data, done, data.length - done)).bytesWritten;
+        written += data.length;
+      };
+      let chunk: string[] = [];
+      let chunkBytes = 0;
+      const add = (text: string): void => {
+        chunk.push(text);
+        chunkBytes += Buffer.byteLength(text);
+        lines++;
+      };
+      const flush = async (): Promise<void> => {
+        if (chunk.length === 0) return;
+        const data = Buffer.from(chunk.join(''), 'utf8');
+        chunk = [];
+        chunkBytes = 0;
+        await write(data);
+        if (this.closing) throw new JournalClosedError(this.file);
+      };
+      const header: JournalEntry = { t: 'header', format: FORMAT, compactedAt: new Date().toISOString() };
+      add(`${JSON.stringify(header)}\n`);
+      for (const entry of entries) {
+        if ('written' in entry) {
+          entry.written(written + chunkBytes);
+          add(`${entry.line}\n`);
+        } else {
+          add(`${JSON.stringify(entry)}\n`);
+        }
+        if (chunkBytes >= 1 << 20) await flush();
       }
-      // The new file is in place: positions point into it from now on (the old descriptor still reads the old
-      // file until then).
-      this.handlers.compacted?.();
+      await flush();
+      // Hold appends: wait for the round in flight, then copy what was appended since the capture.
+      while (this.flushing) await this.flushing;
+      this.assertWritable();
+      this.flushing = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const tailStart = written;
+      for (let offset = covered; offset < this.size; ) {
+        const length = Math.min(1 << 20, this.size - offset);
+        const data = this.read(offset, length);
+        for (const byte of data) if (byte === 0x0a) lines++;
+        await write(data);
+        offset += length;
+      }
+      await out.sync();
+      await out.close();
+      outClosed = true;
+      // Synchronous from the rename to the new read descriptor: positions and file agree at every turn.
+      fs.renameSync(tmp, this.file);
+      fsyncDirectory(this.dataDir);
+      this.handlers.compacted?.({ from: covered, delta: tailStart - covered });
       const previousFd = this.readFd;
       this.readFd = fs.openSync(this.file, 'r');
       fs.closeSync(previousFd);
+      this.generation++;
+      this.snapshotBytes = -1;
+      // The snapshot no longer matches the file, and it holds values the compaction may have been asked to erase
+      // (records re-encrypted): delete it now; a new one is written in the background.
+      this.snapshotFileBytes = 0;
+      fs.rmSync(path.join(this.dataDir, SNAPSHOT_FILE_NAME), { force: true });
+      fsyncDirectory(this.dataDir);
+      this.snapshotSoon = true;
       const previous = this.handle;
       try {
         this.handle = await this.fileSystem.openForAppend(this.file);
@@ -298,18 +431,27 @@ export class Journal {
         throw this.failure;
       }
       await previous.close().catch(() => undefined);
-      this.size = bytes;
+      this.size = written;
+      this.lineCount = lines;
       this.planCompaction();
-      return bytes;
+      setImmediate(() => this.maybeSnapshot());
+      return written;
+    } catch (err) {
+      if (!outClosed) await out.close().catch(() => undefined);
+      if (fs.existsSync(tmp)) fs.rmSync(tmp, { force: true });
+      this.handlers.compactionAbandoned?.();
+      throw err;
     } finally {
-      this.flushing = undefined;
-      release();
-      if (this.failure) {
-        for (const w of this.waiters) w.reject(this.failure);
-        this.pending = [];
-        this.waiters = [];
-      } else if (this.pending.length > 0) {
-        this.flushing = this.flushLoop();
+      if (release) {
+        this.flushing = undefined;
+        release();
+        if (this.failure) {
+          for (const w of this.waiters) w.reject(this.failure);
+          this.pending = [];
+          this.waiters = [];
+        } else if (this.pending.length > 0) {
+          this.flushing = this.flushLoop();
+        }
       }
     }
   }
@@ -317,7 +459,13 @@ export class Journal {
   /** Waits for pending appends, then closes the file and releases the data directory. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      while (this.compacting) await this.compacting.catch(() => undefined);
       while (this.flushing) await this.flushing;
+      while (this.snapshotting) await this.snapshotting.catch(() => false);
+      // The next start-up loads this snapshot instead of replaying what was appended since the last one.
+      if (this.failure === undefined && this.size !== this.snapshotBytes && this.handlers.captureState) {
+        await this.takeSnapshot().catch(() => false);
+      }
       await this.handle.close();
       fs.closeSync(this.readFd);
       this.releaseLock();
@@ -372,9 +520,12 @@ export class Journal {
       }
       const start = this.size;
       this.size += data.length;
+      this.lineCount += lines.length;
       this.stats.flushes++;
       this.stats.lines += lines.length;
       this.settle(waiters, lines, start);
+      // Under a steady stream of writes the loop never ends: look at the growth after every round.
+      this.maybeSnapshot();
     }
     if (this.failure) {
       for (const w of this.waiters) w.reject(this.failure);
@@ -383,6 +534,84 @@ export class Journal {
     }
     this.flushing = undefined;
     this.maybeCompact();
+    this.maybeSnapshot();
+  }
+
+  /**
+   * Writes a snapshot of the state as it is now (covering the journal up to its current length), in the
+   * background: writes continue meanwhile. Abandoned if the journal is compacted before it is in place.
+   *
+   * @returns true when a snapshot was written; false when it was abandoned or skipped for lack of space
+   * @throws the write error (the previous snapshot stays)
+   */
+  takeSnapshot(): Promise<boolean> {
+    if (this.snapshotting) return this.snapshotting;
+    const capture = this.handlers.captureState;
+    if (!capture) return Promise.resolve(false);
+    // Synchronous from here to the capture: `size` covers exactly the lines applied to the state captured.
+    const journalBytes = this.size;
+    const journalLines = this.lineCount;
+    const generation = this.generation;
+    const fingerprint = journalFingerprint((offset, length) => this.read(offset, length), journalBytes);
+    const state = capture.call(this.handlers);
+    const header: SnapshotHeader = {
+      t: 'snapshot',
+      format: SNAPSHOT_FORMAT,
+      journalBytes,
+      journalLines,
+      ...fingerprint,
+      createdAt: new Date().toISOString(),
+      sections: state.sections,
+    };
+    const started = Date.now();
+    const run = (async (): Promise<boolean> => {
+      const needed = Math.max(this.snapshotFileBytes * 2, 1 << 20) + SNAPSHOT_HEADROOM_BYTES;
+      const free = await this.fileSystem.freeBytes(this.dataDir);
+      if (free < needed) {
+        this.logger.warn({ dataDir: this.dataDir, needed, free }, 'snapshot: skipped (not enough free space)');
+        return false;
+      }
+      try {
+        const bytes = await writeSnapshot(this.dataDir, header, state.lines, () => {
+          if (this.generation !== generation) throw new SnapshotAbandonedError('the journal was compacted');
+        });
+        this.snapshotBytes = journalBytes;
+        this.snapshotFileBytes = bytes;
+        this.stats.snapshots++;
+        this.logger.info({ journalBytes, bytes, ms: Date.now() - started }, 'snapshot: written');
+        return true;
+      } catch (err) {
+        if (err instanceof SnapshotAbandonedError) return false;
+        throw err;
+      }
+    })();
+    this.snapshotting = run;
+    const done = (): void => {
+      if (this.snapshotting === run) this.snapshotting = undefined;
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  /**
+   * Starts a background snapshot once the journal grew by `snapshotMinBytes` since the last one (or right after a
+   * compaction).
+   */
+  maybeSnapshot(): void {
+    if (this.snapshotScheduled || this.snapshotting || !this.handlers.captureState) return;
+    const covered = Math.max(this.snapshotBytes, 0);
+    if (!this.snapshotSoon && this.size - covered < this.snapshotMinBytes) return;
+    this.snapshotSoon = false;
+    this.snapshotScheduled = true;
+    setImmediate(() => {
+      this.snapshotScheduled = false;
+      if (!this.writable) return;
+      this.takeSnapshot().catch((err: unknown) => {
+        // Retry only after the journal grew again.
+        this.snapshotBytes = this.size;
+        this.logger.warn({ dataDir: this.dataDir, err: err instanceof Error ? err.message : String(err) }, 'snapshot: writing failed; the previous one stays');
+      });
+    });
   }
 
   /** Applies a durable round's changes in order (each told its line's offset) and resolves their promises. */
@@ -436,28 +665,39 @@ function readExactly(fd: number, offset: number, length: number): Buffer {
   return buffer;
 }
 
-/** Writes the snapshot to a temp file, fsyncs it, renames it over the journal and fsyncs the directory. */
-function compactInto(dataDir: string, file: string, entries: Iterable<JournalEntry | PlacedLine>): number {
-  const tmp = file + COMPACT_SUFFIX;
-  function* lines(): Iterable<string> {
-    const header: JournalEntry = { t: 'header', format: FORMAT, compactedAt: new Date().toISOString() };
-    let offset = 0;
-    const place = (text: string): string => {
-      offset += Buffer.byteLength(text);
-      return text;
-    };
-    yield place(`${JSON.stringify(header)}\n`);
-    for (const entry of entries) {
-      if ('written' in entry) {
-        entry.written(offset);
-        yield place(`${entry.line}\n`);
-      } else {
-        yield place(`${JSON.stringify(entry)}\n`);
-      }
+/**
+ * Loads the snapshot if it is usable; returns where the journal replay continues, or undefined for a full replay.
+ */
+function restoreSnapshot(
+  dataDir: string,
+  file: string,
+  journalSize: number,
+  handlers: JournalHandlers,
+  logger: StorageLogger,
+): { journalBytes: number; journalLines: number; bytes: number } | undefined {
+  if (!handlers.restoreState) return undefined;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const started = Date.now();
+    const snapshot = readSnapshot(dataDir, journalSize, (offset, length) => readExactly(fd, offset, length), logger);
+    if (!snapshot) return undefined;
+    let apply: () => void;
+    try {
+      apply = handlers.restoreState(snapshot);
+    } catch (err) {
+      logger.warn(
+        { file: path.join(dataDir, SNAPSHOT_FILE_NAME), reason: err instanceof Error ? err.message : String(err) },
+        'snapshot: ignored; replaying the whole journal',
+      );
+      return undefined;
     }
+    apply();
+    logger.info(
+      { journalBytes: snapshot.header.journalBytes, bytes: snapshot.bytes, ms: Date.now() - started },
+      'snapshot: loaded',
+    );
+    return { journalBytes: snapshot.header.journalBytes, journalLines: snapshot.header.journalLines, bytes: snapshot.bytes };
+  } finally {
+    fs.closeSync(fd);
   }
-  const bytes = writeFileDurably(tmp, lines());
-  fs.renameSync(tmp, file);
-  fsyncDirectory(dataDir);
-  return bytes;
 }

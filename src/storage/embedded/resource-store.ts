@@ -58,22 +58,29 @@ export function applyVersions(
   for (let i = 0; i < versions.length; i++) {
     const version = versions[i] as StoredVersion;
     const currentId = currentDocumentId(version);
-    history.add(version, spans[i] as VersionSpan);
+    const slot = history.add(version, spans[i] as VersionSpan);
     const existing = collection.get(currentId);
-    if (!existing || existing.versionId < version.versionId) collection.put({ _id: currentId, ...version });
+    if (!existing || existing.versionId < version.versionId) collection.put({ _id: currentId, ...version }, slot);
   }
 }
 
 /**
  * The whole resource state as journal lines for compaction: each resource's versions in order, copied byte for
- * byte from the journal being replaced, each version's new position recorded.
+ * byte from the journal being replaced, each version's new position recorded. The rows are taken when called;
+ * the lines are produced as they are read.
  *
  * @param history - all versions
  * @param read - reads the journal being replaced
  */
-export function* snapshotResources(history: VersionHistory, read: JournalReader): Iterable<PlacedLine> {
+export function snapshotResources(history: VersionHistory, read: JournalReader): Iterable<PlacedLine> {
   history.beginPlacements();
-  for (const rows of history.rowsByResource()) {
+  // The rows as they are now (a compaction copies them while writes go on adding rows).
+  const groups = [...history.rowsByResource()];
+  return placedLines(history, groups, read);
+}
+
+function* placedLines(history: VersionHistory, groups: readonly HistoryRow[][], read: JournalReader): Iterable<PlacedLine> {
+  for (const rows of groups) {
     const texts = rows.map((row) => {
       const { offset, length } = history.span(row);
       return read(offset, length).toString('utf8');
@@ -123,7 +130,7 @@ export class EmbeddedResourceStore implements ResourceStore {
 
   /** {@inheritDoc ResourceStore.readCurrent} */
   async readCurrent(project: string, type: string, id: string, options: ReadOptions = {}): Promise<ResourceDocument | undefined> {
-    const doc = this.collection.get(currentDocumentId({ project, type, id }));
+    const doc = this.collection.document(currentDocumentId({ project, type, id }));
     if (!doc) return undefined;
     if (options.withIndex) return cloneJson(doc);
     const { index: _index, sort: _sort, ...rest } = doc;
@@ -217,9 +224,8 @@ export class EmbeddedResourceStore implements ResourceStore {
 
   /** A version as a new object: the current document when it is the current version, else from the journal. */
   private load(row: HistoryRow): ResourceDocument {
-    const current = this.collection.get(row.key);
-    if (current?.versionId === row.versionId) {
-      return cloneJson({ ...current, _id: `${row.key}/${row.versionId}` });
+    if (this.collection.get(row.key)?.versionId === row.versionId) {
+      return cloneJson({ ...(this.collection.document(row.key) as ResourceDocument), _id: `${row.key}/${row.versionId}` });
     }
     return loadVersion(this.versions, this.journal, row);
   }

@@ -34,90 +34,90 @@ for (let i = 0; i < 1000; i++) {
 for (let i = 0; i < 50; i++) collection.put(doc('p', 'Observation', `obs${i}`, { code: [{ system: 's', code: 'c1' }] }));
 for (let i = 0; i < 20; i++) collection.put(doc('q', 'Patient', `qpat${i}`, { family: 'f1' }));
 
-const candidates = (filter: Filter): string[] => [...collection.candidates(filter)];
+const candidates = (filter: Filter): Promise<string[]> => collection.candidates(filter);
 
 describe('ResourceCollection candidates', () => {
   test('an equality on an index field uses the inverted index', async () => {
-    const found = candidates({ project: 'p', type: 'Patient', 'index.family': 'f7' });
+    const found = await candidates({ project: 'p', type: 'Patient', 'index.family': 'f7' });
     expect(found).toHaveLength(10);
     expect(found.every((id) => id.startsWith('p/Patient/'))).toBe(true);
     expect(await collection.find({ project: 'p', type: 'Patient', 'index.family': 'f7' })).toHaveLength(10);
   });
 
-  test('$in on an array field unions the index entries', () => {
-    expect(candidates({ project: 'p', 'index.name': { $in: ['n1', 'n2', 'n999'] } }).sort()).toEqual([
+  test('$in on an array field unions the index entries', async () => {
+    expect((await candidates({ project: 'p', 'index.name': { $in: ['n1', 'n2', 'n999'] } })).sort()).toEqual([
       'p/Patient/pat1',
       'p/Patient/pat2',
       'p/Patient/pat999',
     ]);
   });
 
-  test('nested {system, code} values are indexed by dotted path, also through $elemMatch', () => {
-    expect(candidates({ project: 'p', 'index.code.code': 'c3' })).toHaveLength(100);
-    expect(candidates({ project: 'p', 'index.code': { $elemMatch: { system: 's', code: 'c3' } } })).toHaveLength(100);
+  test('nested {system, code} values are indexed by dotted path, also through $elemMatch', async () => {
+    expect(await candidates({ project: 'p', 'index.code.code': 'c3' })).toHaveLength(100);
+    expect(await candidates({ project: 'p', 'index.code': { $elemMatch: { system: 's', code: 'c3' } } })).toHaveLength(100);
   });
 
-  test('id, _id and uniqueKeys are looked up directly', () => {
-    expect(candidates({ project: 'p', type: 'Patient', id: 'pat5' })).toEqual(['p/Patient/pat5']);
-    expect(candidates({ _id: 'q/Patient/qpat3' })).toEqual(['q/Patient/qpat3']);
-    expect(candidates({ project: 'p', uniqueKeys: 'Observation.id|obs4' })).toEqual(['p/Observation/obs4']);
+  test('id, _id and uniqueKeys are looked up directly', async () => {
+    expect(await candidates({ project: 'p', type: 'Patient', id: 'pat5' })).toEqual(['p/Patient/pat5']);
+    expect(await candidates({ _id: 'q/Patient/qpat3' })).toEqual(['q/Patient/qpat3']);
+    expect(await candidates({ project: 'p', uniqueKeys: 'Observation.id|obs4' })).toEqual(['p/Observation/obs4']);
   });
 
-  test('the most selective predicate wins, including inside $and', () => {
-    expect(candidates({ $and: [{ project: 'p' }, { 'index.name': 'shared0' }, { 'index.family': 'f3' }] })).toHaveLength(10);
+  test('the most selective predicate wins, including inside $and', async () => {
+    expect(await candidates({ $and: [{ project: 'p' }, { 'index.name': 'shared0' }, { 'index.family': 'f3' }] })).toHaveLength(10);
   });
 
-  test('$or narrows when every branch does', () => {
-    expect(candidates({ project: 'p', $or: [{ 'index.family': 'f1' }, { 'index.family': 'f2' }] })).toHaveLength(40);
-    expect(candidates({ project: 'p', type: 'Patient', $or: [{ 'index.family': 'f1' }, { 'index.age': { $gt: 5 } }] })).toHaveLength(1000);
+  test('$or narrows when every branch does', async () => {
+    expect(await candidates({ project: 'p', $or: [{ 'index.family': 'f1' }, { 'index.family': 'f2' }] })).toHaveLength(40);
+    expect(await candidates({ project: 'p', type: 'Patient', $or: [{ 'index.family': 'f1' }, { 'index.age': { $gt: 5 } }] })).toHaveLength(1000);
   });
 
-  test('without a narrowing index predicate the (project, type) partition is used, never other projects', () => {
-    expect(candidates({ project: 'q', 'index.age': { $gt: 3 } })).toHaveLength(20);
-    expect(candidates({ project: 'p', type: 'Observation', 'resource.status': 'final' })).toHaveLength(50);
-    expect(candidates({ project: 'p' })).toHaveLength(1050);
-    expect(candidates({ project: { $in: ['q', 'none'] }, type: 'Patient' })).toHaveLength(20);
+  test('without a narrowing index predicate the (project, type) partition is used, never other projects', async () => {
+    expect(await candidates({ project: 'q', 'index.age': { $gt: 3 } })).toHaveLength(20);
+    expect(await candidates({ project: 'p', type: 'Observation', 'resource.status': 'final' })).toHaveLength(50);
+    expect(await candidates({ project: 'p' })).toHaveLength(1050);
+    expect(await candidates({ project: { $in: ['q', 'none'] }, type: 'Patient' })).toHaveLength(20);
   });
 
-  test('only a filter that names no project scans the whole store', () => {
-    expect(candidates({ 'index.age': { $gt: 3 } })).toHaveLength(1070);
+  test('only a filter that names no project scans the whole store', async () => {
+    expect(await candidates({ 'index.age': { $gt: 3 } })).toHaveLength(1070);
   });
 
-  test('predicates the index cannot answer exactly are not used to narrow', () => {
+  test('predicates the index cannot answer exactly are not used to narrow', async () => {
     // positional paths, null (matches missing) and RegExp all fall back to the partition
-    expect(candidates({ project: 'q', 'index.name.0': 'n1' })).toHaveLength(20);
-    expect(candidates({ project: 'q', 'index.family': null })).toHaveLength(20);
-    expect(candidates({ project: 'q', 'index.family': /^f/ })).toHaveLength(20);
+    expect(await candidates({ project: 'q', 'index.name.0': 'n1' })).toHaveLength(20);
+    expect(await candidates({ project: 'q', 'index.family': null })).toHaveLength(20);
+    expect(await candidates({ project: 'q', 'index.family': /^f/ })).toHaveLength(20);
   });
 
-  test('replacing and deleting documents updates the indexes', () => {
+  test('replacing and deleting documents updates the indexes', async () => {
     const local = new ResourceCollection();
     local.put(doc('p', 'Patient', 'x', { family: 'old' }));
     local.put({ ...doc('p', 'Patient', 'x', { family: 'new' }), versionId: 2 });
-    expect([...local.candidates({ project: 'p', 'index.family': 'old' })]).toEqual([]);
-    expect([...local.candidates({ project: 'p', 'index.family': 'new' })]).toEqual(['p/Patient/x']);
+    expect((await local.candidates({ project: 'p', 'index.family': 'old' }))).toEqual([]);
+    expect(await local.candidates({ project: 'p', 'index.family': 'new' })).toEqual(['p/Patient/x']);
     expect(local.holderOf('p', 'Patient.id|x')).toBe('p/Patient/x');
     local.put({ ...doc('p', 'Patient', 'x', {}), versionId: 3, deleted: true });
     expect(local.holderOf('p', 'Patient.id|x')).toBeUndefined();
   });
 
-  test('a lower bound on lastUpdated past the newest stored one leaves no candidates', () => {
+  test('a lower bound on lastUpdated past the newest stored one leaves no candidates', async () => {
     // Every document here has lastUpdated 2026-01-01T00:00:00.000Z.
-    expect(candidates({ project: 'p', lastUpdated: { $gte: '2026-01-01T00:00:00.001Z' } })).toEqual([]);
-    expect(candidates({ project: 'p', $and: [{ lastUpdated: { $gt: '2026-01-01T00:00:00.000Z' } }] })).toEqual([]);
-    expect(candidates({ project: 'p', type: 'Observation', lastUpdated: { $gte: '2026-01-01T00:00:00.000Z' } })).toHaveLength(50);
+    expect(await candidates({ project: 'p', lastUpdated: { $gte: '2026-01-01T00:00:00.001Z' } })).toEqual([]);
+    expect(await candidates({ project: 'p', $and: [{ lastUpdated: { $gt: '2026-01-01T00:00:00.000Z' } }] })).toEqual([]);
+    expect(await candidates({ project: 'p', type: 'Observation', lastUpdated: { $gte: '2026-01-01T00:00:00.000Z' } })).toHaveLength(50);
   });
 
-  test('an index path first searched after documents exist is indexed from them and then kept current', () => {
+  test('an index path first searched after documents exist is indexed from them and then kept current', async () => {
     const local = new ResourceCollection();
     for (let i = 0; i < 10; i++) local.put(doc('p', 'Patient', `x${i}`, { tag: [{ c: i % 2 === 0 ? 'even' : 'odd' }] }));
-    const even = (): string[] => [...local.candidates({ project: 'p', 'index.tag.c': 'even' })].sort();
-    expect(even()).toEqual(['p/Patient/x0', 'p/Patient/x2', 'p/Patient/x4', 'p/Patient/x6', 'p/Patient/x8']);
+    const even = async (): Promise<string[]> => (await local.candidates({ project: 'p', 'index.tag.c': 'even' })).sort();
+    expect(await even()).toEqual(['p/Patient/x0', 'p/Patient/x2', 'p/Patient/x4', 'p/Patient/x6', 'p/Patient/x8']);
     local.put({ ...doc('p', 'Patient', 'x1', { tag: [{ c: 'even' }] }), versionId: 2 });
     local.put({ ...doc('p', 'Patient', 'x0', { tag: [{ c: 'odd' }] }), versionId: 2 });
     local.put(doc('p', 'Patient', 'y', { tag: [{ c: 'even' }, { c: 'odd' }] }));
-    expect(even()).toEqual(['p/Patient/x1', 'p/Patient/x2', 'p/Patient/x4', 'p/Patient/x6', 'p/Patient/x8', 'p/Patient/y']);
-    expect([...local.candidates({ project: 'p', 'index.tag.c': 'odd' })]).toHaveLength(6);
+    expect(await even()).toEqual(['p/Patient/x1', 'p/Patient/x2', 'p/Patient/x4', 'p/Patient/x6', 'p/Patient/x8', 'p/Patient/y']);
+    expect(await local.candidates({ project: 'p', 'index.tag.c': 'odd' })).toHaveLength(6);
   });
 });
 

@@ -8,7 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openEmbeddedStorage } from '../../../src/storage/embedded';
+import type { StorageLogger } from '../../../src/storage/logger';
 import { spawnTs } from '../../helpers/child-processes';
+import { observeStore } from '../../helpers/store-observation';
 
 const WRITER = path.join('test', 'storage', 'embedded', 'fixtures', 'crash-writer.ts');
 const ROUNDS = 3;
@@ -22,8 +24,8 @@ interface Acks {
 }
 
 /** Runs the writer until `threshold` acknowledgements were printed, then SIGKILLs it. */
-async function runAndKill(dataDir: string, tag: string, threshold: number): Promise<Acks> {
-  const child = spawnTs(WRITER, [dataDir, tag], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function runAndKill(dataDir: string, tag: string, threshold: number, snapshotMinBytes?: number): Promise<Acks> {
+  const child = spawnTs(WRITER, [dataDir, tag, ...(snapshotMinBytes === undefined ? [] : [String(snapshotMinBytes)])], { stdio: ['ignore', 'pipe', 'pipe'] });
   const acks: Acks = { resources: [], records: [], counterVersion: 0 };
   let writerPid: number | undefined;
   let count = 0;
@@ -72,13 +74,18 @@ describe('embedded store under kill -9', () => {
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('every acknowledged write survives and the store reopens cleanly, round after round', async () => {
+  test.each([
+    ['', undefined],
+    [' (start-up snapshots written all the time, killed while one is written at times)', 8192],
+  ])('every acknowledged write survives and the store reopens cleanly, round after round%s', async (_, snapshotMinBytes) => {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.mkdirSync(dataDir, { recursive: true });
     const everyResource: string[] = [];
     const everyRecord: string[] = [];
     let counterFloor = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const threshold = 200 + Math.floor(Math.random() * 800);
-      const acks = await runAndKill(dataDir, `r${round}`, threshold);
+      const acks = await runAndKill(dataDir, `r${round}`, threshold, snapshotMinBytes);
       expect(acks.resources.length + acks.records.length).toBeGreaterThan(100);
       // Group commit: with 300 writes in flight, far fewer fdatasyncs than acknowledged writes.
       expect(acks.syncs?.acknowledged).toBeGreaterThanOrEqual(100);
@@ -87,7 +94,13 @@ describe('embedded store under kill -9', () => {
       everyRecord.push(...acks.records);
       counterFloor = Math.max(counterFloor, acks.counterVersion);
 
-      const storage = await openEmbeddedStorage({ dataDir });
+      const messages: string[] = [];
+      const logger = { info: (_: unknown, m: string) => messages.push(m), warn: (_: unknown, m: string) => messages.push(m), error: (_: unknown, m: string) => messages.push(m) };
+      const storage = await openEmbeddedStorage({ dataDir, logger: logger as unknown as StorageLogger });
+      // The writer wrote snapshots as it went (unless killed before the first completed): the store started from
+      // the last one it completed.
+      if (fs.existsSync(path.join(dataDir, 'snapshot.ndjson'))) expect(messages).toContain('snapshot: loaded');
+      expect(messages.filter((m) => m.startsWith('snapshot: ignored'))).toEqual([]);
       try {
         const missing: string[] = [];
         for (const id of everyResource) {
@@ -106,6 +119,33 @@ describe('embedded store under kill -9', () => {
         const halves = await storage.resources.search({ project: 'crash', id: /-a$|-b$/ });
         const ids = new Set(halves.map((d) => d.id));
         for (const id of ids) expect(ids.has(id.endsWith('-a') ? `${id.slice(0, -2)}-b` : `${id.slice(0, -2)}-a`)).toBe(true);
+        if (snapshotMinBytes !== undefined) {
+          // The state started from the snapshot the kill left equals the one a full replay gives.
+          const replayDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fhir-crash-replay-'));
+          try {
+            for (const name of fs.readdirSync(dataDir)) {
+              if (name.startsWith('journal')) fs.copyFileSync(path.join(dataDir, name), path.join(replayDir, name));
+            }
+            const replayed = await openEmbeddedStorage({ dataDir: replayDir });
+            try {
+              const plan = {
+                projects: ['crash'],
+                types: ['Patient', 'Observation', 'Basic'],
+                recordKinds: ['crash'],
+                filters: [
+                  { project: 'crash', type: 'Patient', deleted: false, 'index.tags': { $elemMatch: { c: `r${round}` } } },
+                  { project: 'crash', type: 'Observation', deleted: false },
+                  { project: 'crash', type: 'Basic' },
+                ],
+              };
+              expect(await observeStore(storage, plan)).toEqual(await observeStore(replayed, plan));
+            } finally {
+              await replayed.close();
+            }
+          } finally {
+            fs.rmSync(replayDir, { recursive: true, force: true });
+          }
+        }
       } finally {
         await storage.close();
       }
