@@ -94,6 +94,8 @@ export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: Issu
   const now = Math.floor(Date.now() / 1000);
   const fhirUser = request.fhirUser ? `${project.fhirBase}/${request.fhirUser}` : undefined;
   const claims: Record<string, unknown> = { client_id: client.id, scope: scope.join(' '), grant_id: grant.grantId };
+  // A grant that is not stored: the token is its record (tokens/grants.ts), and its jti is the grant id.
+  if (grant.stored === false) claims.grant_stored = false;
   if (fhirUser) claims.fhirUser = fhirUser;
   // The launch context rides in the token, so the FHIR API enforces `patient/` scopes without a lookup.
   const launch = launchContextOf(grant.launch);
@@ -106,7 +108,7 @@ export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: Issu
     .setAudience(project.fhirBase)
     .setIssuedAt(now)
     .setExpirationTime(now + lifetime)
-    .setJti(randomUUID())
+    .setJti(grant.stored === false ? grant.grantId : randomUUID())
     .sign(key.privateKey);
   const response: TokenResponse = { access_token: accessToken, token_type: 'Bearer', expires_in: lifetime, scope: scope.join(' ') };
   if (launch) Object.assign(response, tokenResponseContext(launch, smartStyleUrl(deps.config.smartStyleUrl, { issuer: project.issuer, tenant: project.tenant, name: project.project })));
