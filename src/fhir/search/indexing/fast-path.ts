@@ -195,3 +195,35 @@ export function compileFastPath(terms: string[], type: string): FastPath | undef
   }
   return (resource) => parsed.flatMap((term) => evaluateTerm(term, resource));
 }
+
+/**
+ * Compiles a presence test of a plain path, or of a path filtered by `where(b = 'literal')`, on one resource type:
+ * whether `<expression>.exists()` is true. Exact where it answers: a primitive's extensions live beside it
+ * (`_birthDate`), where the FHIRPath engine finds them and this evaluator does not, so a resource with such a
+ * sibling on the way gets no answer (undefined) and the caller asks the engine.
+ * @param expression - `Type.a.b` or `Type.a.b.where(c = 'x')`
+ * @param type - the resource type
+ * @returns the test, or undefined when the expression is not of that form or the model does not know a step
+ */
+export function compilePresence(expression: string, type: string): ((resource: Record<string, unknown>) => boolean | undefined) | undefined {
+  const term = parseTerm(expression, type);
+  if (!term || term.referenceType !== undefined || term.presentNotFalse) return undefined;
+  return (resource) => {
+    let values: unknown[] = [resource];
+    for (const step of term.steps) {
+      for (const value of values) if (hasExtensionSibling(value, step)) return undefined;
+      values = navigate(values, step);
+      if (values.length === 0) return false;
+    }
+    if (term.equals === undefined) return true;
+    const { key, value } = term.equals;
+    return values.some((item) => typeof item === 'object' && item !== null && (item as Record<string, unknown>)[key] === value);
+  };
+}
+
+function hasExtensionSibling(value: unknown, step: Step): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  for (const key of step.keys) if ((value as Record<string, unknown>)[`_${key}`] !== undefined) return true;
+  return false;
+}
+
