@@ -9,7 +9,8 @@
  *   token expires (a bounded Map), so the hot path never signs, parses keys, reads a file or scans a collection;
  * - on every request the grant behind the token must still be active (revocation, code or refresh-token reuse):
  *   a keyed read of the store, never cached, so a revocation is seen on the next request by every instance
- *   sharing the store;
+ *   sharing the store (a client_credentials token is its own grant: there, any record of its grant id is its
+ *   revocation; tokens/grants.ts);
  * - and its ClientApplication, User and Membership must still be active: read through the policy cache
  *   (src/policy/cache.ts), which every write of them invalidates, so a deactivation is seen on the next request
  *   (by other instances sharing MongoDB within the cache's `maxAgeMs`, as for policies).
@@ -124,18 +125,21 @@ export class BearerAuthenticator {
   private async checkActive(entry: CachedToken): Promise<AuthContext> {
     const { claims } = entry;
     const { deps } = this;
-    let first: Grant | undefined;
-    if (!entry.grantChecked) {
+    let grant: Grant | undefined;
+    let read = false;
+    if (!entry.grantChecked && claims.grantStored) {
       // The first request learns the Membership from the grant; later ones make every lookup at once.
-      first = await readGrant(deps, claims.grantId, SHARED);
-      if (!isGrantActive(first) || first.project !== claims.project || first.clientId !== claims.clientId || first.userId !== claims.userId) {
+      grant = await readGrant(deps, claims.grantId, SHARED);
+      read = true;
+      if (!isGrantActive(grant) || grant.project !== claims.project || grant.clientId !== claims.clientId || grant.userId !== claims.userId) {
         throw new InvalidTokenError('The access token was revoked');
       }
-      entry.membershipId = first.membershipId;
-      entry.grantChecked = true;
+      entry.membershipId = grant.membershipId;
     }
-    const [grant, verdict] = await Promise.all([first ?? readGrant(deps, claims.grantId, SHARED), this.principalsVerdict(claims, entry.membershipId)]);
-    if (!isGrantActive(grant)) throw new InvalidTokenError('The access token was revoked');
+    entry.grantChecked = true;
+    const [current, verdict] = await Promise.all([read ? grant : readGrant(deps, claims.grantId, SHARED), this.principalsVerdict(claims, entry.membershipId)]);
+    // A stored grant must be there and active; a token that is its own grant is revoked by any record of its id.
+    if (claims.grantStored ? !isGrantActive(current) : current !== undefined) throw new InvalidTokenError('The access token was revoked');
     if (verdict.inactive) throw new InvalidTokenError(verdict.inactive);
     if (entry.context?.verdict !== verdict) entry.context = { verdict, auth: { ...claims, membershipId: entry.membershipId, role: verdict.role } };
     return entry.context.auth;

@@ -48,6 +48,24 @@ function entry(scope: RuleScope, rule: CompiledRule, result: TraceEntry['result'
   return traced;
 }
 
+const NONE: RuleResult = Object.freeze({ outcome: 'none' });
+
+/**
+ * A rule's target or condition: undefined when it lets the rule go on (absent or true), otherwise the rule's result
+ * (an error denies, fail closed; false stops the rule with no effect).
+ */
+function gateResult(rule: CompiledRule, gate: CompiledExpression | undefined, falseResult: 'not-applicable' | 'condition-false', scope: RuleScope): RuleResult | undefined {
+  if (!gate) return undefined;
+  const t = truth(gate, scope);
+  if ('error' in t) {
+    entry(scope, rule, 'error', t.error);
+    return { outcome: 'deny', decisive: rule.path };
+  }
+  if (t.value) return undefined;
+  entry(scope, rule, falseResult);
+  return NONE;
+}
+
 /**
  * Evaluates one rule and its nested rules, appending to the trace.
  * @param rule - the compiled rule
@@ -55,21 +73,8 @@ function entry(scope: RuleScope, rule: CompiledRule, result: TraceEntry['result'
  * @returns the rule's outcome
  */
 export function evaluateRule(rule: CompiledRule, scope: RuleScope): RuleResult {
-  for (const [gate, result] of [
-    [rule.target, 'not-applicable'],
-    [rule.condition, 'condition-false'],
-  ] as const) {
-    if (!gate) continue;
-    const t = truth(gate, scope);
-    if ('error' in t) {
-      entry(scope, rule, 'error', t.error);
-      return { outcome: 'deny', decisive: rule.path };
-    }
-    if (!t.value) {
-      entry(scope, rule, result);
-      return { outcome: 'none' };
-    }
-  }
+  const stopped = gateResult(rule, rule.target, 'not-applicable', scope) ?? gateResult(rule, rule.condition, 'condition-false', scope);
+  if (stopped) return stopped;
   if (rule.rules.length === 0) {
     entry(scope, rule, rule.effect);
     return { outcome: rule.effect, decisive: rule.path };
@@ -99,6 +104,6 @@ export function combineRules(rules: readonly CompiledRule[], behavior: 'any' | '
     if (result.outcome === 'permit') firstPermit ??= result.decisive;
     else allPermit = false;
   }
-  if (behavior === 'all') return allPermit && rules.length > 0 ? { outcome: 'permit', decisive: firstPermit } : { outcome: 'none' };
-  return firstPermit !== undefined ? { outcome: 'permit', decisive: firstPermit } : { outcome: 'none' };
+  if (behavior === 'all') return allPermit && rules.length > 0 ? { outcome: 'permit', decisive: firstPermit } : NONE;
+  return firstPermit !== undefined ? { outcome: 'permit', decisive: firstPermit } : NONE;
 }

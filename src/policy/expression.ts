@@ -11,6 +11,7 @@ import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
 import type { Issue } from '../fhir/errors';
 import { analyzeExpression, type AstNode, type FunctionCall } from './ast';
+import { directResourceTest } from './direct-test';
 import type { CompiledExpression } from './types';
 import { isBuiltInVariable, RESOURCE_DEPENDENT_VARIABLES, specConstant } from './variables';
 
@@ -134,7 +135,7 @@ export function compileExpression(
       variables,
       dependsOnResource: facts.usesFocus || [...variables].some((v) => RESOURCE_DEPENDENT_VARIABLES.has(v)),
       requestMembers: facts.requestWhole ? 'all' : new Set(facts.requestMembers),
-      evaluate: byRequestShape(facts) ? memoizedByRequestShape(evaluate) : evaluate,
+      evaluate: byRequestShape(facts) ? memoizedByRequestShape(evaluate) : (directResourceTest(source, evaluate) ?? evaluate),
     },
   };
 }

@@ -44,8 +44,26 @@ export async function loadPrincipal(cache: PolicyCache, store: ResourceStore, cl
   // Everything but `%fhirUser` and the scopes comes from the cache, so it is computed once per cache generation.
   const key = `principal\0${claims.clientId ?? ''}\0${claims.userId ?? ''}\0${claims.membershipId ?? ''}`;
   const base = await cache.derived(project, key, () => loadFromCache(cache, claims));
-  const fhirUser = base.membership?.link === undefined ? undefined : await readFhirUser(store, project, base.membership);
+  if (base.membership?.link === undefined) return withScopes(base, claims.scopes);
+  const fhirUser = await readFhirUser(store, project, base.membership);
   return { ...base, fhirUser, scopes: claims.scopes };
+}
+
+/** Principals without a `%fhirUser`, per cached base and scope list (a verified token's list is the same array each time). */
+const byScopes = new WeakMap<Omit<PolicyPrincipal, 'fhirUser' | 'scopes'>, WeakMap<string[], PolicyPrincipal>>();
+
+function withScopes(base: Omit<PolicyPrincipal, 'fhirUser' | 'scopes'>, scopes: string[]): PolicyPrincipal {
+  let known = byScopes.get(base);
+  if (!known) {
+    known = new WeakMap();
+    byScopes.set(base, known);
+  }
+  let principal = known.get(scopes);
+  if (!principal) {
+    principal = { ...base, fhirUser: undefined, scopes };
+    known.set(scopes, principal);
+  }
+  return principal;
 }
 
 async function loadFromCache(cache: PolicyCache, claims: PrincipalClaims): Promise<Omit<PolicyPrincipal, 'fhirUser' | 'scopes'>> {

@@ -57,6 +57,18 @@ function policyFields(policy: CompiledPolicy): RequestFields {
  * @returns the members, or `all`
  */
 export function requestFieldsOf(policies: readonly CompiledPolicy[]): RequestFields {
+  // A principal's policy list is the cache's own array, the same for every request of a cache generation.
+  let fields = byPolicyList.get(policies);
+  if (!fields) {
+    fields = unionOf(policies);
+    byPolicyList.set(policies, fields);
+  }
+  return fields;
+}
+
+const byPolicyList = new WeakMap<readonly CompiledPolicy[], RequestFields>();
+
+function unionOf(policies: readonly CompiledPolicy[]): RequestFields {
   const fields = new Set<keyof PolicyRequest>();
   for (const policy of policies) {
     const own = policyFields(policy);

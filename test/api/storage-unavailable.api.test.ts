@@ -1,20 +1,24 @@
 /**
  * A disk that refuses writes (ENOSPC, EIO), through the real app: a FHIR write answers 503 `transient` and
- * leaves no trace (read 404, `_total` unchanged), the token endpoint answers 503 `temporarily_unavailable`, and
- * both work again once the disk does. The faults come from the journal's file-system seam, passed to the store by
+ * leaves no trace (read 404, `_total` unchanged), a token request that must store something (a refresh) and a
+ * revocation answer 503 `temporarily_unavailable` and change nothing, and all work again once the disk does. A
+ * client_credentials token stores nothing, so it is still issued. The faults come from the journal's file-system seam, passed to the store by
  * the test; nothing in the app or its configuration can switch them on.
  */
 import request from 'supertest';
-import { buildTestApp, type TestApp } from '../helpers/build-test-app';
+import type { TestApp } from '../helpers/build-test-app';
 import { FaultyJournalFileSystem } from '../helpers/faulty-journal-fs';
+import { codeTokens, type OAuthFixture, oauthPost, setupOAuth, WEB } from '../oauth/oauth-fixtures';
 
 const FHIR_JSON = 'application/fhir+json';
 const disk = new FaultyJournalFileSystem();
+let fx: OAuthFixture;
 let t: TestApp;
 let attempt = 0;
 
 beforeAll(async () => {
-  t = await buildTestApp({}, { journalFileSystem: disk });
+  fx = await setupOAuth({}, { journalFileSystem: disk });
+  t = fx.t;
 });
 afterEach(() => disk.heal());
 afterAll(async () => {
@@ -36,6 +40,11 @@ function tokenRequest(): request.Test {
     .type('form')
     .send({ grant_type: 'client_credentials' });
 }
+
+const UNAVAILABLE = {
+  error: 'temporarily_unavailable',
+  error_description: 'The server cannot store changes right now; nothing was changed. Try again later.',
+};
 
 const TRANSIENT = {
   resourceType: 'OperationOutcome',
@@ -78,20 +87,37 @@ describe.each([
     expect(await patientTotal()).toBe(total + 1);
   });
 
-  it('answers the token endpoint with 503 temporarily_unavailable, then issues tokens again once healed', async () => {
+  it('answers a refresh with 503 temporarily_unavailable, then refreshes once healed; client_credentials needs no write', async () => {
+    const { refresh_token: refreshToken } = await codeTokens(fx);
     inject();
-    const refused = await tokenRequest();
+    const refused = await oauthPost(t, 'token', { grant_type: 'refresh_token', refresh_token: refreshToken as string }, WEB);
     expect(refused.status).toBe(503);
     expect(refused.headers['cache-control']).toBe('no-store');
     expect(refused.headers['retry-after']).toBe('5');
-    expect(refused.body).toEqual({
-      error: 'temporarily_unavailable',
-      error_description: 'The server cannot store changes right now; nothing was changed. Try again later.',
-    });
-    disk.heal();
+    expect(refused.body).toEqual(UNAVAILABLE);
+    // A client_credentials token is its own grant: nothing is stored, so the full disk does not stop it.
     const issued = await tokenRequest();
     expect(issued.status).toBe(200);
     expect(issued.body.token_type).toBe('Bearer');
+    disk.heal();
+    const refreshed = await oauthPost(t, 'token', { grant_type: 'refresh_token', refresh_token: refreshToken as string }, WEB);
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body.refresh_token).toEqual(expect.any(String));
+  });
+
+  it('answers a revocation with 503 temporarily_unavailable and the token keeps working until a revocation is stored', async () => {
+    const token = (await tokenRequest()).body.access_token as string;
+    const admin: [string, string] = [t.config.adminClientId, t.config.adminClientSecret as string];
+    inject();
+    const refused = await oauthPost(t, 'revoke', { token }, admin);
+    expect(refused.status).toBe(503);
+    expect(refused.headers['cache-control']).toBe('no-store');
+    expect(refused.body).toEqual(UNAVAILABLE);
+    disk.heal();
+    const read = () => request(t.app).get(`${t.base}/Patient?_count=1`).set('Authorization', `Bearer ${token}`);
+    expect((await read()).status).toBe(200);
+    expect((await oauthPost(t, 'revoke', { token }, admin)).status).toBe(200);
+    expect((await read()).status).toBe(401);
   });
 });
 

@@ -2,8 +2,10 @@
  * Response security headers: the FHIR API carries the REST API set (and none of the HTML-page headers), every
  * other path keeps helmet's set.
  */
+import express from 'express';
+import helmet from 'helmet';
 import request from 'supertest';
-import { API_SECURITY_HEADERS } from '../../src/http/security-headers';
+import { API_SECURITY_HEADERS, HTML_OPTIONS } from '../../src/http/security-headers';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
 
 let t: TestApp;
@@ -42,6 +44,20 @@ describe('security headers', () => {
       expect(res.headers['x-dns-prefetch-control']).toBe('off');
       expect(res.headers['cross-origin-opener-policy']).toBe('same-origin');
     }
+  });
+
+  it('every other path carries exactly the headers helmet itself sets', async () => {
+    const bare = express();
+    bare.disable('x-powered-by');
+    bare.use(helmet(HTML_OPTIONS));
+    bare.get('/healthz', (_req, res) => {
+      res.json({ status: 'ok' });
+    });
+    const expected = (await request(bare).get('/healthz').expect(200)).headers;
+    const actual = (await request(t.app).get('/healthz').expect(200)).headers;
+    const pick = (headers: Record<string, string>) =>
+      Object.fromEntries(Object.entries(headers).filter(([name]) => !['date', 'etag', 'x-request-id', 'content-length', 'connection', 'keep-alive'].includes(name)));
+    expect(pick(actual)).toEqual(pick(expected));
   });
 
   it('a path that only looks like the FHIR base is not treated as one', async () => {

@@ -65,7 +65,8 @@ describe('authentication of FHIR requests', () => {
     ['a token of another issuer', async () => `Bearer ${await forge({ iss: 'https://elsewhere.example' })}`],
     ['an id_token-typed JWT', async () => `Bearer ${await forge({}, 'JWT')}`],
     ['a token without grant', async () => `Bearer ${await forge({ grant_id: undefined })}`],
-    ['a token with an unknown grant', async () => `Bearer ${await forge({ grant_id: randomUUID() })}`],
+    ['a token with an unknown grant', async () => `Bearer ${await forge({ grant_id: randomUUID(), grant_stored: undefined })}`],
+    ['a token with an unknown grant and a grant_stored claim other than false', async () => `Bearer ${await forge({ grant_id: randomUUID(), grant_stored: 'false' })}`],
     ['a token naming an unknown key', async () => {
       const [, payload, signature] = admin.split('.');
       return `Bearer ${Buffer.from(JSON.stringify({ alg: 'RS256', kid: 'nope', typ: 'at+jwt' })).toString('base64url')}.${payload}.${signature}`;

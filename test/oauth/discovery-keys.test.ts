@@ -94,7 +94,9 @@ describe('rotation', () => {
     expect(retired).toBe(oldKid);
     // A token the other instance signs with the new key is accepted here at once.
     const active = await elsewhere.activeKey(PROJECT);
-    const claims = { client_id: 'admin-cli', scope: 'system/*.*', grant_id: (JSON.parse(Buffer.from(before.split('.')[1] as string, 'base64url').toString()) as { grant_id: string }).grant_id };
+    // The same grant as the admin token's (a client_credentials token is its own grant: `grant_stored: false`).
+    const { grant_id, grant_stored } = JSON.parse(Buffer.from(before.split('.')[1] as string, 'base64url').toString()) as { grant_id: string; grant_stored?: boolean };
+    const claims = { client_id: 'admin-cli', scope: 'system/*.*', grant_id, grant_stored };
     const signedElsewhere = await new SignJWT(claims)
       .setProtectedHeader({ alg: 'RS256', kid, typ: 'at+jwt' })
       .setIssuer(fx.issuer).setSubject('admin-cli').setAudience(fx.fhirBaseUrl).setIssuedAt().setExpirationTime('5m').setJti('rotated')

@@ -9,7 +9,7 @@ import type { OAuthDeps } from '../../src/oauth/deps';
 import { type AuthorizationCodeData, issueAuthorizationCode } from '../../src/oauth/tokens/authorization-codes';
 import { createLogger } from '../../src/logger';
 import { RemoteJwks, remoteJwksOptions } from '../../src/security/remote-jwks';
-import { buildTestApp, type TestApp } from '../helpers/build-test-app';
+import { buildTestApp, type TestApp, type TestAppOptions } from '../helpers/build-test-app';
 
 export const PROJECT = 'default/default';
 export const OAUTH = '/w/default/default/api/v1/oauth';
@@ -39,10 +39,11 @@ export interface OAuthFixture {
  * Builds the app and registers `web-app` (authorization_code + refresh_token, client_secret_basic), `other-app`
  * (authorization_code, client_secret_post), `public-app` (authorization_code + refresh_token, none) and two users.
  * @param env - extra configuration
+ * @param options - how the store is opened (a failing journal file system)
  * @returns the fixture
  */
-export async function setupOAuth(env: Record<string, string> = {}): Promise<OAuthFixture> {
-  const t = await buildTestApp(env);
+export async function setupOAuth(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<OAuthFixture> {
+  const t = await buildTestApp(env, options);
   const repo = new FhirRepository(t.storage.resources, PROJECT);
   const client = (id: string, fields: Record<string, unknown>) =>
     repo.update('ClientApplication', id, { resourceType: 'ClientApplication', id, name: id, status: 'active', redirectUri: [REDIRECT], ...fields });

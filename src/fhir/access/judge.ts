@@ -67,7 +67,8 @@ export class AccessJudge {
   private readonly plans = new Map<string, Promise<SearchPlan['mode']>>();
   private readonly verdicts = new Map<string, Promise<Verdict>>();
   private readonly decisions = new Map<string, Promise<boolean>>();
-  private readonly keys = new WeakMap<PolicyRequest, string>();
+  // A Map, not a WeakMap: the judge lives as long as its request, and ephemerons cost the garbage collector more.
+  private readonly keys = new Map<PolicyRequest, string>();
   private readonly fields: RequestFields;
   private attributeFetcher?: AttributeFetcher;
   /** No policy to judge: an owner/admin user, or a caller whose every policy is full-access. */

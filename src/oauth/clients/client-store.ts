@@ -54,7 +54,8 @@ export async function loadClientRecord(
   clientId: string,
 ): Promise<{ client: ClientApplication; secretHash?: string } | undefined> {
   if (!isValidId(clientId)) return undefined;
-  const doc = await deps.storage.resources.readCurrent(project, 'ClientApplication', clientId);
+  // Read only, never changed: the store's own (frozen) copy, not a clone.
+  const doc = await deps.storage.resources.readCurrent(project, 'ClientApplication', clientId, { shared: true });
   if (!doc || doc.deleted || !doc.resource) return undefined;
   const { secret, ...client } = doc.resource;
   return { client: client as ClientApplication, secretHash: typeof secret === 'string' ? secret : undefined };

@@ -9,7 +9,14 @@ import { renderOAuthError } from '../../http/error-handler';
  * @param body - the JSON body
  */
 export function sendNoStore(res: Response, status: number, body: unknown): void {
-  res.status(status).setHeader('Cache-Control', 'no-store').setHeader('Pragma', 'no-cache').json(body);
+  // Written directly, in one piece: nothing of Express's send() (freshness, ETag, content-type lookup) applies.
+  const json = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Pragma', 'no-cache');
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
 }
 
 /**

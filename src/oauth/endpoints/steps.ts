@@ -76,8 +76,9 @@ export function clientAuthentication(deps: OAuthDeps, endpoint: string): Request
   return async function clientAuthenticationStep(req: Request, res: Response, next: NextFunction): Promise<void> {
     const locals = oauthLocals(res);
     const { issuer, oauthBase } = locals.project;
-    const audiences = [...new Set([`${oauthBase}/token`, issuer, `${oauthBase}/${endpoint}`])];
-    locals.client = await authenticateClient(deps, locals.project, req.get('authorization'), locals.params, audiences);
+    // Only a client assertion looks at the audiences.
+    const audiences = locals.params.client_assertion === undefined ? [] : [...new Set([`${oauthBase}/token`, issuer, `${oauthBase}/${endpoint}`])];
+    locals.client = await authenticateClient(deps, locals.project, req.headers.authorization, locals.params, audiences);
     req.ctx.clientId = locals.client.client.id;
     next();
   };

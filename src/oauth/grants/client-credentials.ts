@@ -5,11 +5,13 @@
  *   request none of whose scopes may be granted is `invalid_scope`;
  * - only `system/` resource scopes are granted: no id_token, no refresh token, no user or patient scopes;
  * - the token lives the client's `accessTokenLifetime`, by default 300 s (SMART Backend Services: "no longer than
- *   five minutes").
+ *   five minutes");
+ * - the grant is not stored: the signed token is its record, and revocation stores a denial kept until it expires
+ *   (tokens/grants.ts).
  */
 import { InvalidScopeError, UnauthorizedClientError } from '../errors';
 import { grantScopes, parseScope } from '../scopes';
-import { createGrant } from '../tokens/grants';
+import { selfContainedGrant } from '../tokens/grants';
 import { accessTokenLifetime, issueTokens, type TokenResponse } from '../tokens/issue';
 import type { GrantContext } from './index';
 
@@ -30,6 +32,6 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   const scope = grantScopes(parseScope(asked ?? client.scope), client, 'client_credentials');
   if (asked !== undefined && scope.length === 0) throw new InvalidScopeError('None of the requested scopes may be granted to this client');
   const lifetime = accessTokenLifetime(client, 'backend');
-  const grant = await createGrant(ctx.deps, { project: ctx.project.key, clientId: client.id, scope }, lifetime);
+  const grant = selfContainedGrant({ project: ctx.project.key, clientId: client.id, scope }, lifetime);
   return issueTokens(ctx.deps, ctx.keys, { project: ctx.project, client, grant, scope, lifetime, allowRefresh: false });
 }

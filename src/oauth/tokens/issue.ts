@@ -3,7 +3,6 @@
  * opaque refresh token when the client may have one, and an id_token when `openid` was granted.
  */
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
 import {
   type ClientApplication,
   clientGrantTypes,
@@ -16,6 +15,7 @@ import type { OAuthProject } from '../project';
 import type { Grant } from './grants';
 import type { KeyStore } from './keys';
 import { MAX_SIGNED_LIFETIME } from './keys';
+import { signJwt } from './sign';
 import { issueRefreshToken } from './refresh-tokens';
 import { launchContextOf, smartStyleUrl, tokenResponseContext } from '../../smart/launch-context';
 
@@ -94,20 +94,26 @@ export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: Issu
   const now = Math.floor(Date.now() / 1000);
   const fhirUser = request.fhirUser ? `${project.fhirBase}/${request.fhirUser}` : undefined;
   const claims: Record<string, unknown> = { client_id: client.id, scope: scope.join(' '), grant_id: grant.grantId };
+  // A grant that is not stored: the token is its record (tokens/grants.ts), and its jti is the grant id.
+  if (grant.stored === false) claims.grant_stored = false;
   if (fhirUser) claims.fhirUser = fhirUser;
   // The launch context rides in the token, so the FHIR API enforces `patient/` scopes without a lookup.
   const launch = launchContextOf(grant.launch);
   if (launch?.patient !== undefined) claims.patient = launch.patient;
   if (launch?.encounter !== undefined) claims.encounter = launch.encounter;
-  const accessToken = await new SignJWT(claims)
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-    .setIssuer(project.issuer)
-    .setSubject(grant.userId ? `User/${grant.userId}` : client.id)
-    .setAudience(project.fhirBase)
-    .setIssuedAt(now)
-    .setExpirationTime(now + lifetime)
-    .setJti(randomUUID())
-    .sign(key.privateKey);
+  const accessToken = await signJwt(
+    {
+      ...claims,
+      iss: project.issuer,
+      sub: grant.userId ? `User/${grant.userId}` : client.id,
+      aud: project.fhirBase,
+      iat: now,
+      exp: now + lifetime,
+      jti: grant.stored === false ? grant.grantId : randomUUID(),
+    },
+    key,
+    'at+jwt',
+  );
   const response: TokenResponse = { access_token: accessToken, token_type: 'Bearer', expires_in: lifetime, scope: scope.join(' ') };
   if (launch) Object.assign(response, tokenResponseContext(launch, smartStyleUrl(deps.config.smartStyleUrl, { issuer: project.issuer, tenant: project.tenant, name: project.project })));
   if (fhirUser && scope.includes('fhirUser')) response.fhirUser = fhirUser;
@@ -123,14 +129,11 @@ export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: Issu
     if (grant.authTime !== undefined) idClaims.auth_time = grant.authTime;
     if (grant.nonce && !request.refreshing) idClaims.nonce = grant.nonce;
     if (fhirUser && scope.includes('fhirUser')) idClaims.fhirUser = fhirUser;
-    response.id_token = await new SignJWT(idClaims)
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-      .setIssuer(project.issuer)
-      .setSubject(`User/${grant.userId}`)
-      .setAudience(client.id)
-      .setIssuedAt(now)
-      .setExpirationTime(now + lifetime)
-      .sign(key.privateKey);
+    response.id_token = await signJwt(
+      { ...idClaims, iss: project.issuer, sub: `User/${grant.userId}`, aud: client.id, iat: now, exp: now + lifetime },
+      key,
+      'JWT',
+    );
   }
   return response;
 }

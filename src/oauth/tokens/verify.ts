@@ -28,6 +28,8 @@ export interface AccessTokenClaims {
   userId?: string;
   scopes: string[];
   grantId: string;
+  /** False when the grant is not stored: the token is its record, and a stored record means it was revoked. */
+  grantStored: boolean;
   /** Absolute URL of the user's linked resource. */
   fhirUser?: string;
   /** Patient in context (SMART; its id), when present. */
@@ -92,6 +94,7 @@ export async function verifyAccessToken(keys: KeyStore, token: string, project: 
     userId: sub.startsWith('User/') ? sub.slice(5) : undefined,
     scopes: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
     grantId: String(payload.grant_id),
+    grantStored: payload.grant_stored !== false,
     fhirUser: typeof payload.fhirUser === 'string' ? payload.fhirUser : undefined,
     patient: typeof payload.patient === 'string' ? payload.patient : undefined,
     encounter: typeof payload.encounter === 'string' ? payload.encounter : undefined,

@@ -30,6 +30,8 @@ const EXTRA: Json[] = [
   { resourceType: 'Encounter', id: 'e1', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/p1' }, period: { start: '2020-01-01T10:00:00Z', end: '2020-01-01T11:00:00Z' }, participant: [{ individual: { reference: 'Practitioner/pr1' } }], length: { value: 60, unit: 'min' } },
   { resourceType: 'Patient', id: 'px', deceasedDateTime: '2020', link: [{ other: { reference: 'Patient/p1' }, type: 'seealso' }], generalPractitioner: [{ reference: 'Organization/o1' }, { reference: 'Practitioner/pr1' }], telecom: [{ system: 'email', value: 'a@b.c' }, { system: 'phone', value: '1' }, { value: 'none' }, { system: 'Email', value: 'E' }], address: [{ city: 'X', line: ['1', '2'] }], _birthDate: { extension: [{ url: 'u', valueString: 'v' }] } },
   { resourceType: 'Patient', id: 'py', deceasedBoolean: false, active: false, name: [{ text: 'A B', given: ['A', 'C'] }, { family: 'B' }] },
+  { resourceType: 'Patient', id: 'pz', deceasedBoolean: true },
+  { resourceType: 'Patient', id: 'pn', deceasedBoolean: null },
   { resourceType: 'RiskAssessment', id: 'ra', status: 'final', subject: { reference: 'Patient/p1' }, prediction: [{ probabilityRange: { low: { value: 1 }, high: { value: 2 } } }, { probabilityDecimal: 0.5 }] },
 ];
 
@@ -89,7 +91,8 @@ describe('fast path evaluation of SearchParameter expressions', () => {
   it('leaves functions, operators and unknown elements to the engine', () => {
     expect(compileFastPath(["Patient.telecom.where(system = 'email' or system = 'phone')"], 'Patient')).toBeUndefined();
     expect(compileFastPath(["Patient.telecom.where(period = 'x')"], 'Patient')).toBeUndefined();
-    expect(compileFastPath(['Patient.deceased.exists() and Patient.deceased != false'], 'Patient')).toBeUndefined();
+    expect(compileFastPath(['Patient.deceased.exists() and Patient.name != false'], 'Patient')).toBeUndefined();
+    expect(compileFastPath(['Patient.deceased.exists() or Patient.deceased != false'], 'Patient')).toBeUndefined();
     expect(compileFastPath(['Patient.nope'], 'Patient')).toBeUndefined();
     expect(compileFastPath(['(Observation.value as Nope)'], 'Observation')).toBeUndefined();
     expect(compileFastPath(['ClientApplication.name'], 'ClientApplication')).toBeUndefined();
@@ -100,6 +103,20 @@ describe('fast path evaluation of SearchParameter expressions', () => {
     const fast = compileFastPath(["Patient.telecom.where(system='email')"], 'Patient');
     const telecom = [{ system: 'email', value: 'a@b.c' }, { system: 'phone', value: '1' }, { value: 'no system' }, { system: 'Email', value: 'case' }];
     expect(fast?.({ resourceType: 'Patient', telecom })).toEqual([{ system: 'email', value: 'a@b.c' }]);
+  });
+
+  it('evaluates Patient.deceased (exists() and != false) as the engine does', () => {
+    const [param] = getSearchParameters('Patient').filter((p) => p.code === 'deceased');
+    const expression = param?.expression as string;
+    const fast = compileFastPath([expression], 'Patient');
+    const engine = compileWithEngine(expression);
+    expect(fast).toBeDefined();
+    for (const extra of [{}, { deceasedBoolean: true }, { deceasedBoolean: false }, { deceasedDateTime: '2020-01-01' }, { deceasedBoolean: null }]) {
+      const patient = { resourceType: 'Patient', ...extra };
+      expect({ extra, values: fast?.(patient) }).toEqual({ extra, values: engine?.(patient) });
+    }
+    expect(fast?.({ resourceType: 'Patient', deceasedBoolean: true })).toEqual([true]);
+    expect(fast?.({ resourceType: 'Patient' })).toEqual([false]);
   });
 
   it('reads the Resource elements of the project types, which the engine model does not know', () => {

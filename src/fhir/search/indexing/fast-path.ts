@@ -38,6 +38,8 @@ interface Term {
   referenceType?: string;
   /** `where(b = 'literal')`: keep elements whose `b` is the literal. */
   equals?: { key: string; value: string };
+  /** `X.a.exists() and X.a != false`: one boolean (Patient.deceased). */
+  presentNotFalse?: true;
 }
 
 /** Primitive types compared by `=` as exact strings. */
@@ -86,8 +88,9 @@ function resolvePath(root: string, names: string[], cast: string | undefined): {
 }
 
 const PATH = String.raw`([A-Z][A-Za-z]*)((?:\.[a-z][A-Za-z0-9]*)+)`;
-const TERM_PATTERNS: Array<{ re: RegExp; kind: 'plain' | 'cast' | 'where' | 'equals' }> = [
+const TERM_PATTERNS: Array<{ re: RegExp; kind: 'plain' | 'cast' | 'where' | 'equals' | 'present-not-false' }> = [
   { re: new RegExp(`^${PATH}$`), kind: 'plain' },
+  { re: new RegExp(`^${PATH}\\.exists\\(\\)\\s+and\\s+\\1\\2\\s*!=\\s*false$`), kind: 'present-not-false' },
   { re: new RegExp(`^\\(\\s*${PATH}\\s+as\\s+([A-Za-z]+)\\s*\\)$`), kind: 'cast' },
   { re: new RegExp(`^${PATH}\\.(?:as|ofType)\\(([A-Za-z]+)\\)$`), kind: 'cast' },
   { re: new RegExp(`^${PATH}\\.where\\(resolve\\(\\)\\s+is\\s+([A-Z][A-Za-z]*)\\)$`), kind: 'where' },
@@ -110,6 +113,7 @@ function parseTerm(term: string, type: string): Term | null | undefined {
     }
     const steps = resolveSteps(root, names, kind === 'cast' ? extra : undefined);
     if (!steps) return undefined;
+    if (kind === 'present-not-false') return { steps, presentNotFalse: true };
     return kind === 'where' ? { steps, referenceType: extra } : { steps };
   }
   return undefined;
@@ -136,8 +140,11 @@ function evaluateTerm(term: Term, resource: Record<string, unknown>): unknown[] 
   let values: unknown[] = [resource];
   for (const step of term.steps) {
     values = navigate(values, step);
-    if (values.length === 0) return values;
+    if (values.length === 0) return term.presentNotFalse ? [false] : values;
   }
+  // FHIRPath: `exists()` is true; `!= false` is false only for the single boolean false (another type, or several
+  // values, are not equal to it).
+  if (term.presentNotFalse) return [values.length !== 1 || values[0] !== false];
   if (term.equals !== undefined) {
     const { key, value } = term.equals;
     return values.filter((item) => typeof item === 'object' && item !== null && (item as Record<string, unknown>)[key] === value);
@@ -188,3 +195,35 @@ export function compileFastPath(terms: string[], type: string): FastPath | undef
   }
   return (resource) => parsed.flatMap((term) => evaluateTerm(term, resource));
 }
+
+/**
+ * Compiles a presence test of a plain path, or of a path filtered by `where(b = 'literal')`, on one resource type:
+ * whether `<expression>.exists()` is true. Exact where it answers: a primitive's extensions live beside it
+ * (`_birthDate`), where the FHIRPath engine finds them and this evaluator does not, so a resource with such a
+ * sibling on the way gets no answer (undefined) and the caller asks the engine.
+ * @param expression - `Type.a.b` or `Type.a.b.where(c = 'x')`
+ * @param type - the resource type
+ * @returns the test, or undefined when the expression is not of that form or the model does not know a step
+ */
+export function compilePresence(expression: string, type: string): ((resource: Record<string, unknown>) => boolean | undefined) | undefined {
+  const term = parseTerm(expression, type);
+  if (!term || term.referenceType !== undefined || term.presentNotFalse) return undefined;
+  return (resource) => {
+    let values: unknown[] = [resource];
+    for (const step of term.steps) {
+      for (const value of values) if (hasExtensionSibling(value, step)) return undefined;
+      values = navigate(values, step);
+      if (values.length === 0) return false;
+    }
+    if (term.equals === undefined) return true;
+    const { key, value } = term.equals;
+    return values.some((item) => typeof item === 'object' && item !== null && (item as Record<string, unknown>)[key] === value);
+  };
+}
+
+function hasExtensionSibling(value: unknown, step: Step): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  for (const key of step.keys) if ((value as Record<string, unknown>)[`_${key}`] !== undefined) return true;
+  return false;
+}
+
