@@ -6,6 +6,7 @@
  */
 import type { Server } from 'node:http';
 import { buildApp } from './app';
+import { type Audit, startAudit } from './audit';
 import { ConfigError, loadConfig } from './config/load';
 import type { Config } from './config/schema';
 import { fhirBaseUrl } from './fhir/rest/router';
@@ -63,7 +64,7 @@ async function loadDemo(storage: Storage, boot: BootstrapResult, logger: Logger)
   logger.info({ project: boot.project.key, ...summary }, 'demo seed loaded');
 }
 
-function installShutdown(server: Server, storage: Storage, logger: Logger, timeoutMs: number, invalidation?: CacheInvalidation): void {
+function installShutdown(server: Server, storage: Storage, logger: Logger, timeoutMs: number, audit: Audit, invalidation?: CacheInvalidation): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -73,6 +74,8 @@ function installShutdown(server: Server, storage: Storage, logger: Logger, timeo
     force.unref();
     server.close(() => {
       (invalidation?.stop() ?? Promise.resolve())
+        // Every queued AuditEvent is written before the store closes.
+        .then(() => audit.close())
         .then(() => storage.close())
         .then(() => {
           logger.info('storage flushed and closed; bye');
@@ -115,7 +118,8 @@ async function main(): Promise<void> {
   const boot = await bootstrap(config, storage, projects);
   logger.info({ project: boot.project.key, projectCreated: boot.projectCreated, ...boot.summary }, 'bootstrap project ready');
   if (config.seedDemo) await loadDemo(storage, boot, logger);
-  const app = buildApp({ config, storage, logger, projects, keyEncryption: atRest.encryption });
+  const audit = startAudit(config, storage.resources, logger);
+  const app = buildApp({ config, storage, logger, projects, keyEncryption: atRest.encryption, audit: audit.listener });
   const server = app.listen(config.port, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -123,7 +127,7 @@ async function main(): Promise<void> {
   });
   // Instances sharing MongoDB: another instance's write of a policy, client or user invalidates this one's cache.
   const invalidation = storage.resourceWrites && new CacheInvalidation(policyCacheFor(storage.resources), storage.resourceWrites, { logger }).start();
-  installShutdown(server, storage, logger, config.shutdownTimeoutMs, invalidation);
+  installShutdown(server, storage, logger, config.shutdownTimeoutMs, audit, invalidation);
 }
 
 main().catch((err: unknown) => {

@@ -17,6 +17,7 @@ import type { BearerAuthenticator } from '../oauth/bearer';
 import { isClientActive, loadClient } from '../oauth/clients/client-store';
 import type { OAuthDeps } from '../oauth/deps';
 import { InsufficientScopeError, InvalidRequestError } from '../oauth/errors';
+import { auditDetail } from '../oauth/endpoints/audit';
 import { sendNoStore } from '../oauth/endpoints/respond';
 import { loadProject, noCache, oauthLocals, parseForm } from '../oauth/endpoints/steps';
 import { createLaunch } from './launch-context';
@@ -35,10 +36,15 @@ function launchStep(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHandle
   return async function createLaunchStep(req: Request, res: Response): Promise<void> {
     const { project, params } = oauthLocals(res);
     const auth = await bearer.authenticate(req.get('authorization'), project);
+    const detail = auditDetail(res);
+    detail.clientId = auth.clientId;
+    if (auth.userId) detail.userId = auth.userId;
     if (!auth.userId) throw new InsufficientScopeError('An EHR launch is started by a signed-in user', 'user');
     const clientId = params.client_id;
     if (!clientId) throw new InvalidRequestError('client_id is required');
     const patient = idParameter(params, 'patient', true) as string;
+    detail.entities = [{ reference: `ClientApplication/${clientId}`, name: 'launched app' }];
+    detail.patient = patient;
     const encounter = idParameter(params, 'encounter', false);
     const client = await loadClient(deps, project.key, clientId);
     if (!client || !isClientActive(client)) throw new InvalidRequestError('Unknown or inactive client_id');
