@@ -207,11 +207,13 @@ function restEvent(event: RestEvent, source: AuditSource): Json {
   if (event.resourceType && SECURITY_WRITES[event.resourceType] && ['create', 'update', 'patch', 'delete'].includes(event.interaction)) {
     subtype.push(SECURITY_WRITES[event.resourceType] as Json);
   }
+  if (event.resourceType === 'AuditEvent') subtype.push(coding(AUDIT_CODES.dicom, '110101', 'Audit Log Used'));
   const patients = new Set<string>(queriedPatients(event));
   if (event.caller.patient) patients.add(event.caller.patient);
   const resources: Json[] = [];
   for (const touched of event.touched) {
-    for (const id of compartmentPatients(touched.type, touched.id, touched.resource)) patients.add(id);
+    // An AuditEvent read is the use of the audit log, not of the patient's data its record names.
+    if (touched.type !== 'AuditEvent') for (const id of compartmentPatients(touched.type, touched.id, touched.resource)) patients.add(id);
     if (touched.type === 'Patient') continue;
     resources.push({
       what: { reference: `${touched.type}/${touched.id}${touched.versionId ? `/_history/${touched.versionId}` : ''}` },
@@ -228,14 +230,14 @@ function restEvent(event: RestEvent, source: AuditSource): Json {
     const query: Json = {
       type: coding(AUDIT_CODES.entityType, '2', 'System Object'),
       role: coding(AUDIT_CODES.objectRole, '24', 'Query'),
-      description: `${event.method} ${event.path}${event.query ? `?${event.query}` : ''}`,
+      description: `${event.method} ${event.path || '[base]'}${event.query ? `?${event.query}` : ''}`,
     };
     if (event.query) query.query = Buffer.from(event.query, 'utf8').toString('base64');
     entities.push(query);
   }
   if (event.outcome.rule) entities.push(ruleEntity(event.outcome.rule));
   if (event.truncated) entities.push({ type: coding(AUDIT_CODES.entityType, '2', 'System Object'), description: 'more resources were returned than this record lists' });
-  return {
+  const resource: Json = {
     resourceType: 'AuditEvent',
     type: coding(AUDIT_CODES.eventType, 'rest', 'Restful Operation'),
     subtype,
@@ -245,8 +247,9 @@ function restEvent(event: RestEvent, source: AuditSource): Json {
     outcomeDesc: describeOutcome(event),
     agent: agents(event.caller, source),
     source: sourceOf(event.caller, source),
-    entity: entities,
   };
+  if (entities.length > 0) resource.entity = entities;
+  return resource;
 }
 
 function ruleEntity(rule: string): Json {
@@ -264,7 +267,7 @@ function ruleEntity(rule: string): Json {
 function describeOutcome(event: RestEvent): string {
   const { outcome } = event;
   const head = `${outcome.status} ${outcome.decision}${outcome.refusedBy ? ` by ${outcome.refusedBy}` : ''}`;
-  const where = `${event.method} ${event.path}${event.bundleEntry ? ' (Bundle entry)' : ''}`;
+  const where = `${event.method} ${event.path || '[base]'}${event.bundleEntry ? ' (Bundle entry)' : ''}`;
   return `${head}: ${where}${outcome.detail ? ` — ${outcome.detail}` : ''}`;
 }
 
