@@ -7,7 +7,7 @@ import type { Logger } from '../logger';
 import type { ResourceStore } from '../storage/ports';
 import { type DecisionListener, NO_AUDIT } from './events';
 import { AuditRetention } from './retention';
-import { AuditTrail } from './trail';
+import { AuditTrail, type AuditTrailOptions } from './trail';
 
 export { type DecisionListener, NO_AUDIT } from './events';
 export { AuditTrail } from './trail';
@@ -27,12 +27,18 @@ export interface Audit {
  * @param config - AUDIT, AUDIT_RETENTION_DAYS, PUBLIC_URL
  * @param store - the resource store the AuditEvents go to
  * @param logger - the logger
- * @param options - `retention: false` leaves the purge job out (a second process on the same store)
+ * @param options - `retention: false` leaves the purge job out (a second process on the same store); `trail`: the
+ *   queue's limits
  * @returns the module
  */
-export function startAudit(config: Config, store: ResourceStore, logger: Logger, options: { retention?: boolean } = {}): Audit {
+export function startAudit(
+  config: Config,
+  store: ResourceStore,
+  logger: Logger,
+  options: { retention?: boolean; trail?: Pick<AuditTrailOptions, 'queueLimit' | 'batchSize' | 'flushIntervalMs'> } = {},
+): Audit {
   if (!config.audit) return { listener: NO_AUDIT, close: async () => undefined };
-  const trail = new AuditTrail({ store, logger, source: { publicUrl: config.publicUrl } }).start();
+  const trail = new AuditTrail({ ...options.trail, store, logger, source: { publicUrl: config.publicUrl } }).start();
   const retention = options.retention === false ? undefined : new AuditRetention(store, config.auditRetentionDays, logger).start();
   return {
     listener: trail,

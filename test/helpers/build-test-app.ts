@@ -11,6 +11,7 @@ import request from 'supertest';
 import { FhirRepository } from '../../src/fhir/repository/repository';
 import { buildApp } from '../../src/app';
 import { type Audit, startAudit } from '../../src/audit';
+import type { AuditTrailOptions } from '../../src/audit/trail';
 import { loadConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { createLogger } from '../../src/logger';
@@ -88,6 +89,8 @@ export async function clientCredentialsToken(app: Express, tenant: string, proje
 export interface TestAppOptions {
   /** The embedded journal's file system, for tests that make the disk fail (test/helpers/faulty-journal-fs.ts). */
   journalFileSystem?: JournalFileSystem;
+  /** The audit trail's queue limits (AUDIT=on). */
+  auditTrail?: Pick<AuditTrailOptions, 'queueLimit' | 'batchSize' | 'flushIntervalMs'>;
 }
 
 /**
@@ -122,7 +125,7 @@ export async function buildTestApp(env: Record<string, string> = {}, options: Te
   const projects = new ProjectRegistry(storage.records);
   const { encryption: keyEncryption } = await prepareKeysAtRest(config, storage, logger);
   const boot = await bootstrap(config, storage, projects);
-  const audit = startAudit(config, storage.resources, logger);
+  const audit = startAudit(config, storage.resources, logger, { trail: options.auditTrail });
   const app = buildApp({ config, storage, logger, projects, keyEncryption, audit: audit.listener });
   const tokens = new Map<string, string>();
   const adminToken = await clientCredentialsToken(app, config.bootstrapTenant, config.bootstrapProject, config.adminClientId, config.adminClientSecret as string);
