@@ -76,13 +76,13 @@ export interface SignIn {
 export async function signIn(
   t: TestApp,
   credentials: { email: string; password: string },
-  options: { wrongPassword?: string; decision?: 'allow' | 'deny'; scope?: string } = {},
+  options: { wrongPassword?: string; decision?: 'allow' | 'deny'; scope?: string; clientId?: string } = {},
 ): Promise<SignIn & { redirect: Record<string, string> }> {
   const { verifier, challenge } = pkce();
   const browser = new Browser(t.app);
   const formSecrets: string[] = [];
   const scope = options.scope ?? 'openid fhirUser offline_access user/Observation.rs user/Patient.rs';
-  let page = await browser.get(authorizeQuery(validParams(challenge, { scope })));
+  let page = await browser.get(authorizeQuery(validParams(challenge, { scope, client_id: options.clientId ?? 'app' })));
   if (options.wrongPassword) {
     page = await submitLogin(browser, page, { email: credentials.email, password: options.wrongPassword });
     if (page.status !== 401) throw new Error(`expected the failed sign-in page, got ${page.status}`);

@@ -7,6 +7,7 @@
 import request from 'supertest';
 import { assertValidResource } from '../../src/fhir/repository/validate';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
+import { putClient } from '../oauth/authorize-helpers';
 import { ADA_POLICY, agentRefs, type AuditEventJson, entityRefs, oauthForm, RS_SECRET, REDIRECT, signIn, storedAuditEvents, subtypes, writeFixtures } from './audit-fixtures';
 
 let t: TestApp;
@@ -82,6 +83,12 @@ beforeAll(async () => {
   const service = await oauthForm(t, 'token', { grant_type: 'client_credentials' }, ['rs', RS_SECRET]).expect(200);
   keep('client credentials token', service.body.access_token);
 
+  // Another app asks; Ada denies it.
+  await putClient(t, 'other-app');
+  const denied = await signIn(t, ada, { clientId: 'other-app', decision: 'deny' });
+  expect(denied.redirect.error).toBe('access_denied');
+  denied.cookies.forEach((value, i) => keep(`denial cookie ${i}`, value));
+
   // An owner changes an AccessPolicy.
   await t.api.put(`${base}/AccessPolicy/ada-policy`).send({ ...ADA_POLICY, description: 'reviewed' }).expect(200);
 
@@ -121,6 +128,9 @@ describe('audit trail of a full flow', () => {
     expect(agentRefs(login as AuditEventJson)).toEqual(['User/ada', 'ClientApplication/app']);
     expect((login as AuditEventJson).agent[0].network).toEqual({ address: expect.stringMatching(/127\.0\.0\.1/), type: '2' });
     expect(security('consent-granted')).toHaveLength(1);
+    const [denial] = security('consent-denied');
+    expect(denial).toMatchObject({ outcome: '4' });
+    expect(agentRefs(denial as AuditEventJson)).toEqual(['User/ada', 'ClientApplication/other-app']);
   });
 
   it('records token issuance, the code reuse, the refresh, the refresh-token reuse (outcome 12) and the revocation', () => {
