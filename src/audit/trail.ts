@@ -100,9 +100,13 @@ export class AuditTrail implements DecisionListener {
    */
   flush(): Promise<void> {
     this.logDrops(false);
-    this.flushing ??= this.drain().finally(() => {
-      this.flushing = undefined;
-    });
+    this.flushing ??= this.drain()
+      .catch((err: unknown) => {
+        this.options.logger.error({ event: 'audit_write_failed', err: err instanceof Error ? err.message : String(err) }, 'audit trail flush failed');
+      })
+      .finally(() => {
+        this.flushing = undefined;
+      });
     return this.flushing;
   }
 
@@ -142,11 +146,22 @@ export class AuditTrail implements DecisionListener {
   private async write(batch: DecisionEvent[]): Promise<boolean> {
     const byProject = new Map<string, ResourceWrite[]>();
     const lastUpdated = new Date().toISOString();
+    let unbuildable = 0;
     for (const event of batch) {
+      let write: ResourceWrite;
+      try {
+        write = this.toWrite(event, lastUpdated);
+      } catch (err) {
+        // Never expected; an event that cannot be built is counted and logged, and never stops the others.
+        unbuildable++;
+        this.options.logger.error({ event: 'audit_build_failed', err: err instanceof Error ? err.message : String(err) }, 'an audit event could not be built');
+        continue;
+      }
       let writes = byProject.get(event.caller.project);
       if (!writes) byProject.set(event.caller.project, (writes = []));
-      writes.push(this.toWrite(event, lastUpdated));
+      writes.push(write);
     }
+    if (unbuildable > 0) this.drop(unbuildable, 'they could not be built');
     try {
       for (const [project, writes] of byProject) {
         await this.options.store.write(writes);
@@ -159,6 +174,7 @@ export class AuditTrail implements DecisionListener {
       this.options.logger.error({ event: 'audit_write_failed', err: err instanceof Error ? err.message : String(err), events: batch.length }, 'audit events could not be stored; retrying');
       // Projects already written are not written again.
       const written = new Set(batch.filter((e) => !byProject.has(e.caller.project)));
+      // (Events that could not be built are not retried either: they were counted as dropped.)
       batch.splice(0, batch.length, ...batch.filter((e) => !written.has(e)));
       return false;
     }
