@@ -14,6 +14,8 @@
  *   `AuditEvent?patient=` finds), each resource touched (role Domain Resource), the query of a search (role Query,
  *   base64), the AccessPolicy rule or role that decided (role Security Resource);
  * - `source`: this server (`observer.display` its public URL, `site` the tenant/project).
+ * FHIR interactions of one caller with the same interaction and outcome, written in the same batch (≤ 1 s), share
+ * one AuditEvent: `period` spans them, `outcomeDesc` counts them, `entity` lists every resource and patient.
  */
 import { getPatientCompartmentParams } from '../fhir/definitions';
 import { buildSearchIndex } from '../fhir/search/indexing/build-index';
@@ -155,11 +157,13 @@ function sourceOf(caller: Caller, source: AuditSource): Json {
   };
 }
 
-const patientEntity = (id: string): Json => ({
-  what: { reference: `Patient/${id}` },
-  type: coding(AUDIT_CODES.entityType, '1', 'Person'),
-  role: coding(AUDIT_CODES.objectRole, '1', 'Patient'),
-});
+// Entity codings are shared (never mutated) and carry no display: a record may list hundreds of entities.
+const PERSON = coding(AUDIT_CODES.entityType, '1');
+const PATIENT_ROLE = coding(AUDIT_CODES.objectRole, '1');
+const SYSTEM_OBJECT = coding(AUDIT_CODES.entityType, '2');
+const DOMAIN_RESOURCE = coding(AUDIT_CODES.objectRole, '4');
+
+const patientEntity = (id: string): Json => ({ what: { reference: `Patient/${id}` }, type: PERSON, role: PATIENT_ROLE });
 
 const PATIENT_REFERENCE = /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})$/;
 
@@ -202,30 +206,35 @@ function queriedPatients(event: RestEvent): string[] {
   return ids;
 }
 
-function restEvent(event: RestEvent, source: AuditSource): Json {
+function restEvent(group: readonly RestEvent[], source: AuditSource): Json {
+  const event = group[0] as RestEvent;
+  const last = group[group.length - 1] as RestEvent;
+  const aggregated = group.length > 1;
   const subtype = [coding(AUDIT_CODES.restfulInteraction, event.interaction)];
   if (event.resourceType && SECURITY_WRITES[event.resourceType] && ['create', 'update', 'patch', 'delete'].includes(event.interaction)) {
     subtype.push(SECURITY_WRITES[event.resourceType] as Json);
   }
   if (event.resourceType === 'AuditEvent') subtype.push(coding(AUDIT_CODES.dicom, '110101', 'Audit Log Used'));
-  const patients = new Set<string>(queriedPatients(event));
+  const patients = new Set<string>();
   if (event.caller.patient) patients.add(event.caller.patient);
   const resources: Json[] = [];
-  for (const touched of event.touched) {
-    // An AuditEvent read is the use of the audit log, not of the patient's data its record names.
-    if (touched.type !== 'AuditEvent') for (const id of compartmentPatients(touched.type, touched.id, touched.resource)) patients.add(id);
-    if (touched.type === 'Patient') continue;
-    resources.push({
-      what: { reference: `${touched.type}/${touched.id}${touched.versionId ? `/_history/${touched.versionId}` : ''}` },
-      type: coding(AUDIT_CODES.entityType, '2', 'System Object'),
-      role: coding(AUDIT_CODES.objectRole, '4', 'Domain Resource'),
-    });
+  const domainResource = (reference: string): Json => ({ what: { reference }, type: SYSTEM_OBJECT, role: DOMAIN_RESOURCE });
+  for (const one of group) {
+    for (const id of queriedPatients(one)) patients.add(id);
+    for (const touched of one.touched) {
+      // An AuditEvent read is the use of the audit log, not of the patient's data its record names.
+      if (touched.type !== 'AuditEvent') for (const id of compartmentPatients(touched.type, touched.id, touched.resource)) patients.add(id);
+      if (touched.type === 'Patient') continue;
+      resources.push(domainResource(`${touched.type}/${touched.id}${touched.versionId ? `/_history/${touched.versionId}` : ''}`));
+    }
+    // An id the request named but did not touch (refused, unknown) is listed too.
+    if (one.touched.length === 0 && one.resourceType && one.id) {
+      if (one.resourceType === 'Patient') patients.add(one.id);
+      else resources.push(domainResource(`${one.resourceType}/${one.id}`));
+    }
   }
-  // A read of a Patient is the patient entity itself; other ids the request named but did not touch are listed too.
+  // A read of one Patient is the patient entity itself.
   const entities: Json[] = [...[...patients].map(patientEntity), ...resources];
-  if (event.touched.length === 0 && event.resourceType && event.id && event.resourceType !== 'Patient') {
-    entities.push({ what: { reference: `${event.resourceType}/${event.id}` }, type: coding(AUDIT_CODES.entityType, '2', 'System Object'), role: coding(AUDIT_CODES.objectRole, '4', 'Domain Resource') });
-  }
   if (event.query !== undefined || event.interaction.startsWith('search')) {
     const query: Json = {
       type: coding(AUDIT_CODES.entityType, '2', 'System Object'),
@@ -236,20 +245,38 @@ function restEvent(event: RestEvent, source: AuditSource): Json {
     entities.push(query);
   }
   if (event.outcome.rule) entities.push(ruleEntity(event.outcome.rule));
-  if (event.truncated) entities.push({ type: coding(AUDIT_CODES.entityType, '2', 'System Object'), description: 'more resources were returned than this record lists' });
+  if (group.some((one) => one.truncated)) entities.push({ type: coding(AUDIT_CODES.entityType, '2', 'System Object'), description: 'more resources were returned than this record lists' });
   const resource: Json = {
     resourceType: 'AuditEvent',
     type: coding(AUDIT_CODES.eventType, 'rest', 'Restful Operation'),
     subtype,
     action: ACTIONS[event.interaction] ?? 'E',
-    recorded: new Date(event.at).toISOString(),
+  };
+  if (aggregated) resource.period = { start: new Date(event.at).toISOString(), end: new Date(last.at).toISOString() };
+  Object.assign(resource, {
+    recorded: new Date(last.at).toISOString(),
     outcome: outcomeCode(event.outcome.status),
-    outcomeDesc: describeOutcome(event),
+    outcomeDesc: aggregated ? `${group.length} requests: ${describeOutcome(event, true)}` : describeOutcome(event),
     agent: agents(event.caller, source),
     source: sourceOf(event.caller, source),
-  };
+  });
   if (entities.length > 0) resource.entity = entities;
   return resource;
+}
+
+/**
+ * What makes two FHIR interaction events one record: everything a record says but the resources and the time.
+ * Reads, vreads and writes by id group across ids (the ids are the record's entities); anything else by path.
+ * @param event - the event
+ * @returns the key
+ */
+export function groupKey(event: RestEvent): string {
+  const { caller, outcome } = event;
+  return [
+    caller.project, caller.clientId, caller.userId, caller.fhirUser, caller.patient, caller.role, caller.ip, caller.operator,
+    event.interaction, event.method, event.resourceType, event.id === undefined ? event.path : '', event.query, event.bundleEntry,
+    outcome.status, outcome.decision, outcome.refusedBy, outcome.rule, outcome.detail,
+  ].join('\u0000');
 }
 
 function ruleEntity(rule: string): Json {
@@ -264,10 +291,11 @@ function ruleEntity(rule: string): Json {
   return entity;
 }
 
-function describeOutcome(event: RestEvent): string {
+function describeOutcome(event: RestEvent, anyId = false): string {
   const { outcome } = event;
   const head = `${outcome.status} ${outcome.decision}${outcome.refusedBy ? ` by ${outcome.refusedBy}` : ''}`;
-  const where = `${event.method} ${event.path || '[base]'}${event.bundleEntry ? ' (Bundle entry)' : ''}`;
+  const path = anyId && event.id !== undefined ? `${event.resourceType ?? ''}/…` : event.path || '[base]';
+  const where = `${event.method} ${path}${event.bundleEntry ? ' (Bundle entry)' : ''}`;
   return `${head}: ${where}${outcome.detail ? ` — ${outcome.detail}` : ''}`;
 }
 
@@ -308,5 +336,16 @@ function securityEvent(event: SecurityEvent, source: AuditSource): Json {
  * @returns the resource (without id and meta)
  */
 export function toAuditEvent(event: DecisionEvent, source: AuditSource): Json & { resourceType: 'AuditEvent' } {
-  return (event.kind === 'rest' ? restEvent(event, source) : securityEvent(event, source)) as Json & { resourceType: 'AuditEvent' };
+  return (event.kind === 'rest' ? restEvent([event], source) : securityEvent(event, source)) as Json & { resourceType: 'AuditEvent' };
+}
+
+/**
+ * One AuditEvent for several FHIR interaction events of the same {@link groupKey} (the same caller, interaction
+ * and outcome within one flush): `period` spans them, each resource entity says when it was requested.
+ * @param group - the events, oldest first
+ * @param source - the server
+ * @returns the resource (without id and meta)
+ */
+export function toGroupedAuditEvent(group: readonly RestEvent[], source: AuditSource): Json & { resourceType: 'AuditEvent' } {
+  return restEvent(group, source) as Json & { resourceType: 'AuditEvent' };
 }

@@ -3,7 +3,8 @@
  * project's resource store, asynchronously and in batches, never in the request's own write (docs/audit.md):
  * - `record` only appends to a bounded in-memory queue; a request never waits for the trail;
  * - the queue is written at least every second (FLUSH_INTERVAL_MS), and at once when a full batch is waiting;
- *   one store write per project and batch;
+ *   one store write per project and batch; within a batch, FHIR interactions of the same caller, interaction and
+ *   outcome share one AuditEvent (`period` spans them; see audit-event.ts), which keeps a read's cost small;
  * - a full queue drops the new event, counts it (`dropped`) and logs `audit_dropped` at error level (the first
  *   drop at once, then at most once a second with the count since the last line);
  * - a failed write (storage unavailable) is retried on the next tick while the queue has room, counted as dropped
@@ -15,8 +16,39 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger';
 import { buildSearchIndex } from '../fhir/search/indexing/build-index';
 import type { ResourceStore, ResourceWrite } from '../storage/ports';
-import { type AuditSource, toAuditEvent } from './audit-event';
-import type { DecisionEvent, DecisionListener } from './events';
+import { type AuditSource, groupKey, toAuditEvent, toGroupedAuditEvent } from './audit-event';
+import type { DecisionEvent, DecisionListener, RestEvent } from './events';
+
+/** The most requests one AuditEvent records, and the most resources it lists. */
+const GROUP_EVENTS = 100;
+const GROUP_RESOURCES = 200;
+
+/**
+ * The records of a batch: FHIR interaction events of the same caller, interaction and outcome share one
+ * AuditEvent (up to GROUP_EVENTS requests and GROUP_RESOURCES resources); every security event is its own.
+ * @param batch - the events, oldest first
+ * @returns the groups, each oldest first
+ */
+function groups(batch: readonly DecisionEvent[]): DecisionEvent[][] {
+  const result: DecisionEvent[][] = [];
+  const open = new Map<string, { events: RestEvent[]; resources: number }>();
+  for (const event of batch) {
+    if (event.kind !== 'rest') {
+      result.push([event]);
+      continue;
+    }
+    const key = groupKey(event);
+    let group = open.get(key);
+    if (!group || group.events.length >= GROUP_EVENTS || group.resources + event.touched.length > GROUP_RESOURCES) {
+      group = { events: [], resources: 0 };
+      open.set(key, group);
+      result.push(group.events);
+    }
+    group.events.push(event);
+    group.resources += event.touched.length;
+  }
+  return result;
+}
 
 /** How the trail queues and writes. */
 export interface AuditTrailOptions {
@@ -145,27 +177,30 @@ export class AuditTrail implements DecisionListener {
 
   private async write(batch: DecisionEvent[]): Promise<boolean> {
     const byProject = new Map<string, ResourceWrite[]>();
+    const eventsOf = new Map<string, number>();
     const lastUpdated = new Date().toISOString();
     let unbuildable = 0;
-    for (const event of batch) {
+    for (const group of groups(batch)) {
+      const event = group[0] as DecisionEvent;
       let write: ResourceWrite;
       try {
-        write = this.toWrite(event, lastUpdated);
+        write = this.toWrite(group, lastUpdated);
       } catch (err) {
         // Never expected; an event that cannot be built is counted and logged, and never stops the others.
-        unbuildable++;
+        unbuildable += group.length;
         this.options.logger.error({ event: 'audit_build_failed', err: err instanceof Error ? err.message : String(err) }, 'an audit event could not be built');
         continue;
       }
       let writes = byProject.get(event.caller.project);
       if (!writes) byProject.set(event.caller.project, (writes = []));
       writes.push(write);
+      eventsOf.set(event.caller.project, (eventsOf.get(event.caller.project) ?? 0) + group.length);
     }
     if (unbuildable > 0) this.drop(unbuildable, 'they could not be built');
     try {
       for (const [project, writes] of byProject) {
         await this.options.store.write(writes);
-        this.counts.written += writes.length;
+        this.counts.written += eventsOf.get(project) ?? 0;
         byProject.delete(project);
       }
       return true;
@@ -180,9 +215,11 @@ export class AuditTrail implements DecisionListener {
     }
   }
 
-  private toWrite(event: DecisionEvent, lastUpdated: string): ResourceWrite {
+  private toWrite(group: readonly DecisionEvent[], lastUpdated: string): ResourceWrite {
     const id = randomUUID();
-    const resource = { ...toAuditEvent(event, this.options.source), id, meta: { versionId: '1', lastUpdated } };
+    const event = group[0] as DecisionEvent;
+    const built = group.length === 1 ? toAuditEvent(event, this.options.source) : toGroupedAuditEvent(group as RestEvent[], this.options.source);
+    const resource = { ...built, id, meta: { versionId: '1', lastUpdated } };
     const { index, sort } = buildSearchIndex(resource);
     return {
       expectedVersion: 0,

@@ -127,6 +127,16 @@ export async function storedAuditEvents(t: TestApp): Promise<AuditEventJson[]> {
   return docs.map((d) => d.resource as AuditEventJson).sort((a, b) => String(a.recorded).localeCompare(String(b.recorded)));
 }
 
+/**
+ * The requests an AuditEvent records (several of one caller, interaction and outcome share one record).
+ * @param event - the AuditEvent
+ * @returns the count
+ */
+export function requestCount(event: AuditEventJson): number {
+  const match = /^(\d+) requests: /.exec(String(event.outcomeDesc));
+  return match ? Number(match[1]) : 1;
+}
+
 /** The subtype codes of an AuditEvent. */
 export function subtypes(event: AuditEventJson): string[] {
   return (event.subtype as Array<{ code: string }>).map((c) => c.code);
