@@ -172,13 +172,14 @@ const PATIENT_REFERENCE = /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})$/;
  * @param type - the type
  * @param id - the id
  * @param resource - the resource, when at hand
+ * @param stored - its stored search values, when at hand
  * @returns patient ids
  */
-export function compartmentPatients(type: string, id: string, resource?: Record<string, unknown>): string[] {
+export function compartmentPatients(type: string, id: string, resource?: Record<string, unknown>, stored?: Record<string, unknown>): string[] {
   if (type === 'Patient') return [id];
   const params = getPatientCompartmentParams(type);
-  if (!resource || params.length === 0) return [];
-  const { index } = buildSearchIndex(resource as Json & { resourceType: string });
+  if ((!resource && !stored) || params.length === 0) return [];
+  const index = stored ?? buildSearchIndex(resource as Json & { resourceType: string }).index;
   const ids: string[] = [];
   for (const code of params) {
     for (const entry of (index[code] ?? []) as Array<{ t?: string; i?: string }>) {
@@ -223,7 +224,7 @@ function restEvent(group: readonly RestEvent[], source: AuditSource): Json {
     for (const id of queriedPatients(one)) patients.add(id);
     for (const touched of one.touched) {
       // An AuditEvent read is the use of the audit log, not of the patient's data its record names.
-      if (touched.type !== 'AuditEvent') for (const id of compartmentPatients(touched.type, touched.id, touched.resource)) patients.add(id);
+      if (touched.type !== 'AuditEvent') for (const id of compartmentPatients(touched.type, touched.id, touched.resource, touched.index)) patients.add(id);
       if (touched.type === 'Patient') continue;
       resources.push(domainResource(`${touched.type}/${touched.id}${touched.versionId ? `/_history/${touched.versionId}` : ''}`));
     }

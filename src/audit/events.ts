@@ -50,6 +50,8 @@ export interface TouchedResource {
   versionId?: string;
   /** The resource's public view, when at hand (its patient compartment is computed from it, off the request path). */
   resource?: Record<string, unknown>;
+  /** The stored search values, when the document came with them (they spare recomputing the compartment). */
+  index?: Record<string, unknown>;
 }
 
 /** One FHIR REST interaction (a request, or one entry of a batch or transaction). */

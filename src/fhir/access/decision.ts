@@ -28,7 +28,7 @@ export class DecisionNote {
    * Notes a resource handed out or written.
    * @param doc - the stored document (public view) or a written resource
    */
-  touch(doc: Pick<ResourceDocument, 'type' | 'id'> & { versionId?: number | string; resource?: Record<string, unknown> }): void {
+  touch(doc: Pick<ResourceDocument, 'type' | 'id' | 'index'> & { versionId?: number | string; resource?: Record<string, unknown> }): void {
     if (this.touched.length >= MAX_TOUCHED) {
       this.truncated = true;
       return;
@@ -36,6 +36,7 @@ export class DecisionNote {
     const entry: TouchedResource = { type: doc.type, id: doc.id };
     if (doc.versionId !== undefined) entry.versionId = String(doc.versionId);
     if (doc.resource) entry.resource = doc.resource;
+    if (doc.index) entry.index = doc.index;
     this.touched.push(entry);
   }
 
