@@ -7,6 +7,7 @@ import { auditQuery, type Caller, type DecisionListener, NO_AUDIT } from '../../
 import type { Config } from '../../config/schema';
 import type { AuthContext } from '../../oauth/bearer';
 import { loadPrincipal, type PrincipalClaims, policyCacheFor } from '../../policy';
+import { describeRequest } from '../../policy/request';
 import type { PolicyRequest } from '../../policy/types';
 import type { ResourceStore } from '../../storage/ports';
 import type { ProjectRegistry } from '../../tenancy/projects';
@@ -66,11 +67,19 @@ export class CallerAccess {
    */
   unauthenticated(projectKey: string, request: UnauthenticatedRequest): void {
     if (this.decisions === NO_AUDIT) return;
+    let described: PolicyRequest | undefined;
+    try {
+      described = describeRequest({ method: request.method, path: request.path.split('/').filter((s) => s !== ''), query: [] });
+    } catch {
+      described = undefined;
+    }
     this.decisions.record({
       kind: 'rest',
       at: Date.now(),
       caller: { project: projectKey, ...(request.ip ? { ip: request.ip } : {}) },
-      interaction: 'unknown',
+      interaction: described?.interaction ?? 'unknown',
+      ...(described?.resourceType !== undefined ? { resourceType: described.resourceType } : {}),
+      ...(described?.id !== undefined ? { id: described.id } : {}),
       method: request.method,
       path: request.path,
       query: auditQuery(request.query),
