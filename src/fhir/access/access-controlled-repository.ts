@@ -25,6 +25,11 @@
  *   of the same content: 403, or 409 as the id is taken), before anything else is looked at; a refused write of a
  *   resource the caller may read → 403; a refused create → 403. An update that creates is judged as a create. A
  *   refused write changes nothing.
+ * - AuditEvent is read-only: every write of it is refused (403), owners included; the server alone records them.
+ *
+ * Every decision is an event (DESIGN §5.9): a repository bound to a request notes what refused it (scopes,
+ * policies, a read-only type), the rule that decided, and the resources it handed out or wrote; decision.ts emits
+ * the request's event once it has answered.
  */
 import { UniqueConflictError, VersionConflictError, type Filter, type HistoryQuery, type ResourceDocument, type Sort } from '../../storage/ports';
 import type { PolicyPrincipal, PolicyRequest } from '../../policy/types';
