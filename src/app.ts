@@ -3,6 +3,7 @@
  * HTTP; `main.ts` adds configuration loading, storage, bootstrap and the listener.
  */
 import express, { type Express, Router } from 'express';
+import { type DecisionListener, NO_AUDIT } from './audit/events';
 import type { Config } from './config/schema';
 import { CallerAccess } from './fhir/access/caller-context';
 import { FHIR_PATH } from './fhir/rest/base-url';
@@ -40,6 +41,8 @@ export interface AppDeps {
   projects?: ProjectRegistry;
   /** The key-encryption keys sealing the private signing keys in the store (see `prepareKeysAtRest`). */
   keyEncryption: KeyEncryption;
+  /** Where decision events go (the audit trail; default: nowhere). */
+  audit?: DecisionListener;
 }
 
 /**
@@ -69,13 +72,14 @@ export function buildApp(deps: AppDeps): Express {
   // CORS before the routes, so preflights are answered before any authentication; not on the HTML pages. The
   // public documents first: any origin; then the registered origins of the project for everything else.
   const corsDeps = { projects, origins: new AllowedOrigins(storage.resources, policyCacheFor(storage.resources)) };
-  const oauthDeps = { config, storage, projects, logger, remoteJwks: new RemoteJwks(remoteJwksOptions(config, logger)) };
-  const oauth = oauthServer(oauthDeps, new KeyStore(storage.records, deps.keyEncryption));
+  const audit = deps.audit ?? NO_AUDIT;
+  const oauthDeps = { config, storage, projects, logger, remoteJwks: new RemoteJwks(remoteJwksOptions(config, logger)), audit };
+  const oauth = oauthServer(oauthDeps, new KeyStore(storage.records, deps.keyEncryption, audit));
   app.use(Router({ caseSensitive: true, strict: true }).all(PUBLIC_DOCUMENT_PATHS, publicCors(['GET', 'HEAD'])));
   mountDiscovery(app, oauthDeps);
   // The FHIR API before the OAuth endpoints: its requests are the most frequent, and the paths do not overlap.
   app.use(FHIR_BASE_PATH, cors(corsDeps, ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']));
-  app.use(FHIR_BASE_PATH, fhirRouter({ config, access: new CallerAccess(storage.resources), projects, bearer: oauth.bearer }));
+  app.use(FHIR_BASE_PATH, fhirRouter({ config, access: new CallerAccess(storage.resources, audit), projects, bearer: oauth.bearer }));
   app.use(
     OAUTH_JSON_ENDPOINTS.filter((endpoint) => endpoint !== 'jwks').map((endpoint) => `${OAUTH_BASE_PATH}/${endpoint}`),
     cors(corsDeps, ['GET', 'POST']),

@@ -9,6 +9,7 @@
  */
 import type { Server } from 'node:http';
 import { buildApp } from './app';
+import { type Audit, startAudit } from './audit';
 import { ConfigError, loadConfig } from './config/load';
 import type { Config } from './config/schema';
 import { fhirBaseUrl } from './fhir/rest/router';
@@ -68,7 +69,7 @@ async function loadDemo(storage: Storage, boot: BootstrapResult, logger: Logger)
   logger.info({ project: boot.project.key, ...summary }, 'demo seed loaded');
 }
 
-function installShutdown(server: Server, storage: Storage, logger: Logger, timeoutMs: number, invalidation?: CacheInvalidation): void {
+function installShutdown(server: Server, storage: Storage, logger: Logger, timeoutMs: number, audit: Audit, invalidation?: CacheInvalidation): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -78,6 +79,8 @@ function installShutdown(server: Server, storage: Storage, logger: Logger, timeo
     force.unref();
     server.close(() => {
       (invalidation?.stop() ?? Promise.resolve())
+        // Every queued AuditEvent is written before the store closes.
+        .then(() => audit.close())
         .then(() => storage.close())
         .then(() => {
           logger.info('storage flushed and closed; bye');
@@ -126,6 +129,7 @@ async function main(): Promise<void> {
   let server: Server;
   let boot: BootstrapResult;
   let atRest: KeysAtRest;
+  let audit: ReturnType<typeof startAudit> | undefined;
   try {
     // Load the generated validator now rather than on the first write (after the store: a store that cannot be
     // opened should not wait for this).
@@ -135,9 +139,11 @@ async function main(): Promise<void> {
     boot = await bootstrap(config, storage, projects);
     logger.info({ project: boot.project.key, projectCreated: boot.projectCreated, ...boot.summary }, 'bootstrap project ready');
     if (config.seedDemo) await loadDemo(storage, boot, logger);
-    const app = buildApp({ config, storage, logger, projects, keyEncryption: atRest.encryption });
+    audit = startAudit(config, storage.resources, logger);
+    const app = buildApp({ config, storage, logger, projects, keyEncryption: atRest.encryption, audit: audit.listener });
     server = await listen(app, config);
   } catch (err) {
+    await audit?.close().catch(() => undefined);
     await storage.close().catch(() => undefined);
     throw err;
   }
@@ -145,7 +151,7 @@ async function main(): Promise<void> {
   process.stdout.write(banner(config, boot, atRest, server));
   // Instances sharing MongoDB: another instance's write of a policy, client or user invalidates this one's cache.
   const invalidation = storage.resourceWrites && new CacheInvalidation(policyCacheFor(storage.resources), storage.resourceWrites, { logger }).start();
-  installShutdown(server, storage, logger, config.shutdownTimeoutMs, invalidation);
+  installShutdown(server, storage, logger, config.shutdownTimeoutMs, audit, invalidation);
 }
 
 main().catch((err: unknown) => {

@@ -11,6 +11,7 @@
  * process at a time owns DATA_DIR.
  */
 import { Command } from 'commander';
+import { startAudit } from '../audit';
 import { loadConfig } from '../config/load';
 import { createLogger } from '../logger';
 import type { Config } from '../config/schema';
@@ -34,7 +35,13 @@ async function withStore<T>(task: (storage: Storage, keys: KeyStore, atRest: Key
     if (atRest.generatedKey) {
       process.stderr.write(`Generated the key-encryption key ${atRest.generatedKey} (shown once; kept in ${atRest.file}). Set KEY_ENCRYPTION_KEY in production.\n`);
     }
-    return await task(storage, new KeyStore(storage.records, atRest.encryption), atRest, config);
+    // Rotations are recorded in the store's audit trail like the server's own key events.
+    const audit = startAudit(config, storage.resources, logger, { retention: false });
+    try {
+      return await task(storage, new KeyStore(storage.records, atRest.encryption, audit.listener, 'keys command'), atRest, config);
+    } finally {
+      await audit.close();
+    }
   } finally {
     await storage.close();
   }

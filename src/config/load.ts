@@ -72,6 +72,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production: get('production') === 'production',
     keyEncryptionKey: parseKeyEncryptionKey(ENV.keyEncryptionKey, get('keyEncryptionKey')),
     keyEncryptionKeyPrevious: parseKeyEncryptionKey(ENV.keyEncryptionKeyPrevious, get('keyEncryptionKeyPrevious')),
+    audit: parseOnOff(ENV.audit, get('audit'), DEFAULTS.audit),
+    auditRetentionDays: parseInteger(ENV.auditRetentionDays, get('auditRetentionDays'), DEFAULTS.auditRetentionDays, 0, 36_500),
   };
   if (config.production && !config.keyEncryptionKey) {
     throw new ConfigError(
@@ -104,6 +106,13 @@ function parseBoolean(name: string, raw: string | undefined, fallback: boolean):
   if (/^(true|1|yes)$/i.test(raw)) return true;
   if (/^(false|0|no)$/i.test(raw)) return false;
   throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function parseOnOff(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined) return fallback;
+  if (/^(on|true|1|yes)$/i.test(raw)) return true;
+  if (/^(off|false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(name, `expected on or off, got "${raw}"`);
 }
 
 function parseSize(name: string, raw: string | undefined, fallback: number): number {

@@ -102,6 +102,10 @@ export interface Config {
    * `DATA_DIR/key-encryption-key` when it is unset.
    */
   keyEncryptionKey?: Buffer;
+  /** AUDIT: `on` (default) records every FHIR interaction and security event as an AuditEvent (docs/audit.md); `off` records none. */
+  audit: boolean;
+  /** AUDIT_RETENTION_DAYS: AuditEvents older than this many days are purged (daily and at start); 0 keeps them forever. */
+  auditRetentionDays: number;
   /** KEY_ENCRYPTION_KEY_PREVIOUS: the former key during a rotation; stored keys it encrypted are re-encrypted at start. */
   keyEncryptionKeyPrevious?: Buffer;
 }
@@ -145,6 +149,8 @@ export const ENV = {
   production: 'NODE_ENV',
   keyEncryptionKey: 'KEY_ENCRYPTION_KEY',
   keyEncryptionKeyPrevious: 'KEY_ENCRYPTION_KEY_PREVIOUS',
+  audit: 'AUDIT',
+  auditRetentionDays: 'AUDIT_RETENTION_DAYS',
 } as const satisfies Record<keyof Config, string>;
 
 /** Defaults for every optional key. */
@@ -179,4 +185,6 @@ export const DEFAULTS = {
   jwksTimeoutMs: 5000,
   jwksCacheMinSeconds: 300,
   jwksCacheMaxSeconds: 86_400,
+  audit: true,
+  auditRetentionDays: 0,
 };

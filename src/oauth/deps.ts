@@ -1,4 +1,5 @@
 /** What the authorization server needs from the rest of the application. */
+import type { DecisionListener } from '../audit/events';
 import type { Config } from '../config/schema';
 import type { Logger } from '../logger';
 import type { RemoteJwks } from '../security/remote-jwks';
@@ -13,4 +14,6 @@ export interface OAuthDeps {
   logger: Logger;
   /** The remote key sets of `private_key_jwt` clients (`jwksUri`), fetched under the JWKS_* limits. */
   remoteJwks: RemoteJwks;
+  /** Where the authorization server's security events go (docs/audit.md). */
+  audit: DecisionListener;
 }

@@ -12,6 +12,7 @@ import { discoveryHandler, smartConfigurationHandler } from './discovery';
 import { OAuthError } from './errors';
 import { introspectEndpoint } from './endpoints/introspect';
 import { jwksEndpoint } from './endpoints/jwks';
+import { auditOutcome } from './endpoints/audit';
 import { oauthJsonErrors } from './endpoints/respond';
 import { revokeEndpoint } from './endpoints/revoke';
 import { tokenEndpoint } from './endpoints/token';
@@ -62,13 +63,13 @@ export function oauthServer(deps: OAuthDeps, keys: KeyStore): OAuthServer {
   const errors = oauthJsonErrors();
   // One set of counters for every limiter of the app (shared by all instances with MongoDB).
   const counters = rateLimitCounters(deps.storage);
-  router.post('/token', oauthRateLimit(deps.config, 'token', counters), ...tokenEndpoint(deps, keys), errors);
+  router.post('/token', auditOutcome(deps, 'token'), oauthRateLimit(deps.config, 'token', counters), ...tokenEndpoint(deps, keys), errors);
   router.get('/jwks', ...jwksEndpoint(deps, keys), errors);
-  router.post('/introspect', oauthRateLimit(deps.config, 'introspection', counters), ...introspectEndpoint(deps, bearer), errors);
-  router.post('/revoke', oauthRateLimit(deps.config, 'revocation', counters), ...revokeEndpoint(deps, bearer), errors);
-  router.get('/userinfo', ...userinfoEndpoint(deps, bearer), errors);
-  router.post('/userinfo', ...userinfoEndpoint(deps, bearer), errors);
-  router.post('/launch', ...launchEndpoint(deps, bearer), errors);
+  router.post('/introspect', auditOutcome(deps, 'introspect'), oauthRateLimit(deps.config, 'introspection', counters), ...introspectEndpoint(deps, bearer), errors);
+  router.post('/revoke', auditOutcome(deps, 'revoke'), oauthRateLimit(deps.config, 'revocation', counters), ...revokeEndpoint(deps, bearer), errors);
+  router.get('/userinfo', auditOutcome(deps, 'userinfo'), ...userinfoEndpoint(deps, bearer), errors);
+  router.post('/userinfo', auditOutcome(deps, 'userinfo'), ...userinfoEndpoint(deps, bearer), errors);
+  router.post('/launch', auditOutcome(deps, 'launch'), ...launchEndpoint(deps, bearer), errors);
   router.get('/smart-style.json', smartStyleHandler);
   router.use(interactionRouter(deps, counters.counters));
   router.all(['/token', '/introspect', '/revoke', '/jwks', '/userinfo', '/launch'], methodNotAllowed, errors);

@@ -40,7 +40,16 @@ describe('loadConfig', () => {
       production: false,
       keyEncryptionKey: undefined,
       keyEncryptionKeyPrevious: undefined,
+      audit: true,
+      auditRetentionDays: 0,
     });
+  });
+
+  it('reads AUDIT as on/off and AUDIT_RETENTION_DAYS as a day count', () => {
+    expect(loadConfig({ AUDIT: 'off', AUDIT_RETENTION_DAYS: '365' })).toMatchObject({ audit: false, auditRetentionDays: 365 });
+    expect(loadConfig({ AUDIT: 'ON' }).audit).toBe(true);
+    expect(() => loadConfig({ AUDIT: 'maybe' })).toThrow(/^AUDIT: expected on or off/);
+    expect(() => loadConfig({ AUDIT_RETENTION_DAYS: '-1' })).toThrow(/^AUDIT_RETENTION_DAYS:/);
   });
 
   it('reads KEY_ENCRYPTION_KEY as 64 hex digits or 43 base64url characters', () => {

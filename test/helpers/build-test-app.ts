@@ -10,6 +10,8 @@ import type { Express } from 'express';
 import request from 'supertest';
 import { FhirRepository } from '../../src/fhir/repository/repository';
 import { buildApp } from '../../src/app';
+import { type Audit, startAudit } from '../../src/audit';
+import type { AuditTrailOptions } from '../../src/audit/trail';
 import { loadConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { createLogger } from '../../src/logger';
@@ -42,6 +44,8 @@ export interface TestApp {
   authorize(tenant: string, project: string): Promise<string>;
   /** The key-encryption keys sealing the private signing keys (development key file in the temp DATA_DIR). */
   keyEncryption: KeyEncryption;
+  /** The audit module (AUDIT=on: its trail writes AuditEvents; `audit.trail.flush()` writes what is queued). */
+  audit: Audit;
   /** Every log line the app wrote, parsed. */
   logLines: Array<Record<string, unknown>>;
   /** Closes the store and deletes the data directory. */
@@ -85,6 +89,8 @@ export async function clientCredentialsToken(app: Express, tenant: string, proje
 export interface TestAppOptions {
   /** The embedded journal's file system, for tests that make the disk fail (test/helpers/faulty-journal-fs.ts). */
   journalFileSystem?: JournalFileSystem;
+  /** The audit trail's queue limits (AUDIT=on). */
+  auditTrail?: Pick<AuditTrailOptions, 'queueLimit' | 'batchSize' | 'flushIntervalMs'>;
 }
 
 /**
@@ -102,6 +108,9 @@ export async function buildTestApp(env: Record<string, string> = {}, options: Te
     ADMIN_PASSWORD: 'correct horse battery staple',
     ADMIN_CLIENT_SECRET: 'admin-client-secret-for-tests',
     LOG_LEVEL: 'info',
+    // AuditEvents written in the background would show in the searches and histories other suites compare; the
+    // audit suites turn it on (test/audit).
+    AUDIT: 'off',
     ...env,
   });
   const logLines: Array<Record<string, unknown>> = [];
@@ -116,7 +125,8 @@ export async function buildTestApp(env: Record<string, string> = {}, options: Te
   const projects = new ProjectRegistry(storage.records);
   const { encryption: keyEncryption } = await prepareKeysAtRest(config, storage, logger);
   const boot = await bootstrap(config, storage, projects);
-  const app = buildApp({ config, storage, logger, projects, keyEncryption });
+  const audit = startAudit(config, storage.resources, logger, { trail: options.auditTrail });
+  const app = buildApp({ config, storage, logger, projects, keyEncryption, audit: audit.listener });
   const tokens = new Map<string, string>();
   const adminToken = await clientCredentialsToken(app, config.bootstrapTenant, config.bootstrapProject, config.adminClientId, config.adminClientSecret as string);
   tokens.set(`${config.bootstrapTenant}/${config.bootstrapProject}`, adminToken);
@@ -173,7 +183,9 @@ export async function buildTestApp(env: Record<string, string> = {}, options: Te
     boot,
     base: `/w/${config.bootstrapTenant}/${config.bootstrapProject}/api/v1/fhir/r4`,
     logLines,
+    audit,
     close: async () => {
+      await audit.close();
       await storage.close();
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -2,6 +2,7 @@
  * Fixtures of the token, introspection, revocation and bearer tests: a test app with registered clients and users,
  * PKCE pairs, authorization codes issued the way /authorize issues them, and assertions on OAuth error bodies.
  */
+import { NO_AUDIT } from '../../src/audit/events';
 import { createHash, randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { FhirRepository } from '../../src/fhir/repository/repository';
@@ -66,7 +67,7 @@ export async function setupOAuth(env: Record<string, string> = {}, options: Test
   return {
     t,
     repo,
-    deps: { config: t.config, storage: t.storage, projects: t.projects, logger: createLogger('silent'), remoteJwks: new RemoteJwks(remoteJwksOptions(t.config)) },
+    deps: { config: t.config, storage: t.storage, projects: t.projects, logger: createLogger('silent'), remoteJwks: new RemoteJwks(remoteJwksOptions(t.config)), audit: NO_AUDIT },
     issuer,
     fhirBaseUrl: `${issuer}/api/v1/fhir/r4`,
     memberId: member.id,

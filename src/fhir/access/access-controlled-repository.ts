@@ -25,17 +25,23 @@
  *   of the same content: 403, or 409 as the id is taken), before anything else is looked at; a refused write of a
  *   resource the caller may read → 403; a refused create → 403. An update that creates is judged as a create. A
  *   refused write changes nothing.
+ * - AuditEvent is read-only: every write of it is refused (403), owners included; the server alone records them.
+ *
+ * Every decision is an event (DESIGN §5.9): a repository bound to a request notes what refused it (scopes,
+ * policies, a read-only type), the rule that decided, and the resources it handed out or wrote; decision.ts emits
+ * the request's event once it has answered.
  */
 import { UniqueConflictError, VersionConflictError, type Filter, type HistoryQuery, type ResourceDocument, type Sort } from '../../storage/ports';
 import type { PolicyPrincipal, PolicyRequest } from '../../policy/types';
 import { RESOURCE_TYPES } from '../definitions';
-import { ConflictError, ForbiddenError, ResourceGoneError } from '../errors';
+import { ConflictError, ForbiddenError, ResourceGoneError, type ResourceNotFoundError } from '../errors';
 import type { FhirRepository, Resource, WriteOptions, WriteResult } from '../repository/repository';
 import { toPublicView } from '../repository/write-only-fields';
 import type { FhirContext } from '../rest/fhir-request';
 import type { Cursor } from '../search/cursor';
 import { attributeFetcher } from './attribute-fetcher';
 import { authRecordReader } from './auth-record-reader';
+import { type DecisionNote, type DecisionSink } from './decision';
 import { isAdministrator } from './escalation';
 import { type Explanation, explainRequest, type ExplainInput, type PrincipalLoader } from './explain';
 import { AccessJudge, readRequest } from './judge';
@@ -51,7 +57,13 @@ export interface AccessOptions {
   scopes?: ScopeGate;
   /** Loads the principal `$evaluate-policy` explains. */
   principals?: PrincipalLoader;
+  /** Where the decisions of this caller's requests go (decision.ts); unset: nowhere. */
+  decisions?: DecisionSink;
 }
+
+/** Types the API only reads: the server writes them itself (the audit trail). */
+const READ_ONLY_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
+const WRITE_INTERACTIONS: ReadonlySet<string> = new Set(['create', 'update', 'patch', 'delete']);
 
 /** The parts of a request's context the repository needs to run searches with server authority. */
 export type SearchContext = Omit<FhirContext, 'repo' | 'auth'>;
@@ -116,6 +128,7 @@ export class AccessControlledRepository {
    * @param options - the token's scopes, the principal loader
    * @param request - the request judged (`%request`); unset until `dispatch()` binds one
    * @param context - the request's context, for attribute searches
+   * @param note - where the request's decision is noted (decision.ts)
    */
   constructor(
     private readonly inner: FhirRepository,
@@ -123,6 +136,7 @@ export class AccessControlledRepository {
     private readonly options: AccessOptions = {},
     private readonly request?: PolicyRequest,
     private readonly context?: SearchContext,
+    private readonly note?: DecisionNote,
   ) {
     this.administrator = isAdministrator(principal);
   }
@@ -130,7 +144,7 @@ export class AccessControlledRepository {
   /** The judgement of the bound request (made on first use: a repository not yet bound to a request judges nothing). */
   private get judge(): AccessJudge {
     const { context } = this;
-    this.judgeOfRequest ??= new AccessJudge(this.principal, this.request ?? UNBOUND, this.options.scopes, context ? () => this.attributes(context) : undefined);
+    this.judgeOfRequest ??= new AccessJudge(this.principal, this.request ?? UNBOUND, this.options.scopes, context ? () => this.attributes(context) : undefined, this.note);
     return this.judgeOfRequest;
   }
 
@@ -139,14 +153,20 @@ export class AccessControlledRepository {
     return this.inner.project;
   }
 
+  /** Where this caller's decisions go (undefined: nowhere). */
+  get decisions(): DecisionSink | undefined {
+    return this.options.decisions;
+  }
+
   /**
    * The same caller bound to another request.
    * @param request - the request
    * @param context - its context (attribute searches run in it)
+   * @param note - where the request's decision is noted
    * @returns a new repository
    */
-  forRequest(request: PolicyRequest, context: SearchContext): AccessControlledRepository {
-    return new AccessControlledRepository(this.inner, this.principal, this.options, request, context);
+  forRequest(request: PolicyRequest, context: SearchContext, note?: DecisionNote): AccessControlledRepository {
+    return new AccessControlledRepository(this.inner, this.principal, this.options, request, context, note);
   }
 
   /** `GET [type]/[id]` */
@@ -182,36 +202,41 @@ export class AccessControlledRepository {
       doc = await load();
     } catch (err) {
       await this.requireOpen();
-      if (err instanceof ResourceGoneError && !(await goneVisible(request))) throw notFound(type, label);
+      if (err instanceof ResourceGoneError && !(await goneVisible(request))) throw this.hidden(type, label, request);
       throw err;
     }
-    if (await this.judge.permits(request, doc.resource, doc)) return doc;
+    if (await this.judge.permits(request, doc.resource, doc)) {
+      this.note?.touch(doc);
+      return doc;
+    }
     await this.requireOpen();
-    throw notFound(type, label);
+    throw this.hidden(type, label, request, doc.resource);
   }
 
   /** `POST [type]` */
   async create(resource: Resource, assignedId?: string): Promise<WriteResult> {
-    const perResource = await this.requireOpen();
-    return this.inner.create(resource, assignedId, { authorize: this.writeCheck(perResource) });
+    const perResource = await this.requireOpen(resource.resourceType);
+    return this.written(await this.inner.create(resource, assignedId, { authorize: this.writeCheck(perResource) }));
   }
 
   /** `PUT [type]/[id]` */
   async update(type: string, id: string, resource: Resource, options: Omit<WriteOptions, 'authorize'> = {}): Promise<WriteResult> {
-    const perResource = await this.requireOpen();
-    return this.inner.update(type, id, resource, { ...options, known: this.known, authorize: this.writeCheck(perResource, true) });
+    const perResource = await this.requireOpen(type);
+    return this.written(await this.inner.update(type, id, resource, { ...options, known: this.known, authorize: this.writeCheck(perResource, true) }));
   }
 
   /** `PATCH [type]/[id]` */
   async patch(type: string, id: string, operations: unknown, options: Omit<WriteOptions, 'authorize'> = {}): Promise<WriteResult> {
-    const perResource = await this.requireOpen();
-    return this.inner.patch(type, id, operations, { ...options, known: this.known, authorize: this.writeCheck(perResource) });
+    const perResource = await this.requireOpen(type);
+    return this.written(await this.inner.patch(type, id, operations, { ...options, known: this.known, authorize: this.writeCheck(perResource) }));
   }
 
   /** `DELETE [type]/[id]` */
   async delete(type: string, id: string, options: Omit<WriteOptions, 'authorize'> = {}): Promise<{ versionId?: string }> {
-    const perResource = await this.requireOpen();
-    return this.inner.delete(type, id, { ...options, known: this.known, authorize: this.writeCheck(perResource) });
+    const perResource = await this.requireOpen(type);
+    const result = await this.inner.delete(type, id, { ...options, known: this.known, authorize: this.writeCheck(perResource) });
+    this.note?.touch({ type, id, versionId: result.versionId });
+    return result;
   }
 
   /**
@@ -234,7 +259,7 @@ export class AccessControlledRepository {
   transaction(): { repo: AccessControlledRepository; commit(): Promise<void> } {
     const staged = this.inner.staged();
     return {
-      repo: new AccessControlledRepository(staged.repo, this.principal, this.options, this.request, this.context),
+      repo: new AccessControlledRepository(staged.repo, this.principal, this.options, this.request, this.context, this.note),
       commit: async () => {
         try {
           await staged.commit();
@@ -273,6 +298,7 @@ export class AccessControlledRepository {
     const limit = query.limit ?? 0;
     if (!judged) {
       const page = await this.inner.history(query);
+      this.note?.touchAll(page.entries);
       return { ...page, next: limit > 0 && skip + limit < page.total ? skip + limit : undefined };
     }
     if (limit === 0) return { entries: [] };
@@ -291,11 +317,11 @@ export class AccessControlledRepository {
           skipped++;
           continue;
         }
-        if (entries.length === limit) return { entries, next: skip + limit };
+        if (entries.length === limit) return this.handedOut({ entries, next: skip + limit });
         entries.push(doc);
       }
       at += raw.entries.length;
-      if (raw.entries.length < batch) return { entries };
+      if (raw.entries.length < batch) return this.handedOut({ entries });
     }
   }
 
@@ -314,15 +340,21 @@ export class AccessControlledRepository {
    * @returns access to the visible matches; throws 403 when the scopes or the policies refuse every type
    */
   async matches(types: readonly string[], interaction?: PolicyRequest['interaction']): Promise<MatchAccess> {
+    // A conditional write of a read-only type is refused before anything is searched.
+    if (this.request && WRITE_INTERACTIONS.has(this.request.interaction)) this.requireWritable(types.length === 1 ? types[0] : undefined);
     const plan = await this.plan(types, (type) => [
       { request: this.judge.asType(type, interaction), primary: true },
       { request: readRequest(type, undefined), forResource: (doc) => readRequest(type, doc.id), primary: false },
     ]);
     return {
       judged: plan.perResource,
-      page: (filter, sort, cursor, count) => visiblePage(this.inner, plan, filter, sort, cursor, count, this.context?.budget, this.mayVread),
+      page: async (filter, sort, cursor, count) => {
+        const page = await visiblePage(this.inner, plan, filter, sort, cursor, count, this.context?.budget, this.mayVread);
+        if (this.note) for (const entry of page.entries) this.note.touch(entry.doc);
+        return page;
+      },
       count: (filter) => countVisible(this.inner, plan, filter, this.context?.budget),
-      list: (filter, limit) => collectVisible(this.inner, plan, filter, limit, this.context?.budget),
+      list: async (filter, limit) => this.handedOutAll(await collectVisible(this.inner, plan, filter, limit, this.context?.budget)),
     };
   }
 
@@ -354,7 +386,7 @@ export class AccessControlledRepository {
    */
   async readable(type: string, filter: Filter, limit: number): Promise<ResourceDocument[]> {
     const plan = await planTypes(this.judge, [type], (t) => [{ request: readRequest(t, undefined), forResource: (doc) => readRequest(t, doc.id), primary: true }]);
-    return collectVisible(this.inner, plan, { ...filter, type }, limit, this.context?.budget);
+    return this.handedOutAll(await collectVisible(this.inner, plan, { ...filter, type }, limit, this.context?.budget));
   }
 
   /**
@@ -403,8 +435,9 @@ export class AccessControlledRepository {
   }
 
   /** Throws 403 when the bound request is refused whatever the resource; returns whether it judges per resource. */
-  private async requireOpen(): Promise<boolean> {
+  private async requireOpen(writtenType?: string): Promise<boolean> {
     const request = this.bound();
+    if (WRITE_INTERACTIONS.has(request.interaction)) this.requireWritable(writtenType ?? request.resourceType);
     const verdict = await this.judge.verdict(request);
     if (verdict.kind === 'refused') throw this.refusal(verdict.by, request.resourceType);
     return verdict.perResource || verdict.scope.kind === 'some';
@@ -447,8 +480,9 @@ export class AccessControlledRepository {
     const resource = toPublicView(live.resource) as Resource;
     if (await this.judge.mayRead(resource)) return true;
     const request = this.bound();
-    if (live !== current || request.interaction === 'patch') return false;
-    return this.judge.scopeFor(readRequest(current.type, undefined)).kind === 'none' && (await this.judge.permits(request, resource, live));
+    const known = live === current && request.interaction !== 'patch' && this.judge.scopeFor(readRequest(current.type, undefined)).kind === 'none' && (await this.judge.permits(request, resource, live));
+    if (!known) this.note?.refuse(this.judge.inScope(readRequest(current.type, current.id), resource) ? 'policy' : 'scope');
+    return known;
   };
 
   /**
@@ -468,11 +502,64 @@ export class AccessControlledRepository {
    */
   private writeCheck(perResource: boolean, mayCreate = false): WriteOptions['authorize'] {
     if (!perResource && this.administrator && !mayCreate) return undefined;
-    return writeCheck({ judge: this.judge, request: this.bound(), principal: this.principal, administrator: this.administrator, reader: authRecordReader(this.inner) }, perResource);
+    const check = writeCheck({ judge: this.judge, request: this.bound(), principal: this.principal, administrator: this.administrator, reader: authRecordReader(this.inner) }, perResource);
+    const { note } = this;
+    if (!note) return check;
+    return async (next, before, asFreeId) => {
+      try {
+        await check(next, before, asFreeId);
+      } catch (err) {
+        if (err instanceof ForbiddenError) note.refuse(err.headers?.['WWW-Authenticate']?.includes('insufficient_scope') ? 'scope' : 'policy');
+        throw err;
+      }
+    };
   }
 
   private refusal(by: 'scope' | 'policy', type: string | undefined): ForbiddenError {
+    this.note?.refuse(by);
     return refusalError(by, this.request?.interaction ?? 'request', type);
+  }
+
+  /**
+   * Refuses (403) a write of a type the API only reads, whoever asks (owners included).
+   * @param type - the type written
+   */
+  private requireWritable(type: string | undefined): void {
+    if (type === undefined || !READ_ONLY_TYPES.has(type)) return;
+    this.note?.refuse('read-only');
+    throw new ForbiddenError(`${type} resources are recorded by the server; they cannot be created, changed or deleted through the API`);
+  }
+
+  /**
+   * The 404 of a resource the caller may not see, noted as the refusal it is.
+   * @param type - the type
+   * @param label - the id (or id and version) named
+   * @param request - the request refused
+   * @param resource - the stored resource, when one was judged
+   * @returns the error
+   */
+  private hidden(type: string, label: string, request: PolicyRequest, resource?: Resource): ResourceNotFoundError {
+    this.note?.refuse(resource !== undefined && !this.judge.inScope(request, resource) ? 'scope' : 'policy');
+    return notFound(type, label);
+  }
+
+  /** Notes a written resource and hands the result on. */
+  private written(result: WriteResult): WriteResult {
+    const { resource } = result;
+    this.note?.touch({ type: resource.resourceType, id: String(resource.id), versionId: result.versionId, resource });
+    return result;
+  }
+
+  /** Notes the documents of a page and hands it on. */
+  private handedOut<T extends { entries: ResourceDocument[] }>(page: T): T {
+    this.note?.touchAll(page.entries);
+    return page;
+  }
+
+  /** Notes documents and hands them on. */
+  private handedOutAll(docs: ResourceDocument[]): ResourceDocument[] {
+    this.note?.touchAll(docs);
+    return docs;
   }
 }
 

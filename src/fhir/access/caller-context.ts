@@ -3,9 +3,11 @@
  * that must judge FHIR access exactly as the API would (the EHR launch endpoint, the patient picker). The store
  * stays inside the access layer; callers name a project, who is asking and, for a token, its scopes.
  */
+import { auditQuery, type Caller, type DecisionListener, NO_AUDIT } from '../../audit/events';
 import type { Config } from '../../config/schema';
 import type { AuthContext } from '../../oauth/bearer';
 import { loadPrincipal, type PrincipalClaims, policyCacheFor } from '../../policy';
+import { describeRequest } from '../../policy/request';
 import type { PolicyRequest } from '../../policy/types';
 import type { ResourceStore } from '../../storage/ports';
 import type { ProjectRegistry } from '../../tenancy/projects';
@@ -16,25 +18,73 @@ import type { FhirContext } from '../rest/fhir-request';
 import { AccessControlledRepository, ANONYMOUS } from './access-controlled-repository';
 import type { ScopeGate } from './scope-gate';
 
+/** A request refused before any access decision: it did not authenticate. */
+export interface UnauthenticatedRequest {
+  method: string;
+  /** The path under the FHIR base. */
+  path: string;
+  query: ReadonlyArray<readonly [string, string]>;
+  /** Why (the server's description of the failure; never the credential). */
+  reason: string;
+  ip?: string;
+}
+
 /** Makes the access-controlled repositories of callers over one store. */
 export class CallerAccess {
-  /** @param store - the resource store */
-  constructor(private readonly store: ResourceStore) {}
+  /**
+   * @param store - the resource store
+   * @param decisions - where the decisions of the repositories' requests go
+   */
+  constructor(
+    private readonly store: ResourceStore,
+    private readonly decisions: DecisionListener = NO_AUDIT,
+  ) {}
 
   /**
    * The repository of one caller in one project, not yet bound to a request.
    * @param projectKey - `tenant/project`
    * @param claims - who is asking (undefined: nobody — public paths, denied everything)
    * @param scopes - the token's scopes (undefined: the caller's own access, not a token's)
+   * @param caller - who is asking, as decision events name it (unset: the requests' decisions are not recorded)
    * @returns the repository
    */
-  async repository(projectKey: string, claims: PrincipalClaims | undefined, scopes?: ScopeGate): Promise<AccessControlledRepository> {
+  async repository(projectKey: string, claims: PrincipalClaims | undefined, scopes?: ScopeGate, caller?: Omit<Caller, 'project'>): Promise<AccessControlledRepository> {
     const { store } = this;
     const cache = policyCacheFor(store);
     const principal = claims ? await loadPrincipal(cache, store, claims) : ANONYMOUS;
+    const decisions = caller && this.decisions !== NO_AUDIT ? { listener: this.decisions, caller: { ...caller, project: projectKey } } : undefined;
     return new AccessControlledRepository(new FhirRepository(store, projectKey), principal, {
       scopes,
       principals: (other) => loadPrincipal(cache, store, other),
+      decisions,
+    });
+  }
+
+  /**
+   * Records a FHIR request refused because it did not authenticate (401).
+   * @param projectKey - `tenant/project`
+   * @param request - what was asked, and why it was refused
+   */
+  unauthenticated(projectKey: string, request: UnauthenticatedRequest): void {
+    if (this.decisions === NO_AUDIT) return;
+    let described: PolicyRequest | undefined;
+    try {
+      described = describeRequest({ method: request.method, path: request.path.split('/').filter((s) => s !== ''), query: [] });
+    } catch {
+      described = undefined;
+    }
+    this.decisions.record({
+      kind: 'rest',
+      at: Date.now(),
+      caller: { project: projectKey, ...(request.ip ? { ip: request.ip } : {}) },
+      interaction: described?.interaction ?? 'unknown',
+      ...(described?.resourceType !== undefined ? { resourceType: described.resourceType } : {}),
+      ...(described?.id !== undefined ? { id: described.id } : {}),
+      method: request.method,
+      path: request.path,
+      query: auditQuery(request.query),
+      touched: [],
+      outcome: { status: 401, decision: 'refused', refusedBy: 'authentication', detail: request.reason.slice(0, 300) },
     });
   }
 }

@@ -21,6 +21,7 @@ import type { AttributeFetcher, PolicyInteraction, PolicyPrincipal, PolicyReques
 import type { Resource } from '../repository/repository';
 import { toPublicView } from '../repository/write-only-fields';
 import { buildSearchIndex } from '../search/indexing/build-index';
+import type { DecisionNote } from './decision';
 import type { ScopeAllowance, ScopeGate } from './scope-gate';
 
 /** How a variant stands before any resource is seen. */
@@ -79,17 +80,22 @@ export class AccessJudge {
    * @param request - the request judged (`%request`)
    * @param scopes - the token's scopes (undefined: no scope narrowing — a user's own access, server authority)
    * @param fetcher - creates the attribute fetcher on first use
+   * @param note - where the rule that decided is noted for the request's decision event
    */
   constructor(
     readonly principal: PolicyPrincipal,
     readonly request: PolicyRequest,
     private readonly scopes: ScopeGate | undefined,
     private readonly fetcher: (() => AttributeFetcher) | undefined,
+    private readonly note?: DecisionNote,
   ) {
+    const byRole = hasFullAccessRole(principal);
     this.unrestricted =
-      hasFullAccessRole(principal) ||
-      (principal.active && principal.policies.length > 0 && principal.policies.every((p) => p.engine === 'full-access' && p.brokenReason === undefined));
+      byRole || (principal.active && principal.policies.length > 0 && principal.policies.every((p) => p.engine === 'full-access' && p.brokenReason === undefined));
     this.fields = this.unrestricted ? new Set() : requestFieldsOf(principal.policies);
+    if (note && this.unrestricted) {
+      note.rule = byRole ? `role ${principal.role ?? 'admin'}` : principal.policies.map((p) => `AccessPolicy/${p.id} (full-access)`).join(', ');
+    }
   }
 
   /**
@@ -221,6 +227,10 @@ export class AccessJudge {
 
   private async decide(key: string, variant: PolicyRequest, resource: Resource, before: Resource | undefined): Promise<boolean> {
     const decision = await this.session(key, variant).decide(asPolicyResource(resource), before && asPolicyResource(before));
+    // The event names a deny's rule over a permit's: a refusal is what an auditor asks about.
+    if (this.note && decision.policy && (this.note.rule === undefined || decision.effect === 'deny')) {
+      this.note.rule = `AccessPolicy/${decision.policy}${decision.rulePath ? ` ${decision.rulePath}` : ''}`;
+    }
     return decision.effect === 'permit';
   }
 

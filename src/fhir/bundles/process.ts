@@ -80,7 +80,7 @@ async function processBatch(ctx: FhirContext, entries: Array<BundleRequestEntry 
       await ctx.budget.breathe();
       ctx.budget.checkRoom();
       const request = await withConditionalReferences(ctx, entry.request);
-      responses[entry.index] = responseEntry(ctx, await dispatch(ctx, request), prefer);
+      responses[entry.index] = responseEntry(ctx, await dispatch(ctx, request, { bundleEntry: true }), prefer);
     } catch (err) {
       if (!(err instanceof FhirError)) throw err;
       responses[entry.index] = errorEntry(err);
@@ -116,7 +116,7 @@ async function processTransaction(
   for (const entry of requests) {
     responses[entry.index] = await atEntry(entry, async () => {
       tx.budget.checkRoom();
-      return responseEntry(tx, await dispatch(tx, entry.request), prefer);
+      return responseEntry(tx, await dispatch(tx, entry.request, { bundleEntry: true }), prefer);
     });
   }
   await staged.commit();

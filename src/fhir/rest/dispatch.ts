@@ -4,6 +4,7 @@
  * and a thin handler. Unknown paths → 404; a known path with another method → 405.
  */
 import { describeRequest, type RequestLine } from '../../policy/request';
+import { recordDecision } from '../access/decision';
 import { MethodNotAllowedError, ResourceNotFoundError, UnsupportedMediaTypeError } from '../errors';
 import { bundleHandler } from './bundle';
 import { capabilitiesHandler } from './capabilities';
@@ -128,15 +129,21 @@ function policyLine(req: FhirRequest): RequestLine {
  * @param options - `checkContentType`: enforce the route's media types (HTTP requests)
  * @returns the handler's response
  */
-export async function dispatch(ctx: FhirContext, req: FhirRequest, options: { checkContentType?: boolean } = {}): Promise<FhirResponse> {
-  const { route: found, params } = findRoute(req);
-  if (options.checkContentType && found.accepts && !found.accepts.includes(req.contentType ?? '')) {
-    throw new UnsupportedMediaTypeError(
-      `Content-Type '${req.contentType ?? '(none)'}' is not supported here; use ${found.accepts.join(' or ')}`,
-    );
-  }
-  // Every request (each Bundle entry too) is judged as itself: bind the caller's repository to it.
-  const context = { project: ctx.project, baseUrl: ctx.baseUrl, config: ctx.config, budget: ctx.budget };
-  const scoped: FhirContext = { ...ctx, repo: ctx.repo.forRequest(describeRequest(policyLine(req)), context) };
-  return found.handler(scoped, req, params);
+export async function dispatch(ctx: FhirContext, req: FhirRequest, options: { checkContentType?: boolean; bundleEntry?: boolean } = {}): Promise<FhirResponse> {
+  // Every request (each Bundle entry too) is one decision event, emitted by the access layer when it has answered.
+  return recordDecision(ctx.repo.decisions, { method: req.method, path: req.path, query: req.query, bundleEntry: options.bundleEntry }, async (note, subject) => {
+    const { route: found, params } = findRoute(req);
+    if (options.checkContentType && found.accepts && !found.accepts.includes(req.contentType ?? '')) {
+      throw new UnsupportedMediaTypeError(
+        `Content-Type '${req.contentType ?? '(none)'}' is not supported here; use ${found.accepts.join(' or ')}`,
+      );
+    }
+    // Every request (each Bundle entry too) is judged as itself: bind the caller's repository to it.
+    const context = { project: ctx.project, baseUrl: ctx.baseUrl, config: ctx.config, budget: ctx.budget };
+    const line = policyLine(req);
+    const request = describeRequest(line);
+    subject({ interaction: request.interaction, resourceType: request.resourceType, id: request.id, query: line.query });
+    const scoped: FhirContext = { ...ctx, repo: ctx.repo.forRequest(request, context, note) };
+    return found.handler(scoped, req, params);
+  });
 }

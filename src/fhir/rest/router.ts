@@ -14,7 +14,8 @@ import { ResourceNotFoundError, UnauthorizedError } from '../errors';
 import type { AuthContext, BearerAuthenticator } from '../../oauth/bearer';
 import { OAuthError } from '../../oauth/errors';
 import { type OAuthProject, oauthProjectOf } from '../../oauth/project';
-import type { CallerAccess } from '../access/caller-context';
+import type { Caller } from '../../audit/events';
+import type { CallerAccess, UnauthenticatedRequest } from '../access/caller-context';
 import { ScopeGate } from '../access/scope-gate';
 import { fhirBaseUrl } from './base-url';
 import { dispatch } from './dispatch';
@@ -88,6 +89,39 @@ export function toFhirRequest(req: Request): FhirRequest {
   };
 }
 
+/**
+ * Who is calling, as decision events name it.
+ * @param auth - the authenticated token
+ * @param ip - the client address (`req.ip`: TRUST_PROXY decides whether X-Forwarded-For counts)
+ * @returns the caller
+ */
+function callerOf(auth: AuthContext, ip: string | undefined): Omit<Caller, 'project'> {
+  const caller: Omit<Caller, 'project'> = { clientId: auth.clientId };
+  if (auth.userId !== undefined) caller.userId = auth.userId;
+  if (auth.fhirUser !== undefined) caller.fhirUser = auth.fhirUser;
+  if (auth.patient !== undefined) caller.patient = auth.patient;
+  if (auth.role !== undefined) caller.role = auth.role;
+  if (ip !== undefined) caller.ip = ip;
+  return caller;
+}
+
+/**
+ * A request that failed authentication, as its decision event describes it (never the Authorization header).
+ * @param req - the request
+ * @param reason - why it failed
+ * @returns the description
+ */
+function unauthenticatedRequest(req: Request, reason: string): UnauthenticatedRequest {
+  const queryAt = req.url.indexOf('?');
+  return {
+    method: req.method.toUpperCase(),
+    path: (queryAt < 0 ? req.url : req.url.slice(0, queryAt)).replace(/^\/+/, ''),
+    query: queryAt < 0 ? [] : [...new URLSearchParams(req.url.slice(queryAt + 1)).entries()],
+    reason,
+    ...(req.ip !== undefined ? { ip: req.ip } : {}),
+  };
+}
+
 /** Paths under the FHIR base that need no token. */
 const PUBLIC_PATHS = new Set(['/metadata', '/.well-known/smart-configuration']);
 
@@ -138,14 +172,22 @@ export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
     const project = await deps.projects.find(tenant, name);
     if (!project) throw new ResourceNotFoundError(`Unknown tenant or project '${tenant}/${name}'`);
     const { oauth, baseUrl } = urlsOf(project);
-    const auth = PUBLIC_PATHS.has(req.path) ? undefined : await authenticate(deps.bearer, header(req, 'authorization'), oauth);
+    let auth: AuthContext | undefined;
+    if (!PUBLIC_PATHS.has(req.path)) {
+      try {
+        auth = await authenticate(deps.bearer, header(req, 'authorization'), oauth);
+      } catch (err) {
+        if (err instanceof UnauthorizedError) deps.access.unauthenticated(project.key, unauthenticatedRequest(req, err.message));
+        throw err;
+      }
+    }
     if (auth) {
       req.ctx.clientId = auth.clientId;
       req.ctx.userId = auth.userId;
     }
     req.fhir = {
       project,
-      repo: await deps.access.repository(project.key, auth, new ScopeGate(auth?.scopes ?? [], auth?.patient, baseUrl)),
+      repo: await deps.access.repository(project.key, auth, new ScopeGate(auth?.scopes ?? [], auth?.patient, baseUrl), auth && callerOf(auth, req.ip)),
       baseUrl,
       config,
       budget: new RequestBudget(config.maxResponseBytes, config.requestTimeoutMs),

@@ -1,6 +1,8 @@
 /** JSON responses of the OAuth endpoints: never cached; errors as `{ error, error_description }`. */
 import type { NextFunction, Request, Response } from 'express';
 import { renderOAuthError } from '../../http/error-handler';
+import { OAuthError } from '../errors';
+import { auditDetail } from './audit';
 
 /**
  * Sends JSON with `Cache-Control: no-store` and `Pragma: no-cache`.
@@ -26,6 +28,7 @@ export function sendNoStore(res: Response, status: number, body: unknown): void 
  */
 export function oauthJsonErrors() {
   return function oauthJsonError(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+    if (err instanceof OAuthError) auditDetail(res).error = { code: err.code, description: err.description };
     renderOAuthError(err, req, res);
   };
 }

@@ -10,6 +10,7 @@ import { InvalidRequestError } from '../errors';
 import { checkGrantRequest, findGrant } from '../grants';
 import type { KeyStore } from '../tokens/keys';
 import { refreshTokenOwner } from '../tokens/refresh-tokens';
+import { auditDetail } from './audit';
 import { sendNoStore } from './respond';
 import { clientAuthentication, loadProject, noCache, oauthLocals, parseForm } from './steps';
 
@@ -63,7 +64,11 @@ function callGrant(deps: OAuthDeps, keys: KeyStore): RequestHandler {
   return async function callGrantStep(_req: Request, res: Response): Promise<void> {
     const { params, client, project } = oauthLocals(res);
     const grant = findGrant(params.grant_type as string);
-    sendNoStore(res, 200, await grant.handle({ deps, keys, project, auth: client, body: params }));
+    const response = await grant.handle({ deps, keys, project, auth: client, body: params });
+    // The security event names the patient in context (never a token).
+    const { patient } = response as { patient?: unknown };
+    if (typeof patient === 'string') auditDetail(res).patient = patient;
+    sendNoStore(res, 200, response);
   };
 }
 

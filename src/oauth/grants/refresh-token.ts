@@ -82,5 +82,15 @@ function requestedScope(requested: string | undefined, granted: string[]): strin
  */
 async function reused(ctx: GrantContext, grantId: string): Promise<never> {
   await revokeGrant(ctx.deps, grantId);
+  ctx.deps.audit.record({
+    kind: 'security',
+    name: 'refresh-token-reuse',
+    at: Date.now(),
+    caller: { project: ctx.project.key, clientId: String(ctx.auth.client.id) },
+    grantType: 'refresh_token',
+    error: 'invalid_grant',
+    outcome: { status: 400, decision: 'refused', detail: 'a used refresh token was presented again; every token of its grant is revoked' },
+    entities: [{ name: 'grant', value: grantId }],
+  });
   throw new InvalidGrantError('The refresh token was already used; its grant is revoked');
 }

@@ -9,6 +9,7 @@
  * - Deny redirects with `access_denied` (RFC 6749 §4.1.2.1), state and iss.
  * Both answers update the remembered consent for the scopes shown (consent-store.ts).
  */
+import { recordInteractionEvent } from './audit';
 import type { Request, Response } from 'express';
 import type { OAuthDeps } from '../deps';
 import type { AuthorizeClient } from './authorize-request';
@@ -80,6 +81,14 @@ export function consentSubmitHandler(deps: OAuthDeps) {
     if (!(await endInteraction(ctx, res, interaction))) throw interactionExpired();
     const key = { project: ctx.project.key, userId: user.userId, clientId: client.id };
     await recordConsentDecision(deps.storage.records, key, { shown: request.scope, allowed });
+    const granted = decision === 'allow' && allowed.length > 0;
+    recordInteractionEvent(ctx, req, granted ? 'consent-granted' : 'consent-denied', {
+      clientId: client.id,
+      userId: user.userId,
+      launch: request.launch,
+      status: granted ? 200 : 403,
+      detail: `scopes ${granted ? 'allowed' : 'shown'}: ${(granted ? allowed : request.scope).join(' ')}`.slice(0, 1000),
+    });
     if (decision === 'deny') {
       return redirectError(ctx, res, request, new AuthorizeRedirectError('access_denied', 'The user denied the request'));
     }

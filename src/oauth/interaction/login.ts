@@ -8,6 +8,7 @@
  * - success starts a new session (new id, `fhir_session` cookie), records the sign-in on the interaction and
  *   moves on to consent or back to the client.
  */
+import { recordInteractionEvent } from './audit';
 import type { Request, Response } from 'express';
 import type { OAuthDeps } from '../deps';
 import { interactionContext, type InteractionContext } from './context';
@@ -71,6 +72,7 @@ export function loginSubmitHandler(deps: OAuthDeps, limiter: LoginRateLimiter) {
     const wait = await limiter.retryAfter([keys.ip, keys.account]);
     if (wait > 0) {
       req.ctx.logger.warn({ event: 'login_blocked', project: ctx.project.key, retryAfter: wait }, 'sign-in refused: too many failures');
+      recordInteractionEvent(ctx, req, 'login-failed', { clientId: client.id, status: 429, detail: 'too many failed sign-in attempts' });
       throw new InteractionPageError(429, 'Too many sign-in attempts', `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60)} minute(s).`, undefined, {
         'Retry-After': String(wait),
       });
@@ -81,12 +83,18 @@ export function loginSubmitHandler(deps: OAuthDeps, limiter: LoginRateLimiter) {
       // account is named by its User id: its owner's right password must reach an operator, not the page.
       const detail = check.reason === 'inactive' ? { userId: check.userId, inactive: check.inactive } : {};
       req.ctx.logger.warn({ event: 'login_failed', project: ctx.project.key, reason: check.reason, ...detail }, 'sign-in failed');
+      recordInteractionEvent(ctx, req, 'login-failed', {
+        clientId: client.id,
+        ...(check.reason === 'inactive' ? { userId: check.userId, detail: `inactive ${check.inactive}` } : { detail: 'unknown account or wrong password' }),
+        status: 401,
+      });
       await limiter.recordFailure([keys.ip, keys.account]);
       return showLogin(ctx, res, interaction, client, 401, { email, error: INVALID });
     }
     await limiter.reset(keys.account);
     req.ctx.userId = check.user.id;
     req.ctx.logger.info({ event: 'login', project: ctx.project.key, userId: check.user.id }, 'signed in');
+    recordInteractionEvent(ctx, req, 'login', { clientId: client.id, userId: check.user.id, status: 200 });
     const previous = readCookie(req, SESSION_COOKIE);
     if (previous) await deleteSession(deps.storage.records, ctx.project.key, previous);
     const authTime = Math.floor(Date.now() / 1000);

@@ -8,6 +8,7 @@
  * Private keys are stored sealed with the key-encryption key (key-record.ts) and opened once per kid: a key's
  * material never changes, so a reload only opens keys it has not seen.
  */
+import { type DecisionListener, NO_AUDIT } from '../../audit/events';
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK, type KeyLike } from 'jose';
 import type { KeyEncryption } from '../../security/key-encryption';
@@ -62,10 +63,14 @@ export class KeyStore {
   /**
    * @param records - the record store holding the keys
    * @param encryption - the key-encryption keys that seal and open the private keys
+   * @param audit - where key creation and rotation are recorded
+   * @param operator - who acts when no request does (the `keys` command), as the events name it
    */
   constructor(
     private readonly records: RecordStore,
     private readonly encryption: KeyEncryption,
+    private readonly audit: DecisionListener = NO_AUDIT,
+    private readonly operator = 'fhir-server',
   ) {}
 
   /**
@@ -133,8 +138,9 @@ export class KeyStore {
       retired = value.kid;
       await this.records.put({ ...record, value: { ...value, retiredAt: now.toISOString(), removeAfter }, expiresAt: removeAfter });
     }
-    const kid = await this.create(project);
+    const kid = await this.create(project, false);
     await this.load(project, true);
+    this.recordKeyEvent('signing-key-rotated', project, kid, retired);
     return { kid, retired };
   }
 
@@ -151,7 +157,13 @@ export class KeyStore {
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  private async create(project: string): Promise<string> {
+  private recordKeyEvent(name: 'signing-key-created' | 'signing-key-rotated', project: string, kid: string, retired?: string): void {
+    const entities = [{ name: 'kid', value: kid }];
+    if (retired) entities.push({ name: 'retired kid', value: retired });
+    this.audit.record({ kind: 'security', name, at: Date.now(), caller: { project, operator: this.operator }, outcome: { status: 200, decision: 'permitted' }, entities });
+  }
+
+  private async create(project: string, record = true): Promise<string> {
     const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true, modulusLength: 2048 });
     const kid = randomUUID();
     const value: KeyRecord = {
@@ -163,6 +175,7 @@ export class KeyStore {
       createdAt: new Date().toISOString(),
     };
     await this.records.put({ kind: KIND, key: `${project}|${kid}`, value: value as unknown as Record<string, unknown> });
+    if (record) this.recordKeyEvent('signing-key-created', project, kid);
     return kid;
   }
 
