@@ -77,7 +77,8 @@ async function refuse(
   detail: { reason: string; provider?: string; userId?: string; cause?: unknown },
   page: InteractionPageError,
 ): Promise<never> {
-  const cause = detail.cause as { name?: unknown; code?: unknown; error?: unknown } | undefined;
+  const cause = detail.cause as { name?: unknown; code?: unknown; error?: unknown; message?: unknown; cause?: { message?: unknown } } | undefined;
+  const text = (value: unknown): string | undefined => (typeof value === 'string' ? value.slice(0, 200) : undefined);
   req.ctx.logger.warn(
     {
       event: 'login_failed',
@@ -86,7 +87,8 @@ async function refuse(
       reason: detail.reason,
       ...(detail.provider ? { provider: detail.provider } : {}),
       ...(detail.userId ? { userId: detail.userId } : {}),
-      ...(cause ? { cause: { name: cause.name, code: cause.code, error: cause.error } } : {}),
+      // The library's own words (which check failed); never a token or a secret.
+      ...(cause ? { cause: { name: cause.name, code: cause.code, error: cause.error, message: text(cause.message), detail: text(cause.cause?.message) } } : {}),
     },
     'federated sign-in failed',
   );

@@ -127,6 +127,9 @@ export class RelyingParties {
     const config = new oidc.Configuration(metadata, provider.clientId, { id_token_signed_response_alg: provider.idTokenAlg }, await this.clientAuth(project, provider));
     config[oidc.customFetch] = this.fetch;
     if (this.allowHttp) oidc.allowInsecureRequests(config);
+    // Verify the id_token's signature against the provider's JWKS even though it comes straight from the token
+    // endpoint (OIDC Core §3.1.3.7 would let TLS stand in for it; a provider's key is the stronger proof).
+    oidc.enableNonRepudiationChecks(config);
     if (entry.jwks) oidc.setJwksCache(config, entry.jwks);
     return config;
   }
