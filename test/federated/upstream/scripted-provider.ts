@@ -101,7 +101,7 @@ export class ScriptedProvider {
       const verifier = form.code_verifier ?? '';
       if (createHash('sha256').update(verifier).digest('base64url') !== script.challenge) return this.send(res, 400, { error: 'invalid_grant', error_description: 'PKCE' });
       const now = Math.floor(Date.now() / 1000);
-      const claims = { iss: this.issuer, aud: this.clientId, iat: now, exp: now + 300, ...script.claims };
+      const claims: Record<string, unknown> = { iss: this.issuer, aud: this.clientId, iat: now, exp: now + 300, ...script.claims };
       const alg = script.alg ?? 'RS256';
       const key = alg === 'HS256' ? new TextEncoder().encode(this.clientSecret) : (script.key === 'wrong' ? this.wrong : this.published).privateKey;
       const idToken = await new SignJWT(claims).setProtectedHeader({ alg, kid: 'published', typ: 'JWT' }).sign(key);
