@@ -272,3 +272,28 @@ describe('matching by sub', () => {
     expectRefusalPage(await callback(other.browser, { code: unknown, state: other.state }), 403, 'No account for you here');
   });
 });
+
+describe('private_key_jwt at the provider', () => {
+  it('authenticates with an assertion signed by the project key published in its JWKS, without a client secret', async () => {
+    const jwks = await request(t.app).get(`${OAUTH}/jwks`);
+    upstream.clientJwks = jwks.body;
+    await putProvider(t, 'keyed', { name: 'Keyed IdP', issuer: upstream.issuer, clientId: upstream.clientId, tokenEndpointAuthMethod: 'private_key_jwt', userMatching: 'sub' });
+    await putUser(t, 'keyed-user', { identity: [{ provider: { reference: 'IdentityProvider/keyed' }, subject: 'keyed-sub' }] });
+    const flow = await start('keyed');
+    const code = upstream.issue({ challenge: flow.challenge, claims: { sub: 'keyed-sub', nonce: flow.nonce } });
+    const res = await callback(flow.browser, { code, state: flow.state });
+    expect(res.status).toBe(303);
+    expect(String(res.headers.location)).toMatch(new RegExp(`^${OAUTH}/consent\\?interaction=`));
+    const request_ = upstream.tokenRequests.find((r) => r.code === code);
+    expect(request_?.client_assertion_type).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+    expect(upstream.assertions.at(-1)).toMatchObject({ iss: upstream.clientId, sub: upstream.clientId, jti: expect.any(String) });
+  });
+
+  it('refuses a clientSecret on such a provider', async () => {
+    const res = await t.api
+      .put(`${t.base}/IdentityProvider/keyed`)
+      .set('Content-Type', 'application/fhir+json')
+      .send({ resourceType: 'IdentityProvider', id: 'keyed', name: 'Keyed IdP', status: 'active', issuer: upstream.issuer, clientId: upstream.clientId, tokenEndpointAuthMethod: 'private_key_jwt', clientSecret: 'x' });
+    expect(res.status).toBe(400);
+  });
+});

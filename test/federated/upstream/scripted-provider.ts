@@ -7,7 +7,7 @@
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, type JWK, SignJWT } from 'jose';
+import { createLocalJWKSet, exportJWK, type JSONWebKeySet, type JWK, jwtVerify, SignJWT } from 'jose';
 
 /** What the token endpoint answers for one code. */
 export interface ScriptedCode {
@@ -27,6 +27,10 @@ export class ScriptedProvider {
   readonly clientSecret = 'scripted-provider-client-secret';
   issuer = '';
   readonly tokenRequests: Array<Record<string, string>> = [];
+  /** The relying party's public keys, for `private_key_jwt` (the JWKS it publishes). */
+  clientJwks?: JSONWebKeySet;
+  /** The verified client assertions' claims. */
+  readonly assertions: Array<Record<string, unknown>> = [];
   private readonly codes = new Map<string, ScriptedCode>();
   private readonly access = new Map<string, Record<string, unknown>>();
   private readonly published = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -91,24 +95,42 @@ export class ScriptedProvider {
       for await (const chunk of req) body += String(chunk);
       const form = Object.fromEntries(new URLSearchParams(body));
       this.tokenRequests.push(form);
+      if (form.client_assertion_type === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
+        // private_key_jwt (RFC 7523): signed by the client's published key, iss = sub = client_id, aud = this server.
+        try {
+          const { payload } = await jwtVerify(form.client_assertion ?? '', createLocalJWKSet(this.clientJwks ?? { keys: [] }), {
+            issuer: this.clientId,
+            subject: this.clientId,
+            audience: [this.issuer, `${this.issuer}/token`],
+          });
+          this.assertions.push(payload);
+        } catch {
+          return this.send(res, 401, { error: 'invalid_client' });
+        }
+        return this.answer(res, form);
+      }
       // RFC 6749 §2.3.1: both parts form-urlencoded, then joined by a colon.
       const basic = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString();
       const [id = '', secret = ''] = basic.split(':').map((part) => decodeURIComponent(part.replace(/\+/g, ' ')));
       if (id !== this.clientId || secret !== this.clientSecret) return this.send(res, 401, { error: 'invalid_client' });
-      const script = this.codes.get(form.code ?? '');
-      this.codes.delete(form.code ?? '');
-      if (!script) return this.send(res, 400, { error: 'invalid_grant' });
-      const verifier = form.code_verifier ?? '';
-      if (createHash('sha256').update(verifier).digest('base64url') !== script.challenge) return this.send(res, 400, { error: 'invalid_grant', error_description: 'PKCE' });
-      const now = Math.floor(Date.now() / 1000);
-      const claims: Record<string, unknown> = { iss: this.issuer, aud: this.clientId, iat: now, exp: now + 300, ...script.claims };
-      const alg = script.alg ?? 'RS256';
-      const key = alg === 'HS256' ? new TextEncoder().encode(this.clientSecret) : (script.key === 'wrong' ? this.wrong : this.published).privateKey;
-      const idToken = await new SignJWT(claims).setProtectedHeader({ alg, kid: 'published', typ: 'JWT' }).sign(key);
-      const accessToken = randomBytes(16).toString('base64url');
-      this.access.set(accessToken, { sub: claims.sub, ...script.userinfo });
-      return this.send(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: idToken });
+      return this.answer(res, form);
     }
     this.send(res, 404, { error: 'not_found' });
+  }
+
+  private async answer(res: http.ServerResponse, form: Record<string, string>): Promise<void> {
+    const script = this.codes.get(form.code ?? '');
+    this.codes.delete(form.code ?? '');
+    if (!script) return this.send(res, 400, { error: 'invalid_grant' });
+    const verifier = form.code_verifier ?? '';
+    if (createHash('sha256').update(verifier).digest('base64url') !== script.challenge) return this.send(res, 400, { error: 'invalid_grant', error_description: 'PKCE' });
+    const now = Math.floor(Date.now() / 1000);
+    const claims: Record<string, unknown> = { iss: this.issuer, aud: this.clientId, iat: now, exp: now + 300, ...script.claims };
+    const alg = script.alg ?? 'RS256';
+    const key = alg === 'HS256' ? new TextEncoder().encode(this.clientSecret) : (script.key === 'wrong' ? this.wrong : this.published).privateKey;
+    const idToken = await new SignJWT(claims).setProtectedHeader({ alg, kid: 'published', typ: 'JWT' }).sign(key);
+    const accessToken = randomBytes(16).toString('base64url');
+    this.access.set(accessToken, { sub: claims.sub, ...script.userinfo });
+    return this.send(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: 300, id_token: idToken });
   }
 }
