@@ -1,12 +1,15 @@
 /**
  * The IdentityProvider resource over the FHIR API: the client secret is sealed at rest with the key-encryption
- * key and never returned; the cross-field rules answer 400 with the element named; only owners and admins write
- * it; a linked User identity is unique in the project.
+ * key and never returned; the cross-field rules answer 400 with the element named; a linked User identity is
+ * unique in the project; requests to a provider never reach loopback, private or link-local addresses.
  */
 import { readdir, readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { openResourceSecret, secretAad } from '../../src/fhir/repository/resource-secrets';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
+import { authorizeQuery, Browser, OAUTH, pkce, putClient, validParams } from '../oauth/authorize-helpers';
 
 const FHIR_JSON = 'application/fhir+json';
 const SECRET = 'upstream-client-secret-3f9a7c1e';
@@ -106,5 +109,39 @@ describe('User.identity', () => {
     expect(first.status).toBe(201);
     const second = await t.api.post(`${t.base}/User`).set('Content-Type', FHIR_JSON).send({ resourceType: 'User', email: 'two@contoso.example', role: 'member', identity });
     expect(second.status).toBe(409);
+  });
+});
+
+describe('requests to the provider', () => {
+  it('never reach loopback, private or link-local addresses (no ALLOW_HTTP_JWKS_URI): a 502 page, no connection', async () => {
+    await putClient(t, 'app');
+    let connections = 0;
+    const trap = http.createServer((_req, res) => {
+      connections++;
+      res.end('{}');
+    });
+    trap.listen(0, '127.0.0.1');
+    await new Promise((resolve) => trap.once('listening', resolve));
+    const port = (trap.address() as AddressInfo).port;
+    for (const [id, issuer] of [
+      ['loopback', `https://127.0.0.1:${port}`],
+      ['plain-http', `http://127.0.0.1:${port}`],
+      ['metadata', 'https://169.254.169.254/latest'],
+      ['private', 'https://10.0.0.1'],
+    ]) {
+      const put = await t.api.put(`${t.base}/IdentityProvider/${id}`).set('Content-Type', FHIR_JSON).send({ ...provider, id, issuer, emailDomains: [] });
+      expect(put.status).toBeLessThan(300);
+      const browser = new Browser(t.app);
+      const res = await browser.get(authorizeQuery(validParams(pkce().challenge)));
+      const interaction = new URL(String(res.headers.location), 'https://x').searchParams.get('interaction') ?? '';
+      const go = await browser.get(`${OAUTH}/federated/start?interaction=${interaction}&provider=${id}`);
+      expect(go.status).toBe(502);
+      expect(go.headers.location).toBeUndefined();
+      expect(go.text).toContain('The identity provider cannot be reached');
+    }
+    expect(connections).toBe(0);
+    const failures = t.logLines.filter((l) => l.event === 'login_failed' && l.reason === 'provider_unreachable');
+    expect(failures.length).toBe(4);
+    await new Promise((resolve) => trap.close(resolve));
   });
 });
