@@ -10,6 +10,7 @@
  * Anything else is a refusal with a reason for the log. Writes go through the project's FhirRepository (validated,
  * versioned, unique keys, policy cache invalidated) with the server's authority.
  */
+import { ConflictError } from '../../fhir/errors';
 import { FhirRepository, type Resource } from '../../fhir/repository/repository';
 import { userIdentityKey } from '../../fhir/repository/write-only-fields';
 import type { ResourceStore } from '../../storage/ports';
@@ -81,9 +82,15 @@ export async function matchUser(resources: ResourceStore, project: string, provi
       // Only an active user is linked: a deactivated account is not changed by a sign-in attempt.
       const result = await standing(resources, project, userId, { linked: true, provisioned: false });
       if (!result.ok) return result;
-      const current = await repo.read('User', userId);
-      const { meta: _meta, ...user } = current.resource;
-      await repo.update('User', userId, { ...user, identity: [...identitiesOf(current.resource), identity] } as Resource);
+      try {
+        const current = await repo.read('User', userId);
+        const { meta: _meta, ...user } = current.resource;
+        await repo.update('User', userId, { ...user, identity: [...identitiesOf(current.resource), identity] } as Resource);
+      } catch (err) {
+        // A concurrent sign-in linked this subject to another User first (the identity is unique).
+        if (err instanceof ConflictError) return { ok: false, reason: 'identity_conflict', userId };
+        throw err;
+      }
       return result;
     }
   }

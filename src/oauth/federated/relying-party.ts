@@ -6,7 +6,7 @@
  * allows). Every request the library makes goes through the guarded fetch (address policy, no redirects,
  * deadline, size cap: the ALLOW_HTTP_JWKS_URI / JWKS_* settings), never a connection of its own.
  *
- * Cached per provider version: the server metadata (discovery, for an hour; a failed discovery is not cached)
+ * Cached per provider version: the server metadata (discovery, for an hour; a failure for 30 seconds)
  * and the JWKS (openid-client's cache, refetched when a token names an unknown key).
  */
 import { webcrypto } from 'node:crypto';
@@ -24,6 +24,8 @@ import type { FederatedProvider } from './providers';
 const oidc = require('openid-client') as typeof Oidc;
 
 const METADATA_TTL_MS = 3600_000;
+/** A failed discovery is remembered this long, so a broken provider does not slow every sign-in page. */
+const FAILURE_MEMORY_MS = 30_000;
 const MAX_CACHED = 1000;
 
 /** A provider's configuration could not be obtained (discovery failed, secret missing). */
@@ -76,7 +78,9 @@ export class RelyingParties {
     if (cached && cached.expiresAt > now) return cached;
     if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string);
     const entry: CachedMetadata = { metadata: this.loadMetadata(provider), expiresAt: now + METADATA_TTL_MS };
-    entry.metadata.catch(() => this.cache.delete(key));
+    entry.metadata.catch(() => {
+      entry.expiresAt = Date.now() + FAILURE_MEMORY_MS;
+    });
     this.cache.set(key, entry);
     return entry;
   }
