@@ -1,7 +1,8 @@
 /**
  * Only owners and admins write IdentityProviders: a user whose AccessPolicy permits every interaction on them is
  * still refused (a provider decides who may sign in as whom, and with autoProvision who gets a Membership), and
- * nothing changes. It may read them, without the client secret.
+ * nothing changes. It may read them, without the client secret. Nor may it link a provider account to an existing
+ * User (that account would sign in as the User).
  */
 import { accessPolicy, type EscalationWorld, expectRefused, setupEscalationWorld } from '../api/auth-escalation-fixtures';
 
@@ -31,4 +32,15 @@ it('refuses every write by a non-admin that a policy permits, and changes nothin
   const read = await w.manager.get('/IdentityProvider/corp');
   expect(read.status).toBe(200);
   expect(read.body.clientSecret).toBeUndefined();
+});
+
+it('refuses a non-admin linking or changing the provider identity of an existing User', async () => {
+  const clerk = (await w.admin.get('/User/clerk')).body as Record<string, unknown>;
+  const before = await w.stored('User', 'clerk');
+  const { meta: _meta, ...body } = clerk;
+  expectRefused(
+    await w.manager.put('/User/clerk', { ...body, identity: [{ provider: { reference: 'IdentityProvider/corp' }, subject: 'the manager at corp' }] }),
+    'only owners and admins may change the linked identities of an existing User',
+  );
+  expect(await w.stored('User', 'clerk')).toEqual(before);
 });

@@ -6,7 +6,7 @@
  * - AccessPolicy: never written (which also keeps anyone from attaching a policy to themselves);
  * - User: never their own; never an owner/admin, nor give that role; never a User whose Membership a
  *   full-access policy targets; never create a User that targeted Memberships already name; never set the
- *   password or change the email of an existing User;
+ *   password, change the email or the linked identities (`identity`) of an existing User;
  * - Membership: never their own or one of their own User; never one of an owner/admin or of a User a full-access
  *   policy reaches, nor one a full-access policy targets; never create one whose id a policy targets; never change its `user`, nor the `link` of
  *   one a policy targets;
@@ -152,6 +152,8 @@ async function userReason(w: GuardedWrite): Promise<string | undefined> {
     const which = w.revives ? 'a deleted User they re-create' : 'an existing User';
     if (typeof w.next.password === 'string') return `only owners and admins may set the password of ${which}`;
     if (w.next.email !== w.before.email) return `only owners and admins may change the email of ${which}`;
+    // A linked identity is a credential: whoever controls that account at the provider signs in as this User.
+    if (JSON.stringify(w.next.identity ?? []) !== JSON.stringify(w.before.identity ?? [])) return `only owners and admins may change the linked identities of ${which}`;
   }
   return undefined;
 }
