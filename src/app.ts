@@ -19,6 +19,7 @@ import { KeyStore } from './oauth/tokens/keys';
 import { policyCacheFor } from './policy/cache';
 import type { KeyEncryption } from './security/key-encryption';
 import { RemoteJwks, remoteJwksOptions } from './security/remote-jwks';
+import { useResourceSecrets } from './fhir/repository/resource-secrets';
 import type { Storage } from './storage/ports';
 import { ProjectRegistry } from './tenancy/projects';
 
@@ -53,6 +54,8 @@ export interface AppDeps {
 export function buildApp(deps: AppDeps): Express {
   const { config, storage, logger } = deps;
   const projects = deps.projects ?? new ProjectRegistry(storage.records);
+  // IdentityProvider client secrets are sealed with the same keys as the signing keys.
+  useResourceSecrets(storage.resources, deps.keyEncryption);
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

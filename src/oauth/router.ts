@@ -3,6 +3,7 @@
  * token, jwks, introspect, revoke, userinfo (JSON, errors per RFC 6749 §5.2) and the browser-facing authorize,
  * login, consent and logout (interaction/). `mountDiscovery` adds the well-known documents at the app level.
  */
+import { RelyingParties } from './federated/relying-party';
 import { type Express, type Request, type Response, Router } from 'express';
 import { BearerAuthenticator } from './bearer';
 import type { OAuthDeps } from './deps';
@@ -71,7 +72,7 @@ export function oauthServer(deps: OAuthDeps, keys: KeyStore): OAuthServer {
   router.post('/userinfo', auditOutcome(deps, 'userinfo'), ...userinfoEndpoint(deps, bearer), errors);
   router.post('/launch', auditOutcome(deps, 'launch'), ...launchEndpoint(deps, bearer), errors);
   router.get('/smart-style.json', smartStyleHandler);
-  router.use(interactionRouter(deps, counters.counters));
+  router.use(interactionRouter(deps, counters.counters, new RelyingParties(deps.config, deps.storage.resources, keys)));
   router.all(['/token', '/introspect', '/revoke', '/jwks', '/userinfo', '/launch'], methodNotAllowed, errors);
   return { router, keys, bearer };
 }

@@ -52,13 +52,20 @@ export interface GuardedResponse {
 }
 
 /** The checked destination of a URL. */
-interface Destination {
+export interface Destination {
   url: URL;
   /** Whether an address may be connected to. */
   allows: (address: string) => boolean;
 }
 
-function destination(raw: string, options: GuardedGetOptions): Destination {
+/**
+ * Parses a URL and decides which addresses it may connect to.
+ * @param raw - the URL
+ * @param options - policy and permissions
+ * @returns the URL and the address check
+ * @throws OutboundRequestError when the URL itself is refused
+ */
+export function destination(raw: string, options: Pick<GuardedGetOptions, 'policy' | 'allowHttpLoopback'>): Destination {
   let url: URL;
   try {
     url = new URL(raw);
@@ -80,8 +87,12 @@ function destination(raw: string, options: GuardedGetOptions): Destination {
   return { url, allows };
 }
 
-/** A `lookup` that refuses a host when any of its addresses is not allowed. */
-function guardedLookup(allows: (address: string) => boolean): LookupFunction {
+/**
+ * A `lookup` that refuses a host when any of its addresses is not allowed.
+ * @param allows - the address check of the destination
+ * @returns the lookup function for `http.request`
+ */
+export function guardedLookup(allows: (address: string) => boolean): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
       if (err) return callback(new OutboundRequestError('dns', 'could not be resolved', { cause: err }), '');

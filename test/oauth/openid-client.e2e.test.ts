@@ -93,7 +93,7 @@ describe('openid-client against the server', () => {
     await expect(jwtVerify(tokens.id_token as string, jwks, { issuer, audience: 'web-app' })).resolves.toBeDefined();
 
     const info = await oidc.fetchUserInfo(config, tokens.access_token, `User/${fx.adminId}`);
-    expect(info).toEqual({ sub: `User/${fx.adminId}`, email: 'admin2@example.com', name: 'Ada Lovelace' });
+    expect(info).toEqual({ sub: `User/${fx.adminId}`, email: 'admin2@example.com', email_verified: false, name: 'Ada Lovelace' });
 
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
     expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);

@@ -6,7 +6,7 @@
  * - AccessPolicy: never written (which also keeps anyone from attaching a policy to themselves);
  * - User: never their own; never an owner/admin, nor give that role; never a User whose Membership a
  *   full-access policy targets; never create a User that targeted Memberships already name; never set the
- *   password or change the email of an existing User;
+ *   password, change the email or the linked identities (`identity`) of an existing User;
  * - Membership: never their own or one of their own User; never one of an owner/admin or of a User a full-access
  *   policy reaches, nor one a full-access policy targets; never create one whose id a policy targets; never change its `user`, nor the `link` of
  *   one a policy targets;
@@ -25,7 +25,7 @@ import type { PolicyPrincipal } from '../../policy/types';
 import type { AuthRecordReader } from './auth-record-reader';
 
 /** Resource types the guards apply to. */
-export const AUTH_RESOURCE_TYPES: ReadonlySet<string> = new Set(['ClientApplication', 'User', 'Membership', 'AccessPolicy']);
+export const AUTH_RESOURCE_TYPES: ReadonlySet<string> = new Set(['ClientApplication', 'User', 'Membership', 'AccessPolicy', 'IdentityProvider']);
 
 /**
  * Whether a principal has full access to its project: an owner/admin user, or a caller targeted by a
@@ -114,6 +114,7 @@ export async function escalationReason(
   const type = (next ?? before)?.resourceType;
   if (!type || !AUTH_RESOURCE_TYPES.has(type) || isAdministrator(principal)) return undefined;
   if (type === 'AccessPolicy') return 'only owners and admins may write AccessPolicy resources';
+  if (type === 'IdentityProvider') return 'only owners and admins may write IdentityProvider resources';
   const id = String((next ?? before)?.id ?? '');
   const removed = before === undefined && !asFreeId ? await reader.lastLive(type, id) : undefined;
   const revives = removed?.deleted === true;
@@ -151,6 +152,8 @@ async function userReason(w: GuardedWrite): Promise<string | undefined> {
     const which = w.revives ? 'a deleted User they re-create' : 'an existing User';
     if (typeof w.next.password === 'string') return `only owners and admins may set the password of ${which}`;
     if (w.next.email !== w.before.email) return `only owners and admins may change the email of ${which}`;
+    // A linked identity is a credential: whoever controls that account at the provider signs in as this User.
+    if (JSON.stringify(w.next.identity ?? []) !== JSON.stringify(w.before.identity ?? [])) return `only owners and admins may change the linked identities of ${which}`;
   }
   return undefined;
 }

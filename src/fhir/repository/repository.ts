@@ -34,6 +34,8 @@ import { buildSearchIndex } from '../search/indexing/build-index';
 import { applyJsonPatch } from './json-patch';
 import { assertValidResource } from './validate';
 import { StagedResourceStore } from './staged-store';
+import type { KeyEncryption } from '../../security/key-encryption';
+import { resourceSecretsFor } from './resource-secrets';
 import { prepareForStorage, toPublicView, uniqueKeysFor } from './write-only-fields';
 
 /**
@@ -131,6 +133,7 @@ export class FhirRepository {
   constructor(
     private readonly store: ResourceStore,
     readonly project: string,
+    private readonly secrets: KeyEncryption | undefined = resourceSecretsFor(store),
   ) {}
 
   /**
@@ -139,7 +142,7 @@ export class FhirRepository {
    */
   staged(): StagedRepository {
     const staged = new StagedResourceStore(this.store);
-    return { repo: new FhirRepository(staged, this.project), commit: () => staged.commit() };
+    return { repo: new FhirRepository(staged, this.project, this.secrets), commit: () => staged.commit() };
   }
 
   /**
@@ -342,7 +345,10 @@ export class FhirRepository {
     const lastUpdated = new Date().toISOString();
     const candidate = this.candidate(resource, versionId, lastUpdated);
     await authorize?.(candidate, current && !current.deleted ? publicResource(current) : undefined);
-    const { stored, generatedSecret } = await prepareForStorage(candidate, current?.deleted ? undefined : current?.resource);
+    const { stored, generatedSecret } = await prepareForStorage(candidate, current?.deleted ? undefined : current?.resource, {
+      project: this.project,
+      ...(this.secrets ? { secrets: this.secrets } : {}),
+    });
     const type = candidate.resourceType;
     const id = candidate.id as string;
     const { index, sort } = buildSearchIndex(stored);

@@ -1,7 +1,9 @@
 /**
  * Validation gate for every stored version: the R4 JSON schema plus required elements; for an AccessPolicy,
- * then every FHIRPath expression compiled (docs/access-policies.md, "Compile-time errors").
+ * then every FHIRPath expression compiled (docs/access-policies.md, "Compile-time errors"); for an IdentityProvider,
+ * the rules of docs/federated-login.md (URLs, endpoints, scope, domains).
  */
+import { assertValidIdentityProvider } from '../../oauth/federated/provider-rules';
 import { assertValidAccessPolicy } from '../../policy/compile';
 import { InvalidResourceError } from '../errors';
 import { validateResource } from '../validation/validate-resource';
@@ -14,4 +16,5 @@ export function assertValidResource(resource: Record<string, unknown>): void {
   const issues = validateResource(resource);
   if (issues.length > 0) throw new InvalidResourceError(issues);
   if (resource.resourceType === 'AccessPolicy') assertValidAccessPolicy(resource);
+  if (resource.resourceType === 'IdentityProvider') assertValidIdentityProvider(resource);
 }

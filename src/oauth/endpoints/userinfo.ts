@@ -4,7 +4,8 @@
  *   oauth/bearer.ts): none sent → 401 with `WWW-Authenticate: Bearer realm="<issuer>"` and no error code (body
  *   `{ error_description }`); one sent but not valid → 401 `invalid_token`;
  * - issued to a user with `openid` granted (403 `insufficient_scope` otherwise);
- * - claims: `sub` always; `fhirUser` with the fhirUser scope; `email` with email or profile; `name` with profile.
+ * - claims: `sub` always; `fhirUser` with the fhirUser scope; `email` and `email_verified` (User.emailVerified) with
+ *   email or profile; `name` with profile.
  */
 import type { Request, RequestHandler, Response } from 'express';
 import type { BearerAuthenticator } from '../bearer';
@@ -44,7 +45,10 @@ function userClaims(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHandle
     const user = (await deps.storage.resources.readCurrent(project.key, 'User', auth.userId))?.resource;
     const claims: Record<string, unknown> = { sub: `User/${auth.userId}` };
     if (auth.fhirUser && auth.scopes.includes('fhirUser')) claims.fhirUser = auth.fhirUser;
-    if ((auth.scopes.includes('email') || auth.scopes.includes('profile')) && typeof user?.email === 'string') claims.email = user.email;
+    if ((auth.scopes.includes('email') || auth.scopes.includes('profile')) && typeof user?.email === 'string') {
+      claims.email = user.email;
+      claims.email_verified = user.emailVerified === true;
+    }
     if (auth.scopes.includes('profile')) {
       const name = displayName(user?.name);
       if (name) claims.name = name;

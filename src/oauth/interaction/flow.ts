@@ -14,11 +14,11 @@ import { issueAuthorizationCode } from '../tokens/authorization-codes';
 import type { AuthorizeClient } from './authorize-request';
 import { clientRedirectUrl } from './authorize-request';
 import { hasConsent } from './consent-store';
-import { clearCookie, interactionCookie, readCookie, SESSION_COOKIE } from './cookies';
+import { clearCookie, interactionCookie, readCookie, SESSION_COOKIE, writeCookie } from './cookies';
 import { AuthorizeRedirectError, interactionExpired } from './errors';
 import type { InteractionContext } from './context';
-import { type AuthorizationRequest, consumeInteraction, type Interaction, type InteractionLogin } from './interaction-store';
-import { loadSession, type Session } from './session-store';
+import { type AuthorizationRequest, consumeInteraction, type Interaction, type InteractionLogin, saveInteractionLogin } from './interaction-store';
+import { createSession, deleteSession, loadSession, type Session } from './session-store';
 import { activeUser } from './users';
 import { linkedPatient } from '../../smart/launch-context';
 
@@ -218,4 +218,30 @@ async function standaloneContext(ctx: InteractionContext, request: Authorization
   if (!request.scope.includes('launch/patient')) return undefined;
   const patient = user.membershipId ? await linkedPatient(ctx.deps.storage.resources, ctx.project.key, user.membershipId) : undefined;
   return patient === undefined ? undefined : { source: 'standalone', patient };
+}
+
+/**
+ * Ends a successful sign-in (password or federated): a new session (new id, so no session fixation; the
+ * browser's previous session is deleted), the sign-in recorded on the interaction, and the flow moves on.
+ * @param ctx - the interaction context
+ * @param req - the request (its previous session cookie)
+ * @param res - the response
+ * @param page - the interaction and its client
+ * @param user - who signed in
+ */
+export async function completeSignIn(
+  ctx: InteractionContext,
+  req: Request,
+  res: Response,
+  page: { interaction: Interaction; client: AuthorizeClient },
+  user: { userId: string; membershipId?: string },
+): Promise<void> {
+  const { deps } = ctx;
+  const previous = readCookie(req, SESSION_COOKIE);
+  if (previous) await deleteSession(deps.storage.records, ctx.project.key, previous);
+  const login = { ...user, authTime: Math.floor(Date.now() / 1000) };
+  const session = await createSession(deps.storage.records, { project: ctx.project.key, ...login }, deps.config.sessionLifetimeSeconds);
+  writeCookie(res, SESSION_COOKIE, session.id, ctx.cookies, deps.config.sessionLifetimeSeconds);
+  const updated = await saveInteractionLogin(deps.storage.records, page.interaction, login);
+  await continueInteraction(ctx, res, updated, page.client, session);
 }

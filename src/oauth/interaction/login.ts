@@ -6,31 +6,57 @@
  * - failed attempts are counted per IP and per account; over the limit → 429 page with `Retry-After`, checked
  *   before the password so a blocked account cannot be probed;
  * - success starts a new session (new id, `fhir_session` cookie), records the sign-in on the interaction and
- *   moves on to consent or back to the client.
+ *   moves on to consent or back to the client;
+ * - with IdentityProviders: a button per active provider; when one serves email domains, an email-first step
+ *   that sends users of those domains to their provider; a provider required for a domain refuses passwords
+ *   for it; a User with `passwordLogin: false` is refused like a wrong password.
  */
 import { recordInteractionEvent } from './audit';
 import type { Request, Response } from 'express';
 import type { OAuthDeps } from '../deps';
 import { interactionContext, type InteractionContext } from './context';
-import { readCookie, SESSION_COOKIE, writeCookie } from './cookies';
 import { InteractionPageError } from './errors';
-import { continueInteraction } from './flow';
-import { type Interaction, saveInteractionLogin } from './interaction-store';
-import { postedInteraction, viewedInteraction } from './page-interaction';
+import { completeSignIn } from './flow';
+import { type PageInteraction, postedInteraction, viewedInteraction } from './page-interaction';
+import { type FederatedDeps, redirectToProvider, startPath } from '../federated/handlers';
+import { activeProviders, emailDomain, providerForEmail } from '../federated/providers';
 import { type LoginRateLimiter, loginKeys } from './rate-limit';
-import { createSession, deleteSession } from './session-store';
 import { checkCredentials } from './users';
-import type { AuthorizeClient } from './authorize-request';
 import { loginPage } from './views/pages';
 import { sendPage } from './views/respond';
 
 const INVALID = 'The email or password is incorrect.';
 
-function showLogin(ctx: InteractionContext, res: Response, interaction: Interaction, client: AuthorizeClient, status: number, extra: { email?: string; error?: string } = {}): void {
+/** What the sign-in page shows besides the password form. */
+interface LoginOptions {
+  email?: string;
+  error?: string;
+  /** Which step of an email-first page (default: the step the project's providers call for). */
+  step?: 'email' | 'password';
+}
+
+async function showLogin(
+  ctx: InteractionContext,
+  res: Response,
+  page: PageInteraction,
+  federated: FederatedDeps | undefined,
+  status: number,
+  extra: LoginOptions = {},
+): Promise<void> {
+  const { interaction, client } = page;
   const email = extra.email ?? interaction.request.loginHint;
+  const providers = federated ? await activeProviders(ctx.deps.storage.resources, ctx.project.key) : [];
+  const emailFirst = providers.some((p) => p.emailDomains.length > 0);
+  const step = extra.step ?? (emailFirst ? 'email' : 'password');
+  // The email step may answer with a redirect to a provider: Chromium applies form-action to it.
+  const providerTargets =
+    federated && step === 'email'
+      ? await Promise.all(providers.filter((p) => p.emailDomains.length > 0).map((p) => federated.parties.authorizationEndpoint(ctx.project.key, p).catch(() => p.issuer)))
+      : [];
   sendPage(res, {
     status,
-    formTargets: [interaction.request.redirectUri],
+    formTargets: [interaction.request.redirectUri, ...providerTargets],
+    imageSources: providers.flatMap((p) => (p.logoUri ? [p.logoUri] : [])),
     ...loginPage({
       action: `${ctx.basePath}/login`,
       interaction: interaction.id,
@@ -38,6 +64,8 @@ function showLogin(ctx: InteractionContext, res: Response, interaction: Interact
       clientName: client.name ?? client.id,
       ...(email !== undefined ? { email } : {}),
       ...(extra.error !== undefined ? { error: extra.error } : {}),
+      providers: providers.map((p) => ({ label: p.buttonLabel, href: startPath(ctx, interaction.id, p.id), ...(p.logoUri ? { logoUri: p.logoUri } : {}) })),
+      step,
     }),
   });
 }
@@ -47,11 +75,11 @@ function showLogin(ctx: InteractionContext, res: Response, interaction: Interact
  * @param deps - the OAuth dependencies
  * @returns the handler
  */
-export function loginPageHandler(deps: OAuthDeps) {
+export function loginPageHandler(deps: OAuthDeps, federated?: FederatedDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     const ctx = await interactionContext(deps, req);
-    const { interaction, client } = await viewedInteraction(ctx, req);
-    showLogin(ctx, res, interaction, client, 200);
+    const page = await viewedInteraction(ctx, req);
+    await showLogin(ctx, res, page, federated, 200);
   };
 }
 
@@ -59,15 +87,31 @@ export function loginPageHandler(deps: OAuthDeps) {
  * POST /login
  * @param deps - the OAuth dependencies
  * @param limiter - the failed-login limiter
+ * @param federated - the identity providers' side (buttons, email-first, required providers)
  * @returns the handler
  */
-export function loginSubmitHandler(deps: OAuthDeps, limiter: LoginRateLimiter) {
+export function loginSubmitHandler(deps: OAuthDeps, limiter: LoginRateLimiter, federated?: FederatedDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     const ctx = await interactionContext(deps, req);
-    const { interaction, client } = await postedInteraction(ctx, req);
+    const page = await postedInteraction(ctx, req);
+    const { interaction, client } = page;
     const body = req.body as Record<string, unknown>;
     const email = typeof body.email === 'string' ? body.email.slice(0, 320) : '';
     const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : '';
+    // The email-first step and the providers required for a domain: decided by the domain alone (no account is
+    // looked up), so the answer tells nothing about accounts.
+    const domainProvider = federated && email ? providerForEmail(await activeProviders(deps.storage.resources, ctx.project.key), email) : undefined;
+    if (body.step === 'email') {
+      if (federated && domainProvider) return redirectToProvider(federated, ctx, req, res, page, domainProvider, email.trim());
+      return showLogin(ctx, res, page, federated, 200, { email, step: 'password' });
+    }
+    if (domainProvider?.requiredForEmailDomains) {
+      return showLogin(ctx, res, page, federated, 400, {
+        email,
+        step: 'password',
+        error: `Accounts of ${emailDomain(email) ?? ''} sign in with ${domainProvider.name}.`,
+      });
+    }
     const keys = loginKeys(req.ip ?? req.socket.remoteAddress ?? 'unknown', ctx.project.key, email);
     const wait = await limiter.retryAfter([keys.ip, keys.account]);
     if (wait > 0) {
@@ -81,7 +125,8 @@ export function loginSubmitHandler(deps: OAuthDeps, limiter: LoginRateLimiter) {
     if (!check.ok) {
       // Audit line without the email or password (the request id ties it to the access log line). An inactive
       // account is named by its User id: its owner's right password must reach an operator, not the page.
-      const detail = check.reason === 'inactive' ? { userId: check.userId, inactive: check.inactive } : {};
+      const detail =
+        check.reason === 'inactive' ? { userId: check.userId, inactive: check.inactive } : check.reason === 'federated_only' ? { userId: check.userId } : {};
       req.ctx.logger.warn({ event: 'login_failed', project: ctx.project.key, reason: check.reason, ...detail }, 'sign-in failed');
       recordInteractionEvent(ctx, req, 'login-failed', {
         clientId: client.id,
@@ -89,19 +134,12 @@ export function loginSubmitHandler(deps: OAuthDeps, limiter: LoginRateLimiter) {
         status: 401,
       });
       await limiter.recordFailure([keys.ip, keys.account]);
-      return showLogin(ctx, res, interaction, client, 401, { email, error: INVALID });
+      return showLogin(ctx, res, page, federated, 401, { email, error: INVALID, step: 'password' });
     }
     await limiter.reset(keys.account);
     req.ctx.userId = check.user.id;
     req.ctx.logger.info({ event: 'login', project: ctx.project.key, userId: check.user.id }, 'signed in');
     recordInteractionEvent(ctx, req, 'login', { clientId: client.id, userId: check.user.id, status: 200 });
-    const previous = readCookie(req, SESSION_COOKIE);
-    if (previous) await deleteSession(deps.storage.records, ctx.project.key, previous);
-    const authTime = Math.floor(Date.now() / 1000);
-    const login = { userId: check.user.id, ...(check.membershipId !== undefined ? { membershipId: check.membershipId } : {}), authTime };
-    const session = await createSession(deps.storage.records, { project: ctx.project.key, ...login }, deps.config.sessionLifetimeSeconds);
-    writeCookie(res, SESSION_COOKIE, session.id, ctx.cookies, deps.config.sessionLifetimeSeconds);
-    const updated = await saveInteractionLogin(deps.storage.records, interaction, login);
-    await continueInteraction(ctx, res, updated, client, session);
+    await completeSignIn(ctx, req, res, { interaction, client }, { userId: check.user.id, ...(check.membershipId !== undefined ? { membershipId: check.membershipId } : {}) });
   };
 }

@@ -51,6 +51,20 @@ export async function postedInteraction(ctx: InteractionContext, req: Request): 
   return found;
 }
 
+/**
+ * Loads an interaction named by a record of this server (the federated callback's flow), checking that the
+ * browser holds its cookie.
+ * @param ctx - the interaction context
+ * @param req - the request (the cookie)
+ * @param id - the interaction id
+ * @returns the interaction and client
+ * @throws InteractionPageError (400) when it is unknown, expired or not this browser's
+ */
+export async function interactionOfBrowser(ctx: InteractionContext, req: Request, id: string): Promise<PageInteraction> {
+  if (!boundToBrowser(req, id)) throw interactionExpired();
+  return load(ctx, id);
+}
+
 async function load(ctx: InteractionContext, id: string): Promise<PageInteraction> {
   const interaction = await loadInteraction(ctx.deps.storage.records, ctx.project.key, id);
   if (!interaction) throw interactionExpired();

@@ -20,7 +20,9 @@ export type CredentialCheck =
   | { ok: true; user: SignInUser; membershipId?: string }
   | { ok: false; reason: 'invalid' }
   /** The right password for a User that may not act: for the audit log only, never shown. */
-  | { ok: false; reason: 'inactive'; userId: string; inactive: 'user' | 'membership' };
+  | { ok: false; reason: 'inactive'; userId: string; inactive: 'user' | 'membership' }
+  /** The right password for a User with `passwordLogin: false` (federated sign-in only): for the log only. */
+  | { ok: false; reason: 'federated_only'; userId: string };
 
 /** Whether a user may act, and if not, what is inactive. */
 type Standing = { active: true; user: SignInUser; membershipId?: string } | { active: false; inactive: 'user' | 'membership' };
@@ -101,7 +103,8 @@ async function standingOf(resources: ResourceStore, project: string, userId: str
  * so its duration tells nothing: one scrypt verification (against a dummy hash when the email is unknown or
  * empty), and for a known email the User and Membership lookups, made before the password's verdict is known.
  * An inactive user, or one whose memberships are all inactive, is refused even with the right password; the
- * caller must answer that exactly like a wrong password (the `inactive` detail is for the audit log).
+ * caller must answer that exactly like a wrong password (the `inactive` detail is for the audit log). So must it
+ * for a User restricted to federated sign-in (`passwordLogin: false`).
  * @param resources - the resource store
  * @param project - the project key
  * @param email - the submitted email
@@ -120,5 +123,6 @@ export async function checkCredentials(resources: ResourceStore, project: string
   ]);
   if (!hash || !matches || !doc || !standing || password === '') return { ok: false, reason: 'invalid' };
   if (!standing.active) return { ok: false, reason: 'inactive', userId: doc.id, inactive: standing.inactive };
+  if (doc.resource?.passwordLogin === false) return { ok: false, reason: 'federated_only', userId: doc.id };
   return { ok: true, user: standing.user, ...(standing.membershipId !== undefined ? { membershipId: standing.membershipId } : {}) };
 }

@@ -27,6 +27,10 @@ ul.patients button{margin:.25rem 0 .75rem}
 h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
 ul.scopes li{margin:.35rem 0;display:flex;align-items:flex-start;gap:.5rem}
 code{font-size:.85em;color:#4b5563}
+ul.providers{list-style:none;padding:0;margin:1rem 0}
+a.button{display:flex;align-items:center;gap:.5rem;justify-content:center;font-size:1rem;padding:.6rem 1.2rem;margin:.5rem 0;border-radius:4px;border:1px solid #1d4ed8;color:#1d4ed8;text-decoration:none}
+a.button:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
+p.divider{text-align:center;color:#4b5563;margin:.5rem 0}
 `.trim();
 
 /** The CSP source expression that allows exactly {@link STYLESHEET}. */

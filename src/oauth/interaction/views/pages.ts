@@ -10,6 +10,13 @@ export interface PageContent {
   content: SafeHtml;
 }
 
+/** A sign-in button of an IdentityProvider: a link, so it works without JavaScript and without a form post. */
+export interface ProviderButton {
+  label: string;
+  href: string;
+  logoUri?: string;
+}
+
 /** Data for the login form. */
 export interface LoginView {
   action: string;
@@ -18,19 +25,44 @@ export interface LoginView {
   clientName: string;
   email?: string;
   error?: string;
+  /** One button per active IdentityProvider of the project. */
+  providers?: ProviderButton[];
+  /**
+   * `email`: the email-first step (Email and Continue; users of a configured domain go to their provider);
+   * `password` (default): email and password.
+   */
+  step?: 'email' | 'password';
+}
+
+function providerButtons(providers: ProviderButton[]): SafeHtml | string {
+  if (providers.length === 0) return '';
+  const items = providers.map(
+    (p) => html`<li><a class="button" href="${p.href}">${p.logoUri ? html`<img src="${p.logoUri}" alt="" width="20" height="20"> ` : ''}${p.label}</a></li>`,
+  );
+  return html`<ul class="providers">${items}</ul>
+<p class="divider">or</p>
+`;
 }
 
 /**
- * The sign-in form.
- * @param view - form action, hidden fields, client name and any error to show
+ * The sign-in page: a button per identity provider, then the email step or the email and password form.
+ * @param view - form action, hidden fields, client name, providers and any error to show
  * @returns the page
  */
 export function loginPage(view: LoginView): PageContent {
-  return {
-    title: 'Sign in',
-    content: html`<p class="client">to continue to <strong>${view.clientName}</strong></p>
-${view.error ? html`<p class="error" role="alert" id="login-error">${view.error}</p>` : ''}
-<form method="post" action="${view.action}"${view.error ? html` aria-describedby="login-error"` : ''}>
+  const error = view.error ? html`<p class="error" role="alert" id="login-error">${view.error}</p>` : '';
+  const describedBy = view.error ? html` aria-describedby="login-error"` : '';
+  const form =
+    view.step === 'email'
+      ? html`<form method="post" action="${view.action}"${describedBy}>
+<input type="hidden" name="interaction" value="${view.interaction}">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="step" value="email">
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="username" required value="${view.email ?? ''}">
+<button type="submit">Continue</button>
+</form>`
+      : html`<form method="post" action="${view.action}"${describedBy}>
 <input type="hidden" name="interaction" value="${view.interaction}">
 <input type="hidden" name="csrf" value="${view.csrf}">
 <label for="email">Email</label>
@@ -38,7 +70,12 @@ ${view.error ? html`<p class="error" role="alert" id="login-error">${view.error}
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
-</form>`,
+</form>`;
+  return {
+    title: 'Sign in',
+    content: html`<p class="client">to continue to <strong>${view.clientName}</strong></p>
+${error}
+${providerButtons(view.providers ?? [])}${form}`,
   };
 }
 

@@ -16,6 +16,8 @@ export interface PageOptions {
   content: SafeHtml;
   /** Redirect URIs a form on this page may end up at (their origins join `form-action`). */
   formTargets?: string[];
+  /** Image URLs shown on the page (https only; their origins join `img-src`). */
+  imageSources?: string[];
   /** Extra response headers (e.g. `Retry-After`). */
   headers?: Record<string, string>;
 }
@@ -40,13 +42,16 @@ export function formActionSource(uri: string): string | undefined {
 /**
  * Builds the page's Content-Security-Policy.
  * @param formTargets - redirect URIs forms may lead to
+ * @param imageSources - image URLs on the page (button logos)
  * @returns the header value
  */
-export function pagePolicy(formTargets: string[] = []): string {
+export function pagePolicy(formTargets: string[] = [], imageSources: string[] = []): string {
   const targets = [...new Set(formTargets.map(formActionSource).filter((s): s is string => s !== undefined))];
+  const images = [...new Set(imageSources.map(formActionSource).filter((s): s is string => s?.startsWith('https://') === true))];
   return [
     "default-src 'none'",
     `style-src ${STYLE_HASH}`,
+    ...(images.length > 0 ? [`img-src ${images.join(' ')}`] : []),
     ['form-action', "'self'", ...targets].join(' '),
     "frame-ancestors 'none'",
     "base-uri 'none'",
@@ -61,7 +66,7 @@ export function pagePolicy(formTargets: string[] = []): string {
 export function sendPage(res: Response, options: PageOptions): void {
   res.status(options.status);
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
-  res.setHeader('Content-Security-Policy', pagePolicy(options.formTargets));
+  res.setHeader('Content-Security-Policy', pagePolicy(options.formTargets, options.imageSources));
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Pragma', 'no-cache');
   res.setHeader('X-Frame-Options', 'DENY');
