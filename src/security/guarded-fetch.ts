@@ -6,10 +6,8 @@
  * relying-party library can read a provider's `{error}` answers. It is given to openid-client as its
  * `customFetch`, so the library never opens a connection of its own.
  */
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
 import type { AddressPolicy } from './address-policy';
-import { destination, guardedLookup, OutboundRequestError } from './guarded-get';
+import { destination, exchange, OutboundRequestError } from './guarded-get';
 
 /** Limits and permissions of the requests. */
 export interface GuardedFetchOptions {
@@ -45,65 +43,24 @@ function bodyBytes(body: FetchInit['body']): Buffer | undefined {
  * @returns the fetch function
  */
 export function guardedFetch(options: GuardedFetchOptions): GuardedFetch {
-  return (raw, init = {}) => {
-    let target: ReturnType<typeof destination>;
-    try {
-      target = destination(raw, options);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const { url, allows } = target;
-    const { maxBytes, timeoutMs } = options;
-    let body: Buffer | undefined;
-    try {
-      body = bodyBytes(init.body);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  return async (raw, init = {}) => {
+    const target = destination(raw, options);
+    const body = bodyBytes(init.body);
     const headers = Object.fromEntries(new Headers(init.headers ?? {}).entries());
-    return new Promise<Response>((resolve, reject) => {
-      const client = url.protocol === 'https:' ? https : http;
-      const req = client.request(url, {
-        method: init.method ?? 'GET',
-        agent: false,
-        lookup: guardedLookup(allows),
-        headers: { ...headers, 'accept-encoding': 'identity', ...(body !== undefined ? { 'content-length': String(body.length) } : {}) },
-      });
-      const timer = setTimeout(() => req.destroy(new OutboundRequestError('timeout', `did not answer within ${timeoutMs} ms`)), timeoutMs);
-      const fail = (err: unknown): void => {
-        clearTimeout(timer);
-        reject(err instanceof OutboundRequestError ? err : new OutboundRequestError('connect', 'could not be reached', { cause: err }));
-      };
-      init.signal?.addEventListener('abort', () => req.destroy(new OutboundRequestError('timeout', 'was aborted')), { once: true });
-      req.once('error', fail);
-      req.once('response', (res: IncomingMessage) => {
-        const status = res.statusCode ?? 0;
-        if (status >= 300 && status < 400) return req.destroy(new OutboundRequestError('redirect', 'answered with a redirect (redirects are not followed)'));
-        if (status < 200 || status > 599) return req.destroy(new OutboundRequestError('status', `answered HTTP ${status}`));
-        const tooLarge = (): OutboundRequestError => new OutboundRequestError('too-large', `answered more than ${maxBytes} bytes`);
-        if (Number(res.headers['content-length'] ?? 0) > maxBytes) return req.destroy(tooLarge());
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxBytes) req.destroy(tooLarge());
-          else chunks.push(chunk);
-        });
-        res.once('error', fail);
-        res.once('end', () => {
-          clearTimeout(timer);
-          if (size > maxBytes) return;
-          const responseHeaders = new Headers();
-          for (const [name, value] of Object.entries(res.headers)) {
-            if (typeof value === 'string') responseHeaders.set(name, value);
-            else if (Array.isArray(value)) for (const v of value) responseHeaders.append(name, v);
-          }
-          const payload = status === 204 || status === 205 ? null : Buffer.concat(chunks);
-          resolve(new Response(payload, { status, headers: responseHeaders }));
-        });
-      });
-      if (body !== undefined) req.write(body);
-      req.end();
+    const answer = await exchange(target, {
+      method: init.method ?? 'GET',
+      headers,
+      ...(body !== undefined ? { body } : {}),
+      timeoutMs: options.timeoutMs,
+      maxBytes: options.maxBytes,
+      signal: init.signal ?? null,
     });
+    const responseHeaders = new Headers();
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (typeof value === 'string') responseHeaders.set(name, value);
+      else if (Array.isArray(value)) for (const v of value) responseHeaders.append(name, v);
+    }
+    const payload = answer.status === 204 || answer.status === 205 ? null : answer.body;
+    return new Response(payload, { status: answer.status, headers: responseHeaders });
   };
 }

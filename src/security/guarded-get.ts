@@ -106,35 +106,53 @@ export function guardedLookup(allows: (address: string) => boolean): LookupFunct
   };
 }
 
+/** One request/answer exchange under the guards (see {@link exchange}). */
+export interface ExchangeRequest {
+  method: string;
+  headers?: Record<string, string>;
+  body?: Buffer;
+  timeoutMs: number;
+  maxBytes: number;
+  signal?: AbortSignal | null;
+}
+
+/** What {@link exchange} answers. */
+export interface ExchangeResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
 /**
- * Fetches a URL under the guards above.
- * @param raw - the URL
- * @param options - policy and limits
- * @returns the headers and body of a 200 response
+ * Sends one request to a checked destination: the guarded lookup, no connection reuse, redirects refused, one
+ * deadline for the whole exchange, the body capped.
+ * @param target - the destination (from {@link destination})
+ * @param request - method, headers, body and limits
+ * @returns the status, headers and body of any non-redirect answer
  * @throws OutboundRequestError for every failure
  */
-export function guardedGet(raw: string, options: GuardedGetOptions): Promise<GuardedResponse> {
-  let target: Destination;
-  try {
-    target = destination(raw, options);
-  } catch (err) {
-    return Promise.reject(err);
-  }
+export function exchange(target: Destination, request: ExchangeRequest): Promise<ExchangeResponse> {
   const { url, allows } = target;
-  const { maxBytes, timeoutMs } = options;
-  return new Promise<GuardedResponse>((resolve, reject) => {
+  const { maxBytes, timeoutMs, body } = request;
+  return new Promise<ExchangeResponse>((resolve, reject) => {
     const client = url.protocol === 'https:' ? https : http;
-    const req = client.request(url, { method: 'GET', agent: false, lookup: guardedLookup(allows), headers: { 'accept-encoding': 'identity', ...options.headers } });
+    const req = client.request(url, {
+      method: request.method,
+      agent: false,
+      lookup: guardedLookup(allows),
+      headers: { ...request.headers, 'accept-encoding': 'identity', ...(body !== undefined ? { 'content-length': String(body.length) } : {}) },
+    });
     const timer = setTimeout(() => req.destroy(new OutboundRequestError('timeout', `did not answer within ${timeoutMs} ms`)), timeoutMs);
     const fail = (err: unknown): void => {
       clearTimeout(timer);
       reject(err instanceof OutboundRequestError ? err : new OutboundRequestError('connect', 'could not be reached', { cause: err }));
     };
+    request.signal?.addEventListener('abort', () => req.destroy(new OutboundRequestError('timeout', 'was aborted')), { once: true });
     req.once('error', fail);
     req.once('response', (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400) return req.destroy(new OutboundRequestError('redirect', 'answered with a redirect (redirects are not followed)'));
-      if (status !== 200) return req.destroy(new OutboundRequestError('status', `answered HTTP ${status}`));
+      if (status < 200 || status > 599) return req.destroy(new OutboundRequestError('status', `answered HTTP ${status}`));
       const tooLarge = (): OutboundRequestError => new OutboundRequestError('too-large', `answered more than ${maxBytes} bytes`);
       if (Number(res.headers['content-length'] ?? 0) > maxBytes) return req.destroy(tooLarge());
       const chunks: Buffer[] = [];
@@ -148,9 +166,29 @@ export function guardedGet(raw: string, options: GuardedGetOptions): Promise<Gua
       res.once('end', () => {
         clearTimeout(timer);
         if (size > maxBytes) return;
-        resolve({ headers: res.headers, body: Buffer.concat(chunks) });
+        resolve({ status, headers: res.headers, body: Buffer.concat(chunks) });
       });
     });
+    if (body !== undefined) req.write(body);
     req.end();
   });
+}
+
+/**
+ * Fetches a URL under the guards above.
+ * @param raw - the URL
+ * @param options - policy and limits
+ * @returns the headers and body of a 200 response
+ * @throws OutboundRequestError for every failure
+ */
+export async function guardedGet(raw: string, options: GuardedGetOptions): Promise<GuardedResponse> {
+  const target = destination(raw, options);
+  const { status, headers, body } = await exchange(target, {
+    method: 'GET',
+    ...(options.headers ? { headers: options.headers } : {}),
+    timeoutMs: options.timeoutMs,
+    maxBytes: options.maxBytes,
+  });
+  if (status !== 200) throw new OutboundRequestError('status', `answered HTTP ${status}`);
+  return { headers, body };
 }
