@@ -5,23 +5,17 @@
  * reproduced by its seed alone.
  */
 
+import { seededRandom } from '../helpers/seeded-random';
+
 type Json = Record<string, unknown>;
 
-/** mulberry32: a small, fast 32-bit PRNG with a good spread; the same seed gives the same sequence. */
+/** A seeded generator (mulberry32): the same seed gives the same sequence. */
 export class Rng {
-  private state: number;
+  /** A float in [0, 1). */
+  readonly next: () => number;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = seededRandom(seed);
   }
 
   /** An integer in [0, n). */

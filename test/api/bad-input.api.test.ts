@@ -6,21 +6,11 @@
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
+import { seededRandom as prng } from '../helpers/seeded-random';
 
 const FHIR_JSON = 'application/fhir+json';
 let t: TestApp;
 let server: Server;
-
-/** A small deterministic PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let r = Math.imul(a ^ (a >>> 15), 1 | a);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface BadRequest {
   label: string;

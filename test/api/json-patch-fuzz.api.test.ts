@@ -14,6 +14,7 @@ import { randomInt } from 'node:crypto';
 import http from 'node:http';
 import request from 'supertest';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
+import { seededRandom } from '../helpers/seeded-random';
 
 const SEED = process.env.PATCH_SEED !== undefined ? parseSeed(process.env.PATCH_SEED) : randomInt(2 ** 31);
 const CASES = Number(process.env.PATCH_CASES ?? 2000);
@@ -28,15 +29,9 @@ function parseSeed(text: string): number {
 
 /** mulberry32: small, deterministic. */
 class Rng {
-  private a: number;
+  readonly next: () => number;
   constructor(seed: number) {
-    this.a = seed;
-  }
-  next(): number {
-    this.a = (this.a + 0x6d2b79f5) | 0;
-    let r = Math.imul(this.a ^ (this.a >>> 15), 1 | this.a);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
+    this.next = seededRandom(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);

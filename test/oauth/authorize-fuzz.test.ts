@@ -7,6 +7,7 @@
 import request from 'supertest';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
 import { OAUTH, pkce, putClient, REDIRECT } from './authorize-helpers';
+import { seededRandom as prng } from '../helpers/seeded-random';
 
 let t: TestApp;
 
@@ -15,17 +16,6 @@ beforeAll(async () => {
   await putClient(t, 'app');
 });
 afterAll(async () => t.close());
-
-/** A small deterministic PRNG (mulberry32), so a failure can be reproduced. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HOSTILE = '<script>alert(1)</script>';
 const VALUES = [

@@ -6,6 +6,7 @@
  */
 import request from 'supertest';
 import { ADMIN, OAUTH, type OAuthFixture, setupOAuth, WEB } from './oauth-fixtures';
+import { seededRandom as generator } from '../helpers/seeded-random';
 
 let fx: OAuthFixture;
 beforeAll(async () => {
@@ -15,16 +16,6 @@ afterAll(async () => {
   await fx.t.close();
 });
 
-/** mulberry32: a small deterministic generator, so a failure can be replayed. */
-function generator(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = generator(0x5eed);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 const b64 = (value: string) => Buffer.from(value).toString('base64url');

@@ -8,18 +8,7 @@ import { compileAccessPolicy } from '../../src/policy/compile';
 import { PolicySession } from '../../src/policy/decide';
 import { planSearch } from '../../src/policy/search-plan';
 import type { PolicyPrincipal, PolicyRequest, PolicyResource } from '../../src/policy/types';
-
-/** mulberry32: a small seeded PRNG, so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from '../helpers/seeded-random';
 
 interface World {
   interaction: string;

@@ -13,6 +13,7 @@ import type { StorageLogger } from '../../../src/storage/logger';
 import type { Filter, ResourceWrite, Storage } from '../../../src/storage/ports';
 import { observeStore } from '../../helpers/store-observation';
 import type { ObservationPlan } from '../../helpers/store-observation';
+import { seededRandom as random } from '../../helpers/seeded-random';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -48,18 +49,6 @@ function recordingLogger(): Logged {
     error: (fields: unknown, message: string) => warnings.push(`${message} ${JSON.stringify(fields)}`),
   } as unknown as StorageLogger;
   return { warnings, infos, logger };
-}
-
-/** A small deterministic random generator (mulberry32), so a failing seed can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PROJECTS = ['p1', 'p2'];
