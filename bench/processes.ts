@@ -185,3 +185,18 @@ export function runBenchMain(name: string, main: () => Promise<void>, cleanUpNow
   );
 }
 
+/**
+ * A numeric setting of a bench run from the environment.
+ * @param name - the variable
+ * @param fallback - its value when unset or empty
+ * @param min - the least value accepted
+ * @returns the value
+ * @throws Error naming the variable when it is not a number ≥ min
+ */
+export function envNumber(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number ≥ ${min}, got "${raw}"`);
+  return value;
+}

@@ -12,7 +12,7 @@ import { mkdtempSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { assertAlive, cleanUpNow, cpuTimeMs, load, peakRssMiB, running } from './measure';
-import { findFreePort, runBenchMain, spawnServer, spawnTarget, stopTarget, waitHealthy } from './processes';
+import { envNumber, findFreePort, runBenchMain, spawnServer, spawnTarget, stopTarget, waitHealthy } from './processes';
 import type { Target } from './processes';
 import { PEER_SCENARIOS, peersInstalled, runHeadToHead } from './head-to-head';
 import { formatPeerTable } from './peer-table';
@@ -31,14 +31,6 @@ const ROOT = path.resolve(__dirname, '..');
 const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'latest.json');
 const SERVER = 'server';
 const BASELINE = 'baseline';
-
-function envNumber(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number ≥ ${min}, got "${raw}"`);
-  return value;
-}
 
 function envScenarios(): { scenarios: ScenarioName[]; stress: StressName[]; peers: PeerScenarioName[] } {
   const raw = process.env.BENCH_SCENARIOS;

@@ -17,7 +17,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { FHIR_BASE_PATH, FHIR_JSON } from './fixtures';
 import { LatencyRecorder } from './latency';
-import { findFreePort, killTargetsNow, runBenchMain, spawnTarget, stopTarget } from './processes';
+import { envNumber, findFreePort, killTargetsNow, runBenchMain, spawnTarget, stopTarget } from './processes';
 import type { Target } from './processes';
 import { BENCH_CLIENT, fetchToken } from './scenarios';
 
@@ -38,14 +38,6 @@ const TOKEN_REFRESH_MS = 120_000;
 
 /** Goals of issue-level scale targets (the latency ones are set for 1M resources). */
 const GOALS = { rssPerJson: 3, updateGrowthMiB: 10, restartSeconds: 3, readP99Ms: 20, searchP99Ms: 50 };
-
-function envNumber(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) throw new Error(`${name} must be a number ≥ ${min}, got "${raw}"`);
-  return value;
-}
 
 function envSize(): SizeName {
   const raw = (process.env.BENCH_SCALE ?? '100k').trim().toLowerCase();
