@@ -35,14 +35,14 @@ export interface ElementInfo {
  */
 export type ElementTable = Readonly<Record<string, Readonly<Record<string, ElementInfo>>>>;
 
-const PROJECT_TYPE_NAMES = ['ClientApplication', 'User', 'Membership', 'AccessPolicy', 'IdentityProvider'] as const;
+const PROJECT_TYPE_NAMES = ['ClientApplication', 'User', 'Membership', 'AccessPolicy', 'IdentityProvider', 'Project', 'ProjectSettings'] as const;
 
 /** One of {@link PROJECT_RESOURCE_TYPES}. */
 export type ProjectResourceType = (typeof PROJECT_TYPE_NAMES)[number];
 
 /**
  * The auth resource types this project defines in `fhir-definitions/project/`, in the order
- * ClientApplication, User, Membership, AccessPolicy, IdentityProvider.
+ * ClientApplication, User, Membership, AccessPolicy, IdentityProvider, Project, ProjectSettings.
  */
 export const PROJECT_RESOURCE_TYPES: ReadonlySet<string> = new Set<string>(PROJECT_TYPE_NAMES);
 
@@ -112,7 +112,7 @@ export function isResourceType(type: string): boolean {
 /**
  * Tells whether a resource type is one of the project's auth types.
  * @param type - a resource type
- * @returns true for ClientApplication, User, Membership, AccessPolicy and IdentityProvider
+ * @returns true for ClientApplication, User, Membership, AccessPolicy, IdentityProvider, Project and ProjectSettings
  */
 export function isProjectResourceType(type: string): type is ProjectResourceType {
   return PROJECT_RESOURCE_TYPES.has(type);

@@ -15,9 +15,9 @@ import {
 } from '../../src/fhir/definitions';
 
 describe('resource types', () => {
-  it('lists the 146 R4 resource types plus the five project types', () => {
-    expect(RESOURCE_TYPES.size).toBe(151);
-    expect([...PROJECT_RESOURCE_TYPES]).toEqual(['ClientApplication', 'User', 'Membership', 'AccessPolicy', 'IdentityProvider']);
+  it('lists the 146 R4 resource types plus the seven project types', () => {
+    expect(RESOURCE_TYPES.size).toBe(153);
+    expect([...PROJECT_RESOURCE_TYPES]).toEqual(['ClientApplication', 'User', 'Membership', 'AccessPolicy', 'IdentityProvider', 'Project', 'ProjectSettings']);
     for (const type of ['Patient', 'Observation', 'Bundle', 'Binary', ...PROJECT_RESOURCE_TYPES]) {
       expect(isResourceType(type)).toBe(true);
     }
