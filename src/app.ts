@@ -22,6 +22,8 @@ import { RemoteJwks, remoteJwksOptions } from './security/remote-jwks';
 import { useResourceSecrets } from './fhir/repository/resource-secrets';
 import type { Storage } from './storage/ports';
 import { ProjectRegistry } from './tenancy/projects';
+import { systemProjectKey } from './tenancy/project-resource';
+import { ProjectProvisioner } from './tenancy/provision';
 
 /**
  * The public documents: discovery, the SMART configuration, the JWKS and the CapabilityStatement. Any origin may
@@ -54,6 +56,8 @@ export interface AppDeps {
 export function buildApp(deps: AppDeps): Express {
   const { config, storage, logger } = deps;
   const projects = deps.projects ?? new ProjectRegistry(storage.records);
+  // A deactivated project answers as an unknown one: the registry reads the status of its Project resource.
+  projects.followStatus({ resources: storage.resources, cache: policyCacheFor(storage.resources), systemProject: systemProjectKey(config) });
   // IdentityProvider client secrets are sealed with the same keys as the signing keys.
   useResourceSecrets(storage.resources, deps.keyEncryption);
   const app = express();
@@ -82,7 +86,8 @@ export function buildApp(deps: AppDeps): Express {
   mountDiscovery(app, oauthDeps);
   // The FHIR API before the OAuth endpoints: its requests are the most frequent, and the paths do not overlap.
   app.use(FHIR_BASE_PATH, cors(corsDeps, ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']));
-  app.use(FHIR_BASE_PATH, fhirRouter({ config, access: new CallerAccess(storage.resources, audit), projects, bearer: oauth.bearer }));
+  const provisioner = new ProjectProvisioner({ config, resources: storage.resources, projects, keys: oauth.keys, logger });
+  app.use(FHIR_BASE_PATH, fhirRouter({ config, access: new CallerAccess(storage.resources, audit), projects, bearer: oauth.bearer, provisioner }));
   app.use(
     OAUTH_JSON_ENDPOINTS.filter((endpoint) => endpoint !== 'jwks').map((endpoint) => `${OAUTH_BASE_PATH}/${endpoint}`),
     cors(corsDeps, ['GET', 'POST']),

@@ -2,8 +2,8 @@
  * The policy cache: compiled AccessPolicies, the principal → policies mapping, and the User, Membership and
  * ClientApplication records principals are built from, per project.
  * - Filled on first use with keyed reads and one indexed search per principal (`index.target`), never a scan.
- * - Invalidated for a project on every write (create, update, patch, delete) of AccessPolicy, Membership, User
- *   or ClientApplication: FhirRepository calls {@link notifyResourceWritten} once the store has acknowledged the
+ * - Invalidated for a project on every write (create, update, patch, delete) of AccessPolicy, Membership, User,
+ *   ClientApplication, Project or ProjectSettings: FhirRepository calls {@link notifyResourceWritten} once the store has acknowledged the
  *   write, and a transaction's staged store does so at commit. The write's HTTP response leaves only afterwards,
  *   so the next request is judged by the new data.
  * - One cache per {@link ResourceStore} (a WeakMap, no module-level state per app); a staged transaction store
@@ -16,8 +16,11 @@ import type { ResourceStore } from '../storage/ports';
 import { compileAccessPolicy } from './compile';
 import type { CompiledPolicy, PolicyResource } from './types';
 
-/** Resource types whose writes invalidate the cache. */
-export const POLICY_RESOURCE_TYPES: ReadonlySet<string> = new Set(['AccessPolicy', 'Membership', 'User', 'ClientApplication']);
+/**
+ * Resource types whose writes invalidate the cache: the principals and policies, and what values derived through the
+ * cache are computed from (a project's status from its Project resource, the OAuth settings from ProjectSettings).
+ */
+export const POLICY_RESOURCE_TYPES: ReadonlySet<string> = new Set(['AccessPolicy', 'Membership', 'User', 'ClientApplication', 'Project', 'ProjectSettings']);
 
 /** Elements never exposed to policies (write-only credentials). */
 const HIDDEN_ELEMENTS: Readonly<Record<string, readonly string[]>> = { User: ['password'], ClientApplication: ['secret'] };

@@ -14,6 +14,7 @@ import { SEED_DIR } from '../paths';
 import { generateSecret, verifyPassword, verifySecret } from '../security/hashing';
 import type { Storage } from '../storage/ports';
 import type { Project, ProjectRegistry } from '../tenancy/projects';
+import { reconcileProjectResources } from '../tenancy/provision';
 import { type LoadSummary, loadSeedBundle } from './load-bundle';
 
 /** The fixed ids used by the bootstrap bundle. */
@@ -57,6 +58,7 @@ export async function bootstrap(config: Config, storage: Storage, projects: Proj
   const bundle = await readSeedBundle('bootstrap', {
     ADMIN_EMAIL: config.adminEmail,
     ADMIN_CLIENT_ID: config.adminClientId,
+    PUBLIC_URL: config.publicUrl,
   });
   const result: BootstrapResult = {
     project,
@@ -81,6 +83,8 @@ export async function bootstrap(config: Config, storage: Storage, projects: Proj
     }
   }
   result.summary = await loadSeedBundle(repo, bundle);
+  // Every project, the system project included, is described by a Project resource there.
+  await reconcileProjectResources(config, storage.resources, projects);
   return result;
 }
 

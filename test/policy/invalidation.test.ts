@@ -128,7 +128,7 @@ afterEach(async () => {
 
 describe('cache invalidation across instances', () => {
   it('follows writes of the auth resource types only', () => {
-    expect(feed.opens).toEqual([{ types: ['AccessPolicy', 'Membership', 'User', 'ClientApplication'], resumeAfter: undefined }]);
+    expect(feed.opens).toEqual([{ types: ['AccessPolicy', 'Membership', 'User', 'ClientApplication', 'Project', 'ProjectSettings'], resumeAfter: undefined }]);
   });
 
   it("applies another instance's policy write on the next lookup once the feed reports it", async () => {

@@ -25,7 +25,7 @@ import type { PolicyPrincipal } from '../../policy/types';
 import type { AuthRecordReader } from './auth-record-reader';
 
 /** Resource types the guards apply to. */
-export const AUTH_RESOURCE_TYPES: ReadonlySet<string> = new Set(['ClientApplication', 'User', 'Membership', 'AccessPolicy', 'IdentityProvider']);
+export const AUTH_RESOURCE_TYPES: ReadonlySet<string> = new Set(['ClientApplication', 'User', 'Membership', 'AccessPolicy', 'IdentityProvider', 'ProjectSettings']);
 
 /**
  * Whether a principal has full access to its project: an owner/admin user, or a caller targeted by a
@@ -115,6 +115,7 @@ export async function escalationReason(
   if (!type || !AUTH_RESOURCE_TYPES.has(type) || isAdministrator(principal)) return undefined;
   if (type === 'AccessPolicy') return 'only owners and admins may write AccessPolicy resources';
   if (type === 'IdentityProvider') return 'only owners and admins may write IdentityProvider resources';
+  if (type === 'ProjectSettings') return 'only owners and admins may write ProjectSettings';
   const id = String((next ?? before)?.id ?? '');
   const removed = before === undefined && !asFreeId ? await reader.lastLive(type, id) : undefined;
   const revives = removed?.deleted === true;

@@ -37,6 +37,7 @@ import { StagedResourceStore } from './staged-store';
 import type { KeyEncryption } from '../../security/key-encryption';
 import { resourceSecretsFor } from './resource-secrets';
 import { prepareForStorage, toPublicView, uniqueKeysFor } from './write-only-fields';
+import { completeProjectWrite } from '../../tenancy/project-resource';
 
 /**
  * Stores writes. A write the store refused (disk full, I/O error) becomes a 503 `transient`, so that each entry of
@@ -343,14 +344,54 @@ export class FhirRepository {
   ): Promise<WriteResult> {
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = new Date().toISOString();
+    const live = current && !current.deleted ? publicResource(current) : undefined;
+    if (resource.resourceType === 'Project') {
+      resource = (await completeProjectWrite(resource, live, async (id) => {
+        const user = await this.readCurrent('User', id);
+        return user !== undefined && !user.deleted;
+      })) as Resource;
+    }
     const candidate = this.candidate(resource, versionId, lastUpdated);
-    await authorize?.(candidate, current && !current.deleted ? publicResource(current) : undefined);
+    await authorize?.(candidate, live);
     const { stored, generatedSecret } = await prepareForStorage(candidate, current?.deleted ? undefined : current?.resource, {
       project: this.project,
       ...(this.secrets ? { secrets: this.secrets } : {}),
     });
-    const type = candidate.resourceType;
-    const id = candidate.id as string;
+    return this.storeVersion(stored, current, method, versionId, lastUpdated, generatedSecret);
+  }
+
+  /**
+   * Stores a resource whose write-only fields are already hashed or sealed as this server stores them (a User or
+   * ClientApplication copied from another project when a project is created): no access check, no hashing.
+   * Server-internal; never reachable with client input.
+   * @param resource - the resource as stored elsewhere (credentials hashed)
+   * @returns the stored version
+   */
+  async putStored(resource: Resource): Promise<WriteResult> {
+    const type = resource.resourceType;
+    const id = String(resource.id);
+    if (!isValidId(id)) throw new BadRequestError(`'${id}' is not a valid FHIR id`);
+    return this.withRetries({}, async () => {
+      const current = await this.readCurrent(type, id);
+      const versionId = (current?.versionId ?? 0) + 1;
+      const lastUpdated = new Date().toISOString();
+      const { meta: _meta, ...content } = resource;
+      const candidate = this.candidate(toPublicView(content as Resource), versionId, lastUpdated);
+      const stored = { ...content, meta: candidate.meta } as Resource;
+      return this.storeVersion(stored, current, current && !current.deleted ? 'update' : 'create', versionId, lastUpdated, undefined);
+    });
+  }
+
+  private async storeVersion(
+    stored: Record<string, unknown>,
+    current: ResourceDocument | undefined,
+    method: 'create' | 'update' | 'patch',
+    versionId: number,
+    lastUpdated: string,
+    generatedSecret: string | undefined,
+  ): Promise<WriteResult> {
+    const type = stored.resourceType as string;
+    const id = stored.id as string;
     const { index, sort } = buildSearchIndex(stored);
     try {
       await storeWrites(this.store, [
@@ -373,6 +414,7 @@ export class FhirRepository {
       ]);
     } catch (err) {
       if (err instanceof UniqueConflictError) {
+        if (type === 'Project') throw new ConflictError(`Project ${String(stored.tenant)}/${String(stored.name)} already exists`, ['Project.name']);
         const [field] = err.uniqueKey.split('|');
         throw new ConflictError(`Another ${type} already has this ${field?.split('.')[1] ?? 'value'}`, field ? [field] : undefined);
       }

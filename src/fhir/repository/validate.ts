@@ -1,9 +1,11 @@
 /**
  * Validation gate for every stored version: the R4 JSON schema plus required elements; for an AccessPolicy,
  * then every FHIRPath expression compiled (docs/access-policies.md, "Compile-time errors"); for an IdentityProvider,
- * the rules of docs/federated-login.md (URLs, endpoints, scope, domains).
+ * the rules of docs/federated-login.md (URLs, endpoints, scope, domains); for a ProjectSettings, those of
+ * docs/projects.md (fixed id, lifetimes, origins).
  */
 import { assertValidIdentityProvider } from '../../oauth/federated/provider-rules';
+import { assertValidProjectSettings } from '../../oauth/settings-rules';
 import { assertValidAccessPolicy } from '../../policy/compile';
 import { InvalidResourceError } from '../errors';
 import { validateResource } from '../validation/validate-resource';
@@ -17,4 +19,5 @@ export function assertValidResource(resource: Record<string, unknown>): void {
   if (issues.length > 0) throw new InvalidResourceError(issues);
   if (resource.resourceType === 'AccessPolicy') assertValidAccessPolicy(resource);
   if (resource.resourceType === 'IdentityProvider') assertValidIdentityProvider(resource);
+  if (resource.resourceType === 'ProjectSettings') assertValidProjectSettings(resource);
 }

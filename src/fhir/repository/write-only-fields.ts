@@ -6,7 +6,7 @@
  * - `IdentityProvider.clientSecret`: sealed with the key-encryption key (resource-secrets.ts), because the server
  *   must present it to the provider; never returned.
  * A write that omits the field keeps the stored hash, so a client can PUT back what it read.
- * Also derives the unique keys of a resource (`User.email` per project).
+ * Also derives the unique keys of a resource (`User.email` per project, `Project` tenant/name).
  */
 import { generateSecret, hashPassword, hashSecret } from '../../security/hashing';
 import type { KeyEncryption } from '../../security/key-encryption';
@@ -159,6 +159,10 @@ export function uniqueKeysFor(resource: Json): string[] | undefined {
       if (typeof provider === 'string' && typeof identity.subject === 'string') keys.push(userIdentityKey(provider, identity.subject));
     }
     return keys.length > 0 ? keys : undefined;
+  }
+  // One Project per tenant/name in the system project.
+  if (resource.resourceType === 'Project' && typeof resource.tenant === 'string' && typeof resource.name === 'string') {
+    return [`Project.name|${resource.tenant}/${resource.name}`];
   }
   return undefined;
 }

@@ -5,7 +5,8 @@
  */
 import { describeRequest, type RequestLine } from '../../policy/request';
 import { recordDecision } from '../access/decision';
-import { MethodNotAllowedError, ResourceNotFoundError, UnsupportedMediaTypeError } from '../errors';
+import { BadRequestError, ForbiddenError, MethodNotAllowedError, ResourceNotFoundError, UnsupportedMediaTypeError } from '../errors';
+import type { PolicyRequest } from '../../policy/types';
 import { bundleHandler } from './bundle';
 import { capabilitiesHandler } from './capabilities';
 import type { RouteParams } from './context';
@@ -144,6 +145,41 @@ export async function dispatch(ctx: FhirContext, req: FhirRequest, options: { ch
     const request = describeRequest(line);
     subject({ interaction: request.interaction, resourceType: request.resourceType, id: request.id, query: line.query });
     const scoped: FhirContext = { ...ctx, repo: ctx.repo.forRequest(request, context, note) };
-    return found.handler(scoped, req, params);
+    if (request.resourceType !== 'Project' || !PROJECT_WRITES.has(request.interaction)) return found.handler(scoped, req, params);
+    const projectRequest = projectWrite(ctx, req, request, options.bundleEntry === true);
+    const response = await found.handler(scoped, projectRequest, params);
+    if (response.status === 201 && response.body && ctx.provisioner) {
+      await ctx.provisioner.created(response.body as Record<string, unknown>, { userId: ctx.auth?.userId, clientId: ctx.auth?.clientId });
+    }
+    return response;
   });
+}
+
+/** Interactions that write a Project. */
+const PROJECT_WRITES: ReadonlySet<string> = new Set(['create', 'update', 'patch', 'delete']);
+
+/**
+ * The rules of Project writes that no policy changes (docs/projects.md): only in the system project, one at a time
+ * (never inside a batch or transaction: creating one provisions a whole project), never deleted (deactivated
+ * instead). A create without an `owner` names the creating user.
+ * @param ctx - the request's context
+ * @param req - the request
+ * @param request - the request as the policies see it
+ * @param bundleEntry - the request is an entry of a Bundle
+ * @returns the request to run
+ */
+function projectWrite(ctx: FhirContext, req: FhirRequest, request: PolicyRequest, bundleEntry: boolean): FhirRequest {
+  const system = ctx.provisioner?.systemProject;
+  if (system === undefined || ctx.project.key !== system) {
+    throw new ForbiddenError(`Project resources live only in the system project${system ? ` (${system})` : ''}: create and manage projects there`);
+  }
+  if (bundleEntry) throw new BadRequestError('A Project cannot be written inside a batch or transaction: send it on its own');
+  if (request.interaction === 'delete') {
+    throw new MethodNotAllowedError('A Project is never deleted: deactivate it by setting status to inactive');
+  }
+  const body = req.body as Record<string, unknown> | undefined;
+  if (request.interaction === 'create' && body && typeof body === 'object' && !Array.isArray(body) && body.owner === undefined && ctx.auth?.userId) {
+    return { ...req, body: { ...body, owner: { reference: `User/${ctx.auth.userId}` } } };
+  }
+  return req;
 }

@@ -6,6 +6,7 @@
 import type { Config } from '../../config/schema';
 import type { AuthContext } from '../../oauth/bearer';
 import type { Project } from '../../tenancy/projects';
+import type { ProjectCreator } from '../../tenancy/provision';
 import type { AccessControlledRepository } from '../access/access-controlled-repository';
 import type { RequestBudget } from '../budget';
 
@@ -50,6 +51,20 @@ export interface FhirContext {
   budget: RequestBudget;
   /** The caller (absent only on public paths such as `/metadata`). */
   auth?: AuthContext;
+  /** Provisions the project of a Project resource once it is created (set on the FHIR API; docs/projects.md). */
+  provisioner?: ProjectLifecycle;
+}
+
+/** What happens when a Project resource is created in the system project. */
+export interface ProjectLifecycle {
+  /** The system project's key (`tenant/project`): the only project where Project resources may be written. */
+  readonly systemProject: string;
+  /**
+   * Provisions the project the stored Project resource describes.
+   * @param project - the stored resource
+   * @param creator - who created it
+   */
+  created(project: Record<string, unknown>, creator: ProjectCreator): Promise<void>;
 }
 
 /**

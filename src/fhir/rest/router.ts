@@ -19,7 +19,7 @@ import type { CallerAccess, UnauthenticatedRequest } from '../access/caller-cont
 import { ScopeGate } from '../access/scope-gate';
 import { fhirBaseUrl } from './base-url';
 import { dispatch } from './dispatch';
-import type { FhirContext, FhirRequest } from './fhir-request';
+import type { FhirContext, FhirRequest, ProjectLifecycle } from './fhir-request';
 import { sendFhirResponse } from './respond';
 
 export { FHIR_BASE_PATH, fhirBaseUrl } from './base-url';
@@ -31,6 +31,8 @@ export interface FhirRouterDeps {
   access: CallerAccess;
   projects: ProjectRegistry;
   bearer: BearerAuthenticator;
+  /** Provisions projects created through the system project's `Project` resources. */
+  provisioner?: ProjectLifecycle;
 }
 
 declare global {
@@ -192,6 +194,7 @@ export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
       config,
       budget: new RequestBudget(config.maxResponseBytes, config.requestTimeoutMs),
       auth,
+      ...(deps.provisioner ? { provisioner: deps.provisioner } : {}),
     };
     const fhirRequest = toFhirRequest(req);
     assertJsonResponse(fhirRequest.query.find(([key]) => key === '_format')?.[1], header(req, 'accept'));
