@@ -110,7 +110,7 @@ export class ProjectProvisioner {
       if (client) {
         // The project's first administrator: full access there, whatever its scopes in the system project.
         const { meta: _meta, ...copy } = client;
-        await target.putStored({ ...copy, scope: 'system/*.*' } as Resource);
+        await target.putStored({ ...copy, resourceType: 'ClientApplication', scope: 'system/*.*' });
         targets.push({ link: { reference: `ClientApplication/${creator.clientId}` } });
       }
     }
