@@ -1,6 +1,7 @@
 /**
  * The browser origins allowed to call a project's APIs cross-origin: for each active ClientApplication of the
- * project, the origins (`scheme://host[:port]`) of its `redirectUri`s and of its `allowedOrigin` entries.
+ * project, the origins (`scheme://host[:port]`) of its `redirectUri`s and of its `allowedOrigin` entries, and the
+ * `allowedOrigin` entries of the project's ProjectSettings.
  * Only http and https origins count; a value that is not an absolute URL is ignored.
  *
  * The set of each project is loaded with one search of its ClientApplications on first use and kept until a
@@ -11,6 +12,7 @@
  * instance's writes within that time.
  */
 import { type ClientApplication, isClientActive } from '../oauth/clients/client-store';
+import { isOrigin, SETTINGS_ID } from '../oauth/settings-rules';
 import type { PolicyCache } from '../policy/cache';
 import type { ResourceStore } from '../storage/ports';
 
@@ -100,6 +102,9 @@ export class AllowedOrigins {
     const docs = await this.store.search({ project, type: 'ClientApplication', deleted: false });
     const origins = new Set<string>();
     for (const doc of docs) if (!doc.deleted && doc.resource) for (const origin of clientOrigins(doc.resource)) origins.add(origin);
+    // The project's own list (ProjectSettings.allowedOrigin): written by owners/admins only.
+    const settings = await this.store.readCurrent(project, 'ProjectSettings', SETTINGS_ID);
+    if (settings && !settings.deleted && settings.resource) for (const origin of stringsOf(settings.resource.allowedOrigin)) if (isOrigin(origin)) origins.add(origin);
     return origins;
   }
 }

@@ -106,17 +106,18 @@ export function launchContextOf(value: unknown): LaunchContext | undefined {
  * The SMART context parameters of a token response.
  * @param context - the launch context
  * @param styleUrl - the project's `smart_style_url`
+ * @param standaloneBanner - `need_patient_banner` of standalone launches (ProjectSettings.needPatientBanner)
  * @returns `patient`, `encounter`, `fhirContext` (when it has items), `need_patient_banner`, `smart_style_url`
  */
-export function tokenResponseContext(context: LaunchContext, styleUrl: string): Record<string, unknown> {
+export function tokenResponseContext(context: LaunchContext, styleUrl: string, standaloneBanner = true): Record<string, unknown> {
   const response: Record<string, unknown> = {};
   if (context.patient !== undefined) response.patient = context.patient;
   if (context.encounter !== undefined) response.encounter = context.encounter;
   // The patient and encounter have their own parameters; fhirContext lists only the other context resources.
   const fhirContext = fhirContextParameter(context.fhirContext ?? [], context);
   if (fhirContext.length > 0) response.fhirContext = fhirContext;
-  // In an EHR the EHR shows the patient; a standalone app must.
-  response.need_patient_banner = context.source !== 'ehr';
+  // In an EHR the EHR shows the patient; a standalone app must, unless the project's settings say otherwise.
+  response.need_patient_banner = context.source !== 'ehr' && standaloneBanner;
   response.smart_style_url = styleUrl;
   return response;
 }

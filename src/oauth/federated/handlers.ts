@@ -13,6 +13,7 @@
  * Every refusal is an HTML page (never a redirect to a URL taken from the request: no open redirect), a
  * `login_failed` log line with the reason and provider, and a failed attempt for the client IP's sign-in limit.
  */
+import { projectSettings } from '../settings';
 import type { Request, Response } from 'express';
 import type { OAuthDeps } from '../deps';
 import { interactionContext, type InteractionContext } from '../interaction/context';
@@ -61,7 +62,8 @@ function clientIp(req: Request): string {
 }
 
 async function checkLimit(f: FederatedDeps, req: Request, ctx: InteractionContext): Promise<void> {
-  const wait = await f.limiter.retryAfter([loginKeys(clientIp(req), ctx.project.key, '').ip]);
+  const limits = (await projectSettings(f.deps.storage.resources, f.deps.config, ctx.project.key)).login;
+  const wait = await f.limiter.retryAfter([loginKeys(clientIp(req), ctx.project.key, '').ip], limits);
   if (wait > 0) {
     req.ctx.logger.warn({ event: 'login_blocked', project: ctx.project.key, retryAfter: wait }, 'sign-in refused: too many failures');
     throw new InteractionPageError(429, 'Too many sign-in attempts', `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60)} minute(s).`, undefined, {
@@ -98,7 +100,7 @@ async function refuse(
     status: page.status,
     detail: `federated${detail.provider ? ` IdentityProvider/${detail.provider}` : ''}: ${detail.reason}`,
   });
-  await f.limiter.recordFailure([loginKeys(clientIp(req), ctx.project.key, '').ip]);
+  await f.limiter.recordFailure([loginKeys(clientIp(req), ctx.project.key, '').ip], (await projectSettings(f.deps.storage.resources, f.deps.config, ctx.project.key)).login);
   throw page;
 }
 

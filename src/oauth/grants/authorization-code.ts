@@ -14,6 +14,7 @@ import { InvalidGrantError, InvalidRequestError } from '../errors';
 import { redeemAuthorizationCode } from '../tokens/authorization-codes';
 import { createGrant, revokeGrant } from '../tokens/grants';
 import { accessTokenLifetime, issueTokens, mayRefresh, refreshTokenLifetime, type TokenResponse } from '../tokens/issue';
+import { projectSettings } from '../settings';
 import { verifyPkce } from '../tokens/pkce';
 import type { GrantContext } from './index';
 import { userContext } from './user-context';
@@ -48,6 +49,7 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   verifyPkce(body.code_verifier as string, data.codeChallenge);
   const user = await userContext(deps, project.key, data.userId, data.membershipId);
   if (!user.active) throw new InvalidGrantError('The user or membership is no longer active');
+  const settings = await projectSettings(deps.storage.resources, deps.config, project.key);
   const grant = await createGrant(
     deps,
     {
@@ -60,9 +62,9 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
       nonce: data.nonce,
       launch: data.launch,
     },
-    mayRefresh(client, data.scope) ? refreshTokenLifetime(client) : accessTokenLifetime(client, 'user'),
+    mayRefresh(client, data.scope) ? refreshTokenLifetime(client, settings) : accessTokenLifetime(client, 'user', settings),
     grantId,
   );
-  const lifetime = accessTokenLifetime(client, 'user');
+  const lifetime = accessTokenLifetime(client, 'user', settings);
   return issueTokens(deps, ctx.keys, { project, client, grant, scope: data.scope, lifetime, fhirUser: user.fhirUser, allowRefresh: true });
 }

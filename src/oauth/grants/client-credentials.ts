@@ -13,6 +13,7 @@ import { InvalidScopeError, UnauthorizedClientError } from '../errors';
 import { grantScopes, parseScope } from '../scopes';
 import { selfContainedGrant } from '../tokens/grants';
 import { accessTokenLifetime, issueTokens, type TokenResponse } from '../tokens/issue';
+import { projectSettings } from '../settings';
 import type { GrantContext } from './index';
 
 /** The `grant_type` value. */
@@ -31,7 +32,7 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   const asked = ctx.body.scope?.trim() ? ctx.body.scope : undefined;
   const scope = grantScopes(parseScope(asked ?? client.scope), client, 'client_credentials');
   if (asked !== undefined && scope.length === 0) throw new InvalidScopeError('None of the requested scopes may be granted to this client');
-  const lifetime = accessTokenLifetime(client, 'backend');
+  const lifetime = accessTokenLifetime(client, 'backend', await projectSettings(ctx.deps.storage.resources, ctx.deps.config, ctx.project.key));
   const grant = selfContainedGrant({ project: ctx.project.key, clientId: client.id, scope }, lifetime);
   return issueTokens(ctx.deps, ctx.keys, { project: ctx.project, client, grant, scope, lifetime, allowRefresh: false });
 }

@@ -16,6 +16,7 @@ import { InvalidGrantError, InvalidScopeError } from '../errors';
 import { isCoveredBy, parseScope, withinRegistration } from '../scopes';
 import { isGrantActive, readGrant, revokeGrant } from '../tokens/grants';
 import { accessTokenLifetime, issueTokens, type TokenResponse } from '../tokens/issue';
+import { projectSettings } from '../settings';
 import { inspectRefreshToken, useRefreshToken } from '../tokens/refresh-tokens';
 import type { GrantContext } from './index';
 import { userContext } from './user-context';
@@ -56,7 +57,7 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   const use = await useRefreshToken(deps, token);
   if (use.status === 'reused') return reused(ctx, use.grantId);
   if (use.status === 'unknown') throw new InvalidGrantError('The refresh token is invalid or expired');
-  const lifetime = accessTokenLifetime(client, grant.userId ? 'user' : 'backend');
+  const lifetime = accessTokenLifetime(client, grant.userId ? 'user' : 'backend', await projectSettings(deps.storage.resources, deps.config, project.key));
   return issueTokens(deps, ctx.keys, { project, client, grant, scope, lifetime, refreshScope: granted, fhirUser, allowRefresh: true, refreshing: true });
 }
 

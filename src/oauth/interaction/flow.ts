@@ -9,6 +9,7 @@
  * allowed every granted scope (remembered consent holds only what the user last allowed: a scope unticked on the
  * consent page is asked for again); `prompt=consent` always asks.
  */
+import { projectSettings } from '../settings';
 import type { Request, Response } from 'express';
 import { issueAuthorizationCode } from '../tokens/authorization-codes';
 import type { AuthorizeClient } from './authorize-request';
@@ -97,7 +98,9 @@ export async function requireUser(ctx: InteractionContext, req: Request, res: Re
  */
 export async function needsConsent(ctx: InteractionContext, client: AuthorizeClient, request: AuthorizationRequest, userId: string): Promise<boolean> {
   if (request.prompt.includes('consent')) return true;
-  if (client.consentRequired === false) return false;
+  // The client's own choice, otherwise the project's default (ProjectSettings.consentRequired).
+  const required = client.consentRequired ?? (await projectSettings(ctx.deps.storage.resources, ctx.deps.config, ctx.project.key)).consentRequired;
+  if (!required) return false;
   return !(await hasConsent(ctx.deps.storage.records, { project: ctx.project.key, userId, clientId: client.id }, request.scope));
 }
 

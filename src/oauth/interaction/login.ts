@@ -11,6 +11,7 @@
  *   that sends users of those domains to their provider; a provider required for a domain refuses passwords
  *   for it; a User with `passwordLogin: false` is refused like a wrong password.
  */
+import { projectSettings } from '../settings';
 import { recordInteractionEvent } from './audit';
 import type { Request, Response } from 'express';
 import type { OAuthDeps } from '../deps';
@@ -113,7 +114,8 @@ export function loginSubmitHandler(deps: OAuthDeps, limiter: LoginRateLimiter, f
       });
     }
     const keys = loginKeys(req.ip ?? req.socket.remoteAddress ?? 'unknown', ctx.project.key, email);
-    const wait = await limiter.retryAfter([keys.ip, keys.account]);
+    const limits = (await projectSettings(deps.storage.resources, deps.config, ctx.project.key)).login;
+    const wait = await limiter.retryAfter([keys.ip, keys.account], limits);
     if (wait > 0) {
       req.ctx.logger.warn({ event: 'login_blocked', project: ctx.project.key, retryAfter: wait }, 'sign-in refused: too many failures');
       recordInteractionEvent(ctx, req, 'login-failed', { clientId: client.id, status: 429, detail: 'too many failed sign-in attempts' });
@@ -133,7 +135,7 @@ export function loginSubmitHandler(deps: OAuthDeps, limiter: LoginRateLimiter, f
         ...(check.reason === 'inactive' ? { userId: check.userId, detail: `inactive ${check.inactive}` } : { detail: 'unknown account or wrong password' }),
         status: 401,
       });
-      await limiter.recordFailure([keys.ip, keys.account]);
+      await limiter.recordFailure([keys.ip, keys.account], limits);
       return showLogin(ctx, res, page, federated, 401, { email, error: INVALID, step: 'password' });
     }
     await limiter.reset(keys.account);

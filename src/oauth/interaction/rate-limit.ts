@@ -34,14 +34,15 @@ export class LoginRateLimiter {
   /**
    * Whether any of the keys is blocked.
    * @param keys - the IP key and the account key
+   * @param limits - the project's limits (ProjectSettings.loginRateLimit); default: the configuration's
    * @returns seconds until the attempt would be allowed, or 0 when it is allowed now
    */
-  async retryAfter(keys: string[]): Promise<number> {
+  async retryAfter(keys: string[], limits: LoginLimits = this.limits): Promise<number> {
     const counts = await Promise.all(keys.map((key) => this.counters.get(PREFIX + key)));
     const now = this.now();
     let wait = 0;
     for (const count of counts) {
-      if (count && count.hits >= this.limits.maxFailures) wait = Math.max(wait, Math.ceil((count.resetAt - now) / 1000));
+      if (count && count.hits >= limits.maxFailures) wait = Math.max(wait, Math.ceil((count.resetAt - now) / 1000));
     }
     return wait;
   }
@@ -49,9 +50,10 @@ export class LoginRateLimiter {
   /**
    * Counts one failed attempt against each key.
    * @param keys - the IP key and the account key
+   * @param limits - the project's limits; default: the configuration's
    */
-  async recordFailure(keys: string[]): Promise<void> {
-    await Promise.all(keys.map((key) => this.counters.increment(PREFIX + key, this.limits.windowSeconds * 1000)));
+  async recordFailure(keys: string[], limits: LoginLimits = this.limits): Promise<void> {
+    await Promise.all(keys.map((key) => this.counters.increment(PREFIX + key, limits.windowSeconds * 1000)));
   }
 
   /**

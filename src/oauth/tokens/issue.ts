@@ -3,13 +3,8 @@
  * opaque refresh token when the client may have one, and an id_token when `openid` was granted.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  type ClientApplication,
-  clientGrantTypes,
-  DEFAULT_ACCESS_TOKEN_LIFETIME,
-  DEFAULT_BACKEND_ACCESS_TOKEN_LIFETIME,
-  DEFAULT_REFRESH_TOKEN_LIFETIME,
-} from '../clients/client-store';
+import { type ClientApplication, clientGrantTypes } from '../clients/client-store';
+import { type ProjectSettings, projectSettings } from '../settings';
 import type { OAuthDeps } from '../deps';
 import type { OAuthProject } from '../project';
 import type { Grant } from './grants';
@@ -50,25 +45,28 @@ export interface IssueRequest {
 }
 
 /**
- * The lifetime of a client's access tokens: its `accessTokenLifetime` when set, otherwise 3600 s for tokens
- * issued for a user and 300 s for a backend service's own (`client_credentials`) tokens; at most 24 h.
+ * The lifetime of a client's access tokens: its `accessTokenLifetime` when set, otherwise the project's settings
+ * (by default 3600 s for tokens issued for a user and 300 s for a backend service's own `client_credentials`
+ * tokens); at most 24 h.
  * @param client - the client
  * @param kind - whom the token is for: a user, or the client itself
+ * @param settings - the project's settings
  * @returns seconds
  */
-export function accessTokenLifetime(client: ClientApplication, kind: 'user' | 'backend'): number {
-  const fallback = kind === 'backend' ? DEFAULT_BACKEND_ACCESS_TOKEN_LIFETIME : DEFAULT_ACCESS_TOKEN_LIFETIME;
+export function accessTokenLifetime(client: ClientApplication, kind: 'user' | 'backend', settings: Pick<ProjectSettings, 'accessTokenLifetime' | 'backendAccessTokenLifetime'>): number {
+  const fallback = kind === 'backend' ? settings.backendAccessTokenLifetime : settings.accessTokenLifetime;
   const value = typeof client.accessTokenLifetime === 'number' ? client.accessTokenLifetime : fallback;
   return Math.min(Math.max(value, 1), MAX_SIGNED_LIFETIME);
 }
 
 /**
- * The lifetime of a client's refresh tokens.
+ * The lifetime of a client's refresh tokens: its `refreshTokenLifetime`, otherwise the project's settings.
  * @param client - the client
+ * @param settings - the project's settings
  * @returns seconds
  */
-export function refreshTokenLifetime(client: ClientApplication): number {
-  return typeof client.refreshTokenLifetime === 'number' && client.refreshTokenLifetime > 0 ? client.refreshTokenLifetime : DEFAULT_REFRESH_TOKEN_LIFETIME;
+export function refreshTokenLifetime(client: ClientApplication, settings: Pick<ProjectSettings, 'refreshTokenLifetime'>): number {
+  return typeof client.refreshTokenLifetime === 'number' && client.refreshTokenLifetime > 0 ? client.refreshTokenLifetime : settings.refreshTokenLifetime;
 }
 
 /**
@@ -90,6 +88,7 @@ export function mayRefresh(client: ClientApplication, scope: string[]): boolean 
  */
 export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: IssueRequest): Promise<TokenResponse> {
   const { project, client, grant, scope, lifetime } = request;
+  const settings = await projectSettings(deps.storage.resources, deps.config, project.key);
   const key = await keys.activeKey(project.key);
   const now = Math.floor(Date.now() / 1000);
   const fhirUser = request.fhirUser ? `${project.fhirBase}/${request.fhirUser}` : undefined;
@@ -115,13 +114,16 @@ export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: Issu
     'at+jwt',
   );
   const response: TokenResponse = { access_token: accessToken, token_type: 'Bearer', expires_in: lifetime, scope: scope.join(' ') };
-  if (launch) Object.assign(response, tokenResponseContext(launch, smartStyleUrl(deps.config.smartStyleUrl, { issuer: project.issuer, tenant: project.tenant, name: project.project })));
+  if (launch) {
+    const styleUrl = smartStyleUrl(settings.smartStyleUrl, { issuer: project.issuer, tenant: project.tenant, name: project.project });
+    Object.assign(response, tokenResponseContext(launch, styleUrl, settings.needPatientBanner));
+  }
   if (fhirUser && scope.includes('fhirUser')) response.fhirUser = fhirUser;
   const refreshScope = request.refreshScope ?? scope;
   if (request.allowRefresh && mayRefresh(client, refreshScope)) {
     // A family never outlives its grant: rotation does not extend the authorization.
     const untilGrantEnds = grant.expiresAt ? Math.floor((Date.parse(grant.expiresAt) - Date.now()) / 1000) : Infinity;
-    const lifetime = Math.min(refreshTokenLifetime(client), untilGrantEnds);
+    const lifetime = Math.min(refreshTokenLifetime(client, settings), untilGrantEnds);
     if (lifetime > 0) response.refresh_token = await issueRefreshToken(deps, { grantId: grant.grantId, clientId: client.id, scope: refreshScope }, lifetime);
   }
   if (scope.includes('openid') && grant.userId) {
@@ -130,7 +132,7 @@ export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: Issu
     if (grant.nonce && !request.refreshing) idClaims.nonce = grant.nonce;
     if (fhirUser && scope.includes('fhirUser')) idClaims.fhirUser = fhirUser;
     response.id_token = await signJwt(
-      { ...idClaims, iss: project.issuer, sub: `User/${grant.userId}`, aud: client.id, iat: now, exp: now + lifetime },
+      { ...idClaims, iss: project.issuer, sub: `User/${grant.userId}`, aud: client.id, iat: now, exp: now + (settings.idTokenLifetime ?? lifetime) },
       key,
       'JWT',
     );
