@@ -5,7 +5,8 @@
  * - `owner` and `seed` act only at creation: an update that omits them keeps the stored values, one that changes
  *   them is refused;
  * - `owner` names a User of the project the resource lives in (the system project), as `User/{id}`;
- * - `seed` names a bundle under seed/ (`demo` for seed/demo.json).
+ * - `seed` names a bundle under seed/ (`demo` for seed/demo.json);
+ * - the system project's own Project is never inactive.
  * Every refusal is a 400 naming the element. Two Projects with the same tenant and name are refused by the store's
  * unique key (409), see write-only-fields.ts `uniqueKeysFor`.
  */
@@ -61,12 +62,21 @@ function sameJson(a: unknown, b: unknown): boolean {
  * @param next - the incoming version
  * @param before - the stored version it replaces (undefined for a create)
  * @param userExists - whether a User id exists (live) in the project the Project is written to
+ * @param systemProject - the key of the project the Project is written to (the system project)
  * @returns the version to store
  * @throws BadRequestError naming the element
  */
-export async function completeProjectWrite(next: Json, before: Json | undefined, userExists: (id: string) => Promise<boolean>): Promise<Json> {
+export async function completeProjectWrite(
+  next: Json,
+  before: Json | undefined,
+  userExists: (id: string) => Promise<boolean>,
+  systemProject: string,
+): Promise<Json> {
   if (!isSlug(next.tenant)) throw slugError('tenant', next.tenant);
   if (!isSlug(next.name)) throw slugError('name', next.name);
+  if (`${next.tenant}/${next.name}` === systemProject && next.status === 'inactive') {
+    throw new BadRequestError('The system project cannot be deactivated: it is where projects are managed', ['Project.status']);
+  }
   if (before) {
     for (const element of ['tenant', 'name'] as const) {
       if (next[element] !== before[element]) {

@@ -4,6 +4,8 @@
  */
 import request from 'supertest';
 import { buildTestApp, clientCredentialsToken, type TestApp } from '../helpers/build-test-app';
+import { reconcileProjectResources } from '../../src/tenancy/provision';
+import { authorizeQuery, Browser, pkce, putUser, submitLogin, validParams } from '../oauth/authorize-helpers';
 
 const FHIR_JSON = 'application/fhir+json';
 let t: TestApp;
@@ -55,6 +57,32 @@ describe('Project resources', () => {
     // Listed by search.
     const listed = await t.api.get(`${t.base}/Project?tenant=acme`);
     expect(listed.body.entry.map((e: { resource: { name: string } }) => e.resource.name)).toEqual(['clinic']);
+  });
+
+  it('copies the named owner, who signs in there with the same credentials as the owner', async () => {
+    const alice = await putUser(t, 'alice');
+    const created = await createProject({ tenant: 'acme', name: 'alices', owner: { reference: 'User/alice' } });
+    expect(created.status).toBe(201);
+    const token = await clientCredentialsToken(t.app, 'acme', 'alices', t.config.adminClientId, t.config.adminClientSecret as string);
+    const base = fhirOf('acme', 'alices');
+    const owner = await request(t.app).get(`${base}/User/owner`).set('Authorization', `Bearer ${token}`);
+    expect(owner.body).toMatchObject({ email: alice.email, role: 'owner' });
+    await request(t.app).put(`${base}/ClientApplication/app`).set('Authorization', `Bearer ${token}`).set('Content-Type', FHIR_JSON).send({
+      resourceType: 'ClientApplication',
+      id: 'app',
+      name: 'App',
+      grantType: ['authorization_code'],
+      tokenEndpointAuthMethod: 'none',
+      redirectUri: ['https://app.example/callback'],
+      scope: 'openid user/*.rs',
+      consentRequired: false,
+    }).expect(201);
+    const browser = new Browser(t.app);
+    const oauth = '/w/acme/alices/api/v1/oauth';
+    const start = await browser.get(authorizeQuery(validParams(pkce().challenge, { scope: 'openid user/Patient.rs', aud: `${t.config.publicUrl}${base}` })).replace('/w/default/default/api/v1/oauth', oauth));
+    const signedIn = await submitLogin(browser, start, alice);
+    expect(signedIn.status).toBe(303);
+    expect(String(signedIn.headers.location)).toMatch(/^https:\/\/app\.example\/callback\?code=/);
   });
 
   it('refuses a duplicate tenant/name with 409', async () => {
@@ -129,6 +157,29 @@ describe('Project resources', () => {
     const on = await t.api.patch(`${t.base}/Project/${created.body.id}`).set('Content-Type', 'application/json-patch+json').send([{ op: 'replace', path: '/status', value: 'active' }]);
     expect(on.status).toBe(200);
     expect((await request(t.app).get(`${base}/Patient`).set('Authorization', `Bearer ${token}`)).status).toBe(200);
+  });
+
+  it('never deactivates the system project', async () => {
+    const system = (await t.api.get(`${t.base}/Project?tenant=default&name=default`)).body.entry[0].resource;
+    const res = await t.api.put(`${t.base}/Project/${system.id}`).set('Content-Type', FHIR_JSON).send({ ...system, status: 'inactive' });
+    expectOutcome(res, 400, 'Project.status');
+    expect((await t.api.get(`${t.base}/Patient`)).status).toBe(200);
+  });
+
+  it('gives projects made without a Project resource one at start, which then switches them off and on', async () => {
+    await t.authorize('legacy', 'one');
+    expect((await t.api.get(`${t.base}/Project?tenant=legacy`)).body.entry ?? []).toHaveLength(0);
+    expect(await reconcileProjectResources(t.config, t.storage.resources, t.projects)).toBe(1);
+    expect(await reconcileProjectResources(t.config, t.storage.resources, t.projects)).toBe(0);
+    const listed = (await t.api.get(`${t.base}/Project?tenant=legacy`)).body.entry;
+    expect(listed).toHaveLength(1);
+    const project = listed[0].resource;
+    expect(project).toMatchObject({ tenant: 'legacy', name: 'one', status: 'active' });
+    expect((await t.api.get(`${fhirOf('legacy', 'one')}/Patient`)).status).toBe(200);
+    await t.api.put(`${t.base}/Project/${project.id}`).set('Content-Type', FHIR_JSON).send({ ...project, status: 'inactive' }).expect(200);
+    expect((await t.api.get(`${fhirOf('legacy', 'one')}/Patient`)).status).toBe(404);
+    await t.api.put(`${t.base}/Project/${project.id}`).set('Content-Type', FHIR_JSON).send({ ...project, status: 'active' }).expect(200);
+    expect((await t.api.get(`${fhirOf('legacy', 'one')}/Patient`)).status).toBe(200);
   });
 
   it('lets a tenant owner manage the projects of one tenant only', async () => {

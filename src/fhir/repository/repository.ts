@@ -349,7 +349,7 @@ export class FhirRepository {
       resource = (await completeProjectWrite(resource, live, async (id) => {
         const user = await this.readCurrent('User', id);
         return user !== undefined && !user.deleted;
-      })) as Resource;
+      }, this.project)) as Resource;
     }
     const candidate = this.candidate(resource, versionId, lastUpdated);
     await authorize?.(candidate, live);
