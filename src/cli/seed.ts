@@ -3,8 +3,9 @@
  * project) idempotently, printing one line per entry. Uses the same configuration variables as the server.
  *
  * Two paths (docs/projects.md "Seeding a running server"):
- * - offline, when it can open the store itself (no server running on DATA_DIR, or MongoDB): writes directly;
- *   the project must exist;
+ * - offline, when it can open the store itself (no server running on DATA_DIR, or MongoDB): writes directly; a
+ *   missing project is created as the API would create it (a Project resource of the system project, provisioned
+ *   as if the admin client had created it);
  * - through the API, when a running server holds DATA_DIR (its LOCK), or with `--server`: signs in to the system
  *   project with the admin client (ADMIN_CLIENT_ID / ADMIN_CLIENT_SECRET, or --client-id / --client-secret) at
  *   PUBLIC_URL (or --server), creates the project with a `Project` create when it is missing (the creating client
@@ -19,7 +20,11 @@ import { bootstrap, readSeedBundle } from '../seed/bootstrap';
 import { loadSeedBundle } from '../seed/load-bundle';
 import { DataDirLockedError } from '../storage/embedded';
 import { openStorage } from '../storage/open';
-import { ProjectRegistry } from '../tenancy/projects';
+import { KeyStore } from '../oauth/tokens/keys';
+import { prepareKeysAtRest } from '../oauth/tokens/keys-at-rest';
+import { systemProjectKey } from '../tenancy/project-resource';
+import { isSlug, ProjectRegistry } from '../tenancy/projects';
+import { ProjectProvisioner } from '../tenancy/provision';
 
 interface SeedOptions {
   tenant?: string;
@@ -46,11 +51,22 @@ async function offline(config: Config, name: string, tenant: string, projectName
     throw err;
   }
   try {
+    const bundle = await readSeedBundle(name, { PUBLIC_URL: config.publicUrl });
     const projects = new ProjectRegistry(storage.records);
     await bootstrap(config, storage, projects);
-    const project = await projects.find(tenant, projectName);
-    if (!project) throw new SeedError(`unknown project ${tenant}/${projectName} (create it with a Project resource in the system project while the server runs, see docs/projects.md)`);
-    const bundle = await readSeedBundle(name, { PUBLIC_URL: config.publicUrl });
+    let project = await projects.find(tenant, projectName);
+    if (!project && (await projects.lookup(tenant, projectName))) throw new SeedError(`project ${tenant}/${projectName} is inactive: activate it first (Project status active)`);
+    if (!project) {
+      // As the API would: a Project resource in the system project, provisioned as if the admin client created it.
+      if (!isSlug(tenant) || !isSlug(projectName)) throw new SeedError(`tenant and project must be slugs (lower-case letters, digits, hyphens): ${tenant}/${projectName}`);
+      const atRest = await prepareKeysAtRest(config, storage, logger);
+      const provisioner = new ProjectProvisioner({ config, resources: storage.resources, projects, keys: new KeyStore(storage.records, atRest.encryption), logger });
+      const stored = await new FhirRepository(storage.resources, systemProjectKey(config)).create({ resourceType: 'Project', tenant, name: projectName, title: `${tenant}/${projectName}` });
+      await provisioner.created(stored.resource, { clientId: config.adminClientId });
+      say(`Created project ${tenant}/${projectName}`);
+      project = await projects.find(tenant, projectName);
+      if (!project) throw new SeedError(`project ${tenant}/${projectName} could not be created`);
+    }
     say(`Loading seed/${name}.json into ${project.key} (${bundle.entry?.length ?? 0} entries)`);
     const summary = await loadSeedBundle(new FhirRepository(storage.resources, project.key), bundle, (ref, action, i, total) => {
       say(`  [${i}/${total}] ${ref} ${action}`);

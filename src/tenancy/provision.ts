@@ -64,6 +64,17 @@ export class ProjectProvisioner {
   }
 
   /**
+   * After a Project write (the FHIR API's hook): provisions when the resource was created, or when its project was
+   * never registered (a provisioning interrupted before its first step; writing the Project again retries it).
+   * @param project - the stored Project resource
+   * @param created - the write created it
+   * @param creator - who wrote it
+   */
+  async written(project: Resource, created: boolean, creator: ProjectCreator): Promise<void> {
+    if (created || !(await this.deps.projects.lookup(String(project.tenant), String(project.name)))) await this.created(project, creator);
+  }
+
+  /**
    * Provisions the project a Project resource describes, just stored in the system project.
    * @param project - the stored Project resource
    * @param creator - who created it

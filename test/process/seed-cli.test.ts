@@ -33,12 +33,24 @@ describe('seed command', () => {
     expect(second.stdout).toContain('Done: 0 created, 0 updated, 10 unchanged');
   });
 
-  it('fails with a message for an unknown bundle or project', () => {
-    const missing = seed('no-such-bundle');
+  it('fails with a message for an unknown bundle or a project name that is not a slug', () => {
+    const missing = seed('no-such-bundle', '--tenant', 'never', '--project', 'made');
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/seed failed: .*no-such-bundle\.json/);
-    const project = seed('demo', '--tenant', 'nobody', '--project', 'none');
+    const project = seed('demo', '--tenant', 'Nobody', '--project', 'none');
     expect(project.status).toBe(1);
-    expect(project.stderr).toContain('seed failed: unknown project nobody/none');
+    expect(project.stderr).toContain('seed failed: tenant and project must be slugs');
+  });
+
+  it('creates a missing project as the API would, then loads the bundle into it', () => {
+    const run = seed('demo', '--tenant', 'acme', '--project', 'clinic');
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('Created project acme/clinic');
+    expect(run.stdout).toContain('Loading seed/demo.json into acme/clinic (10 entries)');
+    expect(run.stdout).toContain('Done: 10 created, 0 updated, 0 unchanged');
+    const again = seed('demo', '--tenant', 'acme', '--project', 'clinic');
+    expect(again.stdout).not.toContain('Created project');
+    expect(again.stdout).toContain('Done: 0 created, 0 updated, 10 unchanged');
   });
 });

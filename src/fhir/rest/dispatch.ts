@@ -148,8 +148,8 @@ export async function dispatch(ctx: FhirContext, req: FhirRequest, options: { ch
     if (request.resourceType !== 'Project' || !PROJECT_WRITES.has(request.interaction)) return found.handler(scoped, req, params);
     const projectRequest = projectWrite(ctx, req, request, options.bundleEntry === true);
     const response = await found.handler(scoped, projectRequest, params);
-    if (response.status === 201 && response.body && ctx.provisioner) {
-      await ctx.provisioner.created(response.body as Record<string, unknown>, { userId: ctx.auth?.userId, clientId: ctx.auth?.clientId });
+    if ((response.status === 201 || response.status === 200) && response.body && ctx.provisioner) {
+      await ctx.provisioner.written(response.body as Record<string, unknown>, response.status === 201, { userId: ctx.auth?.userId, clientId: ctx.auth?.clientId });
     }
     return response;
   });

@@ -60,11 +60,13 @@ export interface ProjectLifecycle {
   /** The system project's key (`tenant/project`): the only project where Project resources may be written. */
   readonly systemProject: string;
   /**
-   * Provisions the project the stored Project resource describes.
+   * After a Project write: provisions the project the stored resource describes when it was just created, or when
+   * its provisioning never completed (no registry record: writing the Project again retries it).
    * @param project - the stored resource
-   * @param creator - who created it
+   * @param created - the write created the resource
+   * @param creator - who wrote it
    */
-  created(project: Record<string, unknown>, creator: ProjectCreator): Promise<void>;
+  written(project: Record<string, unknown>, created: boolean, creator: ProjectCreator): Promise<void>;
 }
 
 /**
