@@ -58,20 +58,28 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /**
+ * Checks that the owner a new Project names exists. Called only once the write is permitted, so that the answer
+ * tells nothing about the system project's users to a caller who may not create the Project.
+ * @param project - the new Project
+ * @param userExists - whether a User id exists (live) in the system project
+ * @throws BadRequestError naming `Project.owner`
+ */
+export async function assertProjectOwnerExists(project: Json, userExists: (id: string) => Promise<boolean>): Promise<void> {
+  const ownerId = ownerIdOf(project);
+  if (ownerId !== undefined && !(await userExists(ownerId))) {
+    throw new BadRequestError(`Project.owner: User/${ownerId} is not a User of the system project`, ['Project.owner']);
+  }
+}
+
+/**
  * Checks a Project write and completes an update with the create-only elements it omits.
  * @param next - the incoming version
  * @param before - the stored version it replaces (undefined for a create)
- * @param userExists - whether a User id exists (live) in the project the Project is written to
  * @param systemProject - the key of the project the Project is written to (the system project)
  * @returns the version to store
  * @throws BadRequestError naming the element
  */
-export async function completeProjectWrite(
-  next: Json,
-  before: Json | undefined,
-  userExists: (id: string) => Promise<boolean>,
-  systemProject: string,
-): Promise<Json> {
+export function completeProjectWrite(next: Json, before: Json | undefined, systemProject: string): Json {
   if (!isSlug(next.tenant)) throw slugError('tenant', next.tenant);
   if (!isSlug(next.name)) throw slugError('name', next.name);
   if (`${next.tenant}/${next.name}` === systemProject && next.status === 'inactive') {
@@ -93,10 +101,7 @@ export async function completeProjectWrite(
     }
     return completed;
   }
-  const ownerId = ownerIdOf(next);
-  if (ownerId !== undefined && !(await userExists(ownerId))) {
-    throw new BadRequestError(`Project.owner: User/${ownerId} is not a User of the system project`, ['Project.owner']);
-  }
+  ownerIdOf(next);
   if (next.seed !== undefined) {
     const seed = next.seed;
     if (typeof seed !== 'string' || !isSlug(seed) || RESERVED_SEEDS.has(seed) || !existsSync(path.join(SEED_DIR, `${seed}.json`))) {

@@ -208,6 +208,8 @@ describe('Project resources', () => {
     expect(mine.status).toBe(201);
     const theirs = await createProject({ tenant: 'globex', name: 'lab' }, token);
     expectOutcome(theirs, 403);
+    // A refused create tells nothing about the system project's users.
+    for (const owner of ['User/owner', 'User/nobody']) expectOutcome(await createProject({ tenant: 'globex', name: 'lab', owner: { reference: owner } }, token), 403);
     expect((await request(t.app).get(`${fhirOf('globex', 'lab')}/metadata`)).status).toBe(404);
     const listed = await request(t.app).get(`${t.base}/Project`).set('Authorization', `Bearer ${token}`);
     expect(listed.status).toBe(200);

@@ -37,7 +37,7 @@ import { StagedResourceStore } from './staged-store';
 import type { KeyEncryption } from '../../security/key-encryption';
 import { resourceSecretsFor } from './resource-secrets';
 import { prepareForStorage, toPublicView, uniqueKeysFor } from './write-only-fields';
-import { completeProjectWrite } from '../../tenancy/project-resource';
+import { assertProjectOwnerExists, completeProjectWrite } from '../../tenancy/project-resource';
 
 /**
  * Stores writes. A write the store refused (disk full, I/O error) becomes a 503 `transient`, so that each entry of
@@ -345,14 +345,15 @@ export class FhirRepository {
     const versionId = (current?.versionId ?? 0) + 1;
     const lastUpdated = new Date().toISOString();
     const live = current && !current.deleted ? publicResource(current) : undefined;
-    if (resource.resourceType === 'Project') {
-      resource = (await completeProjectWrite(resource, live, async (id) => {
-        const user = await this.readCurrent('User', id);
-        return user !== undefined && !user.deleted;
-      }, this.project)) as Resource;
-    }
+    if (resource.resourceType === 'Project') resource = completeProjectWrite(resource, live, this.project) as Resource;
     const candidate = this.candidate(resource, versionId, lastUpdated);
     await authorize?.(candidate, live);
+    if (candidate.resourceType === 'Project' && !live) {
+      await assertProjectOwnerExists(candidate, async (id) => {
+        const user = await this.readCurrent('User', id);
+        return user !== undefined && !user.deleted;
+      });
+    }
     const { stored, generatedSecret } = await prepareForStorage(candidate, current?.deleted ? undefined : current?.resource, {
       project: this.project,
       ...(this.secrets ? { secrets: this.secrets } : {}),
