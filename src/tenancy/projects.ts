@@ -86,7 +86,15 @@ export class ProjectRegistry {
     if (!SLUG.test(tenant) || !SLUG.test(name)) return undefined;
     const key = `${tenant}/${name}`;
     const cached = this.cache.get(key);
-    if (cached) return cached;
+    const source = this.status;
+    if (cached && (cached.resourceId !== undefined || !source)) return cached;
+    // A record without its Project resource yet: another instance may attach one (start-up reconciliation, which
+    // also writes the Project resource and so invalidates the system project's cache): read it again then.
+    if (cached && source) return source.cache.derived(source.systemProject, `project-record:${key}`, async () => (await this.read(key)) ?? cached);
+    return this.read(key);
+  }
+
+  private async read(key: string): Promise<Project | undefined> {
     const record = await this.records.get(KIND, key);
     if (!record) return undefined;
     const project = record.value as unknown as Project;
