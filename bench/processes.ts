@@ -74,9 +74,10 @@ export function spawnTarget(name: string, args: string[], port: number, env: Nod
  * @param port - the port it listens on
  * @param dataDir - a fresh, empty data directory
  * @param cwd - working directory (the repository root)
+ * @param extraEnv - variables on top of those (AUDIT=on/off for the audit-overhead scenario)
  * @returns the running target
  */
-export function spawnServer(name: string, entry: string, port: number, dataDir: string, cwd: string): Target {
+export function spawnServer(name: string, entry: string, port: number, dataDir: string, cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Target {
   const env: NodeJS.ProcessEnv = {
     NODE_ENV: 'production',
     PUBLIC_URL: `http://127.0.0.1:${port}`,
@@ -89,6 +90,7 @@ export function spawnServer(name: string, entry: string, port: number, dataDir: 
     ADMIN_CLIENT_SECRET: BENCH_CLIENT.secret,
     // Production mode requires one; the store is thrown away after the run.
     KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    ...extraEnv,
   };
   // BENCH_SERVER_NODE_ARGS: extra Node flags for the server alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');

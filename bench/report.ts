@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type autocannon from 'autocannon';
+import type { AuditOverheadReport } from './audit-overhead';
 import type { HeadToHeadReport } from './head-to-head';
 import type { LatencyRecorder } from './latency';
 import { RATIO_GOALS, RELATIVE_GOALS, THROUGHPUT_GOALS } from './scenarios';
@@ -175,6 +176,8 @@ export interface BenchReport {
   verdicts: Verdict[];
   /** The head-to-head runs against the peers (oidc-provider, Medplum), or why they did not run. */
   peers: HeadToHeadReport | { skipped: string };
+  /** A bearer read with AUDIT=on against AUDIT=off (bench/audit-overhead.ts), or why it did not run. */
+  auditOverhead: AuditOverheadReport | { skipped: string };
   allGoalsMet: boolean;
 }
 
@@ -186,6 +189,7 @@ export interface BenchReport {
  * @param settings - the settings the runs used
  * @param peakRssMiB - peak resident memory per target
  * @param peers - the head-to-head results, or why they were skipped
+ * @param auditOverhead - the AUDIT=on/off comparison, or why it was skipped
  * @returns the report object
  */
 export function buildReport(
@@ -194,6 +198,7 @@ export function buildReport(
   settings: BenchReport['settings'],
   peakRssMiB: Record<string, number | null>,
   peers: BenchReport['peers'] = { skipped: 'not run' },
+  auditOverhead: BenchReport['auditOverhead'] = { skipped: 'not run' },
 ): BenchReport {
   const cpus = os.cpus();
   return {
@@ -212,7 +217,12 @@ export function buildReport(
     rows,
     verdicts,
     peers,
-    allGoalsMet: verdicts.every((v) => v.met) && ('rows' in peers ? peers.rows.every((r) => r.met) : true) && verdicts.length + ('rows' in peers ? peers.rows.length : 0) > 0,
+    auditOverhead,
+    allGoalsMet:
+      verdicts.every((v) => v.met) &&
+      ('rows' in peers ? peers.rows.every((r) => r.met) : true) &&
+      ('met' in auditOverhead ? auditOverhead.met : true) &&
+      verdicts.length + ('rows' in peers ? peers.rows.length : 0) + ('met' in auditOverhead ? 1 : 0) > 0,
   };
 }
 

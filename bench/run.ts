@@ -4,7 +4,8 @@
  *
  * Settings (environment): BENCH_DURATION seconds per run (default 10), BENCH_WARMUP seconds of discarded load
  * before each run (default 2, 0 = none), BENCH_PATIENTS (default 1000), BENCH_HISTORY_PATIENTS (default 100), BENCH_OBSERVATIONS (default 10000, for the search scenarios),
- * BENCH_SCENARIOS (comma list, default all), BENCH_SERVER_ENTRY (default dist/main.js), BENCH_START_TIMEOUT
+ * BENCH_SCENARIOS (comma list, default all; `audit-overhead` compares a bearer read with AUDIT=on and AUDIT=off,
+ * BENCH_AUDIT_ROUNDS alternating rounds, default 6, of BENCH_DURATION/2 seconds), BENCH_SERVER_ENTRY (default dist/main.js), BENCH_START_TIMEOUT
  * seconds (default 60).
  * Exit code: 0 whether or not goals are met; 1 when the harness itself fails; 130/143 on SIGINT/SIGTERM.
  */
@@ -16,6 +17,8 @@ import { envNumber, findFreePort, runBenchMain, spawnServer, spawnTarget, stopTa
 import type { Target } from './processes';
 import { PEER_SCENARIOS, peersInstalled, runHeadToHead } from './head-to-head';
 import { formatPeerTable } from './peer-table';
+import { AUDIT_SCENARIOS, formatAuditOverhead, runAuditOverhead } from './audit-overhead';
+import type { AuditOverheadReport, AuditScenarioName } from './audit-overhead';
 import type { HeadToHeadReport, PeerScenarioName } from './head-to-head';
 import { buildReport, formatTable, judge, toRow, writeReport } from './report';
 import type { ResultRow, Verdict } from './report';
@@ -32,17 +35,18 @@ const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'latest.json');
 const SERVER = 'server';
 const BASELINE = 'baseline';
 
-function envScenarios(): { scenarios: ScenarioName[]; stress: StressName[]; peers: PeerScenarioName[] } {
+function envScenarios(): { scenarios: ScenarioName[]; stress: StressName[]; peers: PeerScenarioName[]; audit: AuditScenarioName[] } {
   const raw = process.env.BENCH_SCENARIOS;
-  if (raw === undefined || raw.trim() === '') return { scenarios: [...SCENARIOS], stress: [...STRESS_RUNS], peers: [...PEER_SCENARIOS] };
+  if (raw === undefined || raw.trim() === '') return { scenarios: [...SCENARIOS], stress: [...STRESS_RUNS], peers: [...PEER_SCENARIOS], audit: [...AUDIT_SCENARIOS] };
   const wanted = raw.split(',').map((s) => s.trim());
-  const known = [...SCENARIOS, ...STRESS_RUNS, ...PEER_SCENARIOS] as readonly string[];
+  const known = [...SCENARIOS, ...STRESS_RUNS, ...PEER_SCENARIOS, ...AUDIT_SCENARIOS] as readonly string[];
   const unknown = wanted.filter((s) => !known.includes(s));
   if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: unknown scenario(s) ${unknown.join(', ')}`);
   return {
     scenarios: SCENARIOS.filter((s) => wanted.includes(s)),
     stress: STRESS_RUNS.filter((s) => wanted.includes(s)),
     peers: PEER_SCENARIOS.filter((s) => wanted.includes(s)),
+    audit: AUDIT_SCENARIOS.filter((s) => wanted.includes(s)),
   };
 }
 
@@ -168,7 +172,7 @@ async function main(): Promise<void> {
     durationSeconds: envNumber('BENCH_DURATION', 10, 1),
   };
   const warmupSeconds = envNumber('BENCH_WARMUP', 2, 0);
-  const { scenarios, stress, peers: peerScenarios } = envScenarios();
+  const { scenarios, stress, peers: peerScenarios, audit: auditScenarios } = envScenarios();
   const patients = envNumber('BENCH_PATIENTS', 1000, 1);
   const historyPatients = envNumber('BENCH_HISTORY_PATIENTS', 100, 1);
   const wantedObservations = envNumber('BENCH_OBSERVATIONS', 10000, 0);
@@ -206,7 +210,22 @@ async function main(): Promise<void> {
     console.log('peers: skipped (install the devDependencies oidc-provider and @medplum/fhir-router, or unset BENCH_PEERS=0)');
   }
 
-  const report = buildReport(rows, verdicts, { ...settings, warmupSeconds, patients, historyPatients }, memory, peers);
+  let auditOverhead: AuditOverheadReport | { skipped: string } = { skipped: 'audit-overhead not selected' };
+  if (auditScenarios.length > 0) {
+    auditOverhead = await runAuditOverhead({
+      rounds: envNumber('BENCH_AUDIT_ROUNDS', 6, 1),
+      roundSeconds: Math.max(1, settings.durationSeconds / 2),
+      warmupSeconds,
+      patients,
+      connections: settings.connections,
+      serverEntry,
+      startTimeoutMs,
+      root: ROOT,
+    });
+    for (const line of formatAuditOverhead(auditOverhead)) console.log(line);
+  }
+
+  const report = buildReport(rows, verdicts, { ...settings, warmupSeconds, patients, historyPatients }, memory, peers, auditOverhead);
   writeReport(report, RESULTS_FILE);
 
   if (rows.length > 0) {
@@ -224,6 +243,7 @@ async function main(): Promise<void> {
     ...verdicts.filter((v) => !v.met).map((v) => v.scenario),
     ...stressResults.filter((r) => r.missed).map((r) => r.name),
     ...peerRows.filter((r) => !r.met).map((r) => r.scenario),
+    ...('met' in auditOverhead && !auditOverhead.met ? [auditOverhead.scenario] : []),
   ];
   console.log(missed.length === 0 ? 'ALL GOALS MET' : `GOALS MISSED: ${missed.join(', ')} (see the goal column)`);
   console.log(`wrote ${path.relative(process.cwd(), RESULTS_FILE)}`);

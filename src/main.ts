@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     boot = await bootstrap(config, storage, projects);
     logger.info({ project: boot.project.key, projectCreated: boot.projectCreated, ...boot.summary }, 'bootstrap project ready');
     if (config.seedDemo) await loadDemo(storage, boot, logger);
-    audit = startAudit(config, storage.resources, logger);
+    audit = startAudit(config, storage.resources, logger, { compact: () => storage.compact() });
     const app = buildApp({ config, storage, logger, projects, keyEncryption: atRest.encryption, audit: audit.listener });
     server = await listen(app, config);
   } catch (err) {

@@ -28,18 +28,23 @@ export interface Audit {
  * @param store - the resource store the AuditEvents go to
  * @param logger - the logger
  * @param options - `retention: false` leaves the purge job out (a second process on the same store); `trail`: the
- *   queue's limits
+ *   queue's limits; `compact`: run after a purge that removed something
  * @returns the module
  */
 export function startAudit(
   config: Config,
   store: ResourceStore,
   logger: Logger,
-  options: { retention?: boolean; trail?: Pick<AuditTrailOptions, 'queueLimit' | 'batchSize' | 'flushIntervalMs'> } = {},
+  options: {
+    retention?: boolean;
+    trail?: Pick<AuditTrailOptions, 'queueLimit' | 'batchSize' | 'flushIntervalMs'>;
+    /** Rewrites the store after a purge, so that purged content leaves the disk (Storage.compact). */
+    compact?: () => Promise<void>;
+  } = {},
 ): Audit {
   if (!config.audit) return { listener: NO_AUDIT, close: async () => undefined };
   const trail = new AuditTrail({ ...options.trail, store, logger, source: { publicUrl: config.publicUrl } }).start();
-  const retention = options.retention === false ? undefined : new AuditRetention(store, config.auditRetentionDays, logger).start();
+  const retention = options.retention === false ? undefined : new AuditRetention(store, config.auditRetentionDays, logger, undefined, options.compact).start();
   return {
     listener: trail,
     trail,

@@ -1,11 +1,11 @@
 /**
  * AUDIT_RETENTION_DAYS: AuditEvents stored more than that many days ago are purged, at start and then once a
- * day (0: kept forever). A purged event is deleted as a FHIR delete deletes: it no longer reads, searches or
- * counts; the storage port has no way yet to remove a version from history, so its content stays in the store's
- * version history (docs/audit.md "Retention").
+ * day (0: kept forever). A purged event is expunged (ResourceStore.expunge): its current version and its history
+ * are removed, so it no longer reads, vreads, searches, counts or shows in history (404, as an id never used), and
+ * the embedded store drops its bytes from DATA_DIR at the next journal compaction (docs/audit.md "Retention").
  */
 import type { Logger } from '../logger';
-import type { ResourceStore, ResourceWrite } from '../storage/ports';
+import type { ResourceStore } from '../storage/ports';
 import { AUDIT_EVENT_TYPE } from './trail';
 
 const DAY_MS = 86_400_000;
@@ -23,15 +23,13 @@ export async function purgeAuditEvents(store: ResourceStore, retentionDays: numb
   const cutoff = new Date(now - retentionDays * DAY_MS).toISOString();
   let purged = 0;
   for (;;) {
-    const old = await store.search({ type: AUDIT_EVENT_TYPE, deleted: false, lastUpdated: { $lt: cutoff } }, { limit: BATCH });
+    // Deletion markers too: AuditEvents deleted before purges expunged them.
+    const old = await store.search({ type: AUDIT_EVENT_TYPE, deleted: { $in: [false, true] }, lastUpdated: { $lt: cutoff } }, { limit: BATCH });
     if (old.length === 0) return purged;
-    const at = new Date().toISOString();
-    const writes: ResourceWrite[] = old.map((doc) => ({
-      expectedVersion: doc.versionId,
-      doc: { project: doc.project, type: AUDIT_EVENT_TYPE, id: doc.id, versionId: doc.versionId + 1, lastUpdated: at, deleted: true, method: 'delete' },
-    }));
-    await store.write(writes);
-    purged += writes.length;
+    const byProject = new Map<string, string[]>();
+    for (const doc of old) byProject.set(doc.project, [...(byProject.get(doc.project) ?? []), doc.id]);
+    for (const [project, ids] of byProject) await store.expunge(project, AUDIT_EVENT_TYPE, ids);
+    purged += old.length;
     if (old.length < BATCH) return purged;
   }
 }
@@ -46,12 +44,14 @@ export class AuditRetention {
    * @param retentionDays - AUDIT_RETENTION_DAYS
    * @param logger - where purges and failures are logged
    * @param intervalMs - how often it runs (default a day)
+   * @param compact - run after a purge that removed something, so that the purged content leaves the disk
    */
   constructor(
     private readonly store: ResourceStore,
     private readonly retentionDays: number,
     private readonly logger: Logger,
     private readonly intervalMs = DAY_MS,
+    private readonly compact?: () => Promise<void>,
   ) {}
 
   /**
@@ -72,8 +72,13 @@ export class AuditRetention {
    */
   run(): Promise<void> {
     this.running ??= purgeAuditEvents(this.store, this.retentionDays)
-      .then((purged) => {
-        if (purged > 0) this.logger.info({ event: 'audit_purged', purged, retentionDays: this.retentionDays }, 'audit events past their retention purged');
+      .then(async (purged) => {
+        if (purged === 0) return;
+        this.logger.info({ event: 'audit_purged', purged, retentionDays: this.retentionDays }, 'audit events past their retention purged');
+        // Without it the purged content stays in the embedded journal until its next automatic compaction.
+        await this.compact?.().catch((err: unknown) => {
+          this.logger.warn({ event: 'audit_compaction_failed', err: err instanceof Error ? err.message : String(err) }, 'purged audit events stay on disk until the next compaction');
+        });
       })
       .catch((err: unknown) => {
         this.logger.error({ event: 'audit_purge_failed', err: err instanceof Error ? err.message : String(err) }, 'audit retention purge failed');

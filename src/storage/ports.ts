@@ -124,6 +124,16 @@ export interface ResourceStore {
   search(filter: Filter, options?: FindOptions): Promise<ResourceDocument[]>;
   /** Number of current documents matching the filter. */
   count(filter: Filter): Promise<number>;
+  /**
+   * Removes resources for good: the current document and every version in history, so that reads, vreads,
+   * history and searches no longer find them (the retention purge of AuditEvents; docs/audit.md "Retention"). Not a
+   * FHIR delete: no deletion version is written. The embedded store drops the versions' bytes from DATA_DIR at its
+   * next compaction. Ids never used are ignored. Resolves once the removal is durable.
+   * @param project - the project
+   * @param type - the resource type
+   * @param ids - the ids
+   */
+  expunge(project: string, type: string, ids: readonly string[]): Promise<void>;
 }
 
 /** A short-lived or auth-related record (signing keys, codes, grants, sessions, projects...). */

@@ -36,7 +36,10 @@ beforeAll(async () => {
   await fx.repo.update('Observation', 'obs-2', { resourceType: 'Observation', id: 'obs-2', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/pat-2' } } as Resource);
   // Everything clinical, nothing of the audit trail; the auditor: only AuditEvents.
   await clientWithPolicy(CLINIC[0], CLINIC[1], 'system/*.rs', [{ name: 'clinical', target: { expression: "%request.resourceType in ('Patient' | 'Observation')" } }]);
-  await clientWithPolicy(AUDITOR[0], AUDITOR[1], 'system/AuditEvent.rs', [{ name: 'audit trail', target: { expression: "%request.resourceType = 'AuditEvent'" } }]);
+  // (It reads the clinical types too: an AuditEvent shows a reader only what it names that the reader may read.)
+  await clientWithPolicy(AUDITOR[0], AUDITOR[1], 'system/AuditEvent.rs system/Patient.rs system/Observation.rs', [
+    { name: 'audit trail and chart', target: { expression: "%request.resourceType in ('AuditEvent' | 'Patient' | 'Observation')" } },
+  ]);
   clinic = await clientCredentialsToken(t.app, 'default', 'default', CLINIC[0], CLINIC[1]);
   auditor = await clientCredentialsToken(t.app, 'default', 'default', AUDITOR[0], AUDITOR[1]);
   await get(clinic, '/Observation/obs-1').expect(200);

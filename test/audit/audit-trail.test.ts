@@ -3,7 +3,7 @@
  * closing writes everything queued (it survives reopening the store); the retention purge removes what is older
  * than AUDIT_RETENTION_DAYS from reads and searches, and nothing when it is 0.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -131,10 +131,61 @@ describe('retention', () => {
     // (The three reads share one record.)
     await purgeAuditEvents(storage.resources, 30, Date.now() + 31 * DAY).then((purged) => expect(purged).toBe(1));
     expect(await count(storage)).toBe(0);
-    expect((await storage.resources.readCurrent('t/a', 'AuditEvent', String(doc?.id)))?.deleted).toBe(true);
+    // Expunged: no current version, no deletion marker, no history.
+    expect(await storage.resources.readCurrent('t/a', 'AuditEvent', String(doc?.id))).toBeUndefined();
+    expect(await storage.resources.readVersion('t/a', 'AuditEvent', String(doc?.id), 1)).toBeUndefined();
+    expect(await storage.resources.countHistory({ project: 't/a', type: 'AuditEvent' })).toBe(0);
     await job.run();
     expect(lines.filter((l) => l.event === 'audit_purge_failed')).toEqual([]);
     await job.stop();
+  });
+
+  it('leaves nothing of a purged AuditEvent to read, vread or find in history through the API', async () => {
+    const t = await buildTestApp({ AUDIT: 'on', SEED_DEMO: 'false' });
+    try {
+      await t.api.get(`${t.base}/Patient?_count=1`).expect(200);
+      await t.audit.trail?.flush();
+      const [doc] = await t.storage.resources.search({ project: t.boot.project.key, type: 'AuditEvent' }, { limit: 1 });
+      const id = String(doc?.id);
+      await t.api.get(`${t.base}/AuditEvent/${id}`).expect(200);
+      expect(await purgeAuditEvents(t.storage.resources, 1, Date.now() + 2 * DAY)).toBeGreaterThanOrEqual(1);
+      for (const path of [`AuditEvent/${id}`, `AuditEvent/${id}/_history/1`, `AuditEvent/${id}/_history`]) {
+        const res = await t.api.get(`${t.base}/${path}`).expect(404);
+        expect(res.body.issue[0].code).toBe('not-found');
+      }
+      const history = await t.api.get(`${t.base}/AuditEvent/_history?_count=1000`).expect(200);
+      expect(JSON.stringify(history.body)).not.toContain(id);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('compacts the store after a purge that removed something, so the purged content leaves the disk', async () => {
+    const { logger, lines } = capturedLogger();
+    const trail = new AuditTrail({ store: storage.resources, logger, source: { publicUrl: 'https://fhir.example.test' } });
+    trail.record(event('t/a', 1));
+    await trail.close();
+    const journal = path.join(dataDir, 'journal.ndjson');
+    expect(await readFile(journal, 'utf8')).toContain('Patient/p1');
+    let compactions = 0;
+    const compact = async (): Promise<void> => {
+      compactions++;
+      await storage.compact();
+    };
+    // Nothing old enough: no compaction.
+    await new AuditRetention(storage.resources, 30, logger, undefined, compact).run();
+    expect(compactions).toBe(0);
+    const later = Date.now() + 40 * DAY;
+    const realNow = Date.now;
+    Date.now = () => later;
+    try {
+      await new AuditRetention(storage.resources, 30, logger, undefined, compact).run();
+    } finally {
+      Date.now = realNow;
+    }
+    expect(compactions).toBe(1);
+    expect(lines.find((l) => l.event === 'audit_purged')).toMatchObject({ purged: 1, retentionDays: 30 });
+    expect(await readFile(journal, 'utf8')).not.toContain('Patient/p1');
   });
 
   it('is not scheduled when the retention is 0', async () => {

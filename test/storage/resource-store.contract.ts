@@ -188,6 +188,40 @@ export function resourceStoreContract(name: string, open: () => Promise<Storage>
       });
     });
 
+    describe('expunge', () => {
+      test('removes the current document and every version; other resources keep theirs', async () => {
+        const { storage, project } = ctx();
+        await storage.resources.write([writeOf(version(project, 'AuditEvent', 'a', 1, { lastUpdated: at(1), index: { outcome: '0' }, uniqueKeys: ['k|a'] }))]);
+        await storage.resources.write([writeOf(version(project, 'AuditEvent', 'a', 2, { lastUpdated: at(2), index: { outcome: '0' }, uniqueKeys: ['k|a'] }))]);
+        await storage.resources.write([writeOf(version(project, 'AuditEvent', 'b', 1, { lastUpdated: at(3), index: { outcome: '0' } }))]);
+        await storage.resources.write([writeOf(version(project, 'Patient', 'a', 1, { lastUpdated: at(4) }))]);
+        await storage.resources.expunge(project, 'AuditEvent', ['a', 'never-used']);
+        expect(await storage.resources.readCurrent(project, 'AuditEvent', 'a')).toBeUndefined();
+        expect(await storage.resources.readVersion(project, 'AuditEvent', 'a', 1)).toBeUndefined();
+        expect(await storage.resources.readVersion(project, 'AuditEvent', 'a', 2)).toBeUndefined();
+        expect(await storage.resources.history({ project, type: 'AuditEvent', id: 'a' })).toEqual([]);
+        expect((await storage.resources.history({ project })).map((d) => `${d.type}/${d.id}/${d.versionId}`)).toEqual(['Patient/a/1', 'AuditEvent/b/1']);
+        expect(await storage.resources.countHistory({ project, type: 'AuditEvent' })).toBe(1);
+        expect(ids(await storage.resources.search({ project, type: 'AuditEvent', 'index.outcome': '0' }))).toEqual(['b']);
+        expect(await storage.resources.count({ project, type: 'AuditEvent', deleted: { $in: [true, false] } })).toBe(1);
+        expect((await storage.resources.readCurrent(project, 'Patient', 'a'))?.versionId).toBe(1);
+        // The id is free again, and so is its unique key.
+        await storage.resources.write([writeOf(version(project, 'AuditEvent', 'c', 1, { lastUpdated: at(5), uniqueKeys: ['k|a'] }))]);
+        await storage.resources.write([writeOf(version(project, 'AuditEvent', 'a', 1, { lastUpdated: at(6) }))]);
+        expect((await storage.resources.history({ project, type: 'AuditEvent', id: 'a' })).map((d) => d.lastUpdated)).toEqual([at(6)]);
+      });
+
+      test('of nothing, or in another project, changes nothing', async () => {
+        const { storage, project } = ctx();
+        await storage.resources.write([writeOf(version(project, 'AuditEvent', 'a', 1))]);
+        await storage.resources.expunge(project, 'AuditEvent', []);
+        await storage.resources.expunge(`${project}-other`, 'AuditEvent', ['a']);
+        await storage.resources.expunge(project, 'Patient', ['a']);
+        expect((await storage.resources.readCurrent(project, 'AuditEvent', 'a'))?.versionId).toBe(1);
+        expect(await storage.resources.countHistory({ project })).toBe(1);
+      });
+    });
+
     describe('optimistic concurrency', () => {
       test('of two concurrent updates expecting the same version exactly one wins', async () => {
         const { storage, project } = ctx();

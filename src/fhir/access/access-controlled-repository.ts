@@ -26,6 +26,10 @@
  *   resource the caller may read → 403; a refused create → 403. An update that creates is judged as a create. A
  *   refused write changes nothing.
  * - AuditEvent is read-only: every write of it is refused (403), owners included; the server alone records them.
+ * - AuditEvent is covered only by scopes that name it (judge.ts NAMED_SCOPE_TYPES), unless the caller has full
+ *   access; and a reader without full access sees every AuditEvent it is handed (read, vread, history, match,
+ *   include, chain) through audit-view.ts: what it names that the reader could not read directly is withheld, and a
+ *   search tests its criteria on what is shown, so it is no oracle for withheld content.
  *
  * Every decision is an event (DESIGN §5.9): a repository bound to a request notes what refused it (scopes,
  * policies, a read-only type), the rule that decided, and the resources it handed out or wrote; decision.ts emits
@@ -40,6 +44,7 @@ import { toPublicView } from '../repository/write-only-fields';
 import type { FhirContext } from '../rest/fhir-request';
 import type { Cursor } from '../search/cursor';
 import { attributeFetcher } from './attribute-fetcher';
+import { AUDIT_VIEW_TYPES, AuditEventView } from './audit-view';
 import { authRecordReader } from './auth-record-reader';
 import { type DecisionNote, type DecisionSink } from './decision';
 import { isAdministrator } from './escalation';
@@ -120,6 +125,7 @@ const UNBOUND: PolicyRequest = { interaction: 'search-system', parameters: [] };
 /** A repository that applies one caller's scopes and access policies to one request. */
 export class AccessControlledRepository {
   private judgeOfRequest?: AccessJudge;
+  private auditViewOfRequest?: AuditEventView;
   private readonly administrator: boolean;
 
   /**
@@ -146,6 +152,42 @@ export class AccessControlledRepository {
     const { context } = this;
     this.judgeOfRequest ??= new AccessJudge(this.principal, this.request ?? UNBOUND, this.options.scopes, context ? () => this.attributes(context) : undefined, this.note);
     return this.judgeOfRequest;
+  }
+
+  /**
+   * How this caller sees AuditEvents (undefined: as stored, for a caller with full access). Its judge notes nothing:
+   * judging what an AuditEvent names is not the request's decision.
+   */
+  private get auditView(): AuditEventView | undefined {
+    if (this.administrator) return undefined;
+    const { context } = this;
+    this.auditViewOfRequest ??= new AuditEventView(
+      (type, id, versionId) => (versionId === undefined ? this.inner.readCurrent(type, id) : this.inner.readVersion(type, id, versionId)),
+      new AccessJudge(this.principal, this.request ?? UNBOUND, this.options.scopes, context ? () => this.attributes(context) : undefined),
+    );
+    return this.auditViewOfRequest;
+  }
+
+  /**
+   * A plan whose open types include one shown through the audit view: judged per resource, through the view.
+   * @param plan - the plan
+   * @returns the plan to use
+   */
+  private viewed(plan: TypePlan): TypePlan {
+    if (plan.refused || ![...AUDIT_VIEW_TYPES].some((type) => plan.open.has(type))) return plan;
+    const view = this.auditView;
+    return view ? { ...plan, perResource: true, view: view.show } : plan;
+  }
+
+  /**
+   * Documents as this caller sees them (the audit view applied).
+   * @param docs - documents handed out
+   * @returns the documents to hand out
+   */
+  private async shownAll(docs: ResourceDocument[]): Promise<ResourceDocument[]> {
+    const view = this.auditView;
+    if (!view || !docs.some((doc) => AUDIT_VIEW_TYPES.has(doc.type))) return docs;
+    return Promise.all(docs.map(view.show));
   }
 
   /** The project key. */
@@ -207,7 +249,8 @@ export class AccessControlledRepository {
     }
     if (await this.judge.permits(request, doc.resource, doc)) {
       this.note?.touch(doc);
-      return doc;
+      const view = AUDIT_VIEW_TYPES.has(type) ? this.auditView : undefined;
+      return view ? ((await view.show(doc)) as ResourceDocument & { resource: Resource }) : doc;
     }
     await this.requireOpen();
     throw this.hidden(type, label, request, doc.resource);
@@ -299,7 +342,7 @@ export class AccessControlledRepository {
     if (!judged) {
       const page = await this.inner.history(query);
       this.note?.touchAll(page.entries);
-      return { ...page, next: limit > 0 && skip + limit < page.total ? skip + limit : undefined };
+      return { ...page, entries: await this.shownAll(page.entries), next: limit > 0 && skip + limit < page.total ? skip + limit : undefined };
     }
     if (limit === 0) return { entries: [] };
     // Offsets count only the versions the caller sees: a link never tells how many it may not see.
@@ -317,11 +360,11 @@ export class AccessControlledRepository {
           skipped++;
           continue;
         }
-        if (entries.length === limit) return this.handedOut({ entries, next: skip + limit });
+        if (entries.length === limit) return this.handedOut({ entries: await this.shownAll(entries), next: skip + limit });
         entries.push(doc);
       }
       at += raw.entries.length;
-      if (raw.entries.length < batch) return this.handedOut({ entries });
+      if (raw.entries.length < batch) return this.handedOut({ entries: await this.shownAll(entries) });
     }
   }
 
@@ -369,10 +412,12 @@ export class AccessControlledRepository {
    * @returns the documents in `_id` order (public views with their search values)
    */
   async searchable(type: string, filter: Filter, limit: number): Promise<ResourceDocument[]> {
-    const plan = await planTypes(this.judge, [type], (t) => [
-      { request: this.judge.asType(t, 'search-type'), primary: true },
-      { request: readRequest(t, undefined), forResource: (doc) => readRequest(t, doc.id), primary: false },
-    ]);
+    const plan = this.viewed(
+      await planTypes(this.judge, [type], (t) => [
+        { request: this.judge.asType(t, 'search-type'), primary: true },
+        { request: readRequest(t, undefined), forResource: (doc) => readRequest(t, doc.id), primary: false },
+      ]),
+    );
     return collectVisible(this.inner, plan, { ...filter, type }, limit, this.context?.budget);
   }
 
@@ -385,7 +430,7 @@ export class AccessControlledRepository {
    * @returns the documents in `_id` order (public views with their search values)
    */
   async readable(type: string, filter: Filter, limit: number): Promise<ResourceDocument[]> {
-    const plan = await planTypes(this.judge, [type], (t) => [{ request: readRequest(t, undefined), forResource: (doc) => readRequest(t, doc.id), primary: true }]);
+    const plan = this.viewed(await planTypes(this.judge, [type], (t) => [{ request: readRequest(t, undefined), forResource: (doc) => readRequest(t, doc.id), primary: true }]));
     return this.handedOutAll(await collectVisible(this.inner, plan, { ...filter, type }, limit, this.context?.budget));
   }
 
@@ -420,7 +465,7 @@ export class AccessControlledRepository {
   private async plan(types: readonly string[], checksFor: (type: string) => TypeCheck[]): Promise<TypePlan> {
     const plan = await planTypes(this.judge, types, checksFor);
     if (plan.refused) throw this.refusal(plan.refused, types.length === 1 ? types[0] : undefined);
-    return plan;
+    return this.viewed(plan);
   }
 
   /** The attribute fetcher: reads and searches with the server's authority, in this request's context. */

@@ -22,7 +22,14 @@ import type { Resource } from '../repository/repository';
 import { toPublicView } from '../repository/write-only-fields';
 import { buildSearchIndex } from '../search/indexing/build-index';
 import type { DecisionNote } from './decision';
+import { isAdministrator } from './escalation';
 import type { ScopeAllowance, ScopeGate } from './scope-gate';
+
+/**
+ * Types a wildcard scope (`user/*.rs`) does not cover unless the caller has full access to the project: only a
+ * scope naming them grants them (docs/audit.md "Who can read AuditEvents").
+ */
+export const NAMED_SCOPE_TYPES: ReadonlySet<string> = new Set(['AuditEvent']);
 
 /** How a variant stands before any resource is seen. */
 export type Verdict =
@@ -74,6 +81,8 @@ export class AccessJudge {
   private attributeFetcher?: AttributeFetcher;
   /** No policy to judge: an owner/admin user, or a caller whose every policy is full-access. */
   readonly unrestricted: boolean;
+  /** Full access to the project (escalation.ts): wildcard scopes cover the audit trail, shown unmasked. */
+  readonly administrator: boolean;
 
   /**
    * @param principal - the caller with its policies
@@ -92,6 +101,7 @@ export class AccessJudge {
     const byRole = hasFullAccessRole(principal);
     this.unrestricted =
       byRole || (principal.active && principal.policies.length > 0 && principal.policies.every((p) => p.engine === 'full-access' && p.brokenReason === undefined));
+    this.administrator = isAdministrator(principal);
     this.fields = this.unrestricted ? new Set() : requestFieldsOf(principal.policies);
     if (note && this.unrestricted) {
       note.rule = byRole ? `role ${principal.role ?? 'admin'}` : principal.policies.map((p) => `AccessPolicy/${p.id} (full-access)`).join(', ');
@@ -115,7 +125,8 @@ export class AccessJudge {
    */
   scopeFor(variant: PolicyRequest): ScopeAllowance {
     if (!this.scopes) return { kind: 'all' };
-    return this.scopes.allowance(variant.interaction, variant.resourceType);
+    const namedOnly = !this.administrator && variant.resourceType !== undefined && NAMED_SCOPE_TYPES.has(variant.resourceType);
+    return this.scopes.allowance(variant.interaction, variant.resourceType, namedOnly);
   }
 
   /**

@@ -8,6 +8,9 @@
  * - `patient/` scopes allow only the compartment of the token's patient (R4 Patient CompartmentDefinition, the
  *   patient itself included); without a patient in context they allow nothing.
  * - A restricted scope (`patient/Observation.rs?category=laboratory`) allows only resources matching its query.
+ * - Wildcard scopes (`system/*.rs`) may be asked not to cover a type: the access layer asks so for AuditEvent when
+ *   the caller is not an owner/admin (docs/audit.md "Who can read AuditEvents"), so that only a scope naming it
+ *   (`system/AuditEvent.rs`, `user/AuditEvent.rs`, `patient/AuditEvent.rs`) grants the audit trail.
  * The allowance is a store filter (pushed into searches) and a matcher for single documents, built from the same
  * search-parameter filters as searches.
  */
@@ -82,22 +85,23 @@ export class ScopeGate {
    * What the scopes allow.
    * @param interaction - the interaction
    * @param type - the resource type (undefined for system-level interactions, judged per type)
+   * @param namedOnly - only scopes naming the type count (wildcard scopes do not cover it)
    * @returns the allowance
    */
-  allowance(interaction: PolicyInteraction | undefined, type: string | undefined): ScopeAllowance {
+  allowance(interaction: PolicyInteraction | undefined, type: string | undefined, namedOnly = false): ScopeAllowance {
     const permission = interaction ? SCOPE_PERMISSION[interaction] : undefined;
     if (!permission || !type) return ALL;
-    const key = `${permission}|${type}`;
+    const key = `${permission}|${type}|${namedOnly ? 'named' : ''}`;
     let allowance = this.allowances.get(key);
     if (!allowance) {
-      allowance = this.compute(permission, type);
+      allowance = this.compute(permission, type, namedOnly);
       this.allowances.set(key, allowance);
     }
     return allowance;
   }
 
-  private compute(permission: ScopePermission, type: string): ScopeAllowance {
-    const matching = this.scopes.filter((s) => s.permissions.has(permission) && (s.resourceType === '*' || s.resourceType === type));
+  private compute(permission: ScopePermission, type: string, namedOnly: boolean): ScopeAllowance {
+    const matching = this.scopes.filter((s) => s.permissions.has(permission) && (s.resourceType === type || (s.resourceType === '*' && !namedOnly)));
     if (matching.length === 0) return NONE;
     const branches: Filter[] = [];
     for (const scope of matching) {

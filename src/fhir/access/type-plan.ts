@@ -32,6 +32,14 @@ export interface TypePlan {
   filter?: Filter;
   /** True when some resource must be judged one by one. */
   perResource: boolean;
+  /** The types left open (not refused by any check). */
+  open: ReadonlySet<string>;
+  /**
+   * The document as the caller may see it, when that differs from the stored one (an AuditEvent shown to a reader
+   * without full access: audit-view.ts). A search then also tests its criteria on what it shows, so that a condition
+   * on withheld content matches nothing. Set only with {@link TypePlan.perResource}.
+   */
+  view?: (doc: ResourceDocument) => Promise<ResourceDocument>;
   /**
    * Whether one document found passes (its type open, its scope restriction, the policies).
    * @param doc - a stored document (its resource the public view or as stored)
@@ -81,6 +89,7 @@ export async function planTypes(judge: AccessJudge, types: readonly string[], ch
     refused,
     filter: scopeFilter(allowances, distinct),
     perResource,
+    open: new Set(open.keys()),
     accept: async (doc, scopeFiltered) => {
       const checks = open.get(doc.type);
       if (!checks || !doc.resource) return false;

@@ -2,8 +2,9 @@
  * Reading what a caller may see of the project's live documents under a {@link TypePlan}: the plan's filter goes
  * to the store, and when the plan judges per resource the reads go on past what it refuses, so that pages are full,
  * counts exact and limits count only visible documents. Documents come back as clients may see them (write-only
- * fields removed).
+ * fields removed; a plan's view applied, and the search's criteria tested again on what it shows).
  */
+import { Query } from 'mingo';
 import type { Filter, ResourceDocument, Sort } from '../../storage/ports';
 import type { FhirRepository } from '../repository/repository';
 import { toPublicView } from '../repository/write-only-fields';
@@ -17,6 +18,30 @@ const SCAN_BATCH = 200;
 
 function planned(plan: TypePlan, filter: Filter): Filter {
   return plan.filter ? { $and: [filter, plan.filter] } : filter;
+}
+
+/** Decides whether one stored document is shown under a plan, and how. */
+type Shown = (doc: ResourceDocument) => Promise<ResourceDocument | undefined>;
+
+/**
+ * How a plan shows the documents a filter found: accepted by the plan, as public views, through the plan's view
+ * (when the view changed a document, the filter must still match what is shown: a condition on withheld content
+ * finds nothing).
+ * @param plan - the plan
+ * @param filter - the full filter the store was asked
+ * @returns the decision
+ */
+function shownUnder(plan: TypePlan, filter: Filter): Shown {
+  let criteria: Query | undefined;
+  return async (doc) => {
+    if (!(await plan.accept(doc, true))) return undefined;
+    const shown = publicDocument(doc);
+    if (!plan.view) return shown;
+    const viewed = await plan.view(shown);
+    if (viewed === shown) return shown;
+    criteria ??= new Query(filter, { scriptEnabled: false });
+    return criteria.test(viewed as unknown as Record<string, unknown>) ? viewed : undefined;
+  };
 }
 
 /**
@@ -43,6 +68,7 @@ export async function collectVisible(repo: FhirRepository, plan: TypePlan, filte
   const full = planned(plan, filter);
   const sort: Sort = [['_id', 1]];
   if (!plan.perResource) return (await repo.search(full, { sort, limit })).map(publicDocument);
+  const shown = shownUnder(plan, full);
   const visible: ResourceDocument[] = [];
   let after: string | undefined;
   for (;;) {
@@ -50,8 +76,9 @@ export async function collectVisible(repo: FhirRepository, plan: TypePlan, filte
     const docs = await repo.search(after === undefined ? full : { $and: [{ _id: { $gt: after } }, full] }, { sort, limit: SCAN_BATCH });
     for (const doc of docs) {
       await budget?.breathe();
-      if (!(await plan.accept(doc, true))) continue;
-      visible.push(publicDocument(doc));
+      const visibleDoc = await shown(doc);
+      if (!visibleDoc) continue;
+      visible.push(visibleDoc);
       if (visible.length >= limit) return visible;
     }
     if (docs.length < SCAN_BATCH) return visible;
@@ -71,6 +98,7 @@ export async function countVisible(repo: FhirRepository, plan: TypePlan, filter:
   if (plan.refused) return 0;
   const full = planned(plan, filter);
   if (!plan.perResource) return repo.count(full);
+  const shown = shownUnder(plan, full);
   let count = 0;
   let after: string | undefined;
   for (;;) {
@@ -78,7 +106,7 @@ export async function countVisible(repo: FhirRepository, plan: TypePlan, filter:
     const docs = await repo.search(after === undefined ? full : { $and: [{ _id: { $gt: after } }, full] }, { sort: [['_id', 1]], limit: SCAN_BATCH });
     for (const doc of docs) {
       await budget?.breathe();
-      if (await plan.accept(doc, true)) count++;
+      if (await shown(doc)) count++;
     }
     if (docs.length < SCAN_BATCH) return count;
     after = docs[docs.length - 1]?._id;
@@ -115,6 +143,7 @@ export async function visiblePage(
     const page = await fetchPage(repo, full, sort, cursor, count, placeable);
     return { ...page, entries: page.entries.map(asPublic) };
   }
+  const shown = shownUnder(plan, full);
   const forward = cursor.direction === 'next';
   const visible: PositionedDocument[] = [];
   let at = cursor;
@@ -125,7 +154,8 @@ export async function visiblePage(
     const batch = forward ? raw.entries : [...raw.entries].reverse();
     for (const entry of batch) {
       await budget?.breathe();
-      if (await plan.accept(entry.doc, true)) visible.push(asPublic(entry));
+      const visibleDoc = await shown(entry.doc);
+      if (visibleDoc) visible.push({ ...entry, doc: visibleDoc });
       if (visible.length > count) break;
     }
     const last = batch[batch.length - 1];

@@ -60,6 +60,11 @@ export class StagedResourceStore implements ResourceStore {
     return staged ?? this.inner.readVersion(project, type, id, versionId);
   }
 
+  /** {@inheritDoc ResourceStore.expunge}: never staged (a transaction does not expunge). */
+  expunge(): Promise<void> {
+    return Promise.reject(new Error('a staged transaction view cannot expunge resources'));
+  }
+
   async write(writes: ResourceWrite[]): Promise<void> {
     for (const write of writes) {
       const { project, type, id } = write.doc;

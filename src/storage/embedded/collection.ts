@@ -371,6 +371,26 @@ export class ResourceCollection {
     this.partitionAdd(entry.head);
   }
 
+  /**
+   * Removes a current document and its index entries (an expunge: no deletion marker is left).
+   *
+   * @param id - the document `_id` (`project/type/id`)
+   */
+  remove(id: string): void {
+    const entry = this.docs.get(id);
+    if (!entry) return;
+    this.unindex(entry);
+    this.docs.delete(id);
+    this.cache.delete(id);
+    const known = this.byResourceId.get(entry.head.id);
+    if (known === id) this.byResourceId.delete(entry.head.id);
+    else if (Array.isArray(known)) {
+      const rest = known.filter((docId) => docId !== id);
+      if (rest.length === 1) this.byResourceId.set(entry.head.id, rest[0] as string);
+      else this.byResourceId.set(entry.head.id, rest);
+    }
+  }
+
   private partitionAdd(head: DocumentHead): void {
     let types = this.partitions.get(head.project);
     if (!types) {

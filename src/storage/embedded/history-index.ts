@@ -129,6 +129,33 @@ export class HistoryIndex {
   }
 
   /**
+   * Removes every version of some resources of one type (an expunge). Their slots stay allocated, unused: a
+   * compaction copies only the rows still here, so their bytes leave the journal then.
+   *
+   * @param project - the project
+   * @param type - the type
+   * @param ids - the resources' ids
+   */
+  removeResources(project: string, type: string, ids: readonly string[]): void {
+    const keys = new Set<string>();
+    for (const id of ids) {
+      const key = `${project}/${type}/${id}`;
+      const rows = this.byResource.get(key)?.rows;
+      if (!rows) continue;
+      keys.add(key);
+      this.byResource.delete(key);
+      this.rowCount -= rows.length;
+    }
+    if (keys.size === 0) return;
+    for (const ordered of [this.byType.get(`${project}/${type}`), this.byProject.get(project)]) {
+      if (!ordered) continue;
+      const kept = ordered.rows.filter((row) => !keys.has(row.key));
+      ordered.rows.length = 0;
+      for (const row of kept) ordered.rows.push(row);
+    }
+  }
+
+  /**
    * One version's row, or undefined.
    *
    * @param key - `project/type/id`

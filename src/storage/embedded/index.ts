@@ -17,7 +17,7 @@ import { Journal } from './journal';
 import type { JournalEntry, PlacedLine } from './journal';
 import type { JournalFileSystem } from './journal-file';
 import { EmbeddedRecordStore, RecordTable } from './record-store';
-import { EmbeddedResourceStore, applyVersions, loadVersion, snapshotResources } from './resource-store';
+import { EmbeddedResourceStore, applyVersions, expungeVersions, loadVersion, snapshotResources } from './resource-store';
 import type { StoredVersion, VersionHistory } from './resource-store';
 import type { ResourceDocument } from '../ports';
 import { currentDocumentId } from '../store-rules';
@@ -254,7 +254,8 @@ export async function openEmbeddedStorage(options: EmbeddedStorageOptions): Prom
     compactionMinBytes: options.compactionMinBytes,
     handlers: {
       replay(entry, spans) {
-        if (entry.t !== 'resources') records.apply(entry);
+        if (entry.t === 'resources-expunge') expungeVersions(collection, history, entry);
+        else if (entry.t !== 'resources') records.apply(entry);
         else if (spans) applyVersions(collection, history, entry.docs, spans);
         else throw new Error('a resources entry without the positions of its versions');
       },

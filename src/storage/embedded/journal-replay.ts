@@ -31,7 +31,8 @@ export type JournalEntry =
   | { t: 'header'; format: number; compactedAt: string }
   | { t: 'resources'; docs: Array<Omit<ResourceDocument, '_id'>> }
   | { t: 'record-put'; record: StoredRecord }
-  | { t: 'record-delete'; kind: string; keys: string[] };
+  | { t: 'record-delete'; kind: string; keys: string[] }
+  | { t: 'resources-expunge'; project: string; type: string; ids: string[] };
 
 /** A journal line other than the last one cannot be read: the data directory is damaged. */
 export class JournalCorruptionError extends Error {
@@ -94,6 +95,11 @@ export function parseEntry(text: string): JournalEntry {
       }
       return entry as JournalEntry;
     }
+    case 'resources-expunge':
+      if (typeof entry.project !== 'string' || typeof entry.type !== 'string' || !Array.isArray(entry.ids) || !entry.ids.every((id) => typeof id === 'string')) {
+        throw new Error('malformed resources-expunge entry');
+      }
+      return entry as JournalEntry;
     case 'record-delete':
       if (typeof entry.kind !== 'string' || !Array.isArray(entry.keys)) throw new Error('malformed record-delete entry');
       return entry as JournalEntry;

@@ -65,6 +65,19 @@ export function applyVersions(
 }
 
 /**
+ * Removes resources from the in-memory state (live expunges and journal replay): their current documents and every
+ * version's row. Their bytes stay in the journal until the next compaction, which copies only the rows left.
+ *
+ * @param collection - current documents
+ * @param history - all versions
+ * @param expunge - the project, type and ids
+ */
+export function expungeVersions(collection: ResourceCollection, history: VersionHistory, expunge: { project: string; type: string; ids: readonly string[] }): void {
+  for (const id of expunge.ids) collection.remove(currentDocumentId({ project: expunge.project, type: expunge.type, id }));
+  history.removeResources(expunge.project, expunge.type, expunge.ids);
+}
+
+/**
  * The whole resource state as journal lines for compaction: each resource's versions in order, copied byte for
  * byte from the journal being replaced, each version's new position recorded. The rows are taken when called;
  * the lines are produced as they are read.
@@ -179,6 +192,28 @@ export class EmbeddedResourceStore implements ResourceStore {
       );
       for (const key of touched) this.inFlight.set(key, settled);
       this.pendingInstants.set(settled, versions.reduce((min, v) => (v.lastUpdated < min ? v.lastUpdated : min), versions[0]!.lastUpdated));
+      return durable;
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /** {@inheritDoc ResourceStore.expunge} */
+  expunge(project: string, type: string, ids: readonly string[]): Promise<void> {
+    try {
+      this.journal.assertWritable();
+      const present = [...new Set(ids)].filter((id) => this.collection.get(currentDocumentId({ project, type, id })) !== undefined);
+      if (present.length === 0) return Promise.resolve();
+      const touched = present.map((id) => `r\u0000${currentDocumentId({ project, type, id })}`);
+      const blocking = touched.map((key) => this.inFlight.get(key)).filter((p): p is Promise<void> => p !== undefined);
+      if (blocking.length > 0) return Promise.all(blocking).then(() => this.expunge(project, type, ids));
+      const entry = { t: 'resources-expunge', project, type, ids: present } as const;
+      const durable = this.journal.append(entry, () => expungeVersions(this.collection, this.versions, entry));
+      const settled: Promise<void> = durable.then(
+        () => this.release(touched, settled),
+        () => this.release(touched, settled),
+      );
+      for (const key of touched) this.inFlight.set(key, settled);
       return durable;
     } catch (err) {
       return Promise.reject(err as Error);

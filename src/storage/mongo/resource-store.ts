@@ -91,6 +91,23 @@ export class MongoResourceStore implements ResourceStore {
     }
   }
 
+  /** {@inheritDoc ResourceStore.expunge} */
+  async expunge(project: string, type: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const session = this.client.startSession();
+    try {
+      await session.withTransaction(
+        async () => {
+          await this.resources.deleteMany({ _id: { $in: ids.map((id) => currentDocumentId({ project, type, id })) } }, { session });
+          await this.versions.deleteMany({ project, type, id: { $in: [...ids] } }, { session });
+        },
+        { writeConcern: { w: 'majority', journal: true }, readPreference: 'primary' },
+      );
+    } finally {
+      await session.endSession();
+    }
+  }
+
   /** {@inheritDoc ResourceStore.history} */
   async history(query: HistoryQuery): Promise<ResourceDocument[]> {
     checkPaging(query);

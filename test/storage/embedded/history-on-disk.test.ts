@@ -141,3 +141,40 @@ describe('resources lines', () => {
     expect(() => splitResourcesLine(line)).toThrow('malformed resources entry');
   });
 });
+
+describe('expunged resources', () => {
+  const secret = (v: number): string => `expunge-me-${v}-4f1c`;
+  const versionsOf = async (storage: Storage): Promise<number> => storage.resources.countHistory({ project: P, type: 'AuditEvent' });
+
+  it('are gone from reads and history at once, and their bytes leave DATA_DIR at the next compaction', async () => {
+    let storage = await openEmbeddedStorage({ dataDir });
+    for (let v = 1; v <= 3; v++) {
+      await storage.resources.write([writeOf(version(P, 'AuditEvent', 'old', v, { resource: { resourceType: 'AuditEvent', id: 'old', outcomeDesc: secret(v) } }))]);
+    }
+    await storage.resources.write([writeOf(version(P, 'AuditEvent', 'kept', 1, { resource: { resourceType: 'AuditEvent', id: 'kept', outcomeDesc: 'kept-record' } }))]);
+    await storage.resources.expunge(P, 'AuditEvent', ['old']);
+    expect(await storage.resources.readVersion(P, 'AuditEvent', 'old', 1)).toBeUndefined();
+    expect(await versionsOf(storage)).toBe(1);
+    // Until the compaction the bytes are still in the journal, and a restart replays the expunge.
+    expect(fs.readFileSync(journalPath(), 'utf8')).toContain(secret(1));
+    await storage.close();
+    storage = await openEmbeddedStorage({ dataDir });
+    expect(await storage.resources.readCurrent(P, 'AuditEvent', 'old')).toBeUndefined();
+    expect(await versionsOf(storage)).toBe(1);
+    await storage.compact();
+    await storage.resources.write([writeOf(version(P, 'AuditEvent', 'after', 1))]);
+    await storage.close();
+    const files = fs.readdirSync(dataDir).map((name) => path.join(dataDir, name)).filter((file) => fs.statSync(file).isFile());
+    const bytes = files.map((file) => fs.readFileSync(file, 'latin1')).join('\n');
+    expect(bytes).toContain('kept-record');
+    for (let v = 1; v <= 3; v++) expect(bytes).not.toContain(secret(v));
+    storage = await openEmbeddedStorage({ dataDir });
+    try {
+      expect(await storage.resources.history({ project: P, type: 'AuditEvent', id: 'old' })).toEqual([]);
+      expect((await storage.resources.readCurrent(P, 'AuditEvent', 'kept'))?.resource?.outcomeDesc).toBe('kept-record');
+      expect(await versionsOf(storage)).toBe(2);
+    } finally {
+      await storage.close();
+    }
+  });
+});

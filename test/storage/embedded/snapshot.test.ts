@@ -85,6 +85,10 @@ async function randomWrites(storage: Storage, next: () => number, count: number)
       else await storage.records.put({ kind: pick(['note', 'session']), key, value: { i, text: `v${i}` } });
       continue;
     }
+    if (roll < 0.2) {
+      await storage.resources.expunge(pick(PROJECTS), pick(TYPES), [`r${Math.floor(next() * 8)}`, `r${Math.floor(next() * 8)}`]);
+      continue;
+    }
     const writes: ResourceWrite[] = [];
     const size = roll < 0.25 ? 2 : 1;
     const seen = new Set<string>();

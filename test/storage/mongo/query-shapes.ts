@@ -41,6 +41,9 @@ class RecordingStore implements ResourceStore {
   async write(_writes: ResourceWrite[]): Promise<void> {
     throw new Error('the recording store takes no writes');
   }
+  async expunge(): Promise<void> {
+    throw new Error('the recording store takes no writes');
+  }
   async history(_query: HistoryQuery): Promise<ResourceDocument[]> {
     return [];
   }
