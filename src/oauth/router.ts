@@ -18,6 +18,7 @@ import { oauthJsonErrors } from './endpoints/respond';
 import { revokeEndpoint } from './endpoints/revoke';
 import { parEndpoint } from './endpoints/par';
 import { tokenEndpoint } from './endpoints/token';
+import { registrationRouter } from './registration/endpoint';
 import { userinfoEndpoint } from './endpoints/userinfo';
 import { interactionRouter } from './interaction';
 import type { KeyStore } from './tokens/keys';
@@ -74,6 +75,7 @@ export function oauthServer(deps: OAuthDeps, keys: KeyStore): OAuthServer {
   router.post('/launch', auditOutcome(deps, 'launch'), ...launchEndpoint(deps, bearer), errors);
   router.post('/par', oauthRateLimit(deps.config, 'par', counters), ...parEndpoint(deps), errors);
   router.get('/smart-style.json', smartStyleHandler);
+  router.use(registrationRouter(deps, bearer, oauthRateLimit(deps.config, 'register', counters)));
   router.use(interactionRouter(deps, counters.counters, new RelyingParties(deps.config, deps.storage.resources, keys)));
   router.all(['/token', '/introspect', '/revoke', '/jwks', '/userinfo', '/launch', '/par'], methodNotAllowed, errors);
   return { router, keys, bearer };
