@@ -338,3 +338,28 @@ describe('request object refusals', () => {
     expect(String(valid.headers.location)).toContain('/login?interaction=');
   });
 });
+
+describe('REQUIRE_PUSHED_AUTHORIZATION_REQUESTS', () => {
+  let strict: TestApp;
+  beforeAll(async () => {
+    strict = await buildTestApp({ REQUIRE_PUSHED_AUTHORIZATION_REQUESTS: 'true' });
+    await putClient(strict, 'app');
+  });
+  afterAll(async () => {
+    await strict.close();
+  });
+
+  it('refuses every plain request, advertises it, and accepts pushed requests', async () => {
+    const discovery = await request(strict.app).get('/w/default/default/.well-known/openid-configuration');
+    expect(discovery.body.require_pushed_authorization_requests).toBe(true);
+    const fhir = 'https://fhir.example.test/w/default/default/api/v1/fhir/r4';
+    const params = { response_type: 'code', client_id: 'app', redirect_uri: 'https://app.example/callback', scope: 'openid patient/Observation.rs', aud: fhir, code_challenge: pkce().challenge, code_challenge_method: 'S256' };
+    const plain = await request(strict.app).get(authorizeUrl(params));
+    expect(plain.status).toBe(400);
+    expect(plain.text).toContain('pushed authorization request');
+    const pushed = await request(strict.app).post(`${oauthPath}/par`).type('form').send(params);
+    expect(pushed.status).toBe(201);
+    const used = await request(strict.app).get(authorizeUrl({ client_id: 'app', request_uri: pushed.body.request_uri as string }));
+    expect(used.status).toBe(303);
+  });
+});
