@@ -110,6 +110,12 @@ describe('registration with an initial access token', () => {
     expect(read.status).toBe(200);
     expect(read.body.secret).toBeUndefined();
     expect(read.body.registrationAccessToken).toBeUndefined();
+    const history = await t.api.get(`${t.base}/ClientApplication/${clientId}/_history`);
+    expect(history.status).toBe(200);
+    expect(JSON.stringify(history.body)).not.toMatch(/registrationAccessToken|"secret"/);
+    const search = await t.api.get(`${t.base}/ClientApplication?_id=${clientId}`);
+    expect(search.body.entry).toHaveLength(1);
+    expect(JSON.stringify(search.body)).not.toMatch(/registrationAccessToken|"secret"/);
     const stored = await t.storage.resources.readCurrent(t.boot.project.key, 'ClientApplication', clientId as string);
     expect(typeof stored?.resource?.registrationAccessToken).toBe('string');
     expect(stored?.resource?.registrationAccessToken).not.toContain(token);
