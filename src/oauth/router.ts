@@ -73,9 +73,9 @@ export function oauthServer(deps: OAuthDeps, keys: KeyStore): OAuthServer {
   router.get('/userinfo', auditOutcome(deps, 'userinfo'), ...userinfoEndpoint(deps, bearer), errors);
   router.post('/userinfo', auditOutcome(deps, 'userinfo'), ...userinfoEndpoint(deps, bearer), errors);
   router.post('/launch', auditOutcome(deps, 'launch'), ...launchEndpoint(deps, bearer), errors);
-  router.post('/par', oauthRateLimit(deps.config, 'par', counters), ...parEndpoint(deps), errors);
+  router.post('/par', auditOutcome(deps, 'par'), oauthRateLimit(deps.config, 'par', counters), ...parEndpoint(deps), errors);
   router.get('/smart-style.json', smartStyleHandler);
-  router.use(registrationRouter(deps, bearer, oauthRateLimit(deps.config, 'register', counters)));
+  router.use(registrationRouter(deps, bearer, [auditOutcome(deps, 'register'), oauthRateLimit(deps.config, 'register', counters)]));
   router.use(interactionRouter(deps, counters.counters, new RelyingParties(deps.config, deps.storage.resources, keys)));
   router.all(['/token', '/introspect', '/revoke', '/jwks', '/userinfo', '/launch', '/par'], methodNotAllowed, errors);
   return { router, keys, bearer };

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import request from 'supertest';
+import { agentRefs, type AuditEventJson, entityRefs, storedAuditEvents, subtypes } from '../audit/audit-fixtures';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
 import { Browser, putUser, repo, submitConsent, submitLogin } from './authorize-helpers';
 
@@ -31,7 +32,7 @@ beforeAll(async () => {
   server.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  t = await buildTestApp({ PUBLIC_URL: base, SOFTWARE_STATEMENT_ISSUERS: JSON.stringify({ 'default/default': [{ issuer: STATEMENT_ISSUER, jwks: { keys: [jwk] } }] }) });
+  t = await buildTestApp({ PUBLIC_URL: base, AUDIT: 'on', SOFTWARE_STATEMENT_ISSUERS: JSON.stringify({ 'default/default': [{ issuer: STATEMENT_ISSUER, jwks: { keys: [jwk] } }] }) });
   server.on('request', t.app);
   issuer = `${base}/w/default/default`;
   await putUser(t, 'grace');
@@ -245,5 +246,27 @@ describe('client configuration (RFC 7592)', () => {
     expect((await manage('get', clientId, token)).status).toBe(401);
     const read = await t.api.get(`${t.base}/ClientApplication/${clientId}`);
     expect(read.status).toBe(410);
+  });
+});
+
+describe('security events', () => {
+  it('records registrations and refusals without a credential in them', async () => {
+    const ok = await register({ ...publicApp, client_name: 'Audited app' }, t.adminToken);
+    expect(ok.status).toBe(201);
+    const clientId = ok.body.client_id as string;
+    const token = ok.body.registration_access_token as string;
+    expect((await manage('delete', clientId, token)).status).toBe(204);
+    expect((await register(publicApp)).status).toBe(401);
+    const pushed = await request(t.app).post(`${oauthPath}/par`).type('form').send({ client_id: 'no-policy', response_type: 'code' });
+    expect(pushed.status).toBe(401);
+    const events = await storedAuditEvents(t);
+    const named = (code: string) => events.filter((e) => subtypes(e).includes(code));
+    const [registered] = named('client-registered').filter((e) => entityRefs(e).includes(`ClientApplication/${clientId}`));
+    expect(registered).toBeDefined();
+    expect(agentRefs(registered as AuditEventJson)).toContain(`ClientApplication/${t.config.adminClientId}`);
+    expect(named('client-registration-deleted').some((e) => agentRefs(e).includes(`ClientApplication/${clientId}`))).toBe(true);
+    expect(named('registration-failed').length).toBeGreaterThan(0);
+    expect(named('pushed-request-failed').length).toBeGreaterThan(0);
+    expect(JSON.stringify(events)).not.toContain(token);
   });
 });

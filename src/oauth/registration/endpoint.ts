@@ -31,6 +31,7 @@ import type { BearerAuthenticator } from '../bearer';
 import { loadClientRecord } from '../clients/client-store';
 import type { OAuthDeps } from '../deps';
 import { bearerChallenge, InvalidRequestError, InvalidTokenError, OAuthError, RegistrationError } from '../errors';
+import { auditDetail } from '../endpoints/audit';
 import { oauthJsonErrors, sendNoStore } from '../endpoints/respond';
 import { loadProject, noCache, oauthLocals } from '../endpoints/steps';
 import type { OAuthProject } from '../project';
@@ -105,7 +106,11 @@ function registerStep(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHand
     if (!auth && body.software_statement === undefined) {
       throw new InvalidTokenError('Registration needs an initial access token (Authorization: Bearer) or a software_statement', project.issuer);
     }
-    if (auth) req.ctx.clientId = auth.clientId;
+    if (auth) {
+      req.ctx.clientId = auth.clientId;
+      auditDetail(res).clientId = auth.clientId;
+      if (auth.userId) auditDetail(res).userId = auth.userId;
+    }
     const { metadata, statement } = await withStatement(deps, project, body);
     const clientId = randomUUID();
     const registrationAccessToken = newOpaqueToken();
@@ -130,13 +135,14 @@ function registerStep(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHand
     } catch (err) {
       throw registrationFailure(err, project.issuer);
     }
+    auditDetail(res).entities = [{ reference: `ClientApplication/${clientId}`, name: 'registered client' }];
     res.setHeader('Location', clientUri(project, clientId));
     sendNoStore(res, 201, registrationResponse(project, written, { client_id_issued_at: Math.floor(Date.parse(written.lastUpdated) / 1000), registration_access_token: registrationAccessToken }));
   };
 }
 
 /** The client named in the path, when the request carries its registration access token. */
-async function registeredClient(deps: OAuthDeps, req: Request, project: OAuthProject): Promise<Json> {
+async function registeredClient(deps: OAuthDeps, req: Request, res: Response, project: OAuthProject): Promise<Json> {
   const token = bearerToken(req);
   const clientId = String(req.params.clientId);
   const record = token !== undefined && isValidId(clientId) ? await loadClientRecord(deps, project.key, clientId) : undefined;
@@ -144,13 +150,14 @@ async function registeredClient(deps: OAuthDeps, req: Request, project: OAuthPro
     throw new InvalidTokenError('The registration access token is not valid for this client', project.issuer);
   }
   req.ctx.clientId = clientId;
+  auditDetail(res).clientId = clientId;
   return { ...record.client, resourceType: 'ClientApplication' };
 }
 
 function readStep(deps: OAuthDeps): RequestHandler {
   return async function readRegistrationStep(req: Request, res: Response): Promise<void> {
     const { project } = oauthLocals(res);
-    const client = await registeredClient(deps, req, project);
+    const client = await registeredClient(deps, req, res, project);
     sendNoStore(res, 200, { ...clientMetadata(client), registration_client_uri: clientUri(project, String(client.id)) });
   };
 }
@@ -162,7 +169,7 @@ function covered(requested: string[], allowed: string[]): boolean {
 function updateStep(deps: OAuthDeps): RequestHandler {
   return async function updateRegistrationStep(req: Request, res: Response): Promise<void> {
     const { project } = oauthLocals(res);
-    const stored = await registeredClient(deps, req, project);
+    const stored = await registeredClient(deps, req, res, project);
     const body = req.body as Json;
     if (body.client_id !== stored.id) throw new RegistrationError('invalid_client_metadata', 'client_id must be the registered client_id');
     const managed = SERVER_MANAGED.find((name) => body[name] !== undefined);
@@ -199,7 +206,7 @@ function updateStep(deps: OAuthDeps): RequestHandler {
 function deleteStep(deps: OAuthDeps): RequestHandler {
   return async function deleteRegistrationStep(req: Request, res: Response): Promise<void> {
     const { project } = oauthLocals(res);
-    const stored = await registeredClient(deps, req, project);
+    const stored = await registeredClient(deps, req, res, project);
     await new FhirRepository(deps.storage.resources, project.key).delete('ClientApplication', String(stored.id));
     res.setHeader('Cache-Control', 'no-store');
     res.status(204).end();
@@ -217,13 +224,13 @@ function methodNotAllowed(allow: string): RequestHandler {
  * The registration routes (mounted under the OAuth base).
  * @param deps - OAuth dependencies
  * @param bearer - the bearer authenticator (initial access tokens)
- * @param rateLimit - the OAUTH_RATE_LIMIT step of these endpoints
+ * @param first - the steps every request starts with (audit, OAUTH_RATE_LIMIT)
  * @returns the router
  */
-export function registrationRouter(deps: OAuthDeps, bearer: BearerAuthenticator, rateLimit: RequestHandler): Router {
+export function registrationRouter(deps: OAuthDeps, bearer: BearerAuthenticator, first: RequestHandler[]): Router {
   const router = Router({ mergeParams: true });
   const errors = oauthJsonErrors();
-  const common = [rateLimit, noCache, loadProject(deps)];
+  const common = [...first, noCache, loadProject(deps)];
   router.post('/register', ...common, parseJson, registerStep(deps, bearer), errors);
   router.all('/register', methodNotAllowed('POST'), errors);
   router.get('/register/:clientId', ...common, readStep(deps), errors);
