@@ -336,6 +336,12 @@ describe('request object refusals', () => {
     const valid = await request(t.app).get(authorizeUrl({ client_id: 'jar-app', request: await requestObject({}) }));
     expect(valid.status).toBe(303);
     expect(String(valid.headers.location)).toContain('/login?interaction=');
+    // A request object may be longer than the 4096 characters allowed of other parameters.
+    const long = await requestObject({ state: 's'.repeat(4000) });
+    expect(long.length).toBeGreaterThan(4096);
+    const longRes = await request(t.app).get(authorizeUrl({ client_id: 'jar-app', request: long }));
+    expect(longRes.status).toBe(303);
+    expect(String(longRes.headers.location)).toContain('/login?interaction=');
   });
 });
 

@@ -24,6 +24,7 @@ import { type AuthorizationRequest, createInteraction, INTERACTION_LIFETIME_SECO
 import { readParams, singleParam } from '../interaction/params';
 import { applySmartLaunch } from '../../smart/authorize-launch';
 import { authorizationParams } from '../requests/authorization-params';
+import { MAX_REQUEST_OBJECT_LENGTH } from '../requests/request-object';
 
 async function startAuthorization(ctx: InteractionContext, req: Request, res: Response, request: AuthorizationRequest, client: AuthorizeClient): Promise<void> {
   const session = await currentSession(ctx, req);
@@ -51,7 +52,7 @@ async function startAuthorization(ctx: InteractionContext, req: Request, res: Re
 export function authorizeHandler(deps: OAuthDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     const ctx = await interactionContext(deps, req);
-    const query = readParams(req.method === 'POST' ? req.body : req.query);
+    const query = readParams(req.method === 'POST' ? req.body : req.query, { request: MAX_REQUEST_OBJECT_LENGTH });
     const clientId = singleParam(query, 'client_id');
     if (clientId === undefined && !query.duplicates.has('client_id')) throw untrustedRequest('The client_id parameter is required.');
     const loaded = clientId === undefined ? undefined : await loadAuthorizeClient(deps, ctx.project.key, clientId);

@@ -43,7 +43,7 @@ function fromRecord(values: Record<string, string>): OAuthParams {
  */
 export async function authorizationParams(deps: OAuthDeps, project: RequestProject, client: ClientApplication, params: OAuthParams): Promise<OAuthParams> {
   const hasRequestUri = params.values.has('request_uri') || params.duplicates.has('request_uri') || params.oversized.has('request_uri');
-  const hasRequest = params.values.has('request') || params.duplicates.has('request');
+  const hasRequest = params.values.has('request') || params.duplicates.has('request') || params.oversized.has('request');
   if (hasRequestUri) {
     if (hasRequest) throw untrustedRequest('request and request_uri cannot be used together.');
     const requestUri = params.duplicates.has('request_uri') ? undefined : params.values.get('request_uri');
@@ -56,7 +56,7 @@ export async function authorizationParams(deps: OAuthDeps, project: RequestProje
   }
   if (!hasRequest) return params;
   const jwt = params.duplicates.has('request') ? undefined : params.values.get('request');
-  if (jwt === undefined) throw untrustedRequest('The request parameter was given more than once.', 'invalid_request_object');
+  if (jwt === undefined) throw untrustedRequest('The request parameter was given more than once or is too long.', 'invalid_request_object');
   try {
     return await requestObjectParams(deps, project, client, jwt);
   } catch (err) {
