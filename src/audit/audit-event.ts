@@ -73,6 +73,11 @@ const SECURITY_EVENTS: Record<SecurityEventName, { type: 'auth' | 'alert'; actio
   'consent-denied': { type: 'auth', action: 'E', display: 'Consent denied' },
   'launch-created': { type: 'auth', action: 'C', display: 'EHR launch created' },
   'launch-failed': { type: 'auth', action: 'C', display: 'EHR launch refused' },
+  'pushed-request-failed': { type: 'auth', action: 'C', display: 'Pushed authorization request refused' },
+  'client-registered': { type: 'alert', action: 'C', display: 'Client registered', dicom: coding(AUDIT_CODES.dicom, '110129', 'Security Configuration') },
+  'client-registration-updated': { type: 'alert', action: 'U', display: 'Client registration updated', dicom: coding(AUDIT_CODES.dicom, '110129', 'Security Configuration') },
+  'client-registration-deleted': { type: 'alert', action: 'D', display: 'Client registration deleted', dicom: coding(AUDIT_CODES.dicom, '110129', 'Security Configuration') },
+  'registration-failed': { type: 'auth', action: 'E', display: 'Client registration request refused' },
   'signing-key-created': { type: 'alert', action: 'C', display: 'Signing key created', dicom: coding(AUDIT_CODES.dicom, '110129', 'Security Configuration') },
   'signing-key-rotated': { type: 'alert', action: 'U', display: 'Signing key rotated', dicom: coding(AUDIT_CODES.dicom, '110129', 'Security Configuration') },
 };

@@ -93,6 +93,11 @@ export type SecurityEventName =
   | 'consent-denied'
   | 'launch-created'
   | 'launch-failed'
+  | 'pushed-request-failed'
+  | 'client-registered'
+  | 'client-registration-updated'
+  | 'client-registration-deleted'
+  | 'registration-failed'
   | 'signing-key-created'
   | 'signing-key-rotated';
 

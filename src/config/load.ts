@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { decodeKeyEncryptionKey } from '../security/key-encryption';
-import { type Config, DEFAULTS, ENV, LOG_LEVELS, type LogLevel } from './schema';
+import { type Config, DEFAULTS, ENV, LOG_LEVELS, type LogLevel, type SoftwareStatementIssuer } from './schema';
 
 /** A configuration value is invalid. */
 export class ConfigError extends Error {
@@ -74,6 +74,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keyEncryptionKeyPrevious: parseKeyEncryptionKey(ENV.keyEncryptionKeyPrevious, get('keyEncryptionKeyPrevious')),
     audit: parseOnOff(ENV.audit, get('audit'), DEFAULTS.audit),
     auditRetentionDays: parseInteger(ENV.auditRetentionDays, get('auditRetentionDays'), DEFAULTS.auditRetentionDays, 0, 36_500),
+    requirePushedAuthorizationRequests: parseBoolean(ENV.requirePushedAuthorizationRequests, get('requirePushedAuthorizationRequests'), DEFAULTS.requirePushedAuthorizationRequests),
+    softwareStatementIssuers: parseSoftwareStatementIssuers(get('softwareStatementIssuers')),
   };
   if (config.production && !config.keyEncryptionKey) {
     throw new ConfigError(
@@ -250,4 +252,45 @@ function parseJwksAllowedHosts(raw: string | undefined): string[] {
     }
   }
   return entries;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * SOFTWARE_STATEMENT_ISSUERS: a JSON object mapping `tenant/project` to a list of `{ "issuer": "...", "jwks":
+ * {"keys": [...]} }` or `{ "issuer": "...", "jwksUri": "https://..." }`. Keys must be public (no private or
+ * symmetric key material).
+ */
+function parseSoftwareStatementIssuers(raw: string | undefined): Record<string, SoftwareStatementIssuer[]> {
+  if (raw === undefined) return {};
+  const fail = (message: string): never => {
+    throw new ConfigError(ENV.softwareStatementIssuers, message);
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return fail('expected JSON: {"tenant/project": [{"issuer": "...", "jwks": {"keys": [...]}}]}');
+  }
+  if (!isObject(parsed)) return fail('expected a JSON object keyed by tenant/project');
+  const result: Record<string, SoftwareStatementIssuer[]> = {};
+  for (const [project, list] of Object.entries(parsed)) {
+    const [tenant = '', name = '', ...rest] = project.split('/');
+    if (!SLUG.test(tenant) || !SLUG.test(name) || rest.length > 0) fail(`"${project}" is not a tenant/project`);
+    if (!Array.isArray(list)) return fail(`${project}: expected a list of issuers`);
+    result[project] = list.map((entry: unknown) => {
+      if (!isObject(entry) || typeof entry.issuer !== 'string' || entry.issuer === '') return fail(`${project}: every entry needs an issuer`);
+      const { issuer, jwks, jwksUri } = entry;
+      if ((jwks === undefined) === (jwksUri === undefined)) return fail(`${project}: issuer ${issuer} needs exactly one of jwks and jwksUri`);
+      if (jwksUri !== undefined) {
+        if (typeof jwksUri !== 'string' || !/^https?:\/\//.test(jwksUri)) return fail(`${project}: the jwksUri of ${issuer} must be an http(s) URL`);
+        return { issuer, jwksUri };
+      }
+      const keys = isObject(jwks) && Array.isArray(jwks.keys) ? jwks.keys : undefined;
+      if (!keys || keys.length === 0 || !keys.every(isObject)) return fail(`${project}: the jwks of ${issuer} must be a JWK Set with keys`);
+      if (keys.some((key) => key.d !== undefined || key.k !== undefined || key.kty === 'oct')) return fail(`${project}: the jwks of ${issuer} must hold public keys only`);
+      return { issuer, jwks: { keys } };
+    });
+  }
+  return result;
 }

@@ -94,6 +94,16 @@ export interface Config {
    */
   jwksCacheMinSeconds: number;
   jwksCacheMaxSeconds: number;
+  /**
+   * REQUIRE_PUSHED_AUTHORIZATION_REQUESTS: when true, every project's authorization endpoint accepts only pushed
+   * requests (`request_uri` from the PAR endpoint, RFC 9126); per client: `ClientApplication.requirePushedAuthorizationRequests`.
+   */
+  requirePushedAuthorizationRequests: boolean;
+  /**
+   * SOFTWARE_STATEMENT_ISSUERS: per project (`tenant/project`), the issuers whose software statements allow a
+   * client to register itself (RFC 7591 §2.3) without an initial access token, each with its public keys.
+   */
+  softwareStatementIssuers: Record<string, SoftwareStatementIssuer[]>;
   /** NODE_ENV: `production` turns on the production requirements (KEY_ENCRYPTION_KEY must be set). */
   production: boolean;
   /**
@@ -151,6 +161,8 @@ export const ENV = {
   keyEncryptionKeyPrevious: 'KEY_ENCRYPTION_KEY_PREVIOUS',
   audit: 'AUDIT',
   auditRetentionDays: 'AUDIT_RETENTION_DAYS',
+  requirePushedAuthorizationRequests: 'REQUIRE_PUSHED_AUTHORIZATION_REQUESTS',
+  softwareStatementIssuers: 'SOFTWARE_STATEMENT_ISSUERS',
 } as const satisfies Record<keyof Config, string>;
 
 /** Defaults for every optional key. */
@@ -187,4 +199,15 @@ export const DEFAULTS = {
   jwksCacheMaxSeconds: 86_400,
   audit: true,
   auditRetentionDays: 0,
+  requirePushedAuthorizationRequests: false,
+  softwareStatementIssuers: {} as Record<string, SoftwareStatementIssuer[]>,
 };
+
+/** An issuer of software statements trusted by a project: its `iss` and its public keys (inline or by URL). */
+export interface SoftwareStatementIssuer {
+  issuer: string;
+  /** A JWK Set of public keys. */
+  jwks?: { keys: Array<Record<string, unknown>> };
+  /** Where the issuer publishes its JWK Set (fetched like a client's jwksUri). */
+  jwksUri?: string;
+}

@@ -12,6 +12,7 @@ import { ASSERTION_ALGS, AUTH_METHODS } from './clients/client-auth';
 import type { OAuthDeps } from './deps';
 import { SUPPORTED_GRANT_TYPES } from './grants';
 import { type OAuthProject, resolveProject } from './project';
+import { REQUEST_OBJECT_ALGS } from './requests/request-object';
 import { SIGNING_ALG } from './tokens/keys';
 
 /** Scopes the server understands (besides the resource scopes a client registers). */
@@ -64,6 +65,8 @@ export interface OAuthEndpoints {
   introspection: string;
   revocation: string;
   endSession: string;
+  pushedAuthorizationRequest: string;
+  registration: string;
 }
 
 /**
@@ -81,15 +84,24 @@ export function oauthEndpoints(project: Pick<OAuthProject, 'oauthBase'>): OAuthE
     introspection: `${oauth}/introspect`,
     revocation: `${oauth}/revoke`,
     endSession: `${oauth}/logout`,
+    pushedAuthorizationRequest: `${oauth}/par`,
+    registration: `${oauth}/register`,
   };
+}
+
+/** Server-wide settings the documents reflect. */
+export interface DiscoveryOptions {
+  /** REQUIRE_PUSHED_AUTHORIZATION_REQUESTS */
+  requirePushedAuthorizationRequests?: boolean;
 }
 
 /**
  * The metadata document of a project.
  * @param project - the project
+ * @param options - server-wide settings
  * @returns the document
  */
-export function discoveryDocument(project: OAuthProject): Record<string, unknown> {
+export function discoveryDocument(project: OAuthProject, options: DiscoveryOptions = {}): Record<string, unknown> {
   const urls = oauthEndpoints(project);
   return {
     issuer: project.issuer,
@@ -100,6 +112,9 @@ export function discoveryDocument(project: OAuthProject): Record<string, unknown
     introspection_endpoint: urls.introspection,
     revocation_endpoint: urls.revocation,
     end_session_endpoint: urls.endSession,
+    pushed_authorization_request_endpoint: urls.pushedAuthorizationRequest,
+    require_pushed_authorization_requests: options.requirePushedAuthorizationRequests === true,
+    registration_endpoint: urls.registration,
     scopes_supported: SUPPORTED_SCOPES,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
@@ -116,8 +131,10 @@ export function discoveryDocument(project: OAuthProject): Record<string, unknown
     code_challenge_methods_supported: ['S256'],
     claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'fhirUser', 'email', 'name'],
     authorization_response_iss_parameter_supported: true,
-    request_parameter_supported: false,
+    // Request objects by value (RFC 9101 `request`); by reference only as PAR request_uris, never fetched URLs.
+    request_parameter_supported: true,
     request_uri_parameter_supported: false,
+    request_object_signing_alg_values_supported: [...REQUEST_OBJECT_ALGS],
   };
 }
 
@@ -143,6 +160,8 @@ export function smartConfiguration(project: OAuthProject): Record<string, unknow
     introspection_endpoint: urls.introspection,
     revocation_endpoint: urls.revocation,
     code_challenge_methods_supported: ['S256'],
+    pushed_authorization_request_endpoint: urls.pushedAuthorizationRequest,
+    registration_endpoint: urls.registration,
     capabilities: [...SMART_CAPABILITIES],
   };
 }
@@ -170,6 +189,6 @@ export function discoveryHandler(deps: OAuthDeps) {
   return async function discoveryStep(req: Request, res: Response): Promise<void> {
     const project = await resolveProject(deps, req);
     res.setHeader('Cache-Control', 'public, max-age=300');
-    res.json(discoveryDocument(project));
+    res.json(discoveryDocument(project, { requirePushedAuthorizationRequests: deps.config.requirePushedAuthorizationRequests }));
   };
 }

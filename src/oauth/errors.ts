@@ -76,6 +76,29 @@ export class AccessDeniedError extends OAuthError {
   }
 }
 
+/** A request object (RFC 9101 §6.3, OIDC Core §3.1.2.6) is invalid: signature, algorithm, issuer, audience, lifetime. */
+export class InvalidRequestObjectError extends OAuthError {
+  static readonly code = 'invalid_request_object';
+  constructor(description: string) {
+    super(InvalidRequestObjectError.code, 400, description);
+  }
+}
+
+/** A `request_uri` (RFC 9126 §4) is unknown, expired, already used, or was pushed by another client. */
+export class InvalidRequestUriError extends OAuthError {
+  static readonly code = 'invalid_request_uri';
+  constructor(description: string) {
+    super(InvalidRequestUriError.code, 400, description);
+  }
+}
+
+/** Registration metadata is invalid (RFC 7591 §3.2.2): `invalid_client_metadata`, `invalid_redirect_uri`, ... */
+export class RegistrationError extends OAuthError {
+  constructor(code: 'invalid_client_metadata' | 'invalid_redirect_uri' | 'invalid_software_statement' | 'unapproved_software_statement', description: string) {
+    super(code, 400, description);
+  }
+}
+
 /** The response type is not supported. */
 export class UnsupportedResponseTypeError extends OAuthError {
   static readonly code = 'unsupported_response_type';

@@ -16,7 +16,9 @@ import { jwksEndpoint } from './endpoints/jwks';
 import { auditOutcome } from './endpoints/audit';
 import { oauthJsonErrors } from './endpoints/respond';
 import { revokeEndpoint } from './endpoints/revoke';
+import { parEndpoint } from './endpoints/par';
 import { tokenEndpoint } from './endpoints/token';
+import { registrationRouter } from './registration/endpoint';
 import { userinfoEndpoint } from './endpoints/userinfo';
 import { interactionRouter } from './interaction';
 import type { KeyStore } from './tokens/keys';
@@ -33,7 +35,7 @@ function methodNotAllowed(req: Request, res: Response): void {
 export const OAUTH_BASE_PATH = '/w/:tenant/:project/api/v1/oauth';
 
 /** The JSON endpoints under {@link OAUTH_BASE_PATH} (CORS-enabled; the HTML pages are not). */
-export const OAUTH_JSON_ENDPOINTS = ['token', 'jwks', 'userinfo', 'introspect', 'revoke', 'launch', 'smart-style.json'] as const;
+export const OAUTH_JSON_ENDPOINTS = ['token', 'jwks', 'userinfo', 'introspect', 'revoke', 'launch', 'smart-style.json', 'par', 'register'] as const;
 
 /** The OIDC and RFC 8414 discovery paths (Express syntax). */
 export const DISCOVERY_PATHS = [
@@ -71,9 +73,11 @@ export function oauthServer(deps: OAuthDeps, keys: KeyStore): OAuthServer {
   router.get('/userinfo', auditOutcome(deps, 'userinfo'), ...userinfoEndpoint(deps, bearer), errors);
   router.post('/userinfo', auditOutcome(deps, 'userinfo'), ...userinfoEndpoint(deps, bearer), errors);
   router.post('/launch', auditOutcome(deps, 'launch'), ...launchEndpoint(deps, bearer), errors);
+  router.post('/par', auditOutcome(deps, 'par'), oauthRateLimit(deps.config, 'par', counters), ...parEndpoint(deps), errors);
   router.get('/smart-style.json', smartStyleHandler);
+  router.use(registrationRouter(deps, bearer, [auditOutcome(deps, 'register'), oauthRateLimit(deps.config, 'register', counters)]));
   router.use(interactionRouter(deps, counters.counters, new RelyingParties(deps.config, deps.storage.resources, keys)));
-  router.all(['/token', '/introspect', '/revoke', '/jwks', '/userinfo', '/launch'], methodNotAllowed, errors);
+  router.all(['/token', '/introspect', '/revoke', '/jwks', '/userinfo', '/launch', '/par'], methodNotAllowed, errors);
   return { router, keys, bearer };
 }
 

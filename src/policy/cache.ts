@@ -23,7 +23,7 @@ import type { CompiledPolicy, PolicyResource } from './types';
 export const POLICY_RESOURCE_TYPES: ReadonlySet<string> = new Set(['AccessPolicy', 'Membership', 'User', 'ClientApplication', 'Project', 'ProjectSettings']);
 
 /** Elements never exposed to policies (write-only credentials). */
-const HIDDEN_ELEMENTS: Readonly<Record<string, readonly string[]>> = { User: ['password'], ClientApplication: ['secret'] };
+const HIDDEN_ELEMENTS: Readonly<Record<string, readonly string[]>> = { User: ['password'], ClientApplication: ['secret', 'registrationAccessToken'] };
 
 /** Options of a {@link PolicyCache}. */
 export interface PolicyCacheOptions {

@@ -42,7 +42,23 @@ describe('loadConfig', () => {
       keyEncryptionKeyPrevious: undefined,
       audit: true,
       auditRetentionDays: 0,
+      requirePushedAuthorizationRequests: false,
+      softwareStatementIssuers: {},
     });
+  });
+
+  it('reads REQUIRE_PUSHED_AUTHORIZATION_REQUESTS and SOFTWARE_STATEMENT_ISSUERS', () => {
+    const key = { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' };
+    const config = loadConfig({
+      REQUIRE_PUSHED_AUTHORIZATION_REQUESTS: 'true',
+      SOFTWARE_STATEMENT_ISSUERS: JSON.stringify({ 'default/default': [{ issuer: 'https://ss.example', jwks: { keys: [key] } }, { issuer: 'b', jwksUri: 'https://b.example/jwks' }] }),
+    });
+    expect(config.requirePushedAuthorizationRequests).toBe(true);
+    expect(config.softwareStatementIssuers).toEqual({ 'default/default': [{ issuer: 'https://ss.example', jwks: { keys: [key] } }, { issuer: 'b', jwksUri: 'https://b.example/jwks' }] });
+    expect(() => loadConfig({ REQUIRE_PUSHED_AUTHORIZATION_REQUESTS: 'maybe' })).toThrow(/^REQUIRE_PUSHED_AUTHORIZATION_REQUESTS:/);
+    for (const bad of ['not json', '[]', '{"nope": []}', '{"a/b": [{"issuer": "x"}]}', '{"a/b": [{"issuer": "x", "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}]}']) {
+      expect(() => loadConfig({ SOFTWARE_STATEMENT_ISSUERS: bad })).toThrow(/^SOFTWARE_STATEMENT_ISSUERS:/);
+    }
   });
 
   it('reads AUDIT as on/off and AUDIT_RETENTION_DAYS as a day count', () => {

@@ -133,11 +133,18 @@ describe('errors redirected to the client', () => {
     await expectRedirectError(validParams(challenge, { prompt: 'none login' }), 'invalid_request', /prompt=none cannot be combined/);
   });
 
-  it('refuses a bad max_age, request objects and other response modes', async () => {
+  it('refuses a bad max_age and other response modes', async () => {
     await expectRedirectError(validParams(challenge, { max_age: '-1' }), 'invalid_request', /max_age/);
-    await expectRedirectError(validParams(challenge, { request: 'eyJ.x.y' }), 'request_not_supported', /Request objects/);
-    await expectRedirectError(validParams(challenge, { request_uri: 'https://x' }), 'request_uri_not_supported', /request_uri/);
     await expectRedirectError(validParams(challenge, { response_mode: 'fragment' }), 'invalid_request', /response_mode=query/);
+  });
+
+  it('answers a malformed request object or a request_uri it did not issue with an error page (test/oauth/par-jar.test.ts has the rest)', async () => {
+    for (const [extra, code] of [[{ request: 'eyJ.x.y' }, 'invalid_request_object'], [{ request_uri: 'https://x' }, 'invalid_request_uri']] as const) {
+      const res = await request(t.app).get(authorizeQuery(validParams(challenge, extra)));
+      expect(res.status).toBe(400);
+      expect(res.headers.location).toBeUndefined();
+      expect(res.text).toContain(`<code>${code}</code>`);
+    }
   });
 
   it('refuses repeated parameters', async () => {

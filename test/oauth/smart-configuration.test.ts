@@ -39,6 +39,8 @@ describe('smart-configuration', () => {
       introspection_endpoint: `${oauth}/introspect`,
       revocation_endpoint: `${oauth}/revoke`,
       code_challenge_methods_supported: ['S256'],
+      pushed_authorization_request_endpoint: `${oauth}/par`,
+      registration_endpoint: `${oauth}/register`,
       capabilities: [
         'launch-ehr',
         'launch-standalone',

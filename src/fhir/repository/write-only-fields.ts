@@ -2,6 +2,8 @@
  * Write-only credentials on the auth resources (DESIGN §4):
  * - `ClientApplication.secret`: hashed on write (salted SHA-256); generated and returned once when a confidential
  *   client is created without one; never returned by read, vread, search or history.
+ * - `ClientApplication.registrationAccessToken` (RFC 7592, dynamically registered clients): hashed on write like
+ *   the secret, never returned.
  * - `User.password`: hashed with scrypt; never returned.
  * - `IdentityProvider.clientSecret`: sealed with the key-encryption key (resource-secrets.ts), because the server
  *   must present it to the provider; never returned.
@@ -65,6 +67,16 @@ export async function prepareForStorage(resource: Json, previous?: Json, target?
 }
 
 function prepareClient(resource: Json, previous?: Json): PreparedResource {
+  const prepared = prepareClientSecret(resource, previous);
+  if (typeof resource.registrationAccessToken === 'string') {
+    prepared.stored.registrationAccessToken = hashSecret(resource.registrationAccessToken);
+  } else if (typeof previous?.registrationAccessToken === 'string') {
+    prepared.stored.registrationAccessToken = previous.registrationAccessToken;
+  }
+  return prepared;
+}
+
+function prepareClientSecret(resource: Json, previous?: Json): PreparedResource {
   const stored = { ...resource };
   const method = resource.tokenEndpointAuthMethod;
   if (typeof resource.secret === 'string') {
@@ -130,8 +142,8 @@ async function prepareUser(resource: Json, previous?: Json): Promise<PreparedRes
  * @returns a copy without credentials (the same object when there are none)
  */
 export function toPublicView<T extends Json>(resource: T): T {
-  if ('secret' in resource && resource.resourceType === 'ClientApplication') {
-    const { secret: _secret, ...rest } = resource;
+  if (('secret' in resource || 'registrationAccessToken' in resource) && resource.resourceType === 'ClientApplication') {
+    const { secret: _secret, registrationAccessToken: _registrationAccessToken, ...rest } = resource;
     return rest as T;
   }
   if ('password' in resource && resource.resourceType === 'User') {

@@ -44,8 +44,14 @@ function checkHeader(header: ProtectedHeaderParameters): void {
  * The client's registered keys; a `jku` header is accepted only when it is exactly the registered `jwksUri`.
  * A `jwksUri` is fetched through the shared remote JWKS cache (src/security/remote-jwks.ts: https only, public
  * addresses only, size cap, deadline); a failure to fetch it is `invalid_client` saying why, never naming an address.
+ * Request objects (RFC 9101) are verified with the same keys.
+ * @param deps - OAuth dependencies
+ * @param client - the client
+ * @param header - the JOSE header of the JWT to verify (`kid`, `jku`)
+ * @returns the key lookup
+ * @throws InvalidClientError when the client has no usable keys or the jku is foreign
  */
-async function clientKeys(deps: OAuthDeps, client: ClientApplication, header: ProtectedHeaderParameters): Promise<JWTVerifyGetKey> {
+export async function clientKeys(deps: OAuthDeps, client: ClientApplication, header: ProtectedHeaderParameters): Promise<JWTVerifyGetKey> {
   if (header.jku !== undefined && (typeof client.jwksUri !== 'string' || header.jku !== client.jwksUri)) {
     throw new InvalidClientError("The assertion's jku is not the client's registered jwksUri");
   }

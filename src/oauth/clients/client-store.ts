@@ -20,6 +20,7 @@ export type ClientApplication = Record<string, unknown> & {
   consentRequired?: boolean;
   requirePkce?: boolean;
   launchUri?: string;
+  requirePushedAuthorizationRequests?: boolean;
 };
 
 /** Default lifetimes in seconds: access tokens issued for a user, ... */
@@ -42,7 +43,7 @@ export async function loadClient(deps: OAuthDeps, project: string, clientId: str
 }
 
 /**
- * Reads a client and its hashed secret (for client authentication only).
+ * Reads a client and its hashed credentials (secret, registration access token; for authentication only).
  * @param deps - OAuth dependencies
  * @param project - the project key
  * @param clientId - the client id
@@ -52,13 +53,17 @@ export async function loadClientRecord(
   deps: OAuthDeps,
   project: string,
   clientId: string,
-): Promise<{ client: ClientApplication; secretHash?: string } | undefined> {
+): Promise<{ client: ClientApplication; secretHash?: string; registrationTokenHash?: string } | undefined> {
   if (!isValidId(clientId)) return undefined;
   // Read only, never changed: the store's own (frozen) copy, not a clone.
   const doc = await deps.storage.resources.readCurrent(project, 'ClientApplication', clientId, { shared: true });
   if (!doc || doc.deleted || !doc.resource) return undefined;
-  const { secret, ...client } = doc.resource;
-  return { client: client as ClientApplication, secretHash: typeof secret === 'string' ? secret : undefined };
+  const { secret, registrationAccessToken, ...client } = doc.resource;
+  return {
+    client: client as ClientApplication,
+    secretHash: typeof secret === 'string' ? secret : undefined,
+    ...(typeof registrationAccessToken === 'string' ? { registrationTokenHash: registrationAccessToken } : {}),
+  };
 }
 
 /**

@@ -20,7 +20,7 @@ export interface AuditDetail {
   entities?: Array<{ reference?: string; name: string; value?: string }>;
 }
 
-type Endpoint = 'token' | 'introspect' | 'revoke' | 'userinfo' | 'launch';
+type Endpoint = 'token' | 'introspect' | 'revoke' | 'userinfo' | 'launch' | 'par' | 'register';
 
 /**
  * The audit detail of a response (created on first use).
@@ -33,8 +33,18 @@ export function auditDetail(res: Response): AuditDetail {
   return locals.auditDetail;
 }
 
-function eventName(endpoint: Endpoint, ok: boolean, grantType: string | undefined): SecurityEventName | undefined {
+const REGISTRATION_EVENTS: Record<string, SecurityEventName | undefined> = {
+  POST: 'client-registered',
+  PUT: 'client-registration-updated',
+  DELETE: 'client-registration-deleted',
+};
+
+function eventName(endpoint: Endpoint, ok: boolean, grantType: string | undefined, method: string): SecurityEventName | undefined {
   switch (endpoint) {
+    case 'par':
+      return ok ? undefined : 'pushed-request-failed';
+    case 'register':
+      return ok ? REGISTRATION_EVENTS[method] : 'registration-failed';
     case 'token':
       return ok ? (grantType === 'refresh_token' ? 'token-refreshed' : 'token-issued') : 'token-failed';
     case 'revoke':
@@ -66,7 +76,7 @@ export function auditOutcome(deps: OAuthDeps, endpoint: Endpoint): RequestHandle
       const ok = res.statusCode < 400;
       const rawGrant = endpoint === 'token' ? params?.grant_type : undefined;
       const grantType = rawGrant === undefined ? undefined : GRANT_TYPES.has(rawGrant) ? rawGrant : 'unsupported';
-      const name = eventName(endpoint, ok, grantType);
+      const name = eventName(endpoint, ok, grantType, req.method);
       if (!name) return;
       const detail = auditDetail(res);
       const caller: Caller = { project: project.key };

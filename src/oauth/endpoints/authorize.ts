@@ -1,6 +1,8 @@
 /**
  * The authorization endpoint, GET and POST (RFC 6749 §4.1.1, OIDC Core §3.1.2.1, RFC 7636, RFC 9207).
- * - client and redirect URI first: unknown/inactive client or unregistered redirect URI → HTML error page (400),
+ * - client first; then the parameters themselves: a pushed request (`request_uri`, RFC 9126) or a signed request
+ *   object (`request`, RFC 9101) replaces the query (requests/authorization-params.ts);
+ * - client and redirect URI: unknown/inactive client or unregistered redirect URI → HTML error page (400),
  *   never a redirect; every later error → redirect with error, error_description, state, iss;
  * - `prompt=none`: a code at once, or `login_required` / `interaction_required` (a standalone launch needs the
  *   patient picker) / `consent_required`;
@@ -21,6 +23,8 @@ import { currentSession, needsConsent, needsPatient, redirectError, redirectWith
 import { type AuthorizationRequest, createInteraction, INTERACTION_LIFETIME_SECONDS } from '../interaction/interaction-store';
 import { readParams, singleParam } from '../interaction/params';
 import { applySmartLaunch } from '../../smart/authorize-launch';
+import { authorizationParams } from '../requests/authorization-params';
+import { MAX_REQUEST_OBJECT_LENGTH } from '../requests/request-object';
 
 async function startAuthorization(ctx: InteractionContext, req: Request, res: Response, request: AuthorizationRequest, client: AuthorizeClient): Promise<void> {
   const session = await currentSession(ctx, req);
@@ -48,10 +52,12 @@ async function startAuthorization(ctx: InteractionContext, req: Request, res: Re
 export function authorizeHandler(deps: OAuthDeps) {
   return async (req: Request, res: Response): Promise<void> => {
     const ctx = await interactionContext(deps, req);
-    const params = readParams(req.method === 'POST' ? req.body : req.query);
-    const clientId = singleParam(params, 'client_id');
-    if (clientId === undefined && !params.duplicates.has('client_id')) throw untrustedRequest('The client_id parameter is required.');
+    const query = readParams(req.method === 'POST' ? req.body : req.query, { request: MAX_REQUEST_OBJECT_LENGTH });
+    const clientId = singleParam(query, 'client_id');
+    if (clientId === undefined && !query.duplicates.has('client_id')) throw untrustedRequest('The client_id parameter is required.');
     const loaded = clientId === undefined ? undefined : await loadAuthorizeClient(deps, ctx.project.key, clientId);
+    // A pushed request (request_uri) or a request object (request) replaces the query's parameters.
+    const params = loaded && loaded.client.status === 'active' ? await authorizationParams(deps, ctx.project, loaded.resource, query) : query;
     const target = checkClientAndRedirect(loaded?.client, params);
     const { client, resource } = loaded as NonNullable<typeof loaded>;
     // A registered client whose redirect_uri matched: the access log names it.

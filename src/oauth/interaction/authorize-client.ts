@@ -3,9 +3,8 @@
  * (read through CORE's `loadClient`, without its secret) reduced to the fields they use, with the full resource
  * kept for `grantScopes`.
  */
-import { loadClient } from '../clients/client-store';
+import { type ClientApplication, loadClient } from '../clients/client-store';
 import type { OAuthDeps } from '../deps';
-import type { grantScopes } from '../scopes';
 import type { AuthorizeClient } from './authorize-request';
 
 /**
@@ -19,7 +18,7 @@ export async function loadAuthorizeClient(
   deps: OAuthDeps,
   project: string,
   clientId: string,
-): Promise<{ client: AuthorizeClient; resource: Parameters<typeof grantScopes>[1] } | undefined> {
+): Promise<{ client: AuthorizeClient; resource: ClientApplication } | undefined> {
   const resource = await loadClient(deps, project, clientId);
   if (!resource) return undefined;
   const r = resource as unknown as Record<string, unknown>;

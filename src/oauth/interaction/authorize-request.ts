@@ -3,8 +3,8 @@
  * 1. `client_id` and `redirect_uri` (RFC 6749 §3.1.2, §4.1.2.1): an unknown or inactive client, or a
  *    redirect URI that is not registered exactly (it may be omitted when exactly one is registered), is an
  *    error page — redirecting would send the browser somewhere untrusted;
- * 2. everything else is an {@link AuthorizeRedirectError}: repeated parameters, `request`/`request_uri`
- *    (OIDC Core §6), `response_type` (only `code`), `response_mode` (only `query`), the client's grant types,
+ * 2. everything else is an {@link AuthorizeRedirectError}: repeated parameters, a leftover `request`/`request_uri`
+ *    (resolved before this step: requests/authorization-params.ts), `response_type` (only `code`), `response_mode` (only `query`), the client's grant types,
  *    PKCE (RFC 7636: `code_challenge` with `code_challenge_method=S256` is required of every client — `plain`
  *    or a missing method is refused), `scope` (granted = requested ∩ the client's scopes; nothing grantable →
  *    `invalid_scope`), `prompt` (none | login | consent; `none` alone), `max_age`.

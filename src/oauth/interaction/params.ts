@@ -20,9 +20,10 @@ export interface OAuthParams {
 /**
  * Collects parameters from a parsed query or form body (Express's simple parser: string or string[] values).
  * @param source - `req.query` or `req.body`
+ * @param limits - longer limits for named parameters (a signed request object)
  * @returns the parameters
  */
-export function readParams(source: unknown): OAuthParams {
+export function readParams(source: unknown, limits: Readonly<Record<string, number>> = {}): OAuthParams {
   const params: OAuthParams = { values: new Map(), duplicates: new Set(), oversized: new Set() };
   if (typeof source !== 'object' || source === null) return params;
   for (const [name, raw] of Object.entries(source as Record<string, unknown>)) {
@@ -30,7 +31,7 @@ export function readParams(source: unknown): OAuthParams {
     if (Array.isArray(raw) && raw.length > 1) params.duplicates.add(name);
     const value = list[0];
     if (value === undefined) continue;
-    if (value.length > MAX_PARAMETER_LENGTH) {
+    if (value.length > (limits[name] ?? MAX_PARAMETER_LENGTH)) {
       params.oversized.add(name);
       continue;
     }
