@@ -108,6 +108,14 @@ export interface Config {
   auditRetentionDays: number;
   /** KEY_ENCRYPTION_KEY_PREVIOUS: the former key during a rotation; stored keys it encrypted are re-encrypted at start. */
   keyEncryptionKeyPrevious?: Buffer;
+  /** BULK_EXPORT_DIR: where `$export` jobs write their NDJSON files (default `DATA_DIR/bulk-export`; docs/bulk-export.md). */
+  bulkExportDir: string;
+  /** BULK_EXPORT_RETENTION_SECONDS: how long the files of a finished export stay downloadable; then a sweep deletes them. */
+  bulkExportRetentionSeconds: number;
+  /** BULK_EXPORT_MAX_JOBS_PER_CLIENT: running exports one client (and user) may have at once; one more → 429. */
+  bulkExportMaxJobsPerClient: number;
+  /** BULK_EXPORT_CONCURRENCY: exports one server process runs at the same time; the others wait in turn. */
+  bulkExportConcurrency: number;
 }
 
 /** Environment variable names, for documentation and error messages. */
@@ -151,6 +159,10 @@ export const ENV = {
   keyEncryptionKeyPrevious: 'KEY_ENCRYPTION_KEY_PREVIOUS',
   audit: 'AUDIT',
   auditRetentionDays: 'AUDIT_RETENTION_DAYS',
+  bulkExportDir: 'BULK_EXPORT_DIR',
+  bulkExportRetentionSeconds: 'BULK_EXPORT_RETENTION_SECONDS',
+  bulkExportMaxJobsPerClient: 'BULK_EXPORT_MAX_JOBS_PER_CLIENT',
+  bulkExportConcurrency: 'BULK_EXPORT_CONCURRENCY',
 } as const satisfies Record<keyof Config, string>;
 
 /** Defaults for every optional key. */
@@ -187,4 +199,7 @@ export const DEFAULTS = {
   jwksCacheMaxSeconds: 86_400,
   audit: true,
   auditRetentionDays: 0,
+  bulkExportRetentionSeconds: 3600,
+  bulkExportMaxJobsPerClient: 3,
+  bulkExportConcurrency: 2,
 };

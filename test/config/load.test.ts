@@ -42,7 +42,20 @@ describe('loadConfig', () => {
       keyEncryptionKeyPrevious: undefined,
       audit: true,
       auditRetentionDays: 0,
+      bulkExportDir: 'data/bulk-export',
+      bulkExportRetentionSeconds: 3600,
+      bulkExportMaxJobsPerClient: 3,
+      bulkExportConcurrency: 2,
     });
+  });
+
+  it('reads the bulk export settings, the directory defaulting to DATA_DIR/bulk-export', () => {
+    expect(loadConfig({ DATA_DIR: '/srv/fhir' }).bulkExportDir).toBe('/srv/fhir/bulk-export');
+    expect(
+      loadConfig({ BULK_EXPORT_DIR: '/exports', BULK_EXPORT_RETENTION_SECONDS: '600', BULK_EXPORT_MAX_JOBS_PER_CLIENT: '1', BULK_EXPORT_CONCURRENCY: '4' }),
+    ).toMatchObject({ bulkExportDir: '/exports', bulkExportRetentionSeconds: 600, bulkExportMaxJobsPerClient: 1, bulkExportConcurrency: 4 });
+    expect(() => loadConfig({ BULK_EXPORT_RETENTION_SECONDS: '0' })).toThrow(/^BULK_EXPORT_RETENTION_SECONDS:/);
+    expect(() => loadConfig({ BULK_EXPORT_MAX_JOBS_PER_CLIENT: '0' })).toThrow(/^BULK_EXPORT_MAX_JOBS_PER_CLIENT:/);
   });
 
   it('reads AUDIT as on/off and AUDIT_RETENTION_DAYS as a day count', () => {

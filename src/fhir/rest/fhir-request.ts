@@ -8,6 +8,7 @@ import type { AuthContext } from '../../oauth/bearer';
 import type { Project } from '../../tenancy/projects';
 import type { AccessControlledRepository } from '../access/access-controlled-repository';
 import type { RequestBudget } from '../budget';
+import type { BulkExports } from '../bulk/bulk-exports';
 
 /** Headers that change the meaning of an interaction. */
 export interface FhirRequestHeaders {
@@ -50,6 +51,8 @@ export interface FhirContext {
   budget: RequestBudget;
   /** The caller (absent only on public paths such as `/metadata`). */
   auth?: AuthContext;
+  /** The bulk export service (`$export`); absent where the server runs none. */
+  bulk?: BulkExports;
 }
 
 /**

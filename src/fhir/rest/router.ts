@@ -17,6 +17,7 @@ import { type OAuthProject, oauthProjectOf } from '../../oauth/project';
 import type { Caller } from '../../audit/events';
 import type { CallerAccess, UnauthenticatedRequest } from '../access/caller-context';
 import { ScopeGate } from '../access/scope-gate';
+import type { BulkExports } from '../bulk/bulk-exports';
 import { fhirBaseUrl } from './base-url';
 import { dispatch } from './dispatch';
 import type { FhirContext, FhirRequest } from './fhir-request';
@@ -31,6 +32,8 @@ export interface FhirRouterDeps {
   access: CallerAccess;
   projects: ProjectRegistry;
   bearer: BearerAuthenticator;
+  /** The bulk export service (`$export`). */
+  bulk?: BulkExports;
 }
 
 declare global {
@@ -122,6 +125,11 @@ function unauthenticatedRequest(req: Request, reason: string): UnauthenticatedRe
   };
 }
 
+/** `GET [base]/$export-file`: the one response that is not JSON. */
+function isExportFile(req: FhirRequest): boolean {
+  return req.path.length === 1 && req.path[0] === '$export-file' && (req.method === 'GET' || req.method === 'HEAD');
+}
+
 /** Paths under the FHIR base that need no token. */
 const PUBLIC_PATHS = new Set(['/metadata', '/.well-known/smart-configuration']);
 
@@ -192,9 +200,11 @@ export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
       config,
       budget: new RequestBudget(config.maxResponseBytes, config.requestTimeoutMs),
       auth,
+      ...(deps.bulk ? { bulk: deps.bulk } : {}),
     };
     const fhirRequest = toFhirRequest(req);
-    assertJsonResponse(fhirRequest.query.find(([key]) => key === '_format')?.[1], header(req, 'accept'));
+    // Export files are NDJSON (requested with `Accept: application/fhir+ndjson`); everything else is JSON.
+    if (!isExportFile(fhirRequest)) assertJsonResponse(fhirRequest.query.find(([key]) => key === '_format')?.[1], header(req, 'accept'));
     const withBody = hasBody(req);
     if (withBody) {
       await readBody(req, res);
