@@ -3,8 +3,9 @@
  * patient and group level, `_type`, `_since`, `_typeFilter`, POST Parameters, scopes that deny types, and what the
  * kick-off refuses.
  */
-import { buildTestApp, clientCredentialsToken, type TestApp } from '../helpers/build-test-app';
+import { buildTestApp, type TestApp } from '../helpers/build-test-app';
 import { bulkExport, download, kickOff, listeningServer } from '../helpers/bulk-client';
+import { clientToken } from './bulk-fixtures';
 
 let t: TestApp;
 let http: Awaited<ReturnType<typeof listeningServer>>;
@@ -18,18 +19,6 @@ async function create(resource: Json): Promise<Json> {
   const res = await t.api.post(`${t.base}/${String(resource.resourceType)}`).send(resource);
   expect(res.status).toBe(201);
   return res.body as Json;
-}
-
-/** A client_credentials client with these scopes and a full-access policy, and its token. */
-export async function clientToken(app: TestApp, id: string, scope: string): Promise<string> {
-  const secret = `${id}-secret-0123456789`;
-  const put = async (resource: Json): Promise<void> => {
-    const res = await app.api.put(`${app.base}/${String(resource.resourceType)}/${String(resource.id)}`).send(resource);
-    expect(res.status).toBeLessThan(300);
-  };
-  await put({ resourceType: 'ClientApplication', id, name: id, status: 'active', grantType: ['client_credentials'], tokenEndpointAuthMethod: 'client_secret_basic', secret, scope });
-  await put({ resourceType: 'AccessPolicy', id, name: id, engine: 'full-access', target: [{ link: { reference: `ClientApplication/${id}` } }] });
-  return clientCredentialsToken(app.app, 'default', 'default', id, secret);
 }
 
 function ids(resources: Json[] | undefined): string[] {
