@@ -6,6 +6,7 @@ import express, { type Express, Router } from 'express';
 import { type DecisionListener, NO_AUDIT } from './audit/events';
 import type { Config } from './config/schema';
 import { CallerAccess } from './fhir/access/caller-context';
+import { ExportJobs } from './bulk/export-jobs';
 import { BulkExports } from './fhir/bulk/bulk-exports';
 import { FHIR_PATH } from './fhir/rest/base-url';
 import { FHIR_BASE_PATH, fhirRouter } from './fhir/rest/router';
@@ -57,7 +58,7 @@ export interface AppDeps {
 export function startBulkExports(deps: Pick<AppDeps, 'config' | 'storage' | 'logger' | 'audit'> & { projects: ProjectRegistry }): BulkExports {
   const { config, storage, logger, projects } = deps;
   const access = new CallerAccess(storage.resources, deps.audit ?? NO_AUDIT);
-  return new BulkExports({ config, records: storage.records, access, projects, logger, singleProcess: storage.kind === 'embedded' }).start();
+  return new BulkExports({ config, jobs: new ExportJobs(storage.records), access, projects, logger, singleProcess: storage.kind === 'embedded' }).start();
 }
 
 /**

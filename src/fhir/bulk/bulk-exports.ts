@@ -11,13 +11,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config/schema';
 import type { Logger } from '../../logger';
-import type { RecordStore } from '../../storage/ports';
 import type { ProjectRegistry } from '../../tenancy/projects';
 import type { CallerAccess } from '../access/caller-context';
 import { ScopeGate } from '../access/scope-gate';
 import { fhirBaseUrl } from '../rest/base-url';
 import { ExportFiles } from './export-files';
-import { type ExportJob, ExportJobs, type JobOwner } from './export-jobs';
+import type { ExportJob, ExportJobs, JobOwner } from '../../bulk/export-jobs';
 import type { ExportRequest } from './export-request';
 import { ERROR_FILE, errorOutcome, ExportCancelledError, runExport } from './export-runner';
 
@@ -34,7 +33,8 @@ const PAGE_SIZE = 500;
 /** What the service needs. */
 export interface BulkExportDeps {
   config: Config;
-  records: RecordStore;
+  /** The job records (src/bulk/export-jobs.ts). */
+  jobs: ExportJobs;
   access: CallerAccess;
   projects: ProjectRegistry;
   logger: Logger;
@@ -63,7 +63,7 @@ export class BulkExports {
 
   /** @param deps - configuration, stores, the access layer and the logger */
   constructor(private readonly deps: BulkExportDeps) {
-    this.jobs = new ExportJobs(deps.records);
+    this.jobs = deps.jobs;
     this.files = new ExportFiles(deps.config.bulkExportDir);
   }
 

@@ -17,30 +17,8 @@ import { isValidId } from '../repository/repository';
 import { isControlParameter } from '../search/parse-request';
 import type { FhirRequest } from '../rest/fhir-request';
 
-/** Where the export starts from. */
-export type ExportLevel = 'system' | 'patient' | 'group';
-
-/** One `_typeFilter`: a search of one type. */
-export interface TypeFilter {
-  type: string;
-  query: Array<[string, string]>;
-}
-
-/** A checked kick-off request. */
-export interface ExportRequest {
-  level: ExportLevel;
-  /** The Group of a group-level export. */
-  groupId?: string;
-  /** `_type`: the types asked for (undefined: every type the level covers). */
-  types?: string[];
-  /** `_since`, as given (an instant). */
-  since?: string;
-  typeFilters: TypeFilter[];
-  /** `patient`: the ids of the patients to export (patient and group level). */
-  patients?: string[];
-  /** Parameters ignored under `Prefer: handling=lenient`, reported in the manifest's error file. */
-  ignored: string[];
-}
+export type { ExportLevel, ExportRequest, TypeFilter } from '../../bulk/export-jobs';
+import type { ExportLevel, ExportRequest, TypeFilter } from '../../bulk/export-jobs';
 
 /** Output formats accepted by `_outputFormat`; every one means FHIR NDJSON. */
 export const OUTPUT_FORMATS: readonly string[] = ['application/fhir+ndjson', 'application/ndjson', 'ndjson'];

@@ -10,7 +10,7 @@ import type { OperationOutcome } from 'fhir/r4';
 import { getPatientCompartmentParams, RESOURCE_TYPES } from '../definitions';
 import { FhirError, ForbiddenError } from '../errors';
 import type { AccessControlledRepository } from '../access/access-controlled-repository';
-import type { ExportJob } from './export-jobs';
+import type { ExportJob } from '../../bulk/export-jobs';
 import type { ExportFiles } from './export-files';
 import { type PageContext, type TypeSearch, typePages } from './type-pages';
 

@@ -12,7 +12,7 @@
 import type { Group } from 'fhir/r4';
 import { describeRequest } from '../../../policy/request';
 import type { BulkExports } from '../../bulk/bulk-exports';
-import type { ExportJob, JobOwner } from '../../bulk/export-jobs';
+import type { ExportJob, JobOwner } from '../../../bulk/export-jobs';
 import { type ExportLevel, type ExportRequest, parseExportRequest } from '../../bulk/export-request';
 import { ERROR_FILE, typeSearches } from '../../bulk/export-runner';
 import { FhirError, ForbiddenError, ResourceNotFoundError, UnauthorizedError } from '../../errors';

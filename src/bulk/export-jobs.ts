@@ -1,13 +1,40 @@
 /**
- * Export jobs as records of the record store (kind `bulk-export-job`), so that every instance sharing the store
- * sees them and a job outlives the process that started it. A job holds who started it (the token's client, user,
+ * Bulk Data export jobs (src/fhir/bulk, docs/bulk-export.md) as records of the record store (kind
+ * `bulk-export-job`), so that every instance sharing the store sees them and a job outlives the process that started
+ * it. Job state is not FHIR data: it lives here, outside src/fhir, whose modules reach the store only through the
+ * access layer (test/architecture/access-boundary.test.ts). A job holds who started it (the token's client, user,
  * scopes and patient: the export is judged as that token's searches), what was asked, and its progress: the
  * files finished so far and the type being written. A finished job's record expires with its files.
  */
 import type { OperationOutcome } from 'fhir/r4';
-import type { RecordStore, StoredRecord } from '../../storage/ports';
-import type { ExportRequest } from './export-request';
+import type { RecordStore, StoredRecord } from '../storage/ports';
 
+/** Where the export starts from (the kick-off parameters are checked by src/fhir/bulk/export-request.ts). */
+export type ExportLevel = 'system' | 'patient' | 'group';
+
+/** One `_typeFilter`: a search of one type. */
+export interface TypeFilter {
+  type: string;
+  query: Array<[string, string]>;
+}
+
+/** A checked kick-off request. */
+export interface ExportRequest {
+  level: ExportLevel;
+  /** The Group of a group-level export. */
+  groupId?: string;
+  /** `_type`: the types asked for (undefined: every type the level covers). */
+  types?: string[];
+  /** `_since`, as given (an instant). */
+  since?: string;
+  typeFilters: TypeFilter[];
+  /** `patient`: the ids of the patients to export (patient and group level). */
+  patients?: string[];
+  /** Parameters ignored under `Prefer: handling=lenient`, reported in the manifest's error file. */
+  ignored: string[];
+}
+
+/** The record kind of jobs. */
 export const JOB_KIND = 'bulk-export-job';
 /** The record that says which process runs a job (renewed while it runs). */
 export const LEASE_KIND = 'bulk-export-lease';
