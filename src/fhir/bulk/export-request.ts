@@ -22,6 +22,9 @@ import type { ExportLevel, ExportRequest, TypeFilter } from '../../bulk/export-j
 
 /** Output formats accepted by `_outputFormat`; every one means FHIR NDJSON. */
 export const OUTPUT_FORMATS: readonly string[] = ['application/fhir+ndjson', 'application/ndjson', 'ndjson'];
+/** Most `_typeFilter` queries and `patient` references one kick-off may carry (each filter is a search per page). */
+export const MAX_TYPE_FILTERS = 50;
+export const MAX_PATIENTS = 1000;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 const PATIENT_REFERENCE = /^Patient\/([^/?#]+)$/;
 
@@ -149,6 +152,8 @@ export function parseExportRequest(req: FhirRequest, level: ExportLevel, groupId
         unsupported(parameter, `Parameter '${name}' is not supported by $export`);
     }
   }
+  if (result.typeFilters.length > MAX_TYPE_FILTERS) throw new BadRequestError(`At most ${MAX_TYPE_FILTERS} _typeFilter queries are accepted`, ['_typeFilter'], 'too-costly');
+  if ((result.patients?.length ?? 0) > MAX_PATIENTS) throw new BadRequestError(`At most ${MAX_PATIENTS} patient parameters are accepted; export a Group instead`, ['patient'], 'too-costly');
   if (result.types) {
     for (const filter of result.typeFilters) {
       if (!result.types.includes(filter.type)) throw new BadRequestError(`_typeFilter names ${filter.type}, which _type does not list`, ['_typeFilter']);
