@@ -1,8 +1,10 @@
 /**
  * An export job outlives its server process: the real server (src/main.ts) is killed with SIGKILL while a job runs,
  * started again on the same DATA_DIR, and the job resumes from the type it was writing: the manifest then lists
- * every resource exactly once, each file holding the count the manifest gives.
+ * every resource exactly once, each file holding the count the manifest gives. A running job cancelled with DELETE
+ * stops and leaves no file behind.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -86,6 +88,15 @@ it('resumes a job interrupted by SIGKILL and completes it with every resource ex
     // New jobs run as usual after the restart.
     const again = await bulkExport(`${fhir}/Patient/$export?_type=Patient`, token);
     expect(again.manifest.output).toEqual([expect.objectContaining({ type: 'Patient', count: PATIENTS })]);
+
+    // Cancelling a job that is still running stops it and leaves nothing behind.
+    const cancelled = await kickOff(`${fhir}/$export?_type=Observation,Patient`, token);
+    const cancelUrl = cancelled.headers.get('content-location') as string;
+    const job = new URL(cancelUrl).searchParams.get('job') as string;
+    expect((await fetch(cancelUrl, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(202);
+    expect((await fetch(cancelUrl, { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } })).status).toBe(202);
+    expect((await fetch(cancelUrl, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(404);
+    expect(existsSync(path.join(dataDir, 'bulk-export', job))).toBe(false);
   } finally {
     expect(await second.stop()).toBe(0);
   }
