@@ -171,6 +171,18 @@ describe('kick-off refusals (400 OperationOutcome)', () => {
   });
 });
 
+describe('write-only fields', () => {
+  it('never exports a client secret or a password hash', async () => {
+    const result = await bulkExport(`${fhir}/$export?_type=ClientApplication,User`, t.adminToken);
+    expect(result.resources.get('ClientApplication')?.length).toBeGreaterThan(0);
+    expect(result.resources.get('User')?.length).toBeGreaterThan(0);
+    for (const resource of [...(result.resources.get('ClientApplication') ?? []), ...(result.resources.get('User') ?? [])]) {
+      expect(resource).not.toHaveProperty('secret');
+      expect(resource).not.toHaveProperty('password');
+    }
+  });
+});
+
 describe('downloads', () => {
   it('refuses a download without a token', async () => {
     const result = await bulkExport(`${fhir}/$export?_type=Organization`, t.adminToken);

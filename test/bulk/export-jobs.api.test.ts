@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
-import { bulkExport, kickOff, listeningServer, pollManifest } from '../helpers/bulk-client';
+import { kickOff, listeningServer, pollManifest } from '../helpers/bulk-client';
 import { clientToken } from './bulk-fixtures';
 
 let t: TestApp;
@@ -79,7 +79,7 @@ describe('cancellation', () => {
 describe('expiry', () => {
   it('a finished job expires after BULK_EXPORT_RETENTION_SECONDS and the sweep deletes its files', async () => {
     const short = await listeningServer();
-    const app = await buildTestApp({ PUBLIC_URL: short.origin, BULK_EXPORT_RETENTION_SECONDS: '1' });
+    const app = await buildTestApp({ PUBLIC_URL: short.origin, BULK_EXPORT_RETENTION_SECONDS: '5' });
     short.server.on('request', app.app);
     try {
       await expireOne(app, `${short.origin}${app.base}`);
@@ -91,19 +91,19 @@ describe('expiry', () => {
 });
 
 async function expireOne(app: TestApp, fhir: string): Promise<void> {
-  {
-    const result = await bulkExport(`${fhir}/$export?_type=Organization&_type=ClientApplication`, app.adminToken);
-    const statusUrl = (result.manifest.output[0]?.url as string).replace('$export-file', '$export-status');
-    const dir = path.join(app.config.bulkExportDir, new URL(statusUrl).searchParams.get('job') as string);
-    expect(existsSync(dir)).toBe(true);
-    const deadline = Date.now() + 30_000;
-    while ((await fetch(statusUrl, { headers: auth(app.adminToken) })).status !== 404) {
-      if (Date.now() > deadline) throw new Error('the job did not expire');
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    await app.bulk.sweep();
-    expect(existsSync(dir)).toBe(false);
+  const started = await kickOff(`${fhir}/$export?_type=ClientApplication`, app.adminToken);
+  const statusUrl = started.headers.get('content-location') as string;
+  const { manifest } = await pollManifest(statusUrl, app.adminToken);
+  expect(manifest.output.map((o) => o.type)).toEqual(['ClientApplication']);
+  const dir = path.join(app.config.bulkExportDir, new URL(statusUrl).searchParams.get('job') as string);
+  expect(existsSync(dir)).toBe(true);
+  const deadline = Date.now() + 60_000;
+  while ((await fetch(statusUrl, { headers: auth(app.adminToken) })).status !== 404) {
+    if (Date.now() > deadline) throw new Error('the job did not expire');
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
+  await app.bulk.sweep();
+  expect(existsSync(dir)).toBe(false);
 }
 
 describe('too many jobs', () => {

@@ -10,7 +10,7 @@ import type { OperationOutcome } from 'fhir/r4';
 import { getPatientCompartmentParams, RESOURCE_TYPES } from '../definitions';
 import { FhirError, ForbiddenError } from '../errors';
 import type { AccessControlledRepository } from '../access/access-controlled-repository';
-import type { ExportJob } from '../../bulk/export-jobs';
+import type { ExportJob, ExportRequest } from '../../bulk/export-jobs';
 import type { ExportFiles } from './export-files';
 import { type PageContext, type TypeSearch, typePages } from './type-pages';
 
@@ -58,12 +58,11 @@ export function exportTypes(job: ExportJob): string[] {
 /**
  * The searches of one type: one per `_typeFilter` of the type (their union is exported), or one for every
  * resource of the type.
- * @param job - the job
+ * @param params - the job's parameters
  * @param type - the type
  * @returns the searches
  */
-export function typeSearches(job: ExportJob, type: string): TypeSearch[] {
-  const { params } = job;
+export function typeSearches(params: ExportRequest, type: string): TypeSearch[] {
   const since: Array<[string, string]> = params.since ? [['_lastUpdated', `gt${params.since}`]] : [];
   const compartment = params.level === 'system' ? undefined : (params.patients ?? 'any');
   const filters = params.typeFilters.filter((f) => f.type === type);
@@ -89,7 +88,7 @@ export function errorOutcome(code: 'forbidden' | 'processing' | 'not-supported' 
  * @returns the number written (0: no file is kept)
  */
 async function writeType(run: RunContext, job: ExportJob, type: string): Promise<number> {
-  const searches = typeSearches(job, type);
+  const searches = typeSearches(job.params, type);
   const writer = await run.files.create(job.id, `${type}.ndjson`);
   // Several `_typeFilter`s of one type: a resource two of them match is written once.
   const seen = searches.length > 1 ? new Set<string>() : undefined;

@@ -81,9 +81,8 @@ async function groupPatients(ctx: FhirContext, groupId: string, asked: readonly 
  */
 async function checkTypeFilters(ctx: FhirContext, params: ExportRequest): Promise<void> {
   const context = searchContext(ctx);
-  const probe = { id: '', params, files: [], errors: [] } as unknown as ExportJob;
   for (const type of new Set(params.typeFilters.map((f) => f.type))) {
-    for (const search of typeSearches(probe, type)) {
+    for (const search of typeSearches(params, type)) {
       const query: Array<[string, string]> = [...search.query, ['_count', '0'], ['_total', 'none']];
       const line = { method: 'GET', path: [type], query };
       try {
