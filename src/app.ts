@@ -6,6 +6,8 @@ import express, { type Express, Router } from 'express';
 import { type DecisionListener, NO_AUDIT } from './audit/events';
 import type { Config } from './config/schema';
 import { CallerAccess } from './fhir/access/caller-context';
+import { ExportJobs } from './bulk/export-jobs';
+import { BulkExports } from './fhir/bulk/bulk-exports';
 import { FHIR_PATH } from './fhir/rest/base-url';
 import { FHIR_BASE_PATH, fhirRouter } from './fhir/rest/router';
 import { securityHeaders } from './http/security-headers';
@@ -46,6 +48,19 @@ export interface AppDeps {
   keyEncryption: KeyEncryption;
   /** Where decision events go (the audit trail; default: nowhere). */
   audit?: DecisionListener;
+  /** The bulk export service, started (see {@link startBulkExports}); default: one started here. */
+  bulk?: BulkExports;
+}
+
+/**
+ * Starts the bulk export service: unfinished jobs resume, expired files are swept. Stop it before the store closes.
+ * @param deps - configuration, storage, logger, the project registry and the decision listener
+ * @returns the started service
+ */
+export function startBulkExports(deps: Pick<AppDeps, 'config' | 'storage' | 'logger' | 'audit'> & { projects: ProjectRegistry }): BulkExports {
+  const { config, storage, logger, projects } = deps;
+  const access = new CallerAccess(storage.resources, deps.audit ?? NO_AUDIT);
+  return new BulkExports({ config, jobs: new ExportJobs(storage.records), access, projects, logger, singleProcess: storage.kind === 'embedded' }).start();
 }
 
 /**
@@ -87,7 +102,8 @@ export function buildApp(deps: AppDeps): Express {
   // The FHIR API before the OAuth endpoints: its requests are the most frequent, and the paths do not overlap.
   app.use(FHIR_BASE_PATH, cors(corsDeps, ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']));
   const provisioner = new ProjectProvisioner({ config, resources: storage.resources, projects, keys: oauth.keys, logger });
-  app.use(FHIR_BASE_PATH, fhirRouter({ config, access: new CallerAccess(storage.resources, audit), projects, bearer: oauth.bearer, provisioner }));
+  const bulk = deps.bulk ?? startBulkExports({ config, storage, logger, projects, audit });
+  app.use(FHIR_BASE_PATH, fhirRouter({ config, access: new CallerAccess(storage.resources, audit), projects, bearer: oauth.bearer, provisioner, bulk }));
   app.use(
     OAUTH_JSON_ENDPOINTS.filter((endpoint) => endpoint !== 'jwks').map((endpoint) => `${OAUTH_BASE_PATH}/${endpoint}`),
     cors(corsDeps, ['GET', 'POST']),

@@ -8,7 +8,8 @@
  * SIGTERM/SIGINT during start-up exit at once (143/130).
  */
 import type { Server } from 'node:http';
-import { buildApp } from './app';
+import { buildApp, startBulkExports } from './app';
+import type { BulkExports } from './fhir/bulk/bulk-exports';
 import { type Audit, startAudit } from './audit';
 import { ConfigError, loadConfig } from './config/load';
 import type { Config } from './config/schema';
@@ -69,7 +70,7 @@ async function loadDemo(storage: Storage, boot: BootstrapResult, logger: Logger)
   logger.info({ project: boot.project.key, ...summary }, 'demo seed loaded');
 }
 
-function installShutdown(server: Server, storage: Storage, logger: Logger, timeoutMs: number, audit: Audit, invalidation?: CacheInvalidation): void {
+function installShutdown(server: Server, storage: Storage, logger: Logger, timeoutMs: number, audit: Audit, bulk: BulkExports, invalidation?: CacheInvalidation): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -79,6 +80,8 @@ function installShutdown(server: Server, storage: Storage, logger: Logger, timeo
     force.unref();
     server.close(() => {
       (invalidation?.stop() ?? Promise.resolve())
+        // Running exports stop at their next page and resume at the next start.
+        .then(() => bulk.stop())
         // Every queued AuditEvent is written before the store closes.
         .then(() => audit.close())
         .then(() => storage.close())
@@ -130,6 +133,7 @@ async function main(): Promise<void> {
   let boot: BootstrapResult;
   let atRest: KeysAtRest;
   let audit: ReturnType<typeof startAudit> | undefined;
+  let bulk: BulkExports | undefined;
   try {
     // Load the generated validator now rather than on the first write (after the store: a store that cannot be
     // opened should not wait for this).
@@ -140,9 +144,11 @@ async function main(): Promise<void> {
     logger.info({ project: boot.project.key, projectCreated: boot.projectCreated, ...boot.summary }, 'bootstrap project ready');
     if (config.seedDemo) await loadDemo(storage, boot, logger);
     audit = startAudit(config, storage.resources, logger, { compact: () => storage.compact() });
-    const app = buildApp({ config, storage, logger, projects, keyEncryption: atRest.encryption, audit: audit.listener });
+    bulk = startBulkExports({ config, storage, logger, projects, audit: audit.listener });
+    const app = buildApp({ config, storage, logger, projects, keyEncryption: atRest.encryption, audit: audit.listener, bulk });
     server = await listen(app, config);
   } catch (err) {
+    await bulk?.stop().catch(() => undefined);
     await audit?.close().catch(() => undefined);
     await storage.close().catch(() => undefined);
     throw err;
@@ -151,7 +157,7 @@ async function main(): Promise<void> {
   process.stdout.write(banner(config, boot, atRest, server));
   // Instances sharing MongoDB: another instance's write of a policy, client or user invalidates this one's cache.
   const invalidation = storage.resourceWrites && new CacheInvalidation(policyCacheFor(storage.resources), storage.resourceWrites, { logger }).start();
-  installShutdown(server, storage, logger, config.shutdownTimeoutMs, audit, invalidation);
+  installShutdown(server, storage, logger, config.shutdownTimeoutMs, audit, bulk as BulkExports, invalidation);
 }
 
 main().catch((err: unknown) => {

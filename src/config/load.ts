@@ -3,6 +3,7 @@
  * A bad value throws a {@link ConfigError} naming the variable; `main.ts` prints it and exits.
  */
 import { isIP } from 'node:net';
+import path from 'node:path';
 import { decodeKeyEncryptionKey } from '../security/key-encryption';
 import { type Config, DEFAULTS, ENV, LOG_LEVELS, type LogLevel, type SoftwareStatementIssuer } from './schema';
 
@@ -76,6 +77,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditRetentionDays: parseInteger(ENV.auditRetentionDays, get('auditRetentionDays'), DEFAULTS.auditRetentionDays, 0, 36_500),
     requirePushedAuthorizationRequests: parseBoolean(ENV.requirePushedAuthorizationRequests, get('requirePushedAuthorizationRequests'), DEFAULTS.requirePushedAuthorizationRequests),
     softwareStatementIssuers: parseSoftwareStatementIssuers(get('softwareStatementIssuers')),
+    bulkExportDir: get('bulkExportDir') ?? path.join(get('dataDir') ?? DEFAULTS.dataDir, 'bulk-export'),
+    bulkExportRetentionSeconds: parseInteger(ENV.bulkExportRetentionSeconds, get('bulkExportRetentionSeconds'), DEFAULTS.bulkExportRetentionSeconds, 1, 30 * 86_400),
+    bulkExportMaxJobsPerClient: parseInteger(ENV.bulkExportMaxJobsPerClient, get('bulkExportMaxJobsPerClient'), DEFAULTS.bulkExportMaxJobsPerClient, 1, 1000),
+    bulkExportConcurrency: parseInteger(ENV.bulkExportConcurrency, get('bulkExportConcurrency'), DEFAULTS.bulkExportConcurrency, 1, 64),
   };
   if (config.production && !config.keyEncryptionKey) {
     throw new ConfigError(

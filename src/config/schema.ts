@@ -118,6 +118,14 @@ export interface Config {
   auditRetentionDays: number;
   /** KEY_ENCRYPTION_KEY_PREVIOUS: the former key during a rotation; stored keys it encrypted are re-encrypted at start. */
   keyEncryptionKeyPrevious?: Buffer;
+  /** BULK_EXPORT_DIR: where `$export` jobs write their NDJSON files (default `DATA_DIR/bulk-export`; docs/bulk-export.md). */
+  bulkExportDir: string;
+  /** BULK_EXPORT_RETENTION_SECONDS: how long the files of a finished export stay downloadable; then a sweep deletes them. */
+  bulkExportRetentionSeconds: number;
+  /** BULK_EXPORT_MAX_JOBS_PER_CLIENT: running exports one client (and user) may have at once; one more → 429. */
+  bulkExportMaxJobsPerClient: number;
+  /** BULK_EXPORT_CONCURRENCY: exports one server process runs at the same time; the others wait in turn. */
+  bulkExportConcurrency: number;
 }
 
 /** Environment variable names, for documentation and error messages. */
@@ -163,6 +171,10 @@ export const ENV = {
   auditRetentionDays: 'AUDIT_RETENTION_DAYS',
   requirePushedAuthorizationRequests: 'REQUIRE_PUSHED_AUTHORIZATION_REQUESTS',
   softwareStatementIssuers: 'SOFTWARE_STATEMENT_ISSUERS',
+  bulkExportDir: 'BULK_EXPORT_DIR',
+  bulkExportRetentionSeconds: 'BULK_EXPORT_RETENTION_SECONDS',
+  bulkExportMaxJobsPerClient: 'BULK_EXPORT_MAX_JOBS_PER_CLIENT',
+  bulkExportConcurrency: 'BULK_EXPORT_CONCURRENCY',
 } as const satisfies Record<keyof Config, string>;
 
 /** Defaults for every optional key. */
@@ -201,6 +213,9 @@ export const DEFAULTS = {
   auditRetentionDays: 0,
   requirePushedAuthorizationRequests: false,
   softwareStatementIssuers: {} as Record<string, SoftwareStatementIssuer[]>,
+  bulkExportRetentionSeconds: 3600,
+  bulkExportMaxJobsPerClient: 3,
+  bulkExportConcurrency: 2,
 };
 
 /** An issuer of software statements trusted by a project: its `iss` and its public keys (inline or by URL). */

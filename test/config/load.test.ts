@@ -44,6 +44,10 @@ describe('loadConfig', () => {
       auditRetentionDays: 0,
       requirePushedAuthorizationRequests: false,
       softwareStatementIssuers: {},
+      bulkExportDir: 'data/bulk-export',
+      bulkExportRetentionSeconds: 3600,
+      bulkExportMaxJobsPerClient: 3,
+      bulkExportConcurrency: 2,
     });
   });
 
@@ -59,6 +63,15 @@ describe('loadConfig', () => {
     for (const bad of ['not json', '[]', '{"nope": []}', '{"a/b": [{"issuer": "x"}]}', '{"a/b": [{"issuer": "x", "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}]}']) {
       expect(() => loadConfig({ SOFTWARE_STATEMENT_ISSUERS: bad })).toThrow(/^SOFTWARE_STATEMENT_ISSUERS:/);
     }
+  });
+
+  it('reads the bulk export settings, the directory defaulting to DATA_DIR/bulk-export', () => {
+    expect(loadConfig({ DATA_DIR: '/srv/fhir' }).bulkExportDir).toBe('/srv/fhir/bulk-export');
+    expect(
+      loadConfig({ BULK_EXPORT_DIR: '/exports', BULK_EXPORT_RETENTION_SECONDS: '600', BULK_EXPORT_MAX_JOBS_PER_CLIENT: '1', BULK_EXPORT_CONCURRENCY: '4' }),
+    ).toMatchObject({ bulkExportDir: '/exports', bulkExportRetentionSeconds: 600, bulkExportMaxJobsPerClient: 1, bulkExportConcurrency: 4 });
+    expect(() => loadConfig({ BULK_EXPORT_RETENTION_SECONDS: '0' })).toThrow(/^BULK_EXPORT_RETENTION_SECONDS:/);
+    expect(() => loadConfig({ BULK_EXPORT_MAX_JOBS_PER_CLIENT: '0' })).toThrow(/^BULK_EXPORT_MAX_JOBS_PER_CLIENT:/);
   });
 
   it('reads AUDIT as on/off and AUDIT_RETENTION_DAYS as a day count', () => {

@@ -9,7 +9,8 @@ import { Writable } from 'node:stream';
 import type { Express } from 'express';
 import request from 'supertest';
 import { FhirRepository } from '../../src/fhir/repository/repository';
-import { buildApp } from '../../src/app';
+import { buildApp, startBulkExports } from '../../src/app';
+import type { BulkExports } from '../../src/fhir/bulk/bulk-exports';
 import { type Audit, startAudit } from '../../src/audit';
 import type { AuditTrailOptions } from '../../src/audit/trail';
 import { loadConfig } from '../../src/config/load';
@@ -46,6 +47,8 @@ export interface TestApp {
   keyEncryption: KeyEncryption;
   /** The audit module (AUDIT=on: its trail writes AuditEvents; `audit.trail.flush()` writes what is queued). */
   audit: Audit;
+  /** The bulk export service (stopped by close()). */
+  bulk: BulkExports;
   /** Every log line the app wrote, parsed. */
   logLines: Array<Record<string, unknown>>;
   /** Closes the store and deletes the data directory. */
@@ -126,7 +129,8 @@ export async function buildTestApp(env: Record<string, string> = {}, options: Te
   const { encryption: keyEncryption } = await prepareKeysAtRest(config, storage, logger);
   const boot = await bootstrap(config, storage, projects);
   const audit = startAudit(config, storage.resources, logger, { trail: options.auditTrail });
-  const app = buildApp({ config, storage, logger, projects, keyEncryption, audit: audit.listener });
+  const bulk = startBulkExports({ config, storage, logger, projects, audit: audit.listener });
+  const app = buildApp({ config, storage, logger, projects, keyEncryption, audit: audit.listener, bulk });
   const tokens = new Map<string, string>();
   const adminToken = await clientCredentialsToken(app, config.bootstrapTenant, config.bootstrapProject, config.adminClientId, config.adminClientSecret as string);
   tokens.set(`${config.bootstrapTenant}/${config.bootstrapProject}`, adminToken);
@@ -184,7 +188,9 @@ export async function buildTestApp(env: Record<string, string> = {}, options: Te
     base: `/w/${config.bootstrapTenant}/${config.bootstrapProject}/api/v1/fhir/r4`,
     logLines,
     audit,
+    bulk,
     close: async () => {
+      await bulk.stop();
       await audit.close();
       await storage.close();
       await rm(dataDir, { recursive: true, force: true });

@@ -160,10 +160,13 @@ describe('CapabilityStatement security', () => {
     expect(smart.authorization_endpoint).toBe(`${oauth}/authorize`);
   });
 
-  it('lists the $evaluate-policy operation', async () => {
+  it('lists the $evaluate-policy and $export operations', async () => {
     const res = await request(t.app).get(`${t.base}/metadata`);
     const rest = (res.body as { rest: Array<{ operation?: unknown }> }).rest[0];
-    expect(rest?.operation).toEqual([{ name: 'evaluate-policy', definition: 'https://fhir-server.dev/OperationDefinition/evaluate-policy' }]);
+    expect(rest?.operation).toEqual([
+      { name: 'evaluate-policy', definition: 'https://fhir-server.dev/OperationDefinition/evaluate-policy' },
+      { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' },
+    ]);
   });
 
   it("uses each project's own URLs", async () => {

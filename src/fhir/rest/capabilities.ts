@@ -1,7 +1,8 @@
 /**
  * The CapabilityStatement served at `[base]/metadata` (public). Generated from what the server implements:
  * every resource type it knows (R4 plus the project's auth types) with the interactions the router serves,
- * the `$evaluate-policy` operation, and `rest.security` as SMART App Launch 2.x asks (§2.2 "Discovery via
+ * the `$evaluate-policy` operation, the Bulk Data `$export` operations (`instantiates` the Bulk Data
+ * CapabilityStatement), and `rest.security` as SMART App Launch 2.x asks (§2.2 "Discovery via
  * CapabilityStatement"): the SMART-on-FHIR service coding, `cors: true` and the `oauth-uris` extension carrying
  * the same endpoint URLs as the discovery documents (oauth/discovery.ts).
  * The response carries a validator, `ETag: W/"<SHA-256 of the statement's JSON>"`, so it changes whenever the
@@ -42,6 +43,15 @@ const PROJECT_PROFILE_BASE = 'https://fhir-server.dev/StructureDefinition/';
 
 /** Canonical of the `$evaluate-policy` operation (POST [base]/$evaluate-policy, docs/access-policies.md). */
 export const EVALUATE_POLICY_DEFINITION = 'https://fhir-server.dev/OperationDefinition/evaluate-policy';
+
+/** The Bulk Data Access CapabilityStatement this server instantiates (https://hl7.org/fhir/uv/bulkdata/STU2/CapabilityStatement-bulk-data.html). */
+export const BULK_DATA_CAPABILITY = 'http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data';
+/** The Bulk Data export operations, by where they are invoked (docs/bulk-export.md). */
+export const BULK_EXPORT_DEFINITIONS = {
+  system: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export',
+  Patient: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export',
+  Group: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export',
+} as const;
 
 /** The SMART `oauth-uris` extension (https://hl7.org/fhir/smart-app-launch/conformance.html). */
 export const OAUTH_URIS_EXTENSION = 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
@@ -119,6 +129,7 @@ function resourceEntry(type: string, revIncludes: Map<string, string[]>): Capabi
     searchInclude: ['*', ...referenceCodes(type).map((code) => `${type}:${code}`)],
     searchRevInclude: [...new Set(revIncludes.get(type) ?? [])].sort(),
     searchParam: searchParams(type),
+    ...(type === 'Patient' || type === 'Group' ? { operation: [{ name: 'export', definition: BULK_EXPORT_DEFINITIONS[type] }] } : {}),
   };
 }
 
@@ -137,6 +148,7 @@ export function buildCapabilityStatement(baseUrl: string, date: string, urls: OA
     date,
     publisher: SOFTWARE.name,
     kind: 'instance',
+    instantiates: [BULK_DATA_CAPABILITY],
     software: { name: SOFTWARE.name, version: SOFTWARE.version },
     implementation: { description: 'FHIR R4 server with SMART on FHIR and FHIRPath access policies', url: baseUrl },
     fhirVersion: '4.0.1',
@@ -153,7 +165,10 @@ export function buildCapabilityStatement(baseUrl: string, date: string, urls: OA
           // The Resource-level parameters (`_id`, `_lastUpdated`, `_tag`, ...), valid for every type.
           ...searchParams('Patient', (base) => base.includes('Resource')),
         ],
-        operation: [{ name: 'evaluate-policy', definition: EVALUATE_POLICY_DEFINITION }],
+        operation: [
+          { name: 'evaluate-policy', definition: EVALUATE_POLICY_DEFINITION },
+          { name: 'export', definition: BULK_EXPORT_DEFINITIONS.system },
+        ],
       },
     ],
   };

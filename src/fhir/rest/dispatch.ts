@@ -13,6 +13,14 @@ import type { RouteParams } from './context';
 import { createHandler, deleteHandler, patchHandler, readHandler, updateHandler, vreadHandler } from './crud';
 import type { FhirContext, FhirRequest } from './fhir-request';
 import { evaluatePolicyHandler } from './operations/evaluate-policy';
+import {
+  exportCancelHandler,
+  exportFileHandler,
+  exportGroupHandler,
+  exportPatientHandler,
+  exportStatusHandler,
+  exportSystemHandler,
+} from './operations/export';
 import { instanceHistoryHandler, systemHistoryHandler, typeHistoryHandler } from './history';
 import { conditionalDeleteHandler, conditionalUpdateHandler } from './conditional';
 import {
@@ -67,6 +75,15 @@ export const FHIR_ROUTES: FhirRoute[] = [
   route('GET', '', searchSystemHandler),
   route('POST', '', bundleHandler, RESOURCE_MEDIA_TYPES),
   route('POST', '$evaluate-policy', evaluatePolicyHandler, RESOURCE_MEDIA_TYPES),
+  route('GET', '$export', exportSystemHandler),
+  route('POST', '$export', exportSystemHandler, RESOURCE_MEDIA_TYPES),
+  route('GET', 'Patient/$export', exportPatientHandler),
+  route('POST', 'Patient/$export', exportPatientHandler, RESOURCE_MEDIA_TYPES),
+  route('GET', 'Group/:id/$export', exportGroupHandler),
+  route('POST', 'Group/:id/$export', exportGroupHandler, RESOURCE_MEDIA_TYPES),
+  route('GET', '$export-status', exportStatusHandler),
+  route('DELETE', '$export-status', exportCancelHandler),
+  route('GET', '$export-file', exportFileHandler),
   route('POST', '_search', searchSystemPostHandler, FORM_MEDIA_TYPES),
   route('GET', ':type', searchTypeHandler),
   route('POST', ':type/_search', searchTypePostHandler, FORM_MEDIA_TYPES),

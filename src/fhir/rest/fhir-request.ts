@@ -9,6 +9,7 @@ import type { Project } from '../../tenancy/projects';
 import type { ProjectCreator } from '../../tenancy/provision';
 import type { AccessControlledRepository } from '../access/access-controlled-repository';
 import type { RequestBudget } from '../budget';
+import type { BulkExports } from '../bulk/bulk-exports';
 
 /** Headers that change the meaning of an interaction. */
 export interface FhirRequestHeaders {
@@ -51,6 +52,8 @@ export interface FhirContext {
   budget: RequestBudget;
   /** The caller (absent only on public paths such as `/metadata`). */
   auth?: AuthContext;
+  /** The bulk export service (`$export`); absent where the server runs none. */
+  bulk?: BulkExports;
   /** Provisions the project of a Project resource once it is created (set on the FHIR API; docs/projects.md). */
   provisioner?: ProjectLifecycle;
 }

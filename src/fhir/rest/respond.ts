@@ -3,6 +3,8 @@
  * `Prefer: return=minimal | representation | OperationOutcome` choice for writes
  * (https://hl7.org/fhir/R4/http.html#ops).
  */
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import type { Response } from 'express';
 import { FHIR_JSON } from '../../http/content-negotiation';
 import { jsonParts } from '../budget';
@@ -17,6 +19,10 @@ export interface FhirResponse {
   headers?: Record<string, string>;
   /** Writes honour `Prefer: return=...`; `outcome` is the message for return=OperationOutcome. */
   write?: { outcome: string };
+  /** The body's media type when it is not FHIR JSON (the bulk export manifest is `application/json`). */
+  contentType?: string;
+  /** A file sent as the body, streamed (bulk export NDJSON). */
+  file?: { path: string; size: number; contentType: string };
 }
 
 /**
@@ -95,6 +101,12 @@ export async function sendFhirResponse(res: Response, result: FhirResponse, pref
   res.status(result.status);
   res.setHeader('Cache-Control', 'no-store');
   for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
+  if (result.file) {
+    res.setHeader('Content-Type', result.file.contentType);
+    res.setHeader('Content-Length', result.file.size);
+    await pipeline(createReadStream(result.file.path), res);
+    return;
+  }
   const body = responseBody(result, prefer);
   if (body === undefined) {
     res.end();
@@ -102,7 +114,7 @@ export async function sendFhirResponse(res: Response, result: FhirResponse, pref
   }
   // Written directly: the status, validators and conditional answers (304) are the handlers' decisions, and Node
   // leaves the body out of HEAD, 204 and 304 responses itself.
-  res.setHeader('Content-Type', FHIR_JSON);
+  res.setHeader('Content-Type', result.contentType ?? FHIR_JSON);
   if (body.resourceType !== 'Bundle') {
     const json = JSON.stringify(body);
     res.setHeader('Content-Length', Buffer.byteLength(json));

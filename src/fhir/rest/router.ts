@@ -17,6 +17,7 @@ import { type OAuthProject, oauthProjectOf } from '../../oauth/project';
 import type { Caller } from '../../audit/events';
 import type { CallerAccess, UnauthenticatedRequest } from '../access/caller-context';
 import { ScopeGate } from '../access/scope-gate';
+import type { BulkExports } from '../bulk/bulk-exports';
 import { fhirBaseUrl } from './base-url';
 import { dispatch } from './dispatch';
 import type { FhirContext, FhirRequest, ProjectLifecycle } from './fhir-request';
@@ -33,6 +34,8 @@ export interface FhirRouterDeps {
   bearer: BearerAuthenticator;
   /** Provisions projects created through the system project's `Project` resources. */
   provisioner?: ProjectLifecycle;
+  /** The bulk export service (`$export`). */
+  bulk?: BulkExports;
 }
 
 declare global {
@@ -124,6 +127,11 @@ function unauthenticatedRequest(req: Request, reason: string): UnauthenticatedRe
   };
 }
 
+/** `GET [base]/$export-file`: the one response that is not JSON. */
+function isExportFile(req: FhirRequest): boolean {
+  return req.path.length === 1 && req.path[0] === '$export-file' && (req.method === 'GET' || req.method === 'HEAD');
+}
+
 /** Paths under the FHIR base that need no token. */
 const PUBLIC_PATHS = new Set(['/metadata', '/.well-known/smart-configuration']);
 
@@ -195,9 +203,11 @@ export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
       budget: new RequestBudget(config.maxResponseBytes, config.requestTimeoutMs),
       auth,
       ...(deps.provisioner ? { provisioner: deps.provisioner } : {}),
+      ...(deps.bulk ? { bulk: deps.bulk } : {}),
     };
     const fhirRequest = toFhirRequest(req);
-    assertJsonResponse(fhirRequest.query.find(([key]) => key === '_format')?.[1], header(req, 'accept'));
+    // Export files are NDJSON (requested with `Accept: application/fhir+ndjson`); everything else is JSON.
+    if (!isExportFile(fhirRequest)) assertJsonResponse(fhirRequest.query.find(([key]) => key === '_format')?.[1], header(req, 'accept'));
     const withBody = hasBody(req);
     if (withBody) {
       await readBody(req, res);

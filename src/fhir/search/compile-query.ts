@@ -33,6 +33,8 @@ export interface CompileOptions {
   strict: boolean;
   /** Restrict to the compartment of this patient. */
   compartmentPatient?: string;
+  /** Restrict to the compartments of these patients, or of any patient (`any`) — bulk export. */
+  compartmentPatients?: readonly string[] | 'any';
 }
 
 /** A filter no document matches. */
@@ -61,11 +63,30 @@ export async function compileCriterion(ctx: FhirContext, type: string, name: str
  * @returns the filter, or {@link MATCH_NOTHING} when the type is not in the Patient compartment
  */
 export function compartmentFilter(type: string, patientId: string): Filter {
+  return compartmentsFilter(type, [patientId]);
+}
+
+/** A stored reference to any Patient (`r` values are relative references, `Patient/[id]`). */
+const ANY_PATIENT = /^Patient\//;
+
+/**
+ * The condition "in the compartment of one of these patients" (or of any patient) for one type: any compartment
+ * parameter references one of them; a Patient is in its own compartment.
+ * @param type - the resource type
+ * @param patients - the patients' ids, or `any`
+ * @returns the filter, or {@link MATCH_NOTHING} when the type is not in the Patient compartment
+ */
+export function compartmentsFilter(type: string, patients: readonly string[] | 'any'): Filter {
   // The patient is in its own compartment (R4 lists only `link` for Patient).
-  const branches: Filter[] = type === 'Patient' ? [{ id: patientId }] : [];
+  if (type === 'Patient' && patients === 'any') return {};
+  const branches: Filter[] = type === 'Patient' ? [{ id: patients.length === 1 ? patients[0] : { $in: [...patients] } }] : [];
   for (const code of getPatientCompartmentParams(type)) {
     if (getSearchParameter(type, code)?.type === 'reference') {
-      branches.push(referenceFilter(code, [`Patient/${patientId}`]));
+      branches.push(
+        patients === 'any'
+          ? { [`index.${code}`]: { $elemMatch: { r: ANY_PATIENT } } }
+          : referenceFilter(code, patients.map((id) => `Patient/${id}`)),
+      );
     }
   }
   if (branches.length === 0) return MATCH_NOTHING;
@@ -119,6 +140,10 @@ export async function compileQuery(
   }
   if (options.compartmentPatient !== undefined) {
     for (const type of types) perType.get(type)?.push(compartmentFilter(type, options.compartmentPatient));
+  }
+  if (options.compartmentPatients !== undefined) {
+    const patients = options.compartmentPatients;
+    for (const type of types) perType.get(type)?.push(compartmentsFilter(type, patients));
   }
   return { filter: combineTypes(perType), warnings, criteria };
 }

@@ -26,6 +26,8 @@ export interface SearchScope {
   system?: boolean;
   /** Restrict to this patient's compartment. */
   compartmentPatient?: string;
+  /** Restrict to the compartments of these patients, or of any patient (bulk export). */
+  compartmentPatients?: readonly string[] | 'any';
 }
 
 /** Options of {@link executeSearch}. */
@@ -105,7 +107,11 @@ export async function executeSearch(ctx: FhirContext, scope: SearchScope, query:
   for (const type of types) {
     if (!isResourceType(type)) throw new BadRequestError(`Search parameter _type: '${type}' is not a resource type`, ['_type']);
   }
-  const compiled = await compileQuery(ctx, types, criteria, { strict: options.strict, compartmentPatient: scope.compartmentPatient });
+  const compiled = await compileQuery(ctx, types, criteria, {
+    strict: options.strict,
+    compartmentPatient: scope.compartmentPatient,
+    compartmentPatients: scope.compartmentPatients,
+  });
   const warnings = [...compiled.warnings];
   const ignoredSortKeys: SortKey[] = [];
   const sort = resolveSort(types, controls.sort, options.strict, warnings, ignoredSortKeys);
