@@ -10,6 +10,7 @@
 import type { Request, Response } from 'express';
 import { ASSERTION_ALGS, AUTH_METHODS } from './clients/client-auth';
 import type { OAuthDeps } from './deps';
+import { DPOP_ALGS } from './errors';
 import { SUPPORTED_GRANT_TYPES } from './grants';
 import { type OAuthProject, resolveProject } from './project';
 import { SIGNING_ALG } from './tokens/keys';
@@ -114,6 +115,7 @@ export function discoveryDocument(project: OAuthProject): Record<string, unknown
     revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
     revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
     code_challenge_methods_supported: ['S256'],
+    dpop_signing_alg_values_supported: [...DPOP_ALGS],
     claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'fhirUser', 'email', 'name'],
     authorization_response_iss_parameter_supported: true,
     request_parameter_supported: false,
@@ -143,6 +145,7 @@ export function smartConfiguration(project: OAuthProject): Record<string, unknow
     introspection_endpoint: urls.introspection,
     revocation_endpoint: urls.revocation,
     code_challenge_methods_supported: ['S256'],
+    dpop_signing_alg_values_supported: [...DPOP_ALGS],
     capabilities: [...SMART_CAPABILITIES],
   };
 }

@@ -19,7 +19,7 @@ import type { OAuthDeps } from '../oauth/deps';
 import { InsufficientScopeError, InvalidRequestError } from '../oauth/errors';
 import { auditDetail } from '../oauth/endpoints/audit';
 import { sendNoStore } from '../oauth/endpoints/respond';
-import { loadProject, noCache, oauthLocals, parseForm } from '../oauth/endpoints/steps';
+import { endpointDpopRequest, loadProject, noCache, oauthLocals, parseForm } from '../oauth/endpoints/steps';
 import { createLaunch } from './launch-context';
 
 function idParameter(params: Record<string, string>, name: string, required: boolean): string | undefined {
@@ -35,7 +35,7 @@ function idParameter(params: Record<string, string>, name: string, required: boo
 function launchStep(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHandler {
   return async function createLaunchStep(req: Request, res: Response): Promise<void> {
     const { project, params } = oauthLocals(res);
-    const auth = await bearer.authenticate(req.get('authorization'), project);
+    const auth = await bearer.authenticate(req.get('authorization'), project, () => endpointDpopRequest(req, res, `${project.oauthBase}/launch`));
     req.ctx.clientId = auth.clientId;
     req.ctx.userId = auth.userId;
     const detail = auditDetail(res);

@@ -11,7 +11,7 @@ import { assertJsonResponse } from '../../http/content-negotiation';
 import type { Project, ProjectRegistry } from '../../tenancy/projects';
 import { RequestBudget } from '../budget';
 import { ResourceNotFoundError, UnauthorizedError } from '../errors';
-import type { AuthContext, BearerAuthenticator } from '../../oauth/bearer';
+import type { AuthContext, BearerAuthenticator, DpopRequest } from '../../oauth/bearer';
 import { OAuthError } from '../../oauth/errors';
 import { type OAuthProject, oauthProjectOf } from '../../oauth/project';
 import type { Caller } from '../../audit/events';
@@ -122,6 +122,18 @@ function unauthenticatedRequest(req: Request, reason: string): UnauthenticatedRe
   };
 }
 
+/**
+ * The URL a request was sent to, as clients know it: PUBLIC_URL and the path the server received (what a DPoP
+ * proof's `htu` names; the query is left out).
+ * @param publicUrl - PUBLIC_URL
+ * @param originalUrl - the request's path and query
+ * @returns the URL
+ */
+function publicRequestUrl(publicUrl: string, originalUrl: string): string {
+  const queryAt = originalUrl.indexOf('?');
+  return `${publicUrl}${queryAt < 0 ? originalUrl : originalUrl.slice(0, queryAt)}`;
+}
+
 /** Paths under the FHIR base that need no token. */
 const PUBLIC_PATHS = new Set(['/metadata', '/.well-known/smart-configuration']);
 
@@ -131,13 +143,14 @@ const PUBLIC_PATHS = new Set(['/metadata', '/.well-known/smart-configuration']);
  * @param bearer - the bearer authenticator
  * @param header - the Authorization header
  * @param project - the project
+ * @param dpopRequest - the request as a `DPoP` token needs it
  * @returns the caller
- * @throws UnauthorizedError (401 with `WWW-Authenticate`)
+ * @throws UnauthorizedError (401 with `WWW-Authenticate`, and `DPoP-Nonce` when a DPoP nonce is required)
  */
-async function authenticate(bearer: BearerAuthenticator, header: string | undefined, project: OAuthProject): Promise<AuthContext> {
+async function authenticate(bearer: BearerAuthenticator, header: string | undefined, project: OAuthProject, dpopRequest: () => DpopRequest): Promise<AuthContext> {
   let auth: AuthContext;
   try {
-    auth = await bearer.authenticate(header, project);
+    auth = await bearer.authenticate(header, project, dpopRequest);
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
     const error = new UnauthorizedError(err.description);
@@ -175,7 +188,12 @@ export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
     let auth: AuthContext | undefined;
     if (!PUBLIC_PATHS.has(req.path)) {
       try {
-        auth = await authenticate(deps.bearer, header(req, 'authorization'), oauth);
+        auth = await authenticate(deps.bearer, header(req, 'authorization'), oauth, () => ({
+          method: req.method,
+          url: publicRequestUrl(config.publicUrl, req.originalUrl),
+          proof: header(req, 'dpop'),
+          nonce: (value) => res.setHeader('DPoP-Nonce', value),
+        }));
       } catch (err) {
         if (err instanceof UnauthorizedError) deps.access.unauthenticated(project.key, unauthenticatedRequest(req, err.message));
         throw err;

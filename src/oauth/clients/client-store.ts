@@ -20,6 +20,8 @@ export type ClientApplication = Record<string, unknown> & {
   consentRequired?: boolean;
   requirePkce?: boolean;
   launchUri?: string;
+  /** Every token request must carry a DPoP proof; the client's access tokens are all DPoP-bound (RFC 9449 §5.2). */
+  dpopBoundAccessTokens?: boolean;
 };
 
 /** Default lifetimes in seconds: access tokens issued for a user, ... */
