@@ -130,8 +130,11 @@ export class MissingTokenError extends OAuthError {
   }
 }
 
-/** The proof signing algorithms accepted in DPoP proofs (RFC 9449 §5.1 `dpop_signing_alg_values_supported`). */
-export const DPOP_ALGS = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
+/**
+ * The proof signing algorithms accepted in DPoP proofs (RFC 9449 §5.1 `dpop_signing_alg_values_supported`):
+ * `Ed25519` is EdDSA over Ed25519 under its RFC 9864 name, which current client libraries (oauth4webapi) use.
+ */
+export const DPOP_ALGS = ['ES256', 'RS256', 'PS256', 'EdDSA', 'Ed25519'] as const;
 
 /**
  * A `DPoP` challenge (RFC 9449 §7.1): `DPoP realm="…", error="…", error_description="…", algs="ES256 …"`.

@@ -45,7 +45,7 @@ function fhirRead(token: string, proof: string | undefined, path = '/Patient'): 
 
 function expectDpopChallenge(res: request.Response, error: string): void {
   expect(res.status).toBe(401);
-  expect(res.headers['www-authenticate']).toMatch(new RegExp(`^DPoP realm="${fx.issuer}", error="${error}", error_description="[^"]+", algs="ES256 RS256 PS256 EdDSA"$`));
+  expect(res.headers['www-authenticate']).toMatch(new RegExp(`^DPoP realm="${fx.issuer}", error="${error}", error_description="[^"]+", algs="ES256 RS256 PS256 EdDSA Ed25519"$`));
 }
 
 function expectFhir401(res: request.Response, error: string): void {
@@ -65,6 +65,13 @@ describe('DPoP at the token endpoint', () => {
     expect(jwtClaims(plain.body.access_token).cnf).toBeUndefined();
   });
 
+  it('accepts a proof signed with EdDSA (the name before RFC 9864) as with Ed25519', async () => {
+    const key = await proofKey('EdDSA');
+    const res = await adminToken(await dpopProof(key, { htm: 'POST', htu: tokenUrl }));
+    expect(res.status).toBe(200);
+    expect(jwtClaims(res.body.access_token)).toMatchObject({ cnf: { jkt: key.jkt } });
+  });
+
   it.each([
     ['a wrong htu', () => dpopProof(keyA, { htm: 'POST', htu: `${fx.issuer}/api/v1/oauth/introspect` }), /htu does not match/],
     ['an htu on another host', () => dpopProof(keyA, { htm: 'POST', htu: tokenUrl.replace('://', '://evil.') }), /htu does not match/],
@@ -75,7 +82,7 @@ describe('DPoP at the token endpoint', () => {
     ['typ JWT', () => dpopProof(keyA, { htm: 'POST', htu: tokenUrl }, { typ: 'JWT' }), /typ dpop\+jwt/],
     ['a private key in the jwk header', () => dpopProof(keyA, { htm: 'POST', htu: tokenUrl }, { jwk: keyA.privateJwk }), /must be a public key/],
     ['a jwk of another key than the signature', () => dpopProof(keyA, { htm: 'POST', htu: tokenUrl }, { jwk: keyB.publicJwk }), /signature could not be verified/],
-    ['ES384, not in the allow-list', async () => dpopProof(await proofKey('ES384'), { htm: 'POST', htu: tokenUrl }), /signed with one of ES256, RS256, PS256, EdDSA/],
+    ['ES384, not in the allow-list', async () => dpopProof(await proofKey('ES384'), { htm: 'POST', htu: tokenUrl }), /signed with one of ES256, RS256, PS256, EdDSA, Ed25519/],
     ['a symmetric alg (HS256)', () => hs256Proof({ htm: 'POST', htu: tokenUrl }), /signed with one of/],
     ['two proofs', async () => `${await dpopProof(keyA, { htm: 'POST', htu: tokenUrl })}, ${await dpopProof(keyA, { htm: 'POST', htu: tokenUrl })}`, /exactly one proof/],
     ['garbage', async () => 'not-a-jwt', /exactly one proof/],

@@ -39,7 +39,7 @@ describe('smart-configuration', () => {
       introspection_endpoint: `${oauth}/introspect`,
       revocation_endpoint: `${oauth}/revoke`,
       code_challenge_methods_supported: ['S256'],
-      dpop_signing_alg_values_supported: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+      dpop_signing_alg_values_supported: ['ES256', 'RS256', 'PS256', 'EdDSA', 'Ed25519'],
       capabilities: [
         'launch-ehr',
         'launch-standalone',
