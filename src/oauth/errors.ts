@@ -145,6 +145,18 @@ export function dpopChallenge(attributes: Record<string, string | undefined>): s
   return challenge('DPoP', { ...attributes, algs: DPOP_ALGS.join(' ') });
 }
 
+/**
+ * A `Bearer` challenge restated for a DPoP-bound token (RFC 9449 §7.1: its challenges use the `DPoP` scheme), e.g.
+ * an `insufficient_scope` refusal.
+ * @param value - the `WWW-Authenticate` value
+ * @returns the same auth-params under `DPoP`, with `algs`; anything else unchanged
+ */
+export function asDpopChallenge(value: string): string {
+  if (!/^Bearer(?:\s|$)/.test(value)) return value;
+  const params = value.slice('Bearer'.length).trim();
+  return `DPoP ${params ? `${params}, ` : ''}algs="${DPOP_ALGS.join(' ')}"`;
+}
+
 /** The bearer token is malformed, expired, revoked or for another audience (RFC 6750 §3.1). */
 export class InvalidTokenError extends OAuthError {
   static readonly code = 'invalid_token';
@@ -212,6 +224,16 @@ export class InsufficientScopeError extends OAuthError {
   constructor(description: string, scope: string, realm?: string) {
     super(InsufficientScopeError.code, 403, description);
     this.headers['WWW-Authenticate'] = bearerChallenge({ realm, error: this.code, scope });
+  }
+
+  /**
+   * Challenges with the `DPoP` scheme when the token is DPoP-bound (RFC 9449 §7.1).
+   * @param bound - whether the token is DPoP-bound (it has a `jkt`)
+   * @returns this error
+   */
+  forDpop(bound: boolean): this {
+    if (bound) this.headers['WWW-Authenticate'] = asDpopChallenge(this.headers['WWW-Authenticate'] as string);
+    return this;
   }
 }
 

@@ -41,7 +41,7 @@ function launchStep(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHandle
     const detail = auditDetail(res);
     detail.clientId = auth.clientId;
     if (auth.userId) detail.userId = auth.userId;
-    if (!auth.userId) throw new InsufficientScopeError('An EHR launch is started by a signed-in user', 'user');
+    if (!auth.userId) throw new InsufficientScopeError('An EHR launch is started by a signed-in user', 'user').forDpop(auth.jkt !== undefined);
     const clientId = params.client_id;
     if (!clientId) throw new InvalidRequestError('client_id is required');
     const patient = idParameter(params, 'patient', true) as string;

@@ -237,6 +237,46 @@ describe('DPoP at userinfo and refresh', () => {
   });
 });
 
+describe('DPoP challenges beyond authentication, and the registration field', () => {
+  it('answers insufficient_scope for a DPoP-bound token with a DPoP challenge (FHIR API and userinfo)', async () => {
+    await fx.repo.update('ClientApplication', 'patient-reader', {
+      resourceType: 'ClientApplication',
+      id: 'patient-reader',
+      name: 'Patient reader',
+      status: 'active',
+      grantType: ['client_credentials'],
+      tokenEndpointAuthMethod: 'client_secret_basic',
+      secret: 'patient-reader-secret-0123456789',
+      scope: 'system/Patient.rs',
+    });
+    const issued = await request(fx.t.app).post(`${OAUTH}/token`).type('form').auth('patient-reader', 'patient-reader-secret-0123456789')
+      .set('DPoP', await dpopProof(keyA, { htm: 'POST', htu: tokenUrl }))
+      .send({ grant_type: 'client_credentials', scope: 'system/Patient.rs' });
+    expect(issued.status).toBe(200);
+    const token = issued.body.access_token as string;
+    const res = await fhirRead(token, await dpopProof(keyA, { htm: 'GET', htu: `${fx.fhirBaseUrl}/Observation`, ath: ath(token) }), '/Observation');
+    expect(res.status).toBe(403);
+    expect(res.headers['www-authenticate']).toMatch(/^DPoP error="insufficient_scope", error_description="[^"]+", algs="ES256 RS256 PS256 EdDSA Ed25519"$/);
+    const info = await request(fx.t.app).get(`${OAUTH}/userinfo`).set('Authorization', `DPoP ${token}`)
+      .set('DPoP', await dpopProof(keyA, { htm: 'GET', htu: `${fx.issuer}/api/v1/oauth/userinfo`, ath: ath(token) }));
+    expect(info.status).toBe(403);
+    expect(info.headers['www-authenticate']).toBe(`DPoP realm="${fx.issuer}", error="insufficient_scope", scope="openid", algs="ES256 RS256 PS256 EdDSA Ed25519"`);
+  });
+
+  it('validates ClientApplication.dpopBoundAccessTokens as a boolean', async () => {
+    const admin = (await adminToken(undefined)).body.access_token as string;
+    const post = (value: unknown) =>
+      request(fx.t.app).post(`${FHIR}/ClientApplication`).set('Authorization', `Bearer ${admin}`).set('Content-Type', 'application/fhir+json')
+        .send({ resourceType: 'ClientApplication', name: 'x', grantType: ['client_credentials'], scope: 'system/*.*', dpopBoundAccessTokens: value });
+    const bad = await post('yes');
+    expect(bad.status).toBe(400);
+    expect(bad.body.resourceType).toBe('OperationOutcome');
+    const good = await post(true);
+    expect(good.status).toBe(201);
+    expect(good.body.dpopBoundAccessTokens).toBe(true);
+  });
+});
+
 describe('codeTokens without DPoP', () => {
   it('still issues Bearer tokens without cnf', async () => {
     const body = await codeTokens(fx);

@@ -10,9 +10,9 @@ import { fhirBodyReader, hasBody } from '../../http/body';
 import { assertJsonResponse } from '../../http/content-negotiation';
 import type { Project, ProjectRegistry } from '../../tenancy/projects';
 import { RequestBudget } from '../budget';
-import { ResourceNotFoundError, UnauthorizedError } from '../errors';
+import { FhirError, ResourceNotFoundError, UnauthorizedError } from '../errors';
 import type { AuthContext, BearerAuthenticator, DpopRequest } from '../../oauth/bearer';
-import { OAuthError } from '../../oauth/errors';
+import { asDpopChallenge, OAuthError } from '../../oauth/errors';
 import { type OAuthProject, oauthProjectOf } from '../../oauth/project';
 import type { Caller } from '../../audit/events';
 import type { CallerAccess, UnauthenticatedRequest } from '../access/caller-context';
@@ -218,7 +218,15 @@ export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
       await readBody(req, res);
       fhirRequest.body = req.body;
     }
-    const result = await dispatch(req.fhir, fhirRequest, { checkContentType: withBody || ['POST', 'PUT', 'PATCH'].includes(fhirRequest.method) });
+    let result: Awaited<ReturnType<typeof dispatch>>;
+    try {
+      result = await dispatch(req.fhir, fhirRequest, { checkContentType: withBody || ['POST', 'PUT', 'PATCH'].includes(fhirRequest.method) });
+    } catch (err) {
+      // A DPoP-bound token's challenges (insufficient_scope) use the DPoP scheme (RFC 9449 §7.1).
+      const challenge = auth?.jkt !== undefined && err instanceof FhirError ? err.headers['WWW-Authenticate'] : undefined;
+      if (challenge !== undefined) (err as FhirError).headers = { ...(err as FhirError).headers, 'WWW-Authenticate': asDpopChallenge(challenge) };
+      throw err;
+    }
     await sendFhirResponse(res, result, fhirRequest.headers.prefer);
   };
 }

@@ -40,7 +40,7 @@ function userClaims(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHandle
     req.ctx.clientId = auth.clientId;
     req.ctx.userId = auth.userId;
     if (!auth.userId || !auth.scopes.includes('openid')) {
-      throw new InsufficientScopeError('The token was not issued to a user with the openid scope', 'openid', project.issuer);
+      throw new InsufficientScopeError('The token was not issued to a user with the openid scope', 'openid', project.issuer).forDpop(auth.jkt !== undefined);
     }
     const user = (await deps.storage.resources.readCurrent(project.key, 'User', auth.userId))?.resource;
     const claims: Record<string, unknown> = { sub: `User/${auth.userId}` };
