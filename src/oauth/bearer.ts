@@ -122,10 +122,11 @@ export class BearerAuthenticator {
       const match = DPOP.exec(credentials);
       if (!match) throw new InvalidTokenError('The Authorization header does not carry a well-formed DPoP token');
       const token = match[1] as string;
-      const proof = await this.dpop.accept(project, request.proof, { method: request.method, url: request.url, accessToken: token, realm });
+      const proof = await this.dpop.check(project, request.proof, { method: request.method, url: request.url, accessToken: token, realm });
       const auth = await this.authenticateToken(token, project);
       if (auth.jkt === undefined) throw new InvalidTokenError('The access token is not bound to a DPoP key: present it with the Bearer scheme');
       if (auth.jkt !== proof.jkt) throw new InvalidDpopProofError('The DPoP proof is signed by another key than the one the access token is bound to', realm);
+      await this.dpop.markUsed(project, proof, realm);
       if (proof.nonce !== undefined) request.nonce?.(proof.nonce);
       return auth;
     } catch (err) {

@@ -84,6 +84,10 @@ describe('DPoP at the token endpoint', () => {
     ['a jwk of another key than the signature', () => dpopProof(keyA, { htm: 'POST', htu: tokenUrl }, { jwk: keyB.publicJwk }), /signature could not be verified/],
     ['ES384, not in the allow-list', async () => dpopProof(await proofKey('ES384'), { htm: 'POST', htu: tokenUrl }), /signed with one of ES256, RS256, PS256, EdDSA, Ed25519/],
     ['a symmetric alg (HS256)', () => hs256Proof({ htm: 'POST', htu: tokenUrl }), /signed with one of/],
+    ['an RSA jwk with a huge public exponent', async () => {
+      const rsa = await proofKey('RS256');
+      return dpopProof(rsa, { htm: 'POST', htu: tokenUrl }, { jwk: { ...rsa.publicJwk, e: `${'A'.repeat(4000)}Q` } });
+    }, /at most 4096 bits with a small public exponent/],
     ['two proofs', async () => `${await dpopProof(keyA, { htm: 'POST', htu: tokenUrl })}, ${await dpopProof(keyA, { htm: 'POST', htu: tokenUrl })}`, /exactly one proof/],
     ['garbage', async () => 'not-a-jwt', /exactly one proof/],
   ])('refuses a proof with %s: 400 invalid_dpop_proof', async (_name, build, description) => {
@@ -98,6 +102,14 @@ describe('DPoP at the token endpoint', () => {
     const replay = await adminToken(proof);
     expectOAuthError(replay, 400, 'invalid_dpop_proof');
     expect(replay.body.error_description).toMatch(/already used/);
+  });
+
+  it('records a proof only once its client has authenticated: a refused client leaves it usable', async () => {
+    const proof = await dpopProof(keyA, { htm: 'POST', htu: tokenUrl });
+    const stranger = await request(fx.t.app).post(`${OAUTH}/token`).type('form').auth(ADMIN[0], 'not-the-secret-0123456789').set('DPoP', proof).send(CLIENT_CREDENTIALS);
+    expectOAuthError(stranger, 401, 'invalid_client');
+    expect((await adminToken(proof)).status).toBe(200);
+    expectOAuthError(await adminToken(proof), 400, 'invalid_dpop_proof');
   });
 
   it('requires a proof from a client registered with dpopBoundAccessTokens', async () => {

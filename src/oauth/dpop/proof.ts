@@ -2,7 +2,8 @@
  * DPoP proof JWTs (RFC 9449 §4.2, §4.3). A proof is accepted only when:
  * - the `DPoP` header carries exactly one compact JWS (a repeated header arrives joined by a comma, refused);
  * - its header has `typ: dpop+jwt`, an asymmetric `alg` of {@link DPOP_ALGS} (`none` and HMAC are refused) and a
- *   `jwk` that is a public key (no private or symmetric members), and the signature verifies with that key;
+ *   `jwk` that is a public key (no private or symmetric members; RSA at most 4096 bits with an exponent of at most
+ *   48 bits, so that a stranger's proof is cheap to verify), and the signature verifies with that key;
  * - `jti` is a string (single use is the caller's business: dpop.ts), `htm` is the request's method and `htu` its
  *   URL as this server publishes it, both compared without query and fragment after URL normalization;
  * - `iat` is within {@link PROOF_WINDOW_SECONDS} of the server's clock, either way;
@@ -19,6 +20,9 @@ export const PROOF_WINDOW_SECONDS = 60;
 /** The longest proof accepted, in characters (an RSA-4096 `jwk` fits several times over). */
 const MAX_PROOF_LENGTH = 8192;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** Base64url length of a 4096-bit RSA modulus, and of a public exponent of at most 48 bits (65537 is `AQAB`). */
+const MAX_RSA_MODULUS_CHARS = 683;
+const MAX_RSA_EXPONENT_CHARS = 8;
 /** JWK members that only a private or symmetric key has. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
@@ -79,6 +83,10 @@ function checkHeader(proof: string, fail: (description: string) => never): JWK {
   const { jwk } = header;
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) fail('The DPoP proof must carry its public key in the jwk header');
   if (PRIVATE_MEMBERS.some((member) => member in jwk) || jwk.kty === 'oct') fail('The jwk of a DPoP proof must be a public key');
+  // Anyone can send a proof: an RSA key with a huge modulus or exponent would make verifying it expensive.
+  if (jwk.kty === 'RSA' && !(typeof jwk.n === 'string' && jwk.n.length <= MAX_RSA_MODULUS_CHARS && typeof jwk.e === 'string' && jwk.e.length <= MAX_RSA_EXPONENT_CHARS)) {
+    fail('The jwk of a DPoP proof must be an RSA key of at most 4096 bits with a small public exponent');
+  }
   return jwk;
 }
 

@@ -1,14 +1,14 @@
 /**
  * `POST {issuer}/api/v1/oauth/token` (RFC 6749 §3.2, §5): form-encoded, never cached.
- * Steps: no-store → project → form → `grant_type` present and supported → a `DPoP` proof, when sent, accepted
- * once (RFC 9449 §5; dpop/dpop.ts) → (refresh without client credentials: the client the refresh token names) →
+ * Steps: no-store → project → form → `grant_type` present and supported → a `DPoP` proof, when sent, checked
+ * (RFC 9449 §5; dpop/dpop.ts) → (refresh without client credentials: the client the refresh token names) →
  * client authentication → the client lists the grant type (`unauthorized_client`) and the grant's parameters are
- * present → a client registered with `dpopBoundAccessTokens` sent a proof → the grant issues tokens (bound to the
- * proof's key when there is one).
+ * present → the proof is marked used, or a client registered with `dpopBoundAccessTokens` is refused for sending
+ * none → the grant issues tokens (bound to the proof's key when there is one).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { OAuthDeps } from '../deps';
-import type { DpopProofs } from '../dpop/dpop';
+import type { CheckedProof, DpopProofs } from '../dpop/dpop';
 import { InvalidDpopProofError, InvalidRequestError } from '../errors';
 import { checkGrantRequest, findGrant } from '../grants';
 import type { KeyStore } from '../tokens/keys';
@@ -25,13 +25,13 @@ function supportedGrantType(_req: Request, res: Response, next: NextFunction): v
   next();
 }
 
-/** The thumbprint of the key of the request's accepted DPoP proof, if it carried one. */
-function dpopJkt(res: Response): string | undefined {
-  return (res.locals as { dpopJkt?: string }).dpopJkt;
+/** The request's checked DPoP proof, if it carried one. */
+function dpopLocals(res: Response): { dpop?: CheckedProof } {
+  return res.locals as { dpop?: CheckedProof };
 }
 
 /**
- * Accepts the request's `DPoP` proof, if it carries one (`htm` POST, `htu` the token endpoint's public URL); with
+ * Checks the request's `DPoP` proof, if it carries one (`htm` POST, `htu` the token endpoint's public URL); with
  * nonces required the current nonce goes back in `DPoP-Nonce`, on success and on `use_dpop_nonce` alike.
  * @param dpop - the proof checker
  * @returns the step
@@ -41,19 +41,27 @@ function dpopProof(dpop: DpopProofs): RequestHandler {
     const proof = req.get('dpop');
     if (proof === undefined) return next();
     const { project } = oauthLocals(res);
-    const accepted = await dpop.accept(project, proof, { method: req.method, url: `${project.oauthBase}/token` });
-    if (accepted.nonce !== undefined) res.setHeader('DPoP-Nonce', accepted.nonce);
-    (res.locals as { dpopJkt?: string }).dpopJkt = accepted.jkt;
+    const checked = await dpop.check(project, proof, { method: req.method, url: `${project.oauthBase}/token` });
+    if (checked.nonce !== undefined) res.setHeader('DPoP-Nonce', checked.nonce);
+    dpopLocals(res).dpop = checked;
     next();
   };
 }
 
-/** A client registered with `dpopBoundAccessTokens: true` gets only DPoP-bound tokens (RFC 9449 §5.2). */
-function dpopRequired(_req: Request, res: Response, next: NextFunction): void {
-  if (oauthLocals(res).client.client.dpopBoundAccessTokens === true && dpopJkt(res) === undefined) {
-    throw new InvalidDpopProofError('This client must send a DPoP proof with every token request');
-  }
-  next();
+/**
+ * Once the client has authenticated: its proof is marked used (single use), and a client registered with
+ * `dpopBoundAccessTokens: true` must have sent one (RFC 9449 §5.2).
+ * @param dpop - the proof checker
+ * @returns the step
+ */
+function dpopUse(dpop: DpopProofs): RequestHandler {
+  return async function dpopUseStep(_req: Request, res: Response, next: NextFunction): Promise<void> {
+    const { client, project } = oauthLocals(res);
+    const proof = dpopLocals(res).dpop;
+    if (proof) await dpop.markUsed(project, proof);
+    else if (client.client.dpopBoundAccessTokens === true) throw new InvalidDpopProofError('This client must send a DPoP proof with every token request');
+    next();
+  };
 }
 
 const CLIENT_PARAMETERS = ['client_id', 'client_secret', 'client_assertion', 'client_assertion_type'];
@@ -98,7 +106,7 @@ function callGrant(deps: OAuthDeps, keys: KeyStore): RequestHandler {
   return async function callGrantStep(_req: Request, res: Response): Promise<void> {
     const { params, client, project } = oauthLocals(res);
     const grant = findGrant(params.grant_type as string);
-    const response = await grant.handle({ deps, keys, project, auth: client, body: params, dpopJkt: dpopJkt(res) });
+    const response = await grant.handle({ deps, keys, project, auth: client, body: params, dpopJkt: dpopLocals(res).dpop?.jkt });
     // The security event names the patient in context (never a token).
     const { patient } = response as { patient?: unknown };
     if (typeof patient === 'string') auditDetail(res).patient = patient;
@@ -123,7 +131,7 @@ export function tokenEndpoint(deps: OAuthDeps, keys: KeyStore, dpop: DpopProofs)
     refreshTokenClient(deps),
     clientAuthentication(deps, 'token'),
     allowedGrantType,
-    dpopRequired,
+    dpopUse(dpop),
     callGrant(deps, keys),
   ];
 }
