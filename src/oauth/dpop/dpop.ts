@@ -5,7 +5,7 @@
  * request has authenticated (the client at the token endpoint; a token bound to the proof's key at a resource) its
  * `jti` is recorded as used (kind `dpop-proof-jti`, per project and key, until its `iat` leaves the window): a
  * second use anywhere — on this instance or another sharing the store — is `invalid_dpop_proof`. Recording only
- * after authentication means a stranger's proofs, however valid, never make the server write.
+ * after authentication means proofs alone, however valid, never make the server write.
  */
 import type { OAuthDeps } from '../deps';
 import { InvalidDpopProofError, UseDpopNonceError } from '../errors';
@@ -34,8 +34,8 @@ export class DpopProofs {
 
   /**
    * Checks a proof for a request, without recording anything: the caller marks it used ({@link markUsed}) once the
-   * request has authenticated (a client, or a token bound to the proof's key), so that nobody can make the server
-   * write by sending proofs of a key of their own.
+   * request has authenticated (a client, or a token bound to the proof's key), so that proofs of a key of one's own
+   * alone cannot make the server write.
    * @param project - the project
    * @param proof - the `DPoP` header value
    * @param expected - the request (method, public URL, access token on a resource, realm on a resource)
