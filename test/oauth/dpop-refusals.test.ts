@@ -226,6 +226,29 @@ describe('DPoP at userinfo and refresh', () => {
     expect(plain.body.token_type).toBe('Bearer');
   });
 
+  it('starts an EHR launch with a DPoP-bound user token and its proof; refuses it as Bearer', async () => {
+    await fx.repo.update('ClientApplication', 'launched-app', {
+      resourceType: 'ClientApplication', id: 'launched-app', name: 'Launched', status: 'active', grantType: ['authorization_code'],
+      tokenEndpointAuthMethod: 'none', redirectUri: [REDIRECT], launchUri: 'https://launched.example/launch', scope: 'openid launch patient/*.rs',
+    });
+    await fx.repo.update('Patient', 'p-dpop', { resourceType: 'Patient', id: 'p-dpop' });
+    const { verifier, challenge } = pkce();
+    const code = await issueCode(fx, challenge, { userId: fx.adminId, membershipId: fx.adminMembershipId });
+    const issued = await request(fx.t.app).post(`${OAUTH}/token`).type('form').auth('web-app', 'web-app-secret-0123456789')
+      .set('DPoP', await dpopProof(keyA, { htm: 'POST', htu: tokenUrl }))
+      .send({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier });
+    const token = issued.body.access_token as string;
+    const launch = (scheme: string, proof?: string) => {
+      const req = request(fx.t.app).post(`${OAUTH}/launch`).type('form').set('Authorization', `${scheme} ${token}`);
+      return (proof ? req.set('DPoP', proof) : req).send({ client_id: 'launched-app', patient: 'p-dpop' });
+    };
+    const ok = await launch('DPoP', await dpopProof(keyA, { htm: 'POST', htu: `${fx.issuer}/api/v1/oauth/launch`, ath: ath(token) }));
+    expect(ok.status).toBe(200);
+    expect(ok.body.url).toMatch(/^https:\/\/launched\.example\/launch\?/);
+    expectDpopChallenge(await launch('Bearer'), 'invalid_token');
+    expectDpopChallenge(await launch('DPoP', await dpopProof(keyA, { htm: 'POST', htu: `${fx.issuer}/api/v1/oauth/userinfo`, ath: ath(token) })), 'invalid_dpop_proof');
+  });
+
   it("holds a public client's refresh token to its key; a refusal consumes nothing", async () => {
     const { verifier, challenge } = pkce();
     const code = await issueCode(fx, challenge, { clientId: 'public-app' });
