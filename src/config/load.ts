@@ -63,6 +63,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: parseTrustProxy(get('trustProxy')),
     oauthRateLimit: parseInteger(ENV.oauthRateLimit, get('oauthRateLimit'), DEFAULTS.oauthRateLimit, 0, 10_000_000),
     oauthRateLimitWindowSeconds: parseInteger(ENV.oauthRateLimitWindowSeconds, get('oauthRateLimitWindowSeconds'), DEFAULTS.oauthRateLimitWindowSeconds, 1, 86_400),
+    dpopRequireNonce: parseBoolean(ENV.dpopRequireNonce, get('dpopRequireNonce'), DEFAULTS.dpopRequireNonce),
+    dpopNonceLifetimeSeconds: parseInteger(ENV.dpopNonceLifetimeSeconds, get('dpopNonceLifetimeSeconds'), DEFAULTS.dpopNonceLifetimeSeconds, 10, 86_400),
     smartStyleUrl: get('smartStyleUrl') ?? DEFAULTS.smartStyleUrl,
     allowHttpJwksUri: parseAllowHttpJwksUri(get('allowHttpJwksUri')),
     jwksAllowedHosts: parseJwksAllowedHosts(get('jwksAllowedHosts')),

@@ -70,6 +70,13 @@ export interface Config {
   /** OAUTH_RATE_LIMIT_WINDOW_SECONDS: the window of OAUTH_RATE_LIMIT. */
   oauthRateLimitWindowSeconds: number;
   /**
+   * DPOP_REQUIRE_NONCE: every DPoP proof (token endpoint, FHIR API, userinfo, launch) must carry a nonce this server
+   * issued (`DPoP-Nonce` header, `use_dpop_nonce` error; RFC 9449 §8, §9).
+   */
+  dpopRequireNonce: boolean;
+  /** DPOP_NONCE_LIFETIME_SECONDS: how often the DPoP nonce rotates; a nonce is accepted for one more period after. */
+  dpopNonceLifetimeSeconds: number;
+  /**
    * SMART_STYLE_URL: the `smart_style_url` of token responses with launch context; `{issuer}`, `{tenant}` and
    * `{project}` are replaced per project. The default is the style document the server serves for each project.
    */
@@ -157,6 +164,8 @@ export const ENV = {
   trustProxy: 'TRUST_PROXY',
   oauthRateLimit: 'OAUTH_RATE_LIMIT',
   oauthRateLimitWindowSeconds: 'OAUTH_RATE_LIMIT_WINDOW_SECONDS',
+  dpopRequireNonce: 'DPOP_REQUIRE_NONCE',
+  dpopNonceLifetimeSeconds: 'DPOP_NONCE_LIFETIME_SECONDS',
   smartStyleUrl: 'SMART_STYLE_URL',
   allowHttpJwksUri: 'ALLOW_HTTP_JWKS_URI',
   jwksAllowedHosts: 'JWKS_ALLOWED_HOSTS',
@@ -202,6 +211,8 @@ export const DEFAULTS = {
   trustProxy: false as Config['trustProxy'],
   oauthRateLimit: 0,
   oauthRateLimitWindowSeconds: 60,
+  dpopRequireNonce: false,
+  dpopNonceLifetimeSeconds: 300,
   smartStyleUrl: '{issuer}/api/v1/oauth/smart-style.json',
   allowHttpJwksUri: 'never' as Config['allowHttpJwksUri'],
   jwksAllowedHosts: [] as string[],

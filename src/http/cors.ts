@@ -26,6 +26,7 @@ import type { AllowedOrigins } from './cors-origins';
 /** Request headers a browser app may send. */
 export const CORS_ALLOWED_HEADERS = [
   'Authorization',
+  'DPoP',
   'Content-Type',
   'Accept',
   'If-Match',
@@ -37,7 +38,7 @@ export const CORS_ALLOWED_HEADERS = [
 ];
 
 /** Response headers a browser app may read. */
-export const CORS_EXPOSED_HEADERS = ['Location', 'ETag', 'Content-Location', 'Last-Modified', 'WWW-Authenticate'];
+export const CORS_EXPOSED_HEADERS = ['Location', 'ETag', 'Content-Location', 'Last-Modified', 'WWW-Authenticate', 'DPoP-Nonce'];
 
 /** How long a browser may cache a preflight answer (seconds). */
 export const CORS_MAX_AGE_SECONDS = 600;

@@ -13,12 +13,17 @@
  *   revocation; tokens/grants.ts);
  * - and its ClientApplication, User and Membership must still be active: read through the policy cache
  *   (src/policy/cache.ts), which every write of them invalidates, so a deactivation is seen on the next request
- *   (by other instances sharing MongoDB within the cache's `maxAgeMs`, as for policies).
+ *   (by other instances sharing MongoDB within the cache's `maxAgeMs`, as for policies);
+ * - DPoP (RFC 9449 §7): a token bound to a key (`cnf.jkt`) is accepted only as `Authorization: DPoP <token>` with
+ *   a proof of that key for this request (`htm`, `htu`, `ath`; dpop/dpop.ts); sent as `Bearer` it is
+ *   `invalid_token` with a `DPoP` challenge. The `Bearer` path pays one property test for this (the claims are
+ *   cached with the token), nothing more; only the `DPoP` scheme builds the request's URL and reads the proof.
  */
 import { policyCacheFor } from '../policy/cache';
 import { type ClientApplication, isClientActive } from './clients/client-store';
 import type { OAuthDeps } from './deps';
-import { InvalidTokenError, MissingTokenError } from './errors';
+import type { DpopProofs } from './dpop/dpop';
+import { InvalidDpopProofError, InvalidTokenError, MissingTokenError } from './errors';
 import type { OAuthProject } from './project';
 import { type Grant, isGrantActive, readGrant } from './tokens/grants';
 import type { KeyStore } from './tokens/keys';
@@ -30,6 +35,17 @@ export interface AuthContext extends AccessTokenClaims {
   membershipId?: string;
   /** The user's role (owner, admin, member). */
   role?: string;
+}
+
+/** The request a `DPoP` token is presented with, built only when the scheme is `DPoP`. */
+export interface DpopRequest {
+  method: string;
+  /** The request's URL as this server publishes it (under PUBLIC_URL); its query is ignored. */
+  url: string;
+  /** The `DPoP` header. */
+  proof: string | undefined;
+  /** Receives the nonce to send back (`DPoP-Nonce`) when nonces are required. */
+  nonce?: (value: string) => void;
 }
 
 /** What the policy cache says of a token's client, user and membership. */
@@ -55,6 +71,8 @@ const SHARED = { shared: true } as const;
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 /** The `Bearer` scheme, whatever follows (RFC 9110 §11.1: scheme names are case-insensitive). */
 const BEARER_SCHEME = /^Bearer(?:\s|$)/i;
+const DPOP = /^DPoP ([A-Za-z0-9\-._~+/]+=*)$/i;
+const DPOP_SCHEME = /^DPoP(?:\s|$)/i;
 
 /** Verifies bearer tokens for every project. */
 export class BearerAuthenticator {
@@ -63,25 +81,56 @@ export class BearerAuthenticator {
   constructor(
     private readonly deps: OAuthDeps,
     private readonly keys: KeyStore,
+    private readonly dpop: DpopProofs,
   ) {}
 
   /**
    * Authenticates an `Authorization` header.
    * @param header - the header value
    * @param project - the project the request addresses
+   * @param dpopRequest - the request as a `DPoP` token needs it (called only for that scheme)
    * @returns the caller
    * @throws MissingTokenError (401, no error code) without a bearer credential; InvalidTokenError (401) for
-   *   anything but a valid, active token of this project; both challenge with the project's issuer as realm
+   *   anything but a valid, active token of this project; both challenge with the project's issuer as realm;
+   *   for the `DPoP` scheme also InvalidDpopProofError and UseDpopNonceError (401, `DPoP` challenge)
    */
-  async authenticate(header: string | undefined, project: OAuthProject): Promise<AuthContext> {
+  async authenticate(header: string | undefined, project: OAuthProject, dpopRequest: () => DpopRequest): Promise<AuthContext> {
     const credentials = header?.trim() ?? '';
-    if (!BEARER_SCHEME.test(credentials)) throw new MissingTokenError(project.issuer);
+    if (!BEARER_SCHEME.test(credentials)) {
+      if (DPOP_SCHEME.test(credentials)) return this.authenticateDpop(credentials, project, dpopRequest());
+      throw new MissingTokenError(project.issuer);
+    }
     const match = BEARER.exec(credentials);
     try {
       if (!match) throw new InvalidTokenError('The Authorization header does not carry a well-formed bearer token');
-      return await this.authenticateToken(match[1] as string, project);
+      const auth = await this.authenticateToken(match[1] as string, project);
+      if (auth.jkt !== undefined) throw new InvalidTokenError('The access token is bound to a DPoP key: present it with the DPoP scheme and a proof').asDpop();
+      return auth;
     } catch (err) {
       if (err instanceof InvalidTokenError) err.inRealm(project.issuer);
+      throw err;
+    }
+  }
+
+  /**
+   * `Authorization: DPoP <token>` with its proof (RFC 9449 §7.1): the proof is accepted once for this request
+   * and must be of the key the token is bound to.
+   */
+  private async authenticateDpop(credentials: string, project: OAuthProject, request: DpopRequest): Promise<AuthContext> {
+    const realm = project.issuer;
+    try {
+      const match = DPOP.exec(credentials);
+      if (!match) throw new InvalidTokenError('The Authorization header does not carry a well-formed DPoP token');
+      const token = match[1] as string;
+      const proof = await this.dpop.check(project, request.proof, { method: request.method, url: request.url, accessToken: token, realm });
+      const auth = await this.authenticateToken(token, project);
+      if (auth.jkt === undefined) throw new InvalidTokenError('The access token is not bound to a DPoP key: present it with the Bearer scheme');
+      if (auth.jkt !== proof.jkt) throw new InvalidDpopProofError('The DPoP proof is signed by another key than the one the access token is bound to', realm);
+      await this.dpop.markUsed(project, proof, realm);
+      if (proof.nonce !== undefined) request.nonce?.(proof.nonce);
+      return auth;
+    } catch (err) {
+      if (err instanceof InvalidTokenError) err.asDpop().inRealm(realm);
       throw err;
     }
   }

@@ -10,6 +10,7 @@
 import type { Request, Response } from 'express';
 import { ASSERTION_ALGS, AUTH_METHODS } from './clients/client-auth';
 import type { OAuthDeps } from './deps';
+import { DPOP_ALGS } from './errors';
 import { SUPPORTED_GRANT_TYPES } from './grants';
 import { type OAuthProject, resolveProject } from './project';
 import { REQUEST_OBJECT_ALGS } from './requests/request-object';
@@ -129,6 +130,7 @@ export function discoveryDocument(project: OAuthProject, options: DiscoveryOptio
     revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
     revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
     code_challenge_methods_supported: ['S256'],
+    dpop_signing_alg_values_supported: [...DPOP_ALGS],
     claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'fhirUser', 'email', 'name'],
     authorization_response_iss_parameter_supported: true,
     // Request objects by value (RFC 9101 `request`); by reference only as PAR request_uris, never fetched URLs.
@@ -162,6 +164,7 @@ export function smartConfiguration(project: OAuthProject): Record<string, unknow
     code_challenge_methods_supported: ['S256'],
     pushed_authorization_request_endpoint: urls.pushedAuthorizationRequest,
     registration_endpoint: urls.registration,
+    dpop_signing_alg_values_supported: [...DPOP_ALGS],
     capabilities: [...SMART_CAPABILITIES],
   };
 }

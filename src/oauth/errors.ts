@@ -130,10 +130,14 @@ export class ConsentRequiredError extends OAuthError {
  * @returns the `WWW-Authenticate` value
  */
 export function bearerChallenge(attributes: Record<string, string | undefined>): string {
+  return challenge('Bearer', attributes);
+}
+
+function challenge(scheme: string, attributes: Record<string, string | undefined>): string {
   const params = Object.entries(attributes)
     .filter((entry): entry is [string, string] => entry[1] !== undefined)
     .map(([name, value]) => `${name}="${value.replace(/["\\]/g, '')}"`);
-  return params.length > 0 ? `Bearer ${params.join(', ')}` : 'Bearer';
+  return params.length > 0 ? `${scheme} ${params.join(', ')}` : scheme;
 }
 
 /**
@@ -149,9 +153,40 @@ export class MissingTokenError extends OAuthError {
   }
 }
 
+/**
+ * The proof signing algorithms accepted in DPoP proofs (RFC 9449 §5.1 `dpop_signing_alg_values_supported`):
+ * `Ed25519` is EdDSA over Ed25519 under its RFC 9864 name, which current client libraries (oauth4webapi) use.
+ */
+export const DPOP_ALGS = ['ES256', 'RS256', 'PS256', 'EdDSA', 'Ed25519'] as const;
+
+/**
+ * A `DPoP` challenge (RFC 9449 §7.1): `DPoP realm="…", error="…", error_description="…", algs="ES256 …"`.
+ * @param attributes - the auth-params in order (undefined values are left out); `algs` is added
+ * @returns the `WWW-Authenticate` value
+ */
+export function dpopChallenge(attributes: Record<string, string | undefined>): string {
+  return challenge('DPoP', { ...attributes, algs: DPOP_ALGS.join(' ') });
+}
+
+/**
+ * A `Bearer` challenge restated for a DPoP-bound token (RFC 9449 §7.1: its challenges use the `DPoP` scheme), e.g.
+ * an `insufficient_scope` refusal.
+ * @param value - the `WWW-Authenticate` value
+ * @returns the same auth-params under `DPoP`, with `algs`; anything else unchanged
+ */
+export function asDpopChallenge(value: string): string {
+  if (!/^Bearer(?:\s|$)/.test(value)) return value;
+  const params = value.slice('Bearer'.length).trim();
+  return `DPoP ${params ? `${params}, ` : ''}algs="${DPOP_ALGS.join(' ')}"`;
+}
+
 /** The bearer token is malformed, expired, revoked or for another audience (RFC 6750 §3.1). */
 export class InvalidTokenError extends OAuthError {
   static readonly code = 'invalid_token';
+  /** Challenge with the `DPoP` scheme (the token was presented, or must be presented, as a DPoP token). */
+  private dpop = false;
+  private realm: string | undefined;
+
   constructor(description: string, realm?: string) {
     super(InvalidTokenError.code, 401, description);
     this.inRealm(realm);
@@ -163,8 +198,46 @@ export class InvalidTokenError extends OAuthError {
    * @returns this error
    */
   inRealm(realm: string | undefined): this {
-    this.headers['WWW-Authenticate'] = bearerChallenge({ realm, error: this.code, error_description: this.description });
+    this.realm = realm;
+    const attributes = { realm, error: this.code, error_description: this.description };
+    this.headers['WWW-Authenticate'] = this.dpop ? dpopChallenge(attributes) : bearerChallenge(attributes);
     return this;
+  }
+
+  /**
+   * Challenges with the `DPoP` scheme (RFC 9449 §7.1) instead of `Bearer`.
+   * @returns this error
+   */
+  asDpop(): this {
+    this.dpop = true;
+    return this.inRealm(this.realm);
+  }
+}
+
+/**
+ * A DPoP proof is missing where one is required, malformed, badly signed, stale, replayed, or of another key than
+ * the token's (RFC 9449 §5, §7.1). At the token endpoint a 400 `{error: "invalid_dpop_proof"}`; at a resource (a
+ * realm is given) a 401 with a `DPoP` challenge.
+ */
+export class InvalidDpopProofError extends OAuthError {
+  static readonly code = 'invalid_dpop_proof';
+  constructor(description: string, realm?: string) {
+    super(InvalidDpopProofError.code, realm === undefined ? 400 : 401, description);
+    if (realm !== undefined) this.headers['WWW-Authenticate'] = dpopChallenge({ realm, error: this.code, error_description: description });
+  }
+}
+
+/**
+ * The proof lacks the server's current nonce (RFC 9449 §8, §9): `use_dpop_nonce` with the nonce to use in a
+ * `DPoP-Nonce` header; 400 at the token endpoint, 401 with a `DPoP` challenge at a resource.
+ */
+export class UseDpopNonceError extends OAuthError {
+  static readonly code = 'use_dpop_nonce';
+  constructor(nonce: string, realm?: string) {
+    const description = 'The DPoP proof must carry the nonce this server provides in the DPoP-Nonce header';
+    super(UseDpopNonceError.code, realm === undefined ? 400 : 401, description);
+    this.headers['DPoP-Nonce'] = nonce;
+    if (realm !== undefined) this.headers['WWW-Authenticate'] = dpopChallenge({ realm, error: this.code, error_description: description });
   }
 }
 
@@ -174,6 +247,16 @@ export class InsufficientScopeError extends OAuthError {
   constructor(description: string, scope: string, realm?: string) {
     super(InsufficientScopeError.code, 403, description);
     this.headers['WWW-Authenticate'] = bearerChallenge({ realm, error: this.code, scope });
+  }
+
+  /**
+   * Challenges with the `DPoP` scheme when the token is DPoP-bound (RFC 9449 §7.1).
+   * @param bound - whether the token is DPoP-bound (it has a `jkt`)
+   * @returns this error
+   */
+  forDpop(bound: boolean): this {
+    if (bound) this.headers['WWW-Authenticate'] = asDpopChallenge(this.headers['WWW-Authenticate'] as string);
+    return this;
   }
 }
 

@@ -6,6 +6,7 @@
 import { RelyingParties } from './federated/relying-party';
 import { type Express, type Request, type Response, Router } from 'express';
 import { BearerAuthenticator } from './bearer';
+import { DpopProofs } from './dpop/dpop';
 import type { OAuthDeps } from './deps';
 import { FHIR_BASE_PATH } from '../fhir/rest/base-url';
 import { oauthRateLimit, rateLimitCounters } from '../http/rate-limit';
@@ -61,12 +62,13 @@ export interface OAuthServer {
  * @returns the router, key store and bearer authenticator
  */
 export function oauthServer(deps: OAuthDeps, keys: KeyStore): OAuthServer {
-  const bearer = new BearerAuthenticator(deps, keys);
+  const dpop = new DpopProofs(deps);
+  const bearer = new BearerAuthenticator(deps, keys, dpop);
   const router = Router({ mergeParams: true });
   const errors = oauthJsonErrors();
   // One set of counters for every limiter of the app (shared by all instances with MongoDB).
   const counters = rateLimitCounters(deps.storage);
-  router.post('/token', auditOutcome(deps, 'token'), oauthRateLimit(deps.config, 'token', counters), ...tokenEndpoint(deps, keys), errors);
+  router.post('/token', auditOutcome(deps, 'token'), oauthRateLimit(deps.config, 'token', counters), ...tokenEndpoint(deps, keys, dpop), errors);
   router.get('/jwks', ...jwksEndpoint(deps, keys), errors);
   router.post('/introspect', auditOutcome(deps, 'introspect'), oauthRateLimit(deps.config, 'introspection', counters), ...introspectEndpoint(deps, bearer), errors);
   router.post('/revoke', auditOutcome(deps, 'revoke'), oauthRateLimit(deps.config, 'revocation', counters), ...revokeEndpoint(deps, bearer), errors);

@@ -19,7 +19,7 @@ import type { OAuthDeps } from '../oauth/deps';
 import { InsufficientScopeError, InvalidRequestError } from '../oauth/errors';
 import { auditDetail } from '../oauth/endpoints/audit';
 import { sendNoStore } from '../oauth/endpoints/respond';
-import { loadProject, noCache, oauthLocals, parseForm } from '../oauth/endpoints/steps';
+import { endpointDpopRequest, loadProject, noCache, oauthLocals, parseForm } from '../oauth/endpoints/steps';
 import { createLaunch } from './launch-context';
 
 function idParameter(params: Record<string, string>, name: string, required: boolean): string | undefined {
@@ -35,13 +35,13 @@ function idParameter(params: Record<string, string>, name: string, required: boo
 function launchStep(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHandler {
   return async function createLaunchStep(req: Request, res: Response): Promise<void> {
     const { project, params } = oauthLocals(res);
-    const auth = await bearer.authenticate(req.get('authorization'), project);
+    const auth = await bearer.authenticate(req.get('authorization'), project, () => endpointDpopRequest(req, res, `${project.oauthBase}/launch`));
     req.ctx.clientId = auth.clientId;
     req.ctx.userId = auth.userId;
     const detail = auditDetail(res);
     detail.clientId = auth.clientId;
     if (auth.userId) detail.userId = auth.userId;
-    if (!auth.userId) throw new InsufficientScopeError('An EHR launch is started by a signed-in user', 'user');
+    if (!auth.userId) throw new InsufficientScopeError('An EHR launch is started by a signed-in user', 'user').forDpop(auth.jkt !== undefined);
     const clientId = params.client_id;
     if (!clientId) throw new InvalidRequestError('client_id is required');
     const patient = idParameter(params, 'patient', true) as string;

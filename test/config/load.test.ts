@@ -28,6 +28,8 @@ describe('loadConfig', () => {
       trustProxy: false,
       oauthRateLimit: 0,
       oauthRateLimitWindowSeconds: 60,
+      dpopRequireNonce: false,
+      dpopNonceLifetimeSeconds: 300,
       smartStyleUrl: '{issuer}/api/v1/oauth/smart-style.json',
       maxResponseBytes: 32 * 1024 * 1024,
       requestTimeoutMs: 30000,
@@ -151,6 +153,12 @@ describe('loadConfig', () => {
       oauthRateLimit: 300,
       oauthRateLimitWindowSeconds: 30,
     });
+  });
+
+  it('reads DPOP_REQUIRE_NONCE as a boolean and DPOP_NONCE_LIFETIME_SECONDS as seconds', () => {
+    expect(loadConfig({ DPOP_REQUIRE_NONCE: 'true', DPOP_NONCE_LIFETIME_SECONDS: '60' })).toMatchObject({ dpopRequireNonce: true, dpopNonceLifetimeSeconds: 60 });
+    expect(() => loadConfig({ DPOP_REQUIRE_NONCE: 'sometimes' })).toThrow('DPOP_REQUIRE_NONCE: expected true or false, got "sometimes"');
+    expect(() => loadConfig({ DPOP_NONCE_LIFETIME_SECONDS: '5' })).toThrow('DPOP_NONCE_LIFETIME_SECONDS: must be between 10 and 86400, got 5');
   });
 
   it('reads HOST and MONGODB_CONNECT_TIMEOUT_MS', () => {

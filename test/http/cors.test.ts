@@ -14,7 +14,7 @@ let repo: FhirRepository;
 const OAUTH = '/w/default/default/api/v1/oauth';
 const APP_ORIGIN = 'https://smart-app.example';
 const EXTRA_ORIGIN = 'http://localhost:5173';
-const EXPOSED = 'Location, ETag, Content-Location, Last-Modified, WWW-Authenticate';
+const EXPOSED = 'Location, ETag, Content-Location, Last-Modified, WWW-Authenticate, DPoP-Nonce';
 
 beforeAll(async () => {
   t = await buildTestApp();
@@ -85,7 +85,7 @@ describe('preflight', () => {
     expect(corsHeaders(res.headers)).toEqual({
       'access-control-allow-origin': APP_ORIGIN,
       'access-control-allow-methods': 'GET, HEAD, POST, PUT, PATCH, DELETE',
-      'access-control-allow-headers': expect.stringMatching(/^Authorization, Content-Type, /),
+      'access-control-allow-headers': expect.stringMatching(/^Authorization, DPoP, Content-Type, /),
       'access-control-max-age': String(CORS_MAX_AGE_SECONDS),
       'access-control-expose-headers': EXPOSED,
     });

@@ -12,7 +12,7 @@ let t: TestApp;
 const OAUTH = '/w/default/default/api/v1/oauth';
 const APP_ORIGIN = 'https://registered-app.example';
 const STRANGER = 'https://unregistered.example';
-const EXPOSED = 'Location, ETag, Content-Location, Last-Modified, WWW-Authenticate';
+const EXPOSED = 'Location, ETag, Content-Location, Last-Modified, WWW-Authenticate, DPoP-Nonce';
 
 beforeAll(async () => {
   t = await buildTestApp();
@@ -73,7 +73,7 @@ describe('public documents', () => {
         cors: {
           'access-control-allow-origin': '*',
           'access-control-allow-methods': 'GET, HEAD',
-          'access-control-allow-headers': expect.stringMatching(/^Authorization, Content-Type, Accept, If-Match, If-None-Match, /),
+          'access-control-allow-headers': expect.stringMatching(/^Authorization, DPoP, Content-Type, Accept, If-Match, If-None-Match, /),
           'access-control-max-age': String(CORS_MAX_AGE_SECONDS),
           'access-control-expose-headers': EXPOSED,
         },

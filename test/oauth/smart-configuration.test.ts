@@ -41,6 +41,7 @@ describe('smart-configuration', () => {
       code_challenge_methods_supported: ['S256'],
       pushed_authorization_request_endpoint: `${oauth}/par`,
       registration_endpoint: `${oauth}/register`,
+      dpop_signing_alg_values_supported: ['ES256', 'RS256', 'PS256', 'EdDSA', 'Ed25519'],
       capabilities: [
         'launch-ehr',
         'launch-standalone',

@@ -10,9 +10,9 @@ import { fhirBodyReader, hasBody } from '../../http/body';
 import { assertJsonResponse } from '../../http/content-negotiation';
 import type { Project, ProjectRegistry } from '../../tenancy/projects';
 import { RequestBudget } from '../budget';
-import { ResourceNotFoundError, UnauthorizedError } from '../errors';
-import type { AuthContext, BearerAuthenticator } from '../../oauth/bearer';
-import { OAuthError } from '../../oauth/errors';
+import { FhirError, ResourceNotFoundError, UnauthorizedError } from '../errors';
+import type { AuthContext, BearerAuthenticator, DpopRequest } from '../../oauth/bearer';
+import { asDpopChallenge, OAuthError } from '../../oauth/errors';
 import { type OAuthProject, oauthProjectOf } from '../../oauth/project';
 import type { Caller } from '../../audit/events';
 import type { CallerAccess, UnauthenticatedRequest } from '../access/caller-context';
@@ -132,6 +132,18 @@ function isExportFile(req: FhirRequest): boolean {
   return req.path.length === 1 && req.path[0] === '$export-file' && (req.method === 'GET' || req.method === 'HEAD');
 }
 
+/**
+ * The URL a request was sent to, as clients know it: PUBLIC_URL and the path the server received (what a DPoP
+ * proof's `htu` names; the query is left out).
+ * @param publicUrl - PUBLIC_URL
+ * @param originalUrl - the request's path and query
+ * @returns the URL
+ */
+function publicRequestUrl(publicUrl: string, originalUrl: string): string {
+  const queryAt = originalUrl.indexOf('?');
+  return `${publicUrl}${queryAt < 0 ? originalUrl : originalUrl.slice(0, queryAt)}`;
+}
+
 /** Paths under the FHIR base that need no token. */
 const PUBLIC_PATHS = new Set(['/metadata', '/.well-known/smart-configuration']);
 
@@ -141,13 +153,14 @@ const PUBLIC_PATHS = new Set(['/metadata', '/.well-known/smart-configuration']);
  * @param bearer - the bearer authenticator
  * @param header - the Authorization header
  * @param project - the project
+ * @param dpopRequest - the request as a `DPoP` token needs it
  * @returns the caller
- * @throws UnauthorizedError (401 with `WWW-Authenticate`)
+ * @throws UnauthorizedError (401 with `WWW-Authenticate`, and `DPoP-Nonce` when a DPoP nonce is required)
  */
-async function authenticate(bearer: BearerAuthenticator, header: string | undefined, project: OAuthProject): Promise<AuthContext> {
+async function authenticate(bearer: BearerAuthenticator, header: string | undefined, project: OAuthProject, dpopRequest: () => DpopRequest): Promise<AuthContext> {
   let auth: AuthContext;
   try {
-    auth = await bearer.authenticate(header, project);
+    auth = await bearer.authenticate(header, project, dpopRequest);
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
     const error = new UnauthorizedError(err.description);
@@ -185,7 +198,12 @@ export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
     let auth: AuthContext | undefined;
     if (!PUBLIC_PATHS.has(req.path)) {
       try {
-        auth = await authenticate(deps.bearer, header(req, 'authorization'), oauth);
+        auth = await authenticate(deps.bearer, header(req, 'authorization'), oauth, () => ({
+          method: req.method,
+          url: publicRequestUrl(config.publicUrl, req.originalUrl),
+          proof: header(req, 'dpop'),
+          nonce: (value) => res.setHeader('DPoP-Nonce', value),
+        }));
       } catch (err) {
         if (err instanceof UnauthorizedError) deps.access.unauthenticated(project.key, unauthenticatedRequest(req, err.message));
         throw err;
@@ -213,7 +231,15 @@ export function fhirRouter(deps: FhirRouterDeps): RequestHandler {
       await readBody(req, res);
       fhirRequest.body = req.body;
     }
-    const result = await dispatch(req.fhir, fhirRequest, { checkContentType: withBody || ['POST', 'PUT', 'PATCH'].includes(fhirRequest.method) });
+    let result: Awaited<ReturnType<typeof dispatch>>;
+    try {
+      result = await dispatch(req.fhir, fhirRequest, { checkContentType: withBody || ['POST', 'PUT', 'PATCH'].includes(fhirRequest.method) });
+    } catch (err) {
+      // A DPoP-bound token's challenges (insufficient_scope) use the DPoP scheme (RFC 9449 §7.1).
+      const challenge = auth?.jkt !== undefined && err instanceof FhirError ? err.headers['WWW-Authenticate'] : undefined;
+      if (challenge !== undefined) (err as FhirError).headers = { ...(err as FhirError).headers, 'WWW-Authenticate': asDpopChallenge(challenge) };
+      throw err;
+    }
     await sendFhirResponse(res, result, fhirRequest.headers.prefer);
   };
 }

@@ -21,6 +21,8 @@ export type ClientApplication = Record<string, unknown> & {
   requirePkce?: boolean;
   launchUri?: string;
   requirePushedAuthorizationRequests?: boolean;
+  /** Every token request must carry a DPoP proof; the client's access tokens are all DPoP-bound (RFC 9449 §5.2). */
+  dpopBoundAccessTokens?: boolean;
 };
 
 /** Default lifetimes in seconds: access tokens issued for a user, ... */

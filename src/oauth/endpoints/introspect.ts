@@ -3,8 +3,8 @@
  * - the caller authenticates as a confidential client (public clients → `invalid_client`);
  * - `token` is required; `token_type_hint` is accepted and only decides which kind is tried first;
  * - an active access token of this project (signature, expiry, grant, client, user and membership all checked,
- *   as the FHIR API checks them) → `active: true` with scope, client_id, sub, exp, iat, iss, aud, token_type and
- *   the context claims; an active refresh token (unused, grant, client, user and membership active) → the same
+ *   as the FHIR API checks them) → `active: true` with scope, client_id, sub, exp, iat, iss, aud, token_type
+ *   (`DPoP` for a DPoP-bound token, with its `cnf.jkt`, RFC 9449 §6.2) and the context claims; an active refresh token (unused, grant, client, user and membership active) → the same
  *   for the refresh token;
  * - anything else (unknown, expired, revoked, another project's) → exactly `{ "active": false }`.
  */
@@ -43,8 +43,9 @@ async function accessTokenInfo(bearer: BearerAuthenticator, token: string, proje
       iat: auth.iat,
       iss: project.issuer,
       aud: project.fhirBase,
-      token_type: 'Bearer',
+      token_type: auth.jkt === undefined ? 'Bearer' : 'DPoP',
       ...(auth.jti ? { jti: auth.jti } : {}),
+      ...(auth.jkt === undefined ? {} : { cnf: { jkt: auth.jkt } }),
       ...(auth.fhirUser ? { fhirUser: auth.fhirUser } : {}),
       ...(auth.patient ? { patient: auth.patient } : {}),
       ...(auth.encounter ? { encounter: auth.encounter } : {}),

@@ -9,6 +9,7 @@
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { type AuthenticatedClient, authenticateClient } from '../clients/client-auth';
+import type { DpopRequest } from '../bearer';
 import type { OAuthDeps } from '../deps';
 import { InvalidRequestError } from '../errors';
 import { type OAuthProject, resolveProject } from '../project';
@@ -82,4 +83,15 @@ export function clientAuthentication(deps: OAuthDeps, endpoint: string): Request
     req.ctx.clientId = locals.client.client.id;
     next();
   };
+}
+
+/**
+ * The request as a `DPoP` token presented to an OAuth endpoint (userinfo, launch) needs it.
+ * @param req - the request
+ * @param res - the response (receives `DPoP-Nonce` when nonces are required)
+ * @param url - the endpoint's public URL
+ * @returns the request
+ */
+export function endpointDpopRequest(req: Request, res: Response, url: string): DpopRequest {
+  return { method: req.method, url, proof: req.get('dpop'), nonce: (value) => res.setHeader('DPoP-Nonce', value) };
 }

@@ -1,12 +1,15 @@
 /**
  * `POST {issuer}/api/v1/oauth/token` (RFC 6749 §3.2, §5): form-encoded, never cached.
- * Steps: no-store → project → form → `grant_type` present and supported → (refresh without client credentials:
- * the client the refresh token names) → client authentication → the client lists the grant type
- * (`unauthorized_client`) and the grant's parameters are present → the grant issues tokens.
+ * Steps: no-store → project → form → `grant_type` present and supported → a `DPoP` proof, when sent, checked
+ * (RFC 9449 §5; dpop/dpop.ts) → (refresh without client credentials: the client the refresh token names) →
+ * client authentication → the client lists the grant type (`unauthorized_client`) and the grant's parameters are
+ * present → the proof is marked used, or a client registered with `dpopBoundAccessTokens` is refused for sending
+ * none → the grant issues tokens (bound to the proof's key when there is one).
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { OAuthDeps } from '../deps';
-import { InvalidRequestError } from '../errors';
+import type { CheckedProof, DpopProofs } from '../dpop/dpop';
+import { InvalidDpopProofError, InvalidRequestError } from '../errors';
 import { checkGrantRequest, findGrant } from '../grants';
 import type { KeyStore } from '../tokens/keys';
 import { refreshTokenOwner } from '../tokens/refresh-tokens';
@@ -20,6 +23,45 @@ function supportedGrantType(_req: Request, res: Response, next: NextFunction): v
   if (!grantType) throw new InvalidRequestError('grant_type is required');
   findGrant(grantType);
   next();
+}
+
+/** The request's checked DPoP proof, if it carried one. */
+function dpopLocals(res: Response): { dpop?: CheckedProof } {
+  return res.locals as { dpop?: CheckedProof };
+}
+
+/**
+ * Checks the request's `DPoP` proof, if it carries one (`htm` POST, `htu` the token endpoint's public URL); with
+ * nonces required the current nonce goes back in `DPoP-Nonce`, on success and on `use_dpop_nonce` alike.
+ * @param dpop - the proof checker
+ * @returns the step
+ */
+function dpopProof(dpop: DpopProofs): RequestHandler {
+  return async function dpopProofStep(req: Request, res: Response, next: NextFunction): Promise<void> {
+    const proof = req.get('dpop');
+    if (proof === undefined) return next();
+    const { project } = oauthLocals(res);
+    const checked = await dpop.check(project, proof, { method: req.method, url: `${project.oauthBase}/token` });
+    if (checked.nonce !== undefined) res.setHeader('DPoP-Nonce', checked.nonce);
+    dpopLocals(res).dpop = checked;
+    next();
+  };
+}
+
+/**
+ * Once the client has authenticated: its proof is marked used (single use), and a client registered with
+ * `dpopBoundAccessTokens: true` must have sent one (RFC 9449 §5.2).
+ * @param dpop - the proof checker
+ * @returns the step
+ */
+function dpopUse(dpop: DpopProofs): RequestHandler {
+  return async function dpopUseStep(_req: Request, res: Response, next: NextFunction): Promise<void> {
+    const { client, project } = oauthLocals(res);
+    const proof = dpopLocals(res).dpop;
+    if (proof) await dpop.markUsed(project, proof);
+    else if (client.client.dpopBoundAccessTokens === true) throw new InvalidDpopProofError('This client must send a DPoP proof with every token request');
+    next();
+  };
 }
 
 const CLIENT_PARAMETERS = ['client_id', 'client_secret', 'client_assertion', 'client_assertion_type'];
@@ -64,7 +106,7 @@ function callGrant(deps: OAuthDeps, keys: KeyStore): RequestHandler {
   return async function callGrantStep(_req: Request, res: Response): Promise<void> {
     const { params, client, project } = oauthLocals(res);
     const grant = findGrant(params.grant_type as string);
-    const response = await grant.handle({ deps, keys, project, auth: client, body: params });
+    const response = await grant.handle({ deps, keys, project, auth: client, body: params, dpopJkt: dpopLocals(res).dpop?.jkt });
     // The security event names the patient in context (never a token).
     const { patient } = response as { patient?: unknown };
     if (typeof patient === 'string') auditDetail(res).patient = patient;
@@ -76,8 +118,20 @@ function callGrant(deps: OAuthDeps, keys: KeyStore): RequestHandler {
  * The token endpoint.
  * @param deps - OAuth dependencies
  * @param keys - the signing keys
+ * @param dpop - the DPoP proof checker
  * @returns its middleware, in order
  */
-export function tokenEndpoint(deps: OAuthDeps, keys: KeyStore): RequestHandler[] {
-  return [noCache, loadProject(deps), parseForm, supportedGrantType, refreshTokenClient(deps), clientAuthentication(deps, 'token'), allowedGrantType, callGrant(deps, keys)];
+export function tokenEndpoint(deps: OAuthDeps, keys: KeyStore, dpop: DpopProofs): RequestHandler[] {
+  return [
+    noCache,
+    loadProject(deps),
+    parseForm,
+    supportedGrantType,
+    dpopProof(dpop),
+    refreshTokenClient(deps),
+    clientAuthentication(deps, 'token'),
+    allowedGrantType,
+    dpopUse(dpop),
+    callGrant(deps, keys),
+  ];
 }

@@ -12,7 +12,7 @@ import type { BearerAuthenticator } from '../bearer';
 import type { OAuthDeps } from '../deps';
 import { InsufficientScopeError } from '../errors';
 import { sendNoStore } from './respond';
-import { loadProject, noCache, oauthLocals } from './steps';
+import { endpointDpopRequest, loadProject, noCache, oauthLocals } from './steps';
 
 interface HumanName {
   text?: string;
@@ -36,11 +36,11 @@ function displayName(name: unknown): string | undefined {
 function userClaims(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHandler {
   return async function userClaimsStep(req: Request, res: Response): Promise<void> {
     const { project } = oauthLocals(res);
-    const auth = await bearer.authenticate(req.get('authorization'), project);
+    const auth = await bearer.authenticate(req.get('authorization'), project, () => endpointDpopRequest(req, res, `${project.oauthBase}/userinfo`));
     req.ctx.clientId = auth.clientId;
     req.ctx.userId = auth.userId;
     if (!auth.userId || !auth.scopes.includes('openid')) {
-      throw new InsufficientScopeError('The token was not issued to a user with the openid scope', 'openid', project.issuer);
+      throw new InsufficientScopeError('The token was not issued to a user with the openid scope', 'openid', project.issuer).forDpop(auth.jkt !== undefined);
     }
     const user = (await deps.storage.resources.readCurrent(project.key, 'User', auth.userId))?.resource;
     const claims: Record<string, unknown> = { sub: `User/${auth.userId}` };

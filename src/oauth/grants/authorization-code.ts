@@ -66,5 +66,5 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
     grantId,
   );
   const lifetime = accessTokenLifetime(client, 'user', settings);
-  return issueTokens(deps, ctx.keys, { project, client, grant, scope: data.scope, lifetime, fhirUser: user.fhirUser, allowRefresh: true });
+  return issueTokens(deps, ctx.keys, { project, client, grant, scope: data.scope, lifetime, fhirUser: user.fhirUser, allowRefresh: true, dpopJkt: ctx.dpopJkt });
 }

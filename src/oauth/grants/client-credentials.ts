@@ -34,5 +34,5 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   if (asked !== undefined && scope.length === 0) throw new InvalidScopeError('None of the requested scopes may be granted to this client');
   const lifetime = accessTokenLifetime(client, 'backend', await projectSettings(ctx.deps.storage.resources, ctx.deps.config, ctx.project.key));
   const grant = selfContainedGrant({ project: ctx.project.key, clientId: client.id, scope }, lifetime);
-  return issueTokens(ctx.deps, ctx.keys, { project: ctx.project, client, grant, scope, lifetime, allowRefresh: false });
+  return issueTokens(ctx.deps, ctx.keys, { project: ctx.project, client, grant, scope, lifetime, allowRefresh: false, dpopJkt: ctx.dpopJkt });
 }

@@ -23,6 +23,8 @@ export interface GrantContext {
   auth: AuthenticatedClient;
   /** The form parameters (no repeats; every value a string). */
   body: Record<string, string>;
+  /** The thumbprint of the key of the request's DPoP proof: the tokens are bound to it (RFC 9449 §5). */
+  dpopJkt?: string;
 }
 
 /** A grant type module. */

@@ -9,10 +9,13 @@
  * - `scope` may narrow the access token's scopes, never widen them (`invalid_scope`); the new refresh token keeps
  *   the scopes of the one it replaces (§6), so a later refresh may ask for them again;
  * - the access token's scopes are held to the client's registration as it is now (`ClientApplication.scope`);
+ * - a refresh token bound to a DPoP key (a public client's, RFC 9449 §5) needs a proof of that key
+ *   (`invalid_dpop_proof`; nothing consumed); the new access token is bound to the proof's key whenever the
+ *   request carries one, a confidential client's refresh token never is;
  * then the token is consumed atomically and replaced by a new one (rotation): of two concurrent uses one wins and
  * the other counts as reuse. The family lives at most the client's refreshTokenLifetime from the authorization.
  */
-import { InvalidGrantError, InvalidScopeError } from '../errors';
+import { InvalidDpopProofError, InvalidGrantError, InvalidScopeError } from '../errors';
 import { isCoveredBy, parseScope, withinRegistration } from '../scopes';
 import { isGrantActive, readGrant, revokeGrant } from '../tokens/grants';
 import { accessTokenLifetime, issueTokens, type TokenResponse } from '../tokens/issue';
@@ -43,6 +46,12 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
     throw new InvalidGrantError('The refresh token was issued to another client');
   }
   if (presented.status === 'used') return reused(ctx, grant.grantId);
+  const boundTo = presented.data.jkt;
+  if (boundTo !== undefined && ctx.dpopJkt !== boundTo) {
+    throw new InvalidDpopProofError(
+      ctx.dpopJkt === undefined ? 'The refresh token is bound to a DPoP key: send a DPoP proof of that key' : 'The DPoP proof is signed by another key than the one the refresh token is bound to',
+    );
+  }
   if (!isGrantActive(grant)) throw new InvalidGrantError('The grant was revoked');
   const granted = presented.data.scope;
   // Never beyond what the registration allows now (an administrator may have narrowed it since the grant).
@@ -58,7 +67,7 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   if (use.status === 'reused') return reused(ctx, use.grantId);
   if (use.status === 'unknown') throw new InvalidGrantError('The refresh token is invalid or expired');
   const lifetime = accessTokenLifetime(client, grant.userId ? 'user' : 'backend', await projectSettings(deps.storage.resources, deps.config, project.key));
-  return issueTokens(deps, ctx.keys, { project, client, grant, scope, lifetime, refreshScope: granted, fhirUser, allowRefresh: true, refreshing: true });
+  return issueTokens(deps, ctx.keys, { project, client, grant, scope, lifetime, refreshScope: granted, fhirUser, allowRefresh: true, refreshing: true, dpopJkt: ctx.dpopJkt });
 }
 
 /**

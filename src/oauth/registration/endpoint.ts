@@ -33,7 +33,7 @@ import type { OAuthDeps } from '../deps';
 import { bearerChallenge, InvalidRequestError, InvalidTokenError, OAuthError, RegistrationError } from '../errors';
 import { auditDetail } from '../endpoints/audit';
 import { oauthJsonErrors, sendNoStore } from '../endpoints/respond';
-import { loadProject, noCache, oauthLocals } from '../endpoints/steps';
+import { endpointDpopRequest, loadProject, noCache, oauthLocals } from '../endpoints/steps';
 import type { OAuthProject } from '../project';
 import { newOpaqueToken } from '../tokens/hash';
 import { clientFields, clientMetadata, REGISTERED_FIELDS } from './metadata';
@@ -102,7 +102,7 @@ function registerStep(deps: OAuthDeps, bearer: BearerAuthenticator): RequestHand
     const { project } = oauthLocals(res);
     const body = req.body as Json;
     const hasToken = req.get('authorization') !== undefined;
-    const auth = hasToken ? await bearer.authenticate(req.get('authorization'), project) : undefined;
+    const auth = hasToken ? await bearer.authenticate(req.get('authorization'), project, () => endpointDpopRequest(req, res, `${project.oauthBase}/register`)) : undefined;
     if (!auth && body.software_statement === undefined) {
       throw new InvalidTokenError('Registration needs an initial access token (Authorization: Bearer) or a software_statement', project.issuer);
     }

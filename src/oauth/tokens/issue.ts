@@ -17,7 +17,7 @@ import { launchContextOf, smartStyleUrl, tokenResponseContext } from '../../smar
 /** The JSON body of a successful token response. */
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   scope: string;
   refresh_token?: string;
@@ -42,6 +42,11 @@ export interface IssueRequest {
   refreshScope?: string[];
   /** A refresh_token grant: the id_token then carries no nonce (OIDC Core §12.2). */
   refreshing?: boolean;
+  /**
+   * The thumbprint of the request's DPoP key: the access token carries it as `cnf.jkt` and is a `DPoP` token, and
+   * a public client's refresh token is bound to it (RFC 9449 §5, §6).
+   */
+  dpopJkt?: string;
 }
 
 /**
@@ -100,6 +105,7 @@ export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: Issu
   const launch = launchContextOf(grant.launch);
   if (launch?.patient !== undefined) claims.patient = launch.patient;
   if (launch?.encounter !== undefined) claims.encounter = launch.encounter;
+  if (request.dpopJkt !== undefined) claims.cnf = { jkt: request.dpopJkt };
   const accessToken = await signJwt(
     {
       ...claims,
@@ -113,7 +119,8 @@ export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: Issu
     key,
     'at+jwt',
   );
-  const response: TokenResponse = { access_token: accessToken, token_type: 'Bearer', expires_in: lifetime, scope: scope.join(' ') };
+  const tokenType = request.dpopJkt === undefined ? 'Bearer' : 'DPoP';
+  const response: TokenResponse = { access_token: accessToken, token_type: tokenType, expires_in: lifetime, scope: scope.join(' ') };
   if (launch) {
     const styleUrl = smartStyleUrl(settings.smartStyleUrl, { issuer: project.issuer, tenant: project.tenant, name: project.project });
     Object.assign(response, tokenResponseContext(launch, styleUrl, settings.needPatientBanner));
@@ -124,7 +131,10 @@ export async function issueTokens(deps: OAuthDeps, keys: KeyStore, request: Issu
     // A family never outlives its grant: rotation does not extend the authorization.
     const untilGrantEnds = grant.expiresAt ? Math.floor((Date.parse(grant.expiresAt) - Date.now()) / 1000) : Infinity;
     const lifetime = Math.min(refreshTokenLifetime(client, settings), untilGrantEnds);
-    if (lifetime > 0) response.refresh_token = await issueRefreshToken(deps, { grantId: grant.grantId, clientId: client.id, scope: refreshScope }, lifetime);
+    // A confidential client proves itself at every refresh; a public client's refresh token is held to its key.
+    const bindTo = client.tokenEndpointAuthMethod === 'none' ? request.dpopJkt : undefined;
+    const data = { grantId: grant.grantId, clientId: client.id, scope: refreshScope, ...(bindTo === undefined ? {} : { jkt: bindTo }) };
+    if (lifetime > 0) response.refresh_token = await issueRefreshToken(deps, data, lifetime);
   }
   if (scope.includes('openid') && grant.userId) {
     const idClaims: Record<string, unknown> = {};

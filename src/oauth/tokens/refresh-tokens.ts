@@ -17,6 +17,8 @@ export interface RefreshTokenData {
   grantId: string;
   clientId: string;
   scope: string[];
+  /** The DPoP key a public client's refresh token is bound to (RFC 9449 §5). */
+  jkt?: string;
 }
 
 /**

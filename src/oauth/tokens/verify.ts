@@ -40,6 +40,8 @@ export interface AccessTokenClaims {
   exp: number;
   iat: number;
   jti?: string;
+  /** The thumbprint of the DPoP key the token is bound to (`cnf.jkt`, RFC 9449 §6.1), when it is bound. */
+  jkt?: string;
 }
 
 /** A syntactically plausible compact JWS: three base64url parts. */
@@ -88,7 +90,8 @@ export async function verifyAccessToken(keys: KeyStore, token: string, project: 
   }
   checkTimes(payload.iat as number, payload.exp as number, key);
   const sub = String(payload.sub);
-  return {
+  const { cnf } = payload as { cnf?: { jkt?: unknown } };
+  const claims: AccessTokenClaims = {
     project: project.key,
     clientId: String(payload.client_id),
     userId: sub.startsWith('User/') ? sub.slice(5) : undefined,
@@ -102,4 +105,9 @@ export async function verifyAccessToken(keys: KeyStore, token: string, project: 
     iat: payload.iat as number,
     jti: typeof payload.jti === 'string' ? payload.jti : undefined,
   };
+  if (cnf !== undefined) {
+    if (typeof cnf !== 'object' || cnf === null || typeof cnf.jkt !== 'string') throw new InvalidTokenError('The access token is malformed');
+    claims.jkt = cnf.jkt;
+  }
+  return claims;
 }

@@ -15,6 +15,7 @@ import { fhirBaseUrl } from '../../../src/fhir/rest/base-url';
 import { dispatch } from '../../../src/fhir/rest/dispatch';
 import type { FhirContext, FhirRequest } from '../../../src/fhir/rest/fhir-request';
 import { BearerAuthenticator } from '../../../src/oauth/bearer';
+import { DpopProofs } from '../../../src/oauth/dpop/dpop';
 import { oauthProjectOf } from '../../../src/oauth/project';
 import { hasConsent, recordConsentDecision } from '../../../src/oauth/interaction/consent-store';
 import { issueAuthorizationCode } from '../../../src/oauth/tokens/authorization-codes';
@@ -98,12 +99,12 @@ export async function createWorld(fx: OAuthFixture, name: string): Promise<World
   if (tokenRes.status !== 200) throw new Error(`token: ${tokenRes.status} ${JSON.stringify(tokenRes.body)}`);
   const token = tokenRes.body.access_token as string;
   // The FHIR router's steps, without HTTP: bearer check, principal, repository, scopes, dispatch.
-  const bearer = new BearerAuthenticator(deps, new KeyStore(t.storage.records, t.keyEncryption));
+  const bearer = new BearerAuthenticator(deps, new KeyStore(t.storage.records, t.keyEncryption), new DpopProofs(deps));
   const baseUrl = fhirBaseUrl(t.config.publicUrl, project.tenant, project.name);
   const oauthProject = oauthProjectOf(t.config.publicUrl, project);
   const viaDispatch = async (op: WriteOp): Promise<WriteOutcome> => {
     try {
-      const auth = await bearer.authenticate(`Bearer ${token}`, oauthProject);
+      const auth = await bearer.authenticate(`Bearer ${token}`, oauthProject, () => ({ method: op.method, url: baseUrl, proof: undefined }));
       const ctx: FhirContext = {
         project,
         repo: await new CallerAccess(store).repository(project.key, auth, new ScopeGate(auth.scopes, auth.patient, baseUrl)),
