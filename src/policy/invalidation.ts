@@ -1,8 +1,8 @@
 /**
  * Cross-instance invalidation of the policy cache (docs/mongodb.md "Cache invalidation across instances").
  *
- * Each instance invalidates its own cache when it writes an AccessPolicy, Membership, User or ClientApplication
- * (cache.ts). Writes made by other instances sharing MongoDB arrive through the store's write feed (a change
+ * Each instance invalidates its own cache when it writes an AccessPolicy, Membership, User, ClientApplication,
+ * Project or ProjectSettings (cache.ts, POLICY_RESOURCE_TYPES). Writes made by other instances sharing MongoDB arrive through the store's write feed (a change
  * stream on the resources collection, filtered to those types): each event invalidates the event's project.
  * - The feed resumes after the last event handled when it breaks (the driver already retries transient errors
  *   itself; what reaches here is not transient). Since writes may have been missed while it was down, every project

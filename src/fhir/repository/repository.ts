@@ -4,7 +4,9 @@
  * - updates are compare-and-swap on the version: with `If-Match` a lost race is a 412, without it the update is
  *   retried on the newest version so that no concurrent write is lost;
  * - resources are validated before they are stored; write-only credentials are hashed and never returned;
- * - a write of AccessPolicy, Membership, User or ClientApplication invalidates the policy cache of the store.
+ * - a write of AccessPolicy, Membership, User, ClientApplication, Project or ProjectSettings invalidates the policy
+ *   cache of the store;
+ * - a Project is checked against its rules (tenancy/project-resource.ts) and unique by tenant/name (409).
  * https://hl7.org/fhir/R4/http.html
  */
 import { randomUUID } from 'node:crypto';
