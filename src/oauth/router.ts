@@ -16,6 +16,7 @@ import { jwksEndpoint } from './endpoints/jwks';
 import { auditOutcome } from './endpoints/audit';
 import { oauthJsonErrors } from './endpoints/respond';
 import { revokeEndpoint } from './endpoints/revoke';
+import { rotateSigningKeyEndpoint, signingKeysEndpoint } from './endpoints/signing-keys';
 import { tokenEndpoint } from './endpoints/token';
 import { userinfoEndpoint } from './endpoints/userinfo';
 import { interactionRouter } from './interaction';
@@ -25,7 +26,7 @@ import { smartStyleHandler } from '../smart/style';
 
 /** Any other method on a JSON endpoint: 405 with `Allow`. */
 function methodNotAllowed(req: Request, res: Response): void {
-  res.setHeader('Allow', req.path === '/jwks' ? 'GET' : req.path === '/userinfo' ? 'GET, POST' : 'POST');
+  res.setHeader('Allow', req.path === '/jwks' || req.path === '/keys' ? 'GET' : req.path === '/userinfo' ? 'GET, POST' : 'POST');
   throw new OAuthError('invalid_request', 405, `${req.method} is not allowed here`);
 }
 
@@ -71,9 +72,11 @@ export function oauthServer(deps: OAuthDeps, keys: KeyStore): OAuthServer {
   router.get('/userinfo', auditOutcome(deps, 'userinfo'), ...userinfoEndpoint(deps, bearer), errors);
   router.post('/userinfo', auditOutcome(deps, 'userinfo'), ...userinfoEndpoint(deps, bearer), errors);
   router.post('/launch', auditOutcome(deps, 'launch'), ...launchEndpoint(deps, bearer), errors);
+  router.get('/keys', ...signingKeysEndpoint(deps, bearer, keys), errors);
+  router.post('/keys/rotate', ...rotateSigningKeyEndpoint(deps, bearer, keys), errors);
   router.get('/smart-style.json', smartStyleHandler);
   router.use(interactionRouter(deps, counters.counters, new RelyingParties(deps.config, deps.storage.resources, keys)));
-  router.all(['/token', '/introspect', '/revoke', '/jwks', '/userinfo', '/launch'], methodNotAllowed, errors);
+  router.all(['/token', '/introspect', '/revoke', '/jwks', '/userinfo', '/launch', '/keys', '/keys/rotate'], methodNotAllowed, errors);
   return { router, keys, bearer };
 }
 
