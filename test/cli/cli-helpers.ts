@@ -15,7 +15,7 @@ import { ROOT_DIR } from '../../src/paths';
 import { readSeedBundle } from '../../src/seed/bootstrap';
 import { loadSeedBundle } from '../../src/seed/load-bundle';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
-import { CLI_DEADLINE_MS, spawnNode } from '../helpers/child-processes';
+import { CLI_DEADLINE_MS, spawnNode, spawnTracked } from '../helpers/child-processes';
 
 /** The built entry point. */
 export const CLI = path.join(ROOT_DIR, 'dist', 'cli', 'main.js');
@@ -211,3 +211,24 @@ export function succeeded(run: CliRun): CliRun {
   if (run.code !== 0) throw new Error(`fhir-smart exited with ${run.code}:\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
   return run;
 }
+
+/**
+ * Runs the CLI with a pseudo-terminal as stdin, stdout and stderr (util-linux `script`), as a user at a terminal.
+ * @param user - the CLI user (its configuration directory)
+ * @param args - the CLI's arguments
+ * @param env - extra environment
+ * @returns the exit code and everything the terminal showed (CRLF turned into LF)
+ */
+export async function runInTerminal(user: CliUser, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+  const quoted = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  const child = spawnTracked(SCRIPT, ['-qec', quoted, '/dev/null'], { env: environment(user.configDir, env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), CLI_DEADLINE_MS);
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  clearTimeout(timer);
+  return { code, output: output.replace(/\r\n/g, '\n') };
+}
+
+/** util-linux `script`, which gives a child a pseudo-terminal. */
+export const SCRIPT = '/usr/bin/script';

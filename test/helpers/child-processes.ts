@@ -48,7 +48,18 @@ export function spawnTs(file: string, args: readonly string[], options: SpawnOpt
  * @returns the child
  */
 export function spawnNode(args: readonly string[], options: SpawnOptions = {}): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd: ROOT_DIR, ...options });
+  return spawnTracked(process.execPath, args, options);
+}
+
+/**
+ * Starts any program as a tracked child.
+ * @param command - the program
+ * @param args - its arguments
+ * @param options - spawn options (cwd defaults to the project root)
+ * @returns the child
+ */
+export function spawnTracked(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  const child = spawn(command, args, { cwd: ROOT_DIR, ...options });
   const pid = child.pid;
   if (pid === undefined) return child;
   live.add(child);
