@@ -102,6 +102,7 @@ describe('user add and invite', () => {
       client_id: 'fhir-smart-cli',
       redirect_uri: 'http://127.0.0.1:5555/cb',
       scope: 'openid user/*.rs',
+      aud: server.fhir,
       state: 's',
       code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
       code_challenge_method: 'S256',
