@@ -10,6 +10,7 @@
  *
  * Export writes each type's resources (`--since`: changed after that instant) as NDJSON, following `next` links.
  */
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -254,11 +255,10 @@ export async function exportResources(connection: Connection, types: string[], o
   for (const type of types) if (!TYPE.test(type)) throw usageError(`'${type}' is not a resource type`);
   if (options.since !== undefined && Number.isNaN(Date.parse(options.since))) throw usageError(`--since must be a date or instant (2026-01-31, 2026-01-31T12:00:00Z), got '${options.since}'`);
   const out = options.out ? fs.createWriteStream(options.out, { mode: 0o600 }) : process.stdout;
-  const write = (line: string): Promise<void> =>
-    new Promise((resolve, reject) => {
-      if (out.write(line)) resolve();
-      else out.once('drain', resolve).once('error', reject);
-    });
+  const write = async (line: string): Promise<void> => {
+    // Back-pressure: wait for the pipe or file to drain (events.once also rejects on 'error' and cleans up).
+    if (!out.write(line)) await once(out, 'drain');
+  };
   try {
     for (const type of types) {
       const query = new URLSearchParams({ _count: '1000' });
