@@ -16,6 +16,7 @@ import { readSeedBundle } from '../../src/seed/bootstrap';
 import { loadSeedBundle } from '../../src/seed/load-bundle';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
 import { CLI_DEADLINE_MS, spawnNode, spawnTracked } from '../helpers/child-processes';
+import { Browser, submitConsent, submitLogin } from '../oauth/authorize-helpers';
 
 /** The built entry point. */
 export const CLI = path.join(ROOT_DIR, 'dist', 'cli', 'main.js');
@@ -232,3 +233,26 @@ export async function runInTerminal(user: CliUser, args: string[], env: Record<s
 
 /** util-linux `script`, which gives a child a pseudo-terminal. */
 export const SCRIPT = '/usr/bin/script';
+
+/**
+ * Completes a `login --no-browser` the way a browser would, by posting the sign-in and consent forms (the
+ * authorize-helpers form driver over the app), then following the redirect to the CLI's loopback listener.
+ * @param server - the server
+ * @param run - the running `login --no-browser`
+ * @param credentials - email and password
+ * @returns the finished run
+ */
+export async function formLogin(server: CliServer, run: RunningCli, credentials: { email: string; password: string }): Promise<CliRun> {
+  const [url] = await run.waitForStderr(/http:\/\/127\.0\.0\.1:\d+\/w\/\S+\/api\/v1\/oauth\/authorize\?\S+/);
+  const target = new URL(url);
+  const browser = new Browser(server.t.app);
+  const first = await browser.get(`${target.pathname}${target.search}`);
+  const login = await submitLogin(browser, first, credentials);
+  const redirectUri = target.searchParams.get('redirect_uri') as string;
+  const done = String(login.headers.location ?? '').startsWith(redirectUri) ? login : await submitConsent(browser, login, 'allow');
+  const location = String(done.headers.location ?? '');
+  if (!location.startsWith(`${redirectUri}?`)) throw new Error(`expected a redirect to ${redirectUri}, got ${done.status} ${location} ${done.text}`);
+  const landing = await fetch(location);
+  if (landing.status !== 200) throw new Error(`the CLI's listener answered ${landing.status}`);
+  return run.done;
+}

@@ -37,10 +37,14 @@ export async function projectCreate(connection: Connection, value: string, optio
 
 /** `project list`. */
 export async function projectList(connection: Connection, options: { system?: string; tenant?: string; json?: boolean }): Promise<void> {
-  const query = new URLSearchParams({ _count: '1000', _sort: 'tenant,name' });
+  const query = new URLSearchParams({ _count: '1000' });
   if (options.tenant) query.set('tenant', options.tenant);
   const bundle = (await connection.fhir('GET', `${systemBase(connection, options.system)}/Project?${query.toString()}`)).body as { entry?: Array<{ resource?: Json }> };
-  const projects = (bundle.entry ?? []).map((e) => e.resource).filter((r): r is Json => r !== undefined);
+  const key = (p: Json): string => `${String(p.tenant)}/${String(p.name)}`;
+  const projects = (bundle.entry ?? [])
+    .map((e) => e.resource)
+    .filter((r): r is Json => r !== undefined)
+    .sort((a, b) => key(a).localeCompare(key(b)));
   if (options.json || !stdoutIsTty()) {
     for (const p of projects) println(JSON.stringify(p));
     return;
