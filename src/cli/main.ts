@@ -50,7 +50,7 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 const program = new Command('fhir-smart')
   .description('Command-line client of the FHIR R4 / SMART server')
   .version(version())
-  .option('--profile <name>', 'profile to use (default: the last logged-in one; env FHIR_SMART_PROFILE)')
+  .option('--profile <name>', 'profile to use (env FHIR_SMART_PROFILE; default: the first profile logged in to)')
   .option('--server <url>', 'server origin, e.g. http://localhost:3000 (env FHIR_SMART_SERVER)')
   .option('--tenant <tenant>', 'tenant (env FHIR_SMART_TENANT; default: the profile\'s, else default)')
   .option('--project <project>', 'project (env FHIR_SMART_PROJECT; default: the profile\'s, else default)')
@@ -88,10 +88,10 @@ const pagingOptions = (command: Command): Command =>
 apiCommand
   .command('create')
   .argument('<version>', 'r4')
-  .argument('<type>')
+  .argument('[type]', "resource type (default: the body's resourceType)")
   .addOption(dataOption().makeOptionMandatory())
   .description('create a resource (POST [type])')
-  .action((version: string, type: string, options: { data: string }, command: Command) => (checkVersion(version), api.create(connect(command), type, options.data)));
+  .action((version: string, type: string | undefined, options: { data: string }, command: Command) => (checkVersion(version), api.create(connect(command), type, options.data)));
 apiCommand
   .command('read')
   .argument('<version>')

@@ -90,16 +90,16 @@ export async function clientRegister(connection: Connection, name: string, optio
   let result;
   if (options.id) {
     client.id = options.id;
-    // PUT creates with the chosen id; an existing client is not replaced (If-None-Match would be the FHIR way, a read is simpler to explain).
+    // PUT creates with the chosen id (a confidential client's secret is generated then too); an existing client is
+    // not replaced.
     const existing = await connection.request('GET', `ClientApplication/${options.id}`);
     if (existing.status === 200) throw new CliError(`HTTP 409: ClientApplication/${options.id} already exists`, EXIT_HTTP);
-    if (!options.public) client.secret = randomBytes(32).toString('base64url');
     result = await connection.fhir('PUT', `ClientApplication/${options.id}`, { body: client, headers: { Prefer: 'return=representation' } });
   } else {
     result = await connection.fhir('POST', 'ClientApplication', { body: client, headers: { Prefer: 'return=representation' } });
   }
   const created = result.body as Json;
-  const secret = (created.secret as string | undefined) ?? (client.secret as string | undefined);
+  const secret = created.secret as string | undefined;
   if (options.policy) await addPolicyTarget(connection, options.policy, `ClientApplication/${String(created.id)}`);
   const { secret: _omitted, ...shown } = created;
   printJson(secret ? { ...shown, secret } : shown);

@@ -93,9 +93,11 @@ export function queryOf(params: string[]): string {
 
 /** The `api` subcommands. */
 export const api = {
-  async create(connection: Connection, type: string, data: string | undefined): Promise<void> {
+  async create(connection: Connection, type: string | undefined, data: string | undefined): Promise<void> {
     const body = await readData(data);
-    printJson((await connection.fhir('POST', checkType(type), { body, headers: { Prefer: 'return=representation' } })).body);
+    // Without a type argument, the body's resourceType names it.
+    const named = type ?? (body as { resourceType?: unknown } | null)?.resourceType;
+    printJson((await connection.fhir('POST', checkType(typeof named === 'string' ? named : undefined), { body, headers: { Prefer: 'return=representation' } })).body);
   },
   async read(connection: Connection, type: string, id: string): Promise<void> {
     printJson((await connection.fhir('GET', `${checkType(type)}/${checkId(id)}`)).body);

@@ -53,7 +53,8 @@ function saveSession(store: ProfileStore, target: Target, session: StoredSession
     profile.project = target.project;
     profile.sessions[projectKey(target.tenant, target.project)] = session;
     file.profiles[target.profileName] = profile;
-    file.current = target.profileName;
+    // The first profile becomes the default one; others are used with --profile / FHIR_SMART_PROFILE.
+    if (file.current === undefined || file.profiles[file.current] === undefined) file.current = target.profileName;
   });
 }
 
