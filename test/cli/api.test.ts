@@ -149,3 +149,19 @@ describe('failures and exit codes', () => {
   expect(tty.output).toMatch(/^\{\n {2}"resourceType": "Patient",\n {2}"id": "patient-ada",/);
   expect(JSON.parse(tty.output)).toEqual(JSON.parse(piped.stdout));
 }, 120_000);
+
+it('never sends the token to another origin than the server, even when a next link points there', async () => {
+  // A server whose PUBLIC_URL is not the address the CLI uses: its links name another origin.
+  const elsewhere = await startCliServer({ PUBLIC_URL: 'http://public.example' });
+  try {
+    const user = cliUser({ FHIR_SMART_SERVER: elsewhere.base, FHIR_SMART_TOKEN: elsewhere.t.adminToken });
+    const first = succeeded(await user.run(['api', 'search', 'r4', 'Observation', '_count=1']));
+    expect(JSON.parse(first.stdout).link).toEqual(expect.arrayContaining([expect.objectContaining({ relation: 'next', url: expect.stringMatching(/^http:\/\/public\.example\//) })]));
+    const all = await user.run(['api', 'search', 'r4', 'Observation', '_count=1', '--all']);
+    expect(all).toMatchObject({ code: 1, stdout: '' });
+    expect(all.stderr).toMatch(/refusing to send the access token to http:\/\/public\.example \(the server is http:\/\/127\.0\.0\.1:\d+\); check PUBLIC_URL/);
+    user.remove();
+  } finally {
+    await elsewhere.close();
+  }
+}, 120_000);

@@ -103,10 +103,7 @@ export async function clientRegister(connection: Connection, name: string, optio
   if (options.policy) await addPolicyTarget(connection, options.policy, `ClientApplication/${String(created.id)}`);
   const { secret: _omitted, ...shown } = created;
   printJson(secret ? { ...shown, secret } : shown);
-  if (secret) {
-    note(`Client secret of ${String(created.id)}: ${secret}`);
-    note('Save this secret now: it is stored hashed and cannot be shown again.');
-  }
+  if (secret) note(`Save the client secret printed above ("secret") now: it is stored hashed and cannot be shown again.`);
   if (!options.policy) note(`No AccessPolicy names ClientApplication/${String(created.id)} yet: it may do nothing until one does (--policy <id>).`);
 }
 
@@ -175,10 +172,7 @@ export async function userCreate(connection: Connection, email: string, options:
   const [userLocation, membershipLocation] = (result.entry ?? []).map((e) => (e.response?.location ?? '').replace(/\/_history\/.*$/, '').replace(/^.*\/(\w+\/[^/]+)$/, '$1'));
   if (options.policy && membershipLocation) await addPolicyTarget(connection, options.policy, membershipLocation);
   printJson({ user: userLocation, membership: membershipLocation, email, role, ...(invite ? { password } : {}) });
-  if (invite) {
-    note(`One-time password of ${email}: ${password}`);
-    note('Send it to the user over a trusted channel; it is stored hashed and cannot be shown again.');
-  }
+  if (invite) note(`Send the one-time password printed above ("password") to ${email} over a trusted channel: it is stored hashed and cannot be shown again.`);
 }
 
 /** Options of `policy evaluate`. */

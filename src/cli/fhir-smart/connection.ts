@@ -290,6 +290,10 @@ export class Connection {
   async request(method: string, url: string, options: FhirRequestOptions = {}): Promise<HttpResult> {
     const relative = url.replace(/^\/+/, '');
     const absolute = /^https?:/.test(url) ? url : relative === '' || relative.startsWith('?') ? `${this.fhirBase}${relative}` : `${this.fhirBase}/${relative}`;
+    // Links the server hands out (`next`) are followed, but the token never goes to another origin.
+    if (new URL(absolute).origin !== new URL(this.target.server).origin) {
+      throw new CliError(`refusing to send the access token to ${new URL(absolute).origin} (the server is ${new URL(this.target.server).origin}); check PUBLIC_URL`, EXIT_HTTP);
+    }
     await this.ensureFresh();
     const send = (): Promise<HttpResult> => {
       const headers: Record<string, string> = { Accept: 'application/fhir+json', Authorization: `Bearer ${this.accessToken}`, ...options.headers };
