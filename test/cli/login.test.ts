@@ -152,6 +152,12 @@ describeBrowser('browser login through the loopback redirect', () => {
     expect(second.accessToken).not.toBe(first.accessToken);
     expect(second.refreshToken).not.toBe(first.refreshToken);
 
+    // Several commands at once, each due for a refresh: they refresh one at a time and a command that waited takes
+    // the tokens another stored (spending a rotated refresh token twice would revoke the grant).
+    const parallel = await Promise.all([1, 2, 3, 4].map(() => user.run(['api', 'read', 'r4', 'Patient', 'patient-ada'])));
+    for (const run of parallel) succeeded(run);
+    succeeded(await user.run(['api', 'read', 'r4', 'Patient', 'patient-alan']));
+
     // A token the server refuses although the profile believes it valid: 401, refresh, the request again.
     await cliTokenLifetime(3600);
     const file = user.profiles();

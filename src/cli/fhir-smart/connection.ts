@@ -252,8 +252,23 @@ export class Connection {
 
   /** Obtains a new access token (refresh token, or client_credentials again) and stores it. */
   async refresh(): Promise<void> {
-    const session = this.session;
-    if (!session) return;
+    if (!this.session) return;
+    // Refresh tokens rotate and a reused one revokes the whole grant: two commands refreshing at once (a script
+    // running several in parallel) must not both spend the same one. One refresh at a time per profiles file; a
+    // command that waited takes the tokens the other one stored.
+    await this.store.withLock(async () => {
+      const { profileName, tenant, project } = this.target;
+      const stored = this.store.read().profiles[profileName]?.sessions[projectKey(tenant, project)];
+      if (stored && stored.accessToken !== this.session?.accessToken && stored.refreshToken !== this.session?.refreshToken) {
+        this.session = stored;
+        return;
+      }
+      await this.refreshNow();
+    });
+  }
+
+  private async refreshNow(): Promise<void> {
+    const session = this.session as StoredSession;
     let answer: TokenAnswer;
     if (session.grant === 'client_credentials' && session.clientSecret) {
       const form: Record<string, string> = { grant_type: 'client_credentials' };

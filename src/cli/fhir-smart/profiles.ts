@@ -8,6 +8,9 @@ import * as fs from 'node:fs';
 import path from 'node:path';
 import { usageError } from './errors';
 
+/** A lock older than this (ms) was left by a process that died. */
+const STALE_LOCK_MS = 30_000;
+
 /** Tokens of one project. */
 export interface StoredSession {
   /** How they were obtained: the browser flow (public client) or client_credentials. */
@@ -71,6 +74,42 @@ export class ProfileStore {
     fs.writeFileSync(temp, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
     fs.chmodSync(temp, 0o600);
     fs.renameSync(temp, this.file);
+  }
+
+  /**
+   * Runs a task while holding the profiles lock (a directory next to the file; one left by a process that died is
+   * taken over after {@link STALE_LOCK_MS}).
+   * @param task - the task
+   * @returns its result
+   */
+  async withLock<T>(task: () => Promise<T>): Promise<T> {
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const lock = path.join(this.dir, '.lock');
+    const started = Date.now();
+    for (;;) {
+      try {
+        fs.mkdirSync(lock, { mode: 0o700 });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw usageError(`cannot lock ${this.dir}: ${(err as Error).message}`);
+        let age = 0;
+        try {
+          age = Date.now() - fs.statSync(lock).mtimeMs;
+        } catch {
+          continue;
+        }
+        if (age > STALE_LOCK_MS || Date.now() - started > STALE_LOCK_MS) {
+          fs.rmSync(lock, { recursive: true, force: true });
+          continue;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    try {
+      return await task();
+    } finally {
+      fs.rmSync(lock, { recursive: true, force: true });
+    }
   }
 
   /** Reads, changes and writes the file. */
