@@ -147,8 +147,11 @@ async function existingIds(connection: Connection, batch: Item[]): Promise<Set<s
   }
   const existing = new Set<string>();
   for (const [type, ids] of byType) {
-    const query = new URLSearchParams({ _id: ids.join(','), _elements: 'id', _count: String(ids.length) });
-    const bundle = (await connection.fhir('GET', `${type}?${query.toString()}`)).body as { entry?: Array<{ resource?: Resource }> };
+    // POST _search: a thousand ids would not fit in a URL.
+    const form = new URLSearchParams({ _id: ids.join(','), _elements: 'id', _count: String(ids.length) });
+    const bundle = (await connection.fhir('POST', `${type}/_search`, { body: form.toString(), contentType: 'application/x-www-form-urlencoded' })).body as {
+      entry?: Array<{ resource?: Resource }>;
+    };
     for (const entry of bundle.entry ?? []) if (entry.resource?.id) existing.add(`${type}/${entry.resource.id}`);
   }
   return existing;
