@@ -4,7 +4,7 @@
  */
 import { decodeProtectedHeader } from 'jose';
 import { Browser, scrapeForm } from '../oauth/authorize-helpers';
-import { ADMIN, cliUser, type CliUser, ensureBuilt, startCliServer, type CliServer, succeeded } from './cli-helpers';
+import { ADMIN, cliUser, type CliUser, ensureBuilt, startCliServer, type CliServer, succeeded, BUILD_AND_START_MS } from './cli-helpers';
 
 let server: CliServer;
 let admin: CliUser;
@@ -14,7 +14,7 @@ beforeAll(async () => {
   server = await startCliServer();
   admin = cliUser({ FHIR_SMART_SERVER: server.base });
   succeeded(await admin.run(['login', '--client-credentials', '--client-id', ADMIN.clientId, '--client-secret', ADMIN.secret]));
-}, 240_000);
+}, BUILD_AND_START_MS);
 afterAll(async () => {
   admin?.remove();
   await server?.close();

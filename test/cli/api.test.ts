@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cliUser, type CliUser, ensureBuilt, jsonLines, runInTerminal, SCRIPT, startCliServer, type CliServer, succeeded } from './cli-helpers';
+import { cliUser, type CliUser, ensureBuilt, jsonLines, runInTerminal, SCRIPT, startCliServer, type CliServer, succeeded, BUILD_AND_START_MS } from './cli-helpers';
 
 let server: CliServer;
 let cli: CliUser;
@@ -18,7 +18,7 @@ beforeAll(async () => {
   // A non-interactive caller: the admin token in the environment, no profile.
   cli = cliUser({ FHIR_SMART_SERVER: server.base, FHIR_SMART_TOKEN: server.t.adminToken });
   dir = mkdtempSync(path.join(os.tmpdir(), 'fhir-smart-api-'));
-}, 240_000);
+}, BUILD_AND_START_MS);
 afterAll(async () => {
   cli?.remove();
   if (dir) rmSync(dir, { recursive: true, force: true });

@@ -40,6 +40,12 @@ function builtAt(): number {
   }
 }
 
+/**
+ * How long a test file's beforeAll may take: a build of dist/ (when src/ changed) plus the app's start. A build takes
+ * seconds on a quiet machine and minutes on a loaded one; this only ends a hung start.
+ */
+export const BUILD_AND_START_MS = 900_000;
+
 /** Builds dist/ when it is missing or older than src/ (as `npm run build` does, without the validator step). */
 export function ensureBuilt(): void {
   if (builtAt() >= newestSource(path.join(ROOT_DIR, 'src'))) return;
@@ -51,7 +57,18 @@ export function ensureBuilt(): void {
       fs.mkdirSync(lock);
       break;
     } catch {
-      // Another worker builds: wait for it, then look again.
+      // Another worker builds: wait for it, then look again. A lock older than a build's deadline was left by a
+      // worker that was killed while building.
+      let age = 0;
+      try {
+        age = Date.now() - fs.statSync(lock).mtimeMs;
+      } catch {
+        continue;
+      }
+      if (age > CLI_DEADLINE_MS) {
+        fs.rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
       if (Date.now() > deadline) throw new Error(`${lock} stayed locked; remove it if no build runs`);
       spawnSync(process.execPath, ['-e', 'setTimeout(() => {}, 500)']);
     }

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cliUser, type CliUser, ensureBuilt, jsonLines, runInTerminal, SCRIPT, startCliServer, type CliServer, succeeded } from './cli-helpers';
+import { cliUser, type CliUser, ensureBuilt, jsonLines, runInTerminal, SCRIPT, startCliServer, type CliServer, succeeded, BUILD_AND_START_MS } from './cli-helpers';
 
 let server: CliServer;
 let cli: CliUser;
@@ -19,7 +19,7 @@ beforeAll(async () => {
   server = await startCliServer();
   cli = cliUser({ FHIR_SMART_SERVER: server.base, FHIR_SMART_TOKEN: server.t.adminToken });
   dir = mkdtempSync(path.join(os.tmpdir(), 'fhir-smart-import-'));
-}, 240_000);
+}, BUILD_AND_START_MS);
 afterAll(async () => {
   cli?.remove();
   if (dir) rmSync(dir, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { FhirRepository } from '../../src/fhir/repository/repository';
 import { OWNER } from '../oauth/authorize-helpers';
-import { ADMIN, cliUser, succeeded, type CliUser, ensureBuilt, startCliServer, type CliServer } from './cli-helpers';
+import { ADMIN, cliUser, succeeded, type CliUser, ensureBuilt, startCliServer, type CliServer, BUILD_AND_START_MS } from './cli-helpers';
 
 const CHROMIUM = '/usr/bin/chromium';
 const available = existsSync(CHROMIUM) || Boolean(process.env.CI);
@@ -30,7 +30,7 @@ function newUser(): CliUser {
 beforeAll(async () => {
   ensureBuilt();
   server = await startCliServer();
-}, 240_000);
+}, BUILD_AND_START_MS);
 afterAll(async () => {
   for (const user of users) user.remove();
   await server?.close();

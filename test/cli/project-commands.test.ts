@@ -6,7 +6,7 @@
  * consent pages) and reads the seeded data.
  */
 import { OWNER } from '../oauth/authorize-helpers';
-import { ADMIN, cliUser, type CliUser, ensureBuilt, formLogin, jsonLines, startCliServer, type CliServer, succeeded } from './cli-helpers';
+import { ADMIN, cliUser, type CliUser, ensureBuilt, formLogin, jsonLines, startCliServer, type CliServer, succeeded, BUILD_AND_START_MS } from './cli-helpers';
 
 let server: CliServer;
 let admin: CliUser;
@@ -16,7 +16,7 @@ beforeAll(async () => {
   server = await startCliServer();
   admin = cliUser({ FHIR_SMART_SERVER: server.base });
   succeeded(await admin.run(['login', '--client-credentials', '--client-id', ADMIN.clientId, '--client-secret', ADMIN.secret]));
-}, 240_000);
+}, BUILD_AND_START_MS);
 afterAll(async () => {
   admin?.remove();
   await server?.close();
