@@ -18,6 +18,7 @@ import { auditOutcome } from './endpoints/audit';
 import { oauthJsonErrors } from './endpoints/respond';
 import { revokeEndpoint } from './endpoints/revoke';
 import { parEndpoint } from './endpoints/par';
+import { rotateSigningKeyEndpoint, signingKeysEndpoint } from './endpoints/signing-keys';
 import { tokenEndpoint } from './endpoints/token';
 import { registrationRouter } from './registration/endpoint';
 import { userinfoEndpoint } from './endpoints/userinfo';
@@ -28,7 +29,7 @@ import { smartStyleHandler } from '../smart/style';
 
 /** Any other method on a JSON endpoint: 405 with `Allow`. */
 function methodNotAllowed(req: Request, res: Response): void {
-  res.setHeader('Allow', req.path === '/jwks' ? 'GET' : req.path === '/userinfo' ? 'GET, POST' : 'POST');
+  res.setHeader('Allow', req.path === '/jwks' || req.path === '/keys' ? 'GET' : req.path === '/userinfo' ? 'GET, POST' : 'POST');
   throw new OAuthError('invalid_request', 405, `${req.method} is not allowed here`);
 }
 
@@ -76,10 +77,12 @@ export function oauthServer(deps: OAuthDeps, keys: KeyStore): OAuthServer {
   router.post('/userinfo', auditOutcome(deps, 'userinfo'), ...userinfoEndpoint(deps, bearer), errors);
   router.post('/launch', auditOutcome(deps, 'launch'), ...launchEndpoint(deps, bearer), errors);
   router.post('/par', auditOutcome(deps, 'par'), oauthRateLimit(deps.config, 'par', counters), ...parEndpoint(deps), errors);
+  router.get('/keys', ...signingKeysEndpoint(deps, bearer, keys), errors);
+  router.post('/keys/rotate', ...rotateSigningKeyEndpoint(deps, bearer, keys), errors);
   router.get('/smart-style.json', smartStyleHandler);
   router.use(registrationRouter(deps, bearer, [auditOutcome(deps, 'register'), oauthRateLimit(deps.config, 'register', counters)]));
   router.use(interactionRouter(deps, counters.counters, new RelyingParties(deps.config, deps.storage.resources, keys)));
-  router.all(['/token', '/introspect', '/revoke', '/jwks', '/userinfo', '/launch', '/par'], methodNotAllowed, errors);
+  router.all(['/token', '/introspect', '/revoke', '/jwks', '/userinfo', '/launch', '/par', '/keys', '/keys/rotate'], methodNotAllowed, errors);
   return { router, keys, bearer };
 }
 

@@ -38,13 +38,34 @@ function registryFile(pid: number): string | undefined {
  * @returns the child
  */
 export function spawnTs(file: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
-  const child = spawn(process.execPath, tsArgs(file, args), { cwd: ROOT_DIR, ...options });
+  return spawnNode(tsArgs(file, args), options);
+}
+
+/**
+ * Starts `node <args>` (a built entry point such as dist/cli/main.js) as a tracked child.
+ * @param args - node's arguments
+ * @param options - spawn options (cwd defaults to the project root)
+ * @returns the child
+ */
+export function spawnNode(args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  return spawnTracked(process.execPath, args, options);
+}
+
+/**
+ * Starts any program as a tracked child.
+ * @param command - the program
+ * @param args - its arguments
+ * @param options - spawn options (cwd defaults to the project root)
+ * @returns the child
+ */
+export function spawnTracked(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  const child = spawn(command, args, { cwd: ROOT_DIR, ...options });
   const pid = child.pid;
   if (pid === undefined) return child;
   live.add(child);
   const entry = registryFile(pid);
   // The command line lets the teardown check the pid still names this child before it kills it.
-  if (entry) fs.writeFileSync(entry, tsArgs(file, args).join('\0'));
+  if (entry) fs.writeFileSync(entry, args.join('\0'));
   child.once('exit', () => {
     live.delete(child);
     if (entry) fs.rmSync(entry, { force: true });

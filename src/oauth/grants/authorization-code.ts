@@ -44,6 +44,8 @@ export async function handle(ctx: GrantContext): Promise<TokenResponse> {
   if (body.redirect_uri === undefined) {
     if (!data.redirectUriOmitted) throw new InvalidRequestError('redirect_uri is required: the authorization request included it');
   } else if (data.redirectUri !== body.redirect_uri) {
+    // Exactly the URI of the authorization request: for a loopback URI registered without a port (RFC 8252 §7.3)
+    // that is the URI with the port the request named, so another port is refused here.
     throw new InvalidGrantError('redirect_uri does not match the authorization request');
   }
   verifyPkce(body.code_verifier as string, data.codeChallenge);

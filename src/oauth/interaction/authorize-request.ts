@@ -2,7 +2,9 @@
  * Validation of an authorization request, in the order that decides how errors are reported:
  * 1. `client_id` and `redirect_uri` (RFC 6749 §3.1.2, §4.1.2.1): an unknown or inactive client, or a
  *    redirect URI that is not registered exactly (it may be omitted when exactly one is registered), is an
- *    error page — redirecting would send the browser somewhere untrusted;
+ *    error page — redirecting would send the browser somewhere untrusted. The one exception is RFC 8252 §7.3:
+ *    a loopback URI registered without a port (`http://127.0.0.1/cb`, `http://[::1]/cb`) matches the same URI
+ *    with any port, since a native app listens on an ephemeral one ({@link matchesRegisteredRedirectUri});
  * 2. everything else is an {@link AuthorizeRedirectError}: repeated parameters, a leftover `request`/`request_uri`
  *    (resolved before this step: requests/authorization-params.ts), `response_type` (only `code`), `response_mode` (only `query`), the client's grant types,
  *    PKCE (RFC 7636: `code_challenge` with `code_challenge_method=S256` is required of every client — `plain`
@@ -53,12 +55,35 @@ export function isUsableRedirectUri(uri: string): boolean {
   }
 }
 
+/** `http://127.0.0.1` or `http://[::1]` followed by a path, query or nothing — no port, no user info. */
+const LOOPBACK_WITHOUT_PORT = /^http:\/\/(127\.0\.0\.1|\[::1\])([/?].*)?$/;
+
+/**
+ * Whether a redirect URI of a request matches a registered one: the same string, or (RFC 8252 §7.3) a loopback
+ * IP literal URI registered without a port, given with a port and otherwise character for character the same.
+ * `localhost` gets no variance (RFC 8252 §8.3: it may resolve elsewhere), and neither does https.
+ * @param registered - a registered redirect URI
+ * @param given - the request's `redirect_uri`
+ * @returns true when the request may use it
+ */
+export function matchesRegisteredRedirectUri(registered: string, given: string): boolean {
+  if (registered === given) return true;
+  const loopback = LOOPBACK_WITHOUT_PORT.exec(registered);
+  if (!loopback) return false;
+  const host = `http://${loopback[1] as string}:`;
+  if (!given.startsWith(host)) return false;
+  const rest = given.slice(host.length);
+  const port = /^\d{1,5}/.exec(rest)?.[0];
+  if (port === undefined || port.startsWith('0') || Number(port) > 65535) return false;
+  return rest.slice(port.length) === (loopback[2] ?? '');
+}
+
 const PROMPTS = new Set(['none', 'login', 'consent']);
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is always 43 characters. */
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 
 /**
- * Step 1: the client must be active and the redirect URI registered (exact string match).
+ * Step 1: the client must be active and the redirect URI registered (exact string match, loopback port variance).
  * @param client - the client from `loadClient`, or undefined when unknown
  * @param params - the request parameters
  * @returns where errors may be redirected from now on
@@ -75,7 +100,8 @@ export function checkClientAndRedirect(client: AuthorizeClient | undefined, para
   const given = params.values.get('redirect_uri');
   let redirectUri: string | undefined;
   if (given !== undefined) {
-    redirectUri = registered.find((uri) => uri === given);
+    // The URI the request named (with its port, for a loopback URI): the token request must repeat it exactly.
+    redirectUri = registered.some((uri) => matchesRegisteredRedirectUri(uri, given)) ? given : undefined;
     if (!redirectUri) throw untrustedRequest('The redirect_uri is not registered for this application.');
   } else {
     if (registered.length !== 1) throw untrustedRequest('The redirect_uri parameter is required for this application.');
