@@ -5,7 +5,12 @@
  * fails its page's test with the page, the block's line and its output. Blocks preceded by
  * `<!-- docs-test: skip — reason -->` are left out (they need what this test does not have: Docker, MongoDB, a
  * stopped server, ...). The CLI is on PATH as `fhir-smart`.
+ *
+ * One server serves every page, in file order (README.md, then docs/ alphabetically), so examples must not depend
+ * on another page's writes, and should write ids of their own (a PUT with a fixed id runs again unchanged). A page
+ * containing the line `<!-- docs-test: own-server -->` runs on a server of its own, on a fresh store.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -125,13 +130,47 @@ describe('the runner of the docs examples', () => {
   });
 });
 
+/** The working tree's changes (`git status --porcelain`): an example must not leave files in the repository. */
+function workingTreeChanges(): string {
+  return spawnSync('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: ROOT_DIR, encoding: 'utf8' }).stdout;
+}
+
+/** The line that gives a page a server of its own (a fresh store), started for it and stopped after it. */
+const OWN_SERVER_MARKER = '<!-- docs-test: own-server -->';
+const needsOwnServer = (page: string): boolean => fs.readFileSync(path.join(ROOT_DIR, page), 'utf8').includes(OWN_SERVER_MARKER);
+
+/** A server on a fresh store with the demo seed, whose PUBLIC_URL is the address the examples use. */
+async function startDocsServer(): Promise<{ server: ServerProcess; dataDir: string }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'docs-examples-data-'));
+  // PUBLIC_URL (the token audience, the issuer) must name the port, so it is chosen first; another process taking
+  // it in between fails the start, which is retried.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      const server = await startServer({
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        DATA_DIR: dataDir,
+        SEED_DEMO: 'true',
+        AUDIT: 'on',
+        ...ADMIN,
+      });
+      return { server, dataDir };
+    } catch (error) {
+      if (attempt >= 3) {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+        throw error;
+      }
+    }
+  }
+}
+
 describe('the docs examples', () => {
-  let server: ServerProcess | undefined;
-  let dataDir: string;
+  let shared: { server: ServerProcess; dataDir: string } | undefined;
   let binDir: string;
 
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'docs-examples-data-'));
     binDir = fs.mkdtempSync(path.join(os.tmpdir(), 'docs-examples-bin-'));
     const loader = path.join(ROOT_DIR, 'node_modules', 'tsx', 'dist', 'loader.mjs');
     fs.writeFileSync(
@@ -139,29 +178,12 @@ describe('the docs examples', () => {
       `#!/bin/sh\nexec "${process.execPath}" --import "file://${loader}" "${path.join(ROOT_DIR, 'src', 'cli', 'main.ts')}" "$@"\n`,
       { mode: 0o755 },
     );
-    // PUBLIC_URL must be the address the examples use (the token audience, the issuer), so the port is chosen
-    // first; another process taking it in between fails the start, which is retried.
-    for (let attempt = 1; !server; attempt++) {
-      const port = await freePort();
-      try {
-        server = await startServer({
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          PUBLIC_URL: `http://127.0.0.1:${port}`,
-          DATA_DIR: dataDir,
-          SEED_DEMO: 'true',
-          AUDIT: 'on',
-          ...ADMIN,
-        });
-      } catch (error) {
-        if (attempt >= 3) throw error;
-      }
-    }
-  });
+    if (pages().some((page) => runnable(page).length > 0 && !needsOwnServer(page))) shared = await startDocsServer();
+  }, 600_000);
 
   afterAll(async () => {
-    await server?.stop();
-    for (const dir of [dataDir, binDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await shared?.server.stop();
+    for (const dir of [shared?.dataDir, binDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('the pages have examples that run: none is skipped without a reason, most of them run', () => {
@@ -177,30 +199,42 @@ describe('the docs examples', () => {
     expect(offending).toEqual([]);
   });
 
-  it.each(pages())('%s: every sh example runs', async (page) => {
-    const blocks = runnable(page);
-    if (blocks.length === 0) return;
-    if (!server) throw new Error('the server did not start');
-    const configHome = fs.mkdtempSync(path.join(os.tmpdir(), 'docs-examples-config-'));
-    try {
-      const base = server.baseUrl;
-      const project = `${base}/w/default/default`;
-      const env: NodeJS.ProcessEnv = {
-        PATH: `${binDir}${path.delimiter}${process.env.PATH ?? ''}`,
-        HOME: process.env.HOME,
-        LANG: 'C.UTF-8',
-        XDG_CONFIG_HOME: configHome,
-        BASE: base,
-        FHIR: `${project}/api/v1/fhir/r4`,
-        OAUTH: `${project}/api/v1/oauth`,
-        TOKEN: await serverToken(base, ADMIN.ADMIN_CLIENT_ID, ADMIN.ADMIN_CLIENT_SECRET),
-        ...ADMIN,
-      };
-      const run = await runBlocks(blocks, { cwd: ROOT_DIR, env, deadlineMs: PAGE_DEADLINE_MS });
-      if (!run.completed) throw new Error(describeFailure(run));
-      expect(run.started).toEqual(blocks);
-    } finally {
-      fs.rmSync(configHome, { recursive: true, force: true });
-    }
-  });
+  it.each(pages())(
+    '%s: every sh example runs',
+    async (page) => {
+      const blocks = runnable(page);
+      if (blocks.length === 0) return;
+      const own = needsOwnServer(page) ? await startDocsServer() : undefined;
+      const server = (own ?? shared)?.server;
+      if (!server) throw new Error('the server did not start');
+      const configHome = fs.mkdtempSync(path.join(os.tmpdir(), 'docs-examples-config-'));
+      try {
+        const base = server.baseUrl;
+        const project = `${base}/w/default/default`;
+        const env: NodeJS.ProcessEnv = {
+          PATH: `${binDir}${path.delimiter}${process.env.PATH ?? ''}`,
+          HOME: process.env.HOME,
+          LANG: 'C.UTF-8',
+          XDG_CONFIG_HOME: configHome,
+          BASE: base,
+          FHIR: `${project}/api/v1/fhir/r4`,
+          OAUTH: `${project}/api/v1/oauth`,
+          TOKEN: await serverToken(base, ADMIN.ADMIN_CLIENT_ID, ADMIN.ADMIN_CLIENT_SECRET),
+          ...ADMIN,
+        };
+        const before = workingTreeChanges();
+        const run = await runBlocks(blocks, { cwd: ROOT_DIR, env, deadlineMs: PAGE_DEADLINE_MS });
+        if (!run.completed) throw new Error(describeFailure(run));
+        expect(run.started).toEqual(blocks);
+        expect(workingTreeChanges()).toBe(before);
+      } finally {
+        fs.rmSync(configHome, { recursive: true, force: true });
+        if (own) {
+          await own.server.stop();
+          fs.rmSync(own.dataDir, { recursive: true, force: true });
+        }
+      }
+    },
+    600_000,
+  );
 });
