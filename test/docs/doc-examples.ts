@@ -91,10 +91,13 @@ export interface PageRun {
   output: string[];
   /** The block that failed, when one did. */
   failed?: ShBlock;
+  /** The failing command, as written (continuation lines joined), and its line in the page, when bash named it. */
+  failedCommand?: { text: string; line: number; status: number };
 }
 
 const MARK = '@@docs-test-block@@';
 const DONE = '@@docs-test-done@@';
+const ERROR = '@@docs-test-error@@';
 
 /**
  * Runs blocks in order in one `bash -euo pipefail`, stdout and stderr together.
@@ -106,10 +109,17 @@ export async function runBlocks(
   blocks: ShBlock[],
   options: { cwd: string; env: NodeJS.ProcessEnv; deadlineMs: number },
 ): Promise<PageRun> {
-  const script = ['exec 2>&1']
-    .concat(blocks.flatMap((block, i) => [`printf '\\n%s %d\\n' '${MARK}' ${i}`, block.code]))
-    .concat([`printf '\\n%s\\n' '${DONE}'`])
-    .join('\n');
+  // The ERR trap names the failing command (unexpanded: no token in the report) and its line in the script, which
+  // maps back to the page: each block's first line follows its marker line.
+  const lines = ['exec 2>&1', `trap 'printf "\\n%s %d %d %s\\n" "${ERROR}" "$?" "$LINENO" "$BASH_COMMAND"' ERR`];
+  const firstLine: number[] = [];
+  blocks.forEach((block, i) => {
+    lines.push(`printf '\\n%s %d\\n' '${MARK}' ${i}`);
+    firstLine.push(lines.length + 1);
+    lines.push(...block.code.split('\n'));
+  });
+  lines.push(`printf '\\n%s\\n' '${DONE}'`);
+  const script = lines.join('\n');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docs-test-'));
   const file = path.join(dir, 'page.sh');
   fs.writeFileSync(file, script + '\n');
@@ -139,10 +149,20 @@ export async function runBlocks(
       output.push(parts[i + 1] ?? '');
     }
     const last = output.length - 1;
+    const error = new RegExp(`\\n${ERROR} (\\d+) (\\d+) (.*)\\n`).exec(output[last] ?? '');
+    let failedCommand: PageRun['failedCommand'];
+    if (error && last >= 0) {
+      const index = blocks.indexOf(started[last] as ShBlock);
+      const block = blocks[index];
+      const offset = Number(error[2]) - (firstLine[index] ?? 0);
+      if (block) failedCommand = { text: error[3] ?? '', line: block.line + 1 + offset, status: Number(error[1]) };
+      output[last] = (output[last] ?? '').replace(error[0], '\n');
+    }
     const completed = code === 0 && output.length === blocks.length && output[last]?.includes(DONE) === true;
     if (last >= 0) output[last] = (output[last] ?? '').replace(`\n${DONE}\n`, '');
     if (blocks.length === 0) return { code, started, completed: code === 0, output };
-    return { code, started, completed, output, ...(completed ? {} : { failed: started[started.length - 1] ?? blocks[0] }) };
+    if (completed) return { code, started, completed, output };
+    return { code, started, completed, output, failed: started[last] ?? blocks[0], ...(failedCommand ? { failedCommand } : {}) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -157,8 +177,13 @@ export function describeFailure(run: PageRun): string {
   const failed = run.failed;
   if (!failed) return 'no block failed';
   const out = run.output[run.output.length - 1] ?? '';
+  const command = run.failedCommand;
   return [
-    `${failed.page}:${failed.line}: the sh block exited with status ${String(run.code)}`,
+    command
+      ? `${failed.page}:${command.line}: \`${command.text}\` exited with status ${String(command.status)} (the sh block of line ${failed.line})`
+      : run.code === 0
+        ? `${failed.page}:${failed.line}: the shell stopped (exit) in the sh block of line ${failed.line}; later blocks did not run`
+        : `${failed.page}:${failed.line}: the sh block of line ${failed.line} exited with status ${String(run.code)}`,
     '--- block ---',
     failed.code,
     '--- output ---',

@@ -114,9 +114,23 @@ describe('the runner of the docs examples', () => {
     expect(run.output.join('')).not.toContain('after');
     expect(run.output.join('')).not.toContain('never');
     const message = describeFailure(run);
-    expect(message).toContain('p.md:12');
+    expect(message).toContain('p.md:');
+    expect(message).toContain('line 12');
     expect(message).toContain(code);
     if (code.startsWith('echo before')) expect(message).toContain('before');
+  });
+
+  it('names the failing command and its line in the page', async () => {
+    const blocks: ShBlock[] = [
+      { page: 'p.md', line: 3, code: 'echo first' },
+      { page: 'p.md', line: 12, code: 'echo one\nX=$(echo "$PATH" | grep -c no-such-directory-here)\necho after' },
+    ];
+    const run = await runBlocks(blocks, { cwd, env, deadlineMs: PAGE_DEADLINE_MS });
+    expect(run.failed).toBe(blocks[1]);
+    expect(run.failedCommand).toEqual({ text: 'X=$(echo "$PATH" | grep -c no-such-directory-here)', line: 14, status: 1 });
+    expect(describeFailure(run)).toContain('p.md:14: `X=$(echo "$PATH" | grep -c no-such-directory-here)` exited with status 1');
+    expect(run.output[1]).toContain('one');
+    expect(run.output[1]).not.toContain('@@');
   });
 
   it('finds curl commands that would not fail on an HTTP error', () => {
