@@ -9,7 +9,8 @@
 #
 # The client must be a public client (tokenEndpointAuthMethod none) with the authorization_code grant; the
 # defaults are the demo seed's `smart-demo` client and the owner's credentials. The redirect URI is never
-# contacted: the code is read from the redirect the server answers with.
+# contacted: the code is read from the redirect the server answers with. The patient picker of a standalone launch
+# is not driven: for `launch/patient`, sign in as a user whose Membership links a Patient.
 # Needs bash, curl, jq and openssl. Exit status 1 with a message on stderr when a step fails.
 set -euo pipefail
 
@@ -58,7 +59,7 @@ location=$(curl -sS -G -o /dev/null -c "$jar" -b "$jar" -w '%{redirect_url}' "$o
   --data-urlencode "redirect_uri=$redirect_uri" --data-urlencode "scope=$scope" --data-urlencode "state=$state" \
   --data-urlencode "code_challenge=$challenge" --data-urlencode code_challenge_method=S256 \
   "${aud_param[@]}" "${extra[@]}")
-[ -n "$location" ] || fail "/authorize did not redirect"
+[ -n "$location" ] || fail "/authorize answered with an error page (unknown client or redirect URI?)"
 
 # 2. the login page and its form
 if [[ "$location" == */login\?* ]]; then
@@ -84,6 +85,9 @@ if [[ "$location" == */consent\?* ]]; then
     "${scopes[@]}")
 fi
 
+if [[ "$location" == */patient-picker\?* ]]; then
+  fail "the flow asks for a patient (standalone launch/patient): this script does not drive the patient picker; sign in as a user whose Membership links a Patient"
+fi
 [[ "$location" == "$redirect_uri"* ]] || fail "the flow did not return to the app (at: ${location:-nowhere})"
 code=$(printf '%s' "$location" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
 [ -n "$code" ] || fail "no code in the redirect: $location"

@@ -59,7 +59,8 @@ export function extractShBlocks(page: string, text: string): ShBlock[] {
 
 /**
  * The `curl` commands of a block that would not fail on an HTTP error status: an example must use `-f`,
- * `--fail` or `--fail-with-body`, or check the status itself (`-w '%{http_code}'`), so a failing request fails it.
+ * `--fail` or `--fail-with-body`, or check the status itself (`test "$(curl -s -o /dev/null -w '%{http_code}' …)" = 404`),
+ * so a failing request fails it.
  * @param code - the block's text
  * @returns the offending commands (continuation lines joined)
  */
@@ -72,7 +73,10 @@ export function curlsWithoutFail(code: string): string[] {
     const re = /(?:^|[\s($|;&`])curl\s((?:[^|;&]|&&(?!\s))*)/g;
     for (let m = re.exec(text); m; m = re.exec(text)) {
       const args = m[1] ?? '';
-      const fails = /(?:^|\s)--fail(?:-with-body)?\b/.test(args) || /(?:^|\s)-[a-zA-Z]*f[a-zA-Z]*\b/.test(args) || args.includes('%{http_code}');
+      // A status written out is a check only when the shell compares it: `test "$(curl … -w '%{http_code}' …)" = 404`.
+      const substituted = /\$\(\s*$/.test(text.slice(0, m.index + m[0].indexOf('curl')));
+      const fails =
+        /(?:^|\s)--fail(?:-with-body)?\b/.test(args) || /(?:^|\s)-[a-zA-Z]*f[a-zA-Z]*\b/.test(args) || (substituted && args.includes('%{http_code}'));
       if (!fails) found.push(`curl ${args.trim()}`);
     }
   }

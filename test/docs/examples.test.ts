@@ -140,6 +140,7 @@ describe('the runner of the docs examples', () => {
     expect(curlsWithoutFail('curl -fsS "$FHIR/Patient"')).toEqual([]);
     expect(curlsWithoutFail('curl -s --fail-with-body \\\n  "$FHIR/Patient"')).toEqual([]);
     expect(curlsWithoutFail("test \"$(curl -s -o /dev/null -w '%{http_code}' $FHIR/x)\" = 403")).toEqual([]);
+    expect(curlsWithoutFail("curl -s -o /dev/null -w '%{http_code}\\n' $FHIR/x   # 404")).toHaveLength(1);
     expect(curlsWithoutFail('# curl -s in a comment\necho curl')).toEqual([]);
   });
 });
@@ -206,6 +207,11 @@ describe('the docs examples', () => {
     expect(runnable('README.md').length).toBeGreaterThanOrEqual(3);
     expect(running.length).toBeGreaterThanOrEqual(10);
     expect(running.length).toBeGreaterThan(all.length / 2);
+  });
+
+  it.each(pages())('%s: shell examples are fenced as sh (other shell fences would escape this test)', (page) => {
+    const text = fs.readFileSync(path.join(ROOT_DIR, page), 'utf8');
+    expect(text.split('\n').filter((line) => /^\s*```(bash|shell|console|zsh|shell-session)\s*$/.test(line))).toEqual([]);
   });
 
   it.each(pages())('%s: every curl of a running example fails on an HTTP error status', (page) => {
