@@ -201,6 +201,11 @@ describe('the docs examples', () => {
     for (const dir of [shared?.dataDir, binDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('the tools the examples use are installed (bash, curl, jq, openssl)', () => {
+    const missing = ['bash', 'curl', 'jq', 'openssl'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
+    expect(missing).toEqual([]);
+  });
+
   it('the pages have examples that run: none is skipped without a reason, most of them run', () => {
     const all = [...blocksByPage.values()].flat();
     const running = all.filter((block) => block.skip === undefined);
