@@ -29,7 +29,7 @@ describe('bootstrap', () => {
     let { storage, projects } = await open();
     const first = await bootstrap(config, storage, projects);
     expect(first.projectCreated).toBe(true);
-    expect(first.summary).toEqual({ created: 4, updated: 0, unchanged: 0 });
+    expect(first.summary).toEqual({ created: 5, updated: 0, unchanged: 0 });
     expect(first.generatedPassword).toMatch(/^[\w-]{43}$/);
     expect(first.generatedClientSecret).toMatch(/^[\w-]{43}$/);
     const repo = new FhirRepository(storage.resources, first.project.key);
@@ -39,6 +39,14 @@ describe('bootstrap', () => {
     const client = await repo.readCurrent('ClientApplication', 'admin-cli');
     expect(client?.resource).toMatchObject({ grantType: ['client_credentials'], scope: 'system/*.*' });
     expect(verifySecret(first.generatedClientSecret as string, client?.resource?.secret as string)).toBe(true);
+    // The admin web app's public client, redirecting to PUBLIC_URL/admin/callback.
+    const adminApp = await repo.readCurrent('ClientApplication', 'admin-app');
+    expect(adminApp?.resource).toMatchObject({
+      tokenEndpointAuthMethod: 'none',
+      grantType: ['authorization_code', 'refresh_token'],
+      redirectUri: [`${config.publicUrl}/admin/callback`],
+    });
+    expect(adminApp?.resource?.secret).toBeUndefined();
     const policy = await repo.readCurrent('AccessPolicy', 'admin-full-access');
     expect(policy?.resource).toMatchObject({
       engine: 'full-access',
@@ -51,7 +59,7 @@ describe('bootstrap', () => {
     expect(second.projectCreated).toBe(false);
     expect(second.generatedPassword).toBeUndefined();
     expect(second.generatedClientSecret).toBeUndefined();
-    expect(second.summary).toEqual({ created: 0, updated: 0, unchanged: 4 });
+    expect(second.summary).toEqual({ created: 0, updated: 0, unchanged: 5 });
     const stillUser = await new FhirRepository(storage.resources, second.project.key).readCurrent('User', 'owner');
     expect(await verifyPassword(first.generatedPassword as string, stillUser?.resource?.password as string)).toBe(true);
 
