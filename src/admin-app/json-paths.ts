@@ -34,6 +34,8 @@ export function jsonSpans(text: string, root: string): Map<string, Span> {
     }
   };
   const value = (path: string, from: number): void => {
+    // Provisional (to the end): a container cut short by a syntax error still locates what it holds.
+    spans.set(path, { from, to: text.length });
     ws();
     const c = text[i];
     if (c === '{') {
@@ -91,15 +93,19 @@ export function jsonSpans(text: string, root: string): Map<string, Span> {
  * @returns the span, or undefined when nothing of it is in the text
  */
 export function locate(spans: Map<string, Span>, expression: string): Span | undefined {
-  let path = expression.trim();
-  while (path) {
-    const found = spans.get(path) ?? spans.get(path.replace(/\.([A-Za-z0-9_]+)$/, '.$1[0]'));
-    if (found) return found;
-    const cut = Math.max(path.lastIndexOf('.'), path.lastIndexOf('['));
-    if (cut <= 0) return undefined;
-    path = path.slice(0, cut);
+  const [root, ...rest] = expression.trim().split('.');
+  if (!root || !spans.has(root)) return undefined;
+  let current = root;
+  for (const segment of rest) {
+    const name = /^([A-Za-z0-9_]+)(\[\d+\])?$/.exec(segment);
+    if (!name) break;
+    let next = `${current}.${segment}`;
+    // An index left out (`Patient.name.family`): the first item.
+    if (!name[2] && spans.has(`${next}[0]`) && segment !== rest[rest.length - 1]) next = `${next}[0]`;
+    if (!spans.has(next)) break;
+    current = next;
   }
-  return undefined;
+  return spans.get(current);
 }
 
 /**

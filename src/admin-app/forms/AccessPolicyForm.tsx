@@ -28,7 +28,7 @@ function withExpression(rule: Rule, key: 'target' | 'condition', expression: str
 }
 
 function RuleEditor({ rule, path, errors, onChange, onRemove }: { rule: Rule; path: string; errors: FieldErrors; onChange: (r: Rule) => void; onRemove: () => void }) {
-  const label = path.replace(/\[(\d+)\]/g, (_, n: string) => ` ${Number(n) + 1}`).replace(/\./g, ' ›').replace(/^rule/, 'Rule');
+  const label = path.replace(/\[(\d+)\]/g, (_, n: string) => ` ${Number(n) + 1}`).replace(/\./g, ' › ').replace(/^rule/, 'Rule');
   const set = (key: keyof Rule, v: unknown) => {
     const copy = { ...rule } as Record<string, unknown>;
     if (v === undefined || v === '') delete copy[key];
