@@ -70,17 +70,22 @@ export function App() {
     };
   }, []);
 
-  const renew = useCallback(async (): Promise<boolean> => {
+  // One refresh at a time: a refresh token is single-use, and presenting it twice would revoke the grant.
+  const renewing = useRef<Promise<boolean> | undefined>(undefined);
+  const renew = useCallback((): Promise<boolean> => {
     const current = sessionRef.current;
-    if (!config || !current?.refreshToken) return false;
-    try {
-      const next = await refresh(config, current);
-      sessionRef.current = next;
-      setSession(next);
-      return true;
-    } catch {
-      return false;
-    }
+    if (!config || !current?.refreshToken) return Promise.resolve(false);
+    renewing.current ??= refresh(config, current)
+      .then((next) => {
+        sessionRef.current = next;
+        setSession(next);
+        return true;
+      })
+      .catch(() => false)
+      .finally(() => {
+        renewing.current = undefined;
+      });
+    return renewing.current;
   }, [config]);
 
   // Silent refresh a minute before expiry (or halfway through a short lifetime).

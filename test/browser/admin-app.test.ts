@@ -35,6 +35,7 @@ describeBrowser('admin app in Chromium', () => {
   let base = '';
   const problems: string[] = [];
   const tokenResponses: Array<Record<string, unknown>> = [];
+  const grantTypes: string[] = [];
 
   beforeAll(async () => {
     if (!existsSync(path.join(ADMIN_APP_DIR, 'index.html'))) {
@@ -51,6 +52,12 @@ describeBrowser('admin app in Chromium', () => {
       .set('Content-Type', 'application/fhir+json')
       .send({ resourceType: 'Patient', id: 'p-curie', name: [{ family: 'Curie', given: ['Marie'] }], gender: 'female' })
       .expect(201);
+    // Short-lived access tokens, so that the app's silent refresh happens during the test.
+    await t.api
+      .patch(`${t.base}/ClientApplication/admin-app`)
+      .set('Content-Type', 'application/json-patch+json')
+      .send([{ op: 'add', path: '/accessTokenLifetime', value: 8 }])
+      .expect(200);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -64,7 +71,9 @@ describeBrowser('admin app in Chromium', () => {
     });
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
     page.on('response', async (res) => {
-      if (res.url().endsWith('/api/v1/oauth/token') && res.ok()) tokenResponses.push((await res.json()) as Record<string, unknown>);
+      if (!res.url().endsWith('/api/v1/oauth/token')) return;
+      grantTypes.push(`${new URLSearchParams(res.request().postData() ?? '').get('grant_type')} ${res.status()}`);
+      if (res.ok()) tokenResponses.push((await res.json()) as Record<string, unknown>);
     });
   }, 180_000);
 
@@ -187,6 +196,10 @@ describeBrowser('admin app in Chromium', () => {
     await page.getByText('Saved: version 2').waitFor();
     expect(await evaluate()).toBe('permit');
     expect(await page.getByTestId('evaluation').textContent()).toMatch(/rule\[0\].*permit/);
+    // What the principal can see: each result of an administrator's search, judged for the principal.
+    await page.getByRole('button', { name: 'Check visibility' }).click();
+    await page.getByTestId('visibility').waitFor();
+    expect(await page.getByTestId('visibility').getByRole('row', { name: /Patient\/p-curie/ }).textContent()).toContain('permit');
     await shot('04-playground');
   }, 120_000);
 
@@ -237,6 +250,18 @@ describeBrowser('admin app in Chromium', () => {
     await page.getByRole('heading', { name: 'User' }).waitFor();
     await shot('07-phone');
     await page.setViewportSize({ width: 1280, height: 800 });
+  }, 120_000);
+
+  it('refreshes the access token silently before it expires', async () => {
+    const before = tokenResponses.length;
+    await page.waitForResponse((res) => res.url().endsWith('/api/v1/oauth/token') && res.request().postData()?.includes('grant_type=refresh_token') === true, { timeout: 60_000 });
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('link', { name: 'nurse', exact: true }).waitFor();
+    expect(tokenResponses.length).toBeGreaterThan(before);
+    // A full page load signs in again (tokens live in memory only; the server's session answers at once).
+    expect(grantTypes[0]).toBe('authorization_code 200');
+    expect(grantTypes).toContain('refresh_token 200');
+    expect(grantTypes.filter((g) => !/^(authorization_code|refresh_token) 200$/.test(g))).toEqual([]);
   }, 120_000);
 
   it('signs out: the grant is revoked', async () => {

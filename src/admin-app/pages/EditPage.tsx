@@ -1,5 +1,6 @@
 /**
- * Create or edit a resource: the type's form (ClientApplication, User, Membership, AccessPolicy) and/or the JSON
+ * Create or edit a resource: the type's form (ClientApplication, User, Membership, AccessPolicy,
+ * IdentityProvider) and/or the JSON
  * editor. A refused write shows the server's OperationOutcome: each issue under the form field or at the JSON
  * element its `expression` names, and all of them in an alert. A ClientApplication created with a generated
  * secret shows it once, with a copy button.
@@ -13,6 +14,7 @@ import { FhirError, type Issue, type Resource } from '../fhir';
 import { AccessPolicyForm, NEW_POLICY } from '../forms/AccessPolicyForm';
 import { ClientApplicationForm, NEW_CLIENT } from '../forms/ClientApplicationForm';
 import { type FormProps, fieldErrors } from '../forms/form-utils';
+import { IdentityProviderForm, NEW_PROVIDER } from '../forms/IdentityProviderForm';
 import { MembershipForm, NEW_MEMBERSHIP } from '../forms/MembershipForm';
 import { NEW_USER, UserForm } from '../forms/UserForm';
 import { navigate, pathOf } from '../router';
@@ -22,6 +24,7 @@ const FORMS: Record<string, { form: ComponentType<FormProps & { types?: string[]
   User: { form: UserForm, blank: NEW_USER },
   Membership: { form: MembershipForm, blank: NEW_MEMBERSHIP },
   AccessPolicy: { form: AccessPolicyForm, blank: NEW_POLICY },
+  IdentityProvider: { form: IdentityProviderForm, blank: NEW_PROVIDER },
 };
 
 /**
