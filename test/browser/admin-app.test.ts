@@ -83,7 +83,7 @@ describeBrowser('admin app in Chromium', () => {
     await t?.close();
   });
 
-  const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
 
   /** Replaces the text of the n-th CodeMirror editor labelled `label`. */
   async function setEditor(label: string, text: string): Promise<void> {
