@@ -5,7 +5,8 @@
 import { Alert, AppShell, Burger, Button, Center, Group, Loader, NavLink, ScrollArea, Text, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { type AppConfig, completeSignIn, fhirBase, oauthBase, refresh, type Session, signOut, startSignIn } from './auth';
+import { type AppConfig, completeSignIn, fhirBase, forProject, oauthBase, refresh, type Session, signOut, startSignIn } from './auth';
+import { ProjectSwitcher } from './components/ProjectSwitcher';
 import { AppContext, type AppContextValue } from './context';
 import { FhirClient } from './fhir';
 import { AuditPage } from './pages/AuditPage';
@@ -14,20 +15,20 @@ import { PlaygroundPage } from './pages/PlaygroundPage';
 import { ResourcePage } from './pages/ResourcePage';
 import { SearchPage } from './pages/SearchPage';
 import { EditPage } from './pages/EditPage';
-import { matchRoute, navigate, replace, useLocation } from './router';
+import { appPath, matchRoute, navigate, projectOf, replace, useLocation, setProjectPrefix } from './router';
 import { Link } from './components/common';
 
 type Phase = { kind: 'loading'; message: string } | { kind: 'error'; message: string } | { kind: 'ready' };
 
 const NAV: Array<{ label: string; to: string }> = [
-  { label: 'Resources', to: '/admin/' },
-  { label: 'Client applications', to: '/admin/r/ClientApplication' },
-  { label: 'Users', to: '/admin/r/User' },
-  { label: 'Memberships', to: '/admin/r/Membership' },
-  { label: 'Access policies', to: '/admin/r/AccessPolicy' },
-  { label: 'Identity providers', to: '/admin/r/IdentityProvider' },
-  { label: 'Policy playground', to: '/admin/playground' },
-  { label: 'Audit', to: '/admin/audit' },
+  { label: 'Resources', to: '' },
+  { label: 'Client applications', to: 'r/ClientApplication' },
+  { label: 'Users', to: 'r/User' },
+  { label: 'Memberships', to: 'r/Membership' },
+  { label: 'Access policies', to: 'r/AccessPolicy' },
+  { label: 'Identity providers', to: 'r/IdentityProvider' },
+  { label: 'Policy playground', to: 'playground' },
+  { label: 'Audit', to: 'audit' },
 ];
 
 export function App() {
@@ -46,19 +47,23 @@ export function App() {
     (async () => {
       const res = await fetch('/admin/config.json');
       if (!res.ok) throw new Error(`config.json: HTTP ${res.status}`);
-      const cfg = (await res.json()) as AppConfig;
+      const defaults = (await res.json()) as AppConfig;
       if (cancelled) return;
-      setConfig(cfg);
       if (matchRoute(window.location.pathname).page === 'callback') {
         setPhase({ kind: 'loading', message: 'Signing in…' });
-        const { session: s, returnTo } = await completeSignIn(cfg, window.location.search);
+        const { session: s, returnTo, config: cfg } = await completeSignIn(defaults, window.location.search);
         if (cancelled) return;
+        const project = projectOf(returnTo);
+        setProjectPrefix(project);
+        setConfig(cfg);
         replace(returnTo);
         setSession(s);
         const metadata = await fetch(`${fhirBase(cfg)}/metadata`, { headers: { Accept: 'application/fhir+json' } });
         setCapability((await metadata.json()) as AppContextValue['capability']);
         setPhase({ kind: 'ready' });
       } else {
+        const cfg = forProject(defaults, projectOf(window.location.pathname));
+        setConfig(cfg);
         setPhase({ kind: 'loading', message: 'Redirecting to sign-in…' });
         await startSignIn(cfg, window.location.pathname + window.location.search);
       }
@@ -126,7 +131,7 @@ export function App() {
       <Center mih="100vh" p="md">
         <Alert color="red" title="Sign-in failed" maw={560}>
           <Text mb="sm">{phase.message}</Text>
-          <Button onClick={() => config && void startSignIn(config, '/admin/')}>Sign in again</Button>
+          <Button onClick={() => config && void startSignIn(config, appPath(''))}>Sign in again</Button>
         </Alert>
       </Center>
     );
@@ -154,9 +159,7 @@ export function App() {
               <Title order={1} size="h4">
                 FHIR admin
               </Title>
-              <Text size="sm" c="dimmed" visibleFrom="xs">
-                project {config.tenant}/{config.project}
-              </Text>
+              <ProjectSwitcher current={config} />
             </Group>
             <Group wrap="nowrap">
               <Text size="sm" visibleFrom="sm" data-testid="signed-in-user">
@@ -174,10 +177,10 @@ export function App() {
               <NavLink
                 key={item.to}
                 component={Link}
-                to={item.to}
+                to={appPath(item.to)}
                 label={item.label}
                 onClick={close}
-                active={item.to === '/admin/' ? route.page === 'home' : location.path.startsWith(item.to)}
+                active={item.to === '' ? route.page === 'home' : location.path.startsWith(appPath(item.to))}
               />
             ))}
           </ScrollArea>

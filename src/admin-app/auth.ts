@@ -30,6 +30,18 @@ export interface Session {
 const PENDING_KEY = 'admin-app.pending';
 export const SCOPE = 'openid fhirUser offline_access user/*.*';
 
+/**
+ * The configuration for another project of the same server: same client id and redirect URI, its own FHIR base.
+ * @param defaults - from config.json (the bootstrap project)
+ * @param project - the project, or undefined for the bootstrap project
+ * @returns the configuration
+ */
+export function forProject(defaults: AppConfig, project: { tenant: string; project: string } | undefined): AppConfig {
+  if (!project || (project.tenant === defaults.tenant && project.project === defaults.project)) return defaults;
+  const origin = defaults.fhirUrl.slice(0, defaults.fhirUrl.indexOf('/w/'));
+  return { ...defaults, tenant: project.tenant, project: project.project, fhirUrl: `${origin}${fhirBase(project)}` };
+}
+
 /** The OAuth base of a project (relative to this origin). */
 export function oauthBase(config: Pick<AppConfig, 'tenant' | 'project'>): string {
   return `/w/${encodeURIComponent(config.tenant)}/${encodeURIComponent(config.project)}/api/v1/oauth`;
@@ -68,7 +80,7 @@ export async function challengeOf(verifier: string): Promise<string> {
 export async function startSignIn(config: AppConfig, returnTo: string): Promise<void> {
   const verifier = randomString(48);
   const state = randomString(16);
-  sessionStorage.setItem(PENDING_KEY, JSON.stringify({ verifier, state, returnTo }));
+  sessionStorage.setItem(PENDING_KEY, JSON.stringify({ verifier, state, returnTo, tenant: config.tenant, project: config.project }));
   const query = new URLSearchParams({
     response_type: 'code',
     client_id: config.clientId,
@@ -121,12 +133,14 @@ async function tokenRequest(config: AppConfig, form: Record<string, string>): Pr
  * @param search - the callback's query string
  * @returns the session and the path to return to
  */
-export async function completeSignIn(config: AppConfig, search: string): Promise<{ session: Session; returnTo: string }> {
+export async function completeSignIn(defaults: AppConfig, search: string): Promise<{ session: Session; returnTo: string; config: AppConfig }> {
   const params = new URLSearchParams(search);
-  const pending = JSON.parse(sessionStorage.getItem(PENDING_KEY) ?? 'null') as { verifier: string; state: string; returnTo: string } | null;
+  const pending = JSON.parse(sessionStorage.getItem(PENDING_KEY) ?? 'null') as { verifier: string; state: string; returnTo: string; tenant: string; project: string } | null;
   sessionStorage.removeItem(PENDING_KEY);
   if (params.get('error')) throw new SignInError(`${params.get('error')}: ${params.get('error_description') ?? ''}`);
   if (!pending || params.get('state') !== pending.state) throw new SignInError('The sign-in answer does not match a sign-in started here (state). Sign in again.');
+  // The project the sign-in was started for (its token endpoint redeems the code).
+  const config = forProject(defaults, pending);
   const code = params.get('code');
   if (!code) throw new SignInError('The sign-in answer has no code.');
   const session = await tokenRequest(config, {
@@ -137,7 +151,7 @@ export async function completeSignIn(config: AppConfig, search: string): Promise
     client_id: config.clientId,
   });
   const returnTo = pending.returnTo.startsWith('/admin/') && !pending.returnTo.startsWith('/admin/callback') ? pending.returnTo : '/admin/';
-  return { session, returnTo };
+  return { session, returnTo, config };
 }
 
 /**

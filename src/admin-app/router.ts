@@ -37,6 +37,43 @@ export function useLocation(): { path: string; search: string } {
   return location;
 }
 
+/** The project a page belongs to: `/admin/p/{tenant}/{project}/…`; without it, the server's bootstrap project. */
+export interface ProjectRef {
+  tenant: string;
+  project: string;
+}
+
+const PROJECT_PREFIX = /^\/admin\/p\/([A-Za-z0-9_-]+)\/([A-Za-z0-9_-]+)(?=\/|$)/;
+
+/**
+ * The project named by a path, if any.
+ * @param path - the location's path
+ * @returns the project, or undefined for the bootstrap project
+ */
+export function projectOf(path: string): ProjectRef | undefined {
+  const match = PROJECT_PREFIX.exec(path);
+  return match ? { tenant: match[1] as string, project: match[2] as string } : undefined;
+}
+
+let prefix = '/admin';
+
+/**
+ * Sets the project the app's links point into (once, at start: a page load manages one project).
+ * @param project - the project, or undefined for the bootstrap project
+ */
+export function setProjectPrefix(project: ProjectRef | undefined): void {
+  prefix = project ? `/admin/p/${project.tenant}/${project.project}` : '/admin';
+}
+
+/**
+ * An app path in the current project.
+ * @param rest - the path after the project (`r/Patient`, `playground`, '' for the home page)
+ * @returns the path
+ */
+export function appPath(rest: string): string {
+  return `${prefix}/${rest}`;
+}
+
 /** A matched route: the page and its parameters. */
 export type Route =
   | { page: 'home' }
@@ -54,7 +91,7 @@ export type Route =
  * @returns the route
  */
 export function matchRoute(path: string): Route {
-  const rest = path.replace(/^\/admin\/?/, '');
+  const rest = path.replace(PROJECT_PREFIX, '/admin').replace(/^\/admin\/?/, '');
   const parts = rest.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
   if (parts.length === 0) return { page: 'home' };
   if (parts[0] === 'callback') return { page: 'callback' };
@@ -70,5 +107,5 @@ export function matchRoute(path: string): Route {
 
 /** The app path of a resource type, resource or tab. */
 export function pathOf(type: string, id?: string, tab?: string): string {
-  return `/admin/r/${type}${id ? `/${encodeURIComponent(id)}` : ''}${tab ? `/${tab}` : ''}`;
+  return appPath(`r/${type}${id ? `/${encodeURIComponent(id)}` : ''}${tab ? `/${tab}` : ''}`);
 }

@@ -58,6 +58,22 @@ describeBrowser('admin app in Chromium', () => {
       .set('Content-Type', 'application/json-patch+json')
       .send([{ op: 'add', path: '/accessTokenLifetime', value: 8 }])
       .expect(200);
+    // A second project with its own admin-app client and owner, for the project switcher.
+    await t.authorize('acme', 'clinic');
+    const clinic = '/w/acme/clinic/api/v1/fhir/r4';
+    const put = (type: string, body: Record<string, unknown>) =>
+      t.api.put(`${clinic}/${type}/${String(body.id)}`).set('Content-Type', 'application/fhir+json').send({ resourceType: type, ...body }).expect(201);
+    await put('ClientApplication', {
+      id: 'admin-app',
+      name: 'Admin app',
+      grantType: ['authorization_code', 'refresh_token'],
+      tokenEndpointAuthMethod: 'none',
+      redirectUri: [`${base}/admin/callback`],
+      scope: 'openid fhirUser offline_access user/*.*',
+      consentRequired: false,
+    });
+    await put('User', { id: 'clinic-owner', email: 'clinic-owner@example.com', role: 'owner', active: true, password: 'clinic owner password' });
+    await put('Membership', { id: 'clinic-owner', user: { reference: 'User/clinic-owner' }, active: true });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -255,8 +271,8 @@ describeBrowser('admin app in Chromium', () => {
   it('refreshes the access token silently before it expires', async () => {
     const before = tokenResponses.length;
     await page.waitForResponse((res) => res.url().endsWith('/api/v1/oauth/token') && res.request().postData()?.includes('grant_type=refresh_token') === true, { timeout: 60_000 });
-    await page.getByRole('link', { name: 'Users' }).click();
-    await page.getByRole('link', { name: 'nurse', exact: true }).waitFor();
+    await page.getByRole('link', { name: 'Memberships' }).click();
+    await page.getByRole('link', { name: 'm-nurse', exact: true }).waitFor();
     expect(tokenResponses.length).toBeGreaterThan(before);
     // A full page load signs in again (tokens live in memory only; the server's session answers at once).
     expect(grantTypes[0]).toBe('authorization_code 200');
@@ -264,11 +280,28 @@ describeBrowser('admin app in Chromium', () => {
     expect(grantTypes.filter((g) => !/^(authorization_code|refresh_token) 200$/.test(g))).toEqual([]);
   }, 120_000);
 
+  it('switches to another project, signing in there', async () => {
+    await page.getByRole('button', { name: /switch project/ }).click();
+    await page.getByRole('textbox', { name: 'Open project (tenant/project)' }).fill('acme/clinic');
+    await page.getByRole('button', { name: 'Open', exact: true }).click();
+    // Each project is its own authorization server: a sign-in there.
+    await page.getByLabel('Email').fill('clinic-owner@example.com');
+    await page.getByLabel('Password').fill('clinic owner password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Resources' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/admin/p/acme/clinic/');
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.waitForURL(`${base}/admin/p/acme/clinic/r/User`);
+    await page.getByRole('link', { name: 'clinic-owner', exact: true }).waitFor();
+    expect(await page.getByRole('link', { name: 'nurse', exact: true }).count()).toBe(0);
+    expect(await page.getByTestId('signed-in-user').textContent()).toBe('clinic-owner@example.com');
+  }, 120_000);
+
   it('signs out: the grant is revoked', async () => {
     const refreshToken = String(tokenResponses[tokenResponses.length - 1]?.refresh_token);
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.waitForURL(`${base}/w/default/default/api/v1/oauth/logout`);
-    const res = await fetch(`${base}/w/default/default/api/v1/oauth/token`, {
+    await page.waitForURL(`${base}/w/acme/clinic/api/v1/oauth/logout`);
+    const res = await fetch(`${base}/w/acme/clinic/api/v1/oauth/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'admin-app' }),
