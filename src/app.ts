@@ -11,6 +11,7 @@ import { BulkExports } from './fhir/bulk/bulk-exports';
 import { FHIR_PATH } from './fhir/rest/base-url';
 import { FHIR_BASE_PATH, fhirRouter } from './fhir/rest/router';
 import { securityHeaders } from './http/security-headers';
+import { ADMIN_APP_CLIENT_ID, adminApp } from './http/admin-app';
 import { cors, publicCors } from './http/cors';
 import { AllowedOrigins } from './http/cors-origins';
 import { errorHandler, notFoundHandler } from './http/error-handler';
@@ -109,6 +110,8 @@ export function buildApp(deps: AppDeps): Express {
     cors(corsDeps, ['GET', 'POST']),
   );
   app.use(OAUTH_BASE_PATH, oauth.router);
+  // The admin web app (static; it talks to the FHIR and OAuth endpoints above like any other client).
+  app.use(adminApp({ publicUrl: config.publicUrl, tenant: config.bootstrapTenant, project: config.bootstrapProject, clientId: ADMIN_APP_CLIENT_ID }));
   app.use(notFoundHandler());
   app.use(errorHandler());
   return app;

@@ -58,7 +58,7 @@ export async function bootstrap(config: Config, storage: Storage, projects: Proj
   const bundle = await readSeedBundle('bootstrap', {
     ADMIN_EMAIL: config.adminEmail,
     ADMIN_CLIENT_ID: config.adminClientId,
-    PUBLIC_URL: config.publicUrl,
+    PUBLIC_URL: config.publicUrl.replace(/\/+$/, ''),
   });
   const result: BootstrapResult = {
     project,

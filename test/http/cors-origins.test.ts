@@ -40,7 +40,8 @@ describe('originOf', () => {
 
 describe('AllowedOrigins', () => {
   it('collects the http(s) origins of redirect URIs and allowedOrigin, normalized', async () => {
-    expect([...(await origins.originsOf('default/default'))].sort()).toEqual(['http://localhost:3001', 'https://one.example']);
+    // https://fhir.example.test: the server's own origin, from the admin app's redirect URI (seed/bootstrap.json).
+    expect([...(await origins.originsOf('default/default'))].sort()).toEqual(['http://localhost:3001', 'https://fhir.example.test', 'https://one.example']);
   });
 
   it('searches once per project, however many lookups follow', async () => {

@@ -42,6 +42,14 @@ describe('bootstrap', () => {
     const client = await repo.readCurrent('ClientApplication', 'admin-cli');
     expect(client?.resource).toMatchObject({ grantType: ['client_credentials'], scope: 'system/*.*' });
     expect(verifySecret(first.generatedClientSecret as string, client?.resource?.secret as string)).toBe(true);
+    // The admin web app's public client, redirecting to PUBLIC_URL/admin/callback.
+    const adminApp = await repo.readCurrent('ClientApplication', 'admin-app');
+    expect(adminApp?.resource).toMatchObject({
+      tokenEndpointAuthMethod: 'none',
+      grantType: ['authorization_code', 'refresh_token'],
+      redirectUri: [`${config.publicUrl}/admin/callback`],
+    });
+    expect(adminApp?.resource?.secret).toBeUndefined();
     const policy = await repo.readCurrent('AccessPolicy', 'admin-full-access');
     expect(policy?.resource).toMatchObject({
       engine: 'full-access',
