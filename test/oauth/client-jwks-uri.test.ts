@@ -191,6 +191,19 @@ describe('in the loopback test mode', () => {
     expect((await tokenRequest(fx, 'rotating', 'k2')).status).toBe(200);
   });
 
+});
+
+describe('a slow key server under many simultaneous token requests', () => {
+  // The deadline is far above the server's delay, so that only the sharing of one fetch is tested, on a loaded
+  // machine too (the 300 ms deadline above would cut the fetch when the event loop is slow).
+  let fx: OAuthFixture;
+  beforeAll(async () => {
+    fx = await setupOAuth({ ALLOW_HTTP_JWKS_URI: 'loopback', JWKS_TIMEOUT_MS: '30000', JWKS_CACHE_MIN_SECONDS: '0' });
+  });
+  afterAll(async () => {
+    await fx.t.close();
+  });
+
   it('makes one fetch for many simultaneous token requests', async () => {
     const server = await keyServer((req, res) => void setTimeout(() => serveKeys('k3')(req, res), 200));
     await putClient(fx, 'busy', server.url);
