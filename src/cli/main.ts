@@ -164,11 +164,11 @@ projectCommand
   .description('create a project (and its tenant)')
   .action((value: string, options, command: Command) => projectCreate(connect(command), value, options));
 projectCommand
-  .command('list')
+  .command('list [tenant]')
   .option('--system <tenant/project>', 'the system project', 'default/default')
   .option('--json', 'one JSON resource per line')
-  .description('list projects')
-  .action((options, command: Command) => projectList(connect(command), options));
+  .description('list projects (of one tenant when given)')
+  .action((tenant: string | undefined, options, command: Command) => projectList(connect(command), { ...options, tenant }));
 projectCommand
   .command('use')
   .argument('<tenant/name>')

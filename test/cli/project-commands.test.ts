@@ -44,7 +44,7 @@ it('creates a project with a seed and an owner, and lists it', async () => {
 
   const listed = jsonLines(succeeded(await admin.run(['project', 'list'])).stdout);
   expect(listed.map((p) => `${String(p.tenant)}/${String(p.name)}`)).toEqual(expect.arrayContaining(['acme/clinic']));
-  const byTenant = jsonLines(succeeded(await admin.run(['project', 'list', '--tenant', 'acme'])).stdout);
+  const byTenant = jsonLines(succeeded(await admin.run(['project', 'list', 'acme'])).stdout);
   expect(byTenant.map((p) => p.name)).toEqual(['clinic']);
 
   const again = await admin.run(['project', 'create', 'acme/clinic']);
