@@ -2,7 +2,9 @@
  * The browser origins allowed to call a project's APIs cross-origin: for each active ClientApplication of the
  * project, the origins (`scheme://host[:port]`) of its `redirectUri`s and of its `allowedOrigin` entries, and the
  * `allowedOrigin` entries of the project's ProjectSettings.
- * Only http and https origins count; a value that is not an absolute URL is ignored.
+ * Only http and https origins count; a value that is not an absolute URL is ignored. A loopback redirect URI
+ * registered without a port (`http://127.0.0.1/cb`, RFC 8252 §7.3: a native app listening on any port) names no
+ * browser origin and brings none.
  *
  * The set of each project is loaded with one search of its ClientApplications on first use and kept until a
  * ClientApplication (or another auth resource) is written: every such write goes through the policy cache's
@@ -46,10 +48,14 @@ function stringsOf(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
+/** `http://127.0.0.1/…` or `http://[::1]/…` without a port: a native app's redirect URI, not a web origin. */
+const NATIVE_LOOPBACK_REDIRECT = /^http:\/\/(?:127\.0\.0\.1|\[::1\])(?:[/?#]|$)/;
+
 /** The origins a ClientApplication brings. */
 function clientOrigins(client: Record<string, unknown>): string[] {
   if (!isClientActive(client as ClientApplication)) return [];
-  return [...stringsOf(client.redirectUri), ...stringsOf(client.allowedOrigin)].map(originOf).filter((o): o is string => o !== undefined);
+  const redirects = stringsOf(client.redirectUri).filter((uri) => !(typeof uri === 'string' && NATIVE_LOOPBACK_REDIRECT.test(uri)));
+  return [...redirects, ...stringsOf(client.allowedOrigin)].map(originOf).filter((o): o is string => o !== undefined);
 }
 
 /** Per-project allowed origin sets; see the module comment. */

@@ -41,7 +41,10 @@ describe('originOf', () => {
 describe('AllowedOrigins', () => {
   it('collects the http(s) origins of redirect URIs and allowedOrigin, normalized', async () => {
     // https://fhir.example.test: the server's own origin, from the admin app's redirect URI (seed/bootstrap.json).
+    // The CLI's loopback redirect URIs without a port (http://127.0.0.1/cb, http://[::1]/cb) are a native app's: no origin.
     expect([...(await origins.originsOf('default/default'))].sort()).toEqual(['http://localhost:3001', 'https://fhir.example.test', 'https://one.example']);
+    expect(await origins.allows('default/default', 'http://127.0.0.1')).toBe(false);
+    expect(await origins.allows('default/default', 'http://[::1]')).toBe(false);
   });
 
   it('searches once per project, however many lookups follow', async () => {
