@@ -16,6 +16,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import path from 'node:path';
 import { ROOT_DIR } from '../../src/paths';
+import { CLI, ensureBuilt } from '../cli/cli-helpers';
 import { type ServerProcess, serverToken, startServer } from '../helpers/server-process';
 import { type ShBlock, curlsWithoutFail, describeFailure, extractShBlocks, runBlocks } from './doc-examples';
 
@@ -187,12 +188,9 @@ describe('the docs examples', () => {
 
   beforeAll(async () => {
     binDir = fs.mkdtempSync(path.join(os.tmpdir(), 'docs-examples-bin-'));
-    const loader = path.join(ROOT_DIR, 'node_modules', 'tsx', 'dist', 'loader.mjs');
-    fs.writeFileSync(
-      path.join(binDir, 'fhir-smart'),
-      `#!/bin/sh\nexec "${process.execPath}" --import "file://${loader}" "${path.join(ROOT_DIR, 'src', 'cli', 'main.ts')}" "$@"\n`,
-      { mode: 0o755 },
-    );
+    // The built CLI, what the package's `bin` runs (rebuilt first when src/ is newer than dist/).
+    ensureBuilt();
+    fs.writeFileSync(path.join(binDir, 'fhir-smart'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`, { mode: 0o755 });
     if (pages().some((page) => runnable(page).length > 0 && !needsOwnServer(page))) shared = await startDocsServer();
   }, 600_000);
 
