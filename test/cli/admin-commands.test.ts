@@ -4,21 +4,9 @@
  */
 import { decodeProtectedHeader } from 'jose';
 import { Browser, scrapeForm } from '../oauth/authorize-helpers';
-import { ADMIN, cliUser, type CliUser, ensureBuilt, startCliServer, type CliServer, succeeded, BUILD_AND_START_MS } from './cli-helpers';
+import { cliUser, succeeded, adminSession } from './cli-helpers';
 
-let server: CliServer;
-let admin: CliUser;
-
-beforeAll(async () => {
-  ensureBuilt();
-  server = await startCliServer();
-  admin = cliUser({ FHIR_SMART_SERVER: server.base });
-  succeeded(await admin.run(['login', '--client-credentials', '--client-id', ADMIN.clientId, '--client-secret', ADMIN.secret]));
-}, BUILD_AND_START_MS);
-afterAll(async () => {
-  admin?.remove();
-  await server?.close();
-});
+const session = adminSession();
 
 function json(stdout: string): Record<string, unknown> {
   return JSON.parse(stdout) as Record<string, unknown>;
@@ -26,7 +14,7 @@ function json(stdout: string): Record<string, unknown> {
 
 describe('client register', () => {
   it('registers a confidential client, prints its secret once with a warning, and the secret works', async () => {
-    const run = succeeded(await admin.run(['client', 'register', 'Nightly export', '--scope', 'system/*.rs', '--policy', 'admin-full-access']));
+    const run = succeeded(await session.admin.run(['client', 'register', 'Nightly export', '--scope', 'system/*.rs', '--policy', 'admin-full-access']));
     const client = json(run.stdout);
     expect(client).toMatchObject({ resourceType: 'ClientApplication', name: 'Nightly export', grantType: ['client_credentials'], tokenEndpointAuthMethod: 'client_secret_basic' });
     const secret = client.secret as string;
@@ -36,9 +24,9 @@ describe('client register', () => {
     expect(run.stderr).toMatch(/Save the client secret printed above \("secret"\) now: it is stored hashed and cannot be shown again/);
     expect(run.stderr).toMatch(/AccessPolicy\/admin-full-access now applies to ClientApplication\//);
 
-    const stored = succeeded(await admin.run(['api', 'read', 'r4', 'ClientApplication', String(client.id)]));
+    const stored = succeeded(await session.admin.run(['api', 'read', 'r4', 'ClientApplication', String(client.id)]));
     expect(json(stored.stdout).secret).toBeUndefined();
-    const other = cliUser({ FHIR_SMART_SERVER: server.base });
+    const other = cliUser({ FHIR_SMART_SERVER: session.server.base });
     try {
       succeeded(await other.run(['login', '--client-credentials', '--client-id', String(client.id), '--client-secret', secret]));
       const read = succeeded(await other.run(['api', 'read', 'r4', 'Patient', 'patient-ada']));
@@ -49,63 +37,63 @@ describe('client register', () => {
   }, 120_000);
 
   it('registers a public client with redirect URIs and a chosen id; refuses a taken id (1) and bad combinations (2)', async () => {
-    const run = succeeded(await admin.run(['client', 'register', 'My app', '--id', 'my-app', '--public', '--redirect-uri', 'https://app.example/cb', '--scope', 'openid user/*.rs']));
+    const run = succeeded(await session.admin.run(['client', 'register', 'My app', '--id', 'my-app', '--public', '--redirect-uri', 'https://app.example/cb', '--scope', 'openid user/*.rs']));
     expect(json(run.stdout)).toMatchObject({ id: 'my-app', tokenEndpointAuthMethod: 'none', grantType: ['authorization_code', 'refresh_token'], redirectUri: ['https://app.example/cb'] });
     expect(json(run.stdout).secret).toBeUndefined();
     expect(run.stderr).not.toMatch(/secret/i);
     expect(run.stdout).not.toMatch(/"secret"/);
     expect(run.stderr).toMatch(/No AccessPolicy names ClientApplication\/my-app yet/);
 
-    const taken = await admin.run(['client', 'register', 'Again', '--id', 'my-app']);
+    const taken = await session.admin.run(['client', 'register', 'Again', '--id', 'my-app']);
     expect(taken).toMatchObject({ code: 1, stdout: '' });
     expect(taken.stderr).toMatch(/HTTP 409: ClientApplication\/my-app already exists/);
-    const invalid = await admin.run(['client', 'register', 'Bad', '--redirect-uri', 'not a uri']);
+    const invalid = await session.admin.run(['client', 'register', 'Bad', '--redirect-uri', 'not a uri']);
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toMatch(/^fhir-smart: HTTP 400: /);
-    const publicCc = await admin.run(['client', 'register', 'Bad', '--public', '--grant', 'client_credentials']);
+    const publicCc = await session.admin.run(['client', 'register', 'Bad', '--public', '--grant', 'client_credentials']);
     expect(publicCc.code).toBe(2);
     expect(publicCc.stderr).toMatch(/a --public client cannot use client_credentials/);
-    expect((await admin.run(['client', 'register'])).code).toBe(2);
+    expect((await session.admin.run(['client', 'register'])).code).toBe(2);
   }, 120_000);
 });
 
 describe('user add and invite', () => {
   it('adds a user with a Membership, linked and named by a policy; the password is never printed', async () => {
     const run = succeeded(
-      await admin.run(['user', 'add', 'nurse@example.org', '--name', 'Nina Nurse', '--link', 'Practitioner/practitioner-grace', '--policy', 'admin-full-access', '--password-stdin'], {
+      await session.admin.run(['user', 'add', 'nurse@example.org', '--name', 'Nina Nurse', '--link', 'Practitioner/practitioner-grace', '--policy', 'admin-full-access', '--password-stdin'], {
         input: 'nurse password 12345\n',
       }),
     );
     const out = json(run.stdout);
     expect(out).toEqual({ user: expect.stringMatching(/^User\//), membership: expect.stringMatching(/^Membership\//), email: 'nurse@example.org', role: 'member' });
     expect(run.stdout + run.stderr).not.toContain('nurse password');
-    const user = json(succeeded(await admin.run(['api', 'read', 'r4', 'User', String(out.user).slice(5)])).stdout);
+    const user = json(succeeded(await session.admin.run(['api', 'read', 'r4', 'User', String(out.user).slice(5)])).stdout);
     expect(user).toMatchObject({ email: 'nurse@example.org', role: 'member', active: true, name: { text: 'Nina Nurse' } });
     expect(user.password).toBeUndefined();
-    const membership = json(succeeded(await admin.run(['api', 'read', 'r4', 'Membership', String(out.membership).slice(11)])).stdout);
+    const membership = json(succeeded(await session.admin.run(['api', 'read', 'r4', 'Membership', String(out.membership).slice(11)])).stdout);
     expect(membership).toMatchObject({ user: { reference: out.user }, link: { reference: 'Practitioner/practitioner-grace' }, active: true });
-    const policy = json(succeeded(await admin.run(['api', 'read', 'r4', 'AccessPolicy', 'admin-full-access'])).stdout) as { target: Array<{ link: { reference: string } }> };
+    const policy = json(succeeded(await session.admin.run(['api', 'read', 'r4', 'AccessPolicy', 'admin-full-access'])).stdout) as { target: Array<{ link: { reference: string } }> };
     expect(policy.target.map((t) => t.link.reference)).toContain(out.membership);
 
-    const duplicate = await admin.run(['user', 'add', 'NURSE@example.org', '--password', 'another password 1']);
+    const duplicate = await session.admin.run(['user', 'add', 'NURSE@example.org', '--password', 'another password 1']);
     expect(duplicate.code).toBe(1);
     expect(duplicate.stderr).toMatch(/HTTP 409: .*email/);
   }, 120_000);
 
   it('invites a user with a one-time password printed once, which signs in', async () => {
-    const run = succeeded(await admin.run(['user', 'invite', 'doc@example.org', '--role', 'admin']));
+    const run = succeeded(await session.admin.run(['user', 'invite', 'doc@example.org', '--role', 'admin']));
     const out = json(run.stdout);
     expect(out).toMatchObject({ email: 'doc@example.org', role: 'admin', password: expect.stringMatching(/^[\w-]{16}$/) });
     expect(run.stderr).not.toContain(String(out.password));
     expect(run.stderr).toMatch(/Send the one-time password printed above \("password"\) to doc@example\.org over a trusted channel/);
     // The sign-in page accepts it: the browser goes on to the consent page, not back to the form.
-    const browser = new Browser(server.t.app);
+    const browser = new Browser(session.server.t.app);
     const query = new URLSearchParams({
       response_type: 'code',
       client_id: 'fhir-smart-cli',
       redirect_uri: 'http://127.0.0.1:5555/cb',
       scope: 'openid user/*.rs',
-      aud: server.fhir,
+      aud: session.server.fhir,
       state: 's',
       code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
       code_challenge_method: 'S256',
@@ -127,7 +115,7 @@ describe('user add and invite', () => {
       [['user', 'invite', 'z@example.org', '--password', 'x'], /unknown option '--password'/],
     ];
     for (const [args, message] of cases) {
-      const run = await admin.run(args);
+      const run = await session.admin.run(args);
       expect({ args, code: run.code }).toEqual({ args, code: 2 });
       expect(run.stderr).toMatch(message);
     }
@@ -136,7 +124,7 @@ describe('user add and invite', () => {
 
 describe('policy evaluate', () => {
   it('explains a decision with the trace as a tree', async () => {
-    const added = json(succeeded(await admin.run(['user', 'add', 'ward@example.org', '--password', 'ward password 123'])).stdout);
+    const added = json(succeeded(await session.admin.run(['user', 'add', 'ward@example.org', '--password', 'ward password 123'])).stdout);
     const policy = {
       resourceType: 'AccessPolicy',
       id: 'ward',
@@ -155,8 +143,8 @@ describe('policy evaluate', () => {
         { name: 'never delete', effect: 'deny', target: { expression: "%request.interaction = 'delete'" } },
       ],
     };
-    succeeded(await admin.run(['api', 'update', 'r4', 'AccessPolicy', 'ward', '--data', JSON.stringify(policy)]));
-    const run = succeeded(await admin.run(['policy', 'evaluate', '--principal', String(added.membership), '--url', 'Patient/patient-ada']));
+    succeeded(await session.admin.run(['api', 'update', 'r4', 'AccessPolicy', 'ward', '--data', JSON.stringify(policy)]));
+    const run = succeeded(await session.admin.run(['policy', 'evaluate', '--principal', String(added.membership), '--url', 'Patient/patient-ada']));
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^PERMIT: permitted by AccessPolicy\/ward AccessPolicy\.rule\[0\]/);
     expect(lines).toContain('interaction: read');
@@ -171,15 +159,15 @@ describe('policy evaluate', () => {
         expect.stringMatching(/^ {3}└─ rule\[1\] "never delete": not-applicable/),
       ]),
     );
-    const denied = succeeded(await admin.run(['policy', 'evaluate', '--principal', String(added.membership), '--method', 'DELETE', '--url', 'Patient/patient-ada']));
+    const denied = succeeded(await session.admin.run(['policy', 'evaluate', '--principal', String(added.membership), '--method', 'DELETE', '--url', 'Patient/patient-ada']));
     expect(denied.stdout).toMatch(/^DENY: /);
-    const raw = succeeded(await admin.run(['policy', 'evaluate', '--principal', String(added.membership), '--url', 'Patient/patient-ada', '--json']));
+    const raw = succeeded(await session.admin.run(['policy', 'evaluate', '--principal', String(added.membership), '--url', 'Patient/patient-ada', '--json']));
     expect(json(raw.stdout)).toMatchObject({ resourceType: 'Parameters' });
 
-    const bad = await admin.run(['policy', 'evaluate', '--principal', 'Patient/patient-ada', '--url', 'Patient/patient-ada']);
+    const bad = await session.admin.run(['policy', 'evaluate', '--principal', 'Patient/patient-ada', '--url', 'Patient/patient-ada']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/HTTP 400: principal must be a valueReference to Membership\/<id> or ClientApplication\/<id>/);
-    const missing = await admin.run(['policy', 'evaluate', '--url', 'Patient/x']);
+    const missing = await session.admin.run(['policy', 'evaluate', '--url', 'Patient/x']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/required option '--principal <reference>'/);
   }, 120_000);
@@ -187,21 +175,21 @@ describe('policy evaluate', () => {
 
 describe('keys', () => {
   it('lists and rotates the signing keys; a caller without full access is refused (1)', async () => {
-    const listed = succeeded(await admin.run(['keys', 'list', '--json']));
+    const listed = succeeded(await session.admin.run(['keys', 'list', '--json']));
     const before = (json(listed.stdout) as { keys: Array<{ kid: string; retiredAt?: string }> }).keys.filter((k) => !k.retiredAt);
     expect(before).toHaveLength(1);
-    const rotated = succeeded(await admin.run(['keys', 'rotate']));
+    const rotated = succeeded(await session.admin.run(['keys', 'rotate']));
     const match = /^new signing key (\S+); retired (\S+) \(published until its tokens expire\)$/.exec(rotated.stdout.trim());
     expect(match?.[2]).toBe(before[0]?.kid);
-    const text = succeeded(await admin.run(['keys', 'list'])).stdout;
+    const text = succeeded(await session.admin.run(['keys', 'list'])).stdout;
     expect(text).toMatch(new RegExp(`^${before[0]?.kid}\\tRS256\\tcreated \\S+\\tretired \\S+, published until \\S+$`, 'm'));
     expect(text).toMatch(new RegExp(`^${match?.[1]}\\tRS256\\tcreated \\S+\\tactive$`, 'm'));
-    const jwks = (await (await fetch(`${server.oauth}/jwks`)).json()) as { keys: Array<{ kid: string }> };
+    const jwks = (await (await fetch(`${session.server.oauth}/jwks`)).json()) as { keys: Array<{ kid: string }> };
     expect(jwks.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([match?.[1], before[0]?.kid]));
 
     // A client no full-access policy names: refused.
-    const registered = json(succeeded(await admin.run(['client', 'register', 'Limited', '--scope', 'system/*.*'])).stdout);
-    const limited = cliUser({ FHIR_SMART_SERVER: server.base });
+    const registered = json(succeeded(await session.admin.run(['client', 'register', 'Limited', '--scope', 'system/*.*'])).stdout);
+    const limited = cliUser({ FHIR_SMART_SERVER: session.server.base });
     try {
       succeeded(await limited.run(['login', '--client-credentials', '--client-id', String(registered.id), '--client-secret', String(registered.secret)]));
       const token = (limited.profiles().profiles.default?.sessions['default/default'] as { accessToken: string }).accessToken;

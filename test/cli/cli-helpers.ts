@@ -273,3 +273,37 @@ export async function formLogin(server: CliServer, run: RunningCli, credentials:
   if (landing.status !== 200) throw new Error(`the CLI's listener answered ${landing.status}`);
   return run.done;
 }
+
+/** A test file's server and its admin, logged in with client_credentials (the bootstrap admin client). */
+export interface AdminSession {
+  readonly server: CliServer;
+  readonly admin: CliUser;
+}
+
+/**
+ * Starts the server before the file's tests and logs the admin in; stops both after them.
+ * @returns the session (its fields are set once beforeAll has run)
+ */
+export function adminSession(): AdminSession {
+  const session: { server?: CliServer; admin?: CliUser } = {};
+  beforeAll(async () => {
+    ensureBuilt();
+    session.server = await startCliServer();
+    session.admin = cliUser({ FHIR_SMART_SERVER: session.server.base });
+    succeeded(await session.admin.run(['login', '--client-credentials', '--client-id', ADMIN.clientId, '--client-secret', ADMIN.secret]));
+  }, BUILD_AND_START_MS);
+  afterAll(async () => {
+    session.admin?.remove();
+    await session.server?.close();
+  });
+  return {
+    get server(): CliServer {
+      if (!session.server) throw new Error('the server starts in beforeAll');
+      return session.server;
+    },
+    get admin(): CliUser {
+      if (!session.admin) throw new Error('the admin logs in in beforeAll');
+      return session.admin;
+    },
+  };
+}

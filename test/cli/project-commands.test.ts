@@ -6,62 +6,50 @@
  * consent pages) and reads the seeded data.
  */
 import { OWNER } from '../oauth/authorize-helpers';
-import { ADMIN, cliUser, type CliUser, ensureBuilt, formLogin, jsonLines, startCliServer, type CliServer, succeeded, BUILD_AND_START_MS } from './cli-helpers';
+import { cliUser, formLogin, jsonLines, succeeded, adminSession } from './cli-helpers';
 
-let server: CliServer;
-let admin: CliUser;
-
-beforeAll(async () => {
-  ensureBuilt();
-  server = await startCliServer();
-  admin = cliUser({ FHIR_SMART_SERVER: server.base });
-  succeeded(await admin.run(['login', '--client-credentials', '--client-id', ADMIN.clientId, '--client-secret', ADMIN.secret]));
-}, BUILD_AND_START_MS);
-afterAll(async () => {
-  admin?.remove();
-  await server?.close();
-});
+const session = adminSession();
 
 it('switches the profile to another project, keeping one session per project', async () => {
   // `use` switches the profile's project; the client_credentials session belongs to default/default.
-  const used = succeeded(await admin.run(['project', 'use', 'acme/clinic']));
+  const used = succeeded(await session.admin.run(['project', 'use', 'acme/clinic']));
   expect(used.stderr).toMatch(/now uses acme\/clinic: not logged in there yet, run fhir-smart login/);
-  expect(admin.profiles().profiles.default).toMatchObject({ tenant: 'acme', project: 'clinic' });
-  const notThere = await admin.run(['whoami']);
+  expect(session.admin.profiles().profiles.default).toMatchObject({ tenant: 'acme', project: 'clinic' });
+  const notThere = await session.admin.run(['whoami']);
   expect(notThere.code).toBe(2);
   expect(notThere.stderr).toMatch(/not logged in to .* acme\/clinic/);
-  succeeded(await admin.run(['project', 'use', 'default/default']));
-  expect(succeeded(await admin.run(['whoami'])).stdout).toMatch(/as admin-cli/);
-  const missing = await admin.run(['project', 'use', 'nope']);
+  succeeded(await session.admin.run(['project', 'use', 'default/default']));
+  expect(succeeded(await session.admin.run(['whoami'])).stdout).toMatch(/as admin-cli/);
+  const missing = await session.admin.run(['project', 'use', 'nope']);
   expect(missing.code).toBe(2);
   expect(missing.stderr).toMatch(/expected <tenant>\/<project>/);
 }, 180_000);
 
 it('creates a project with a seed and an owner, and lists it', async () => {
-  const created = succeeded(await admin.run(['project', 'create', 'acme/clinic', '--title', 'Acme Clinic', '--seed', 'demo', '--owner', 'User/owner']));
+  const created = succeeded(await session.admin.run(['project', 'create', 'acme/clinic', '--title', 'Acme Clinic', '--seed', 'demo', '--owner', 'User/owner']));
   expect(JSON.parse(created.stdout)).toMatchObject({ resourceType: 'Project', tenant: 'acme', name: 'clinic', title: 'Acme Clinic', status: 'active' });
-  expect(created.stderr).toContain(`Created project acme/clinic: ${server.base}/w/acme/clinic/api/v1/fhir/r4`);
+  expect(created.stderr).toContain(`Created project acme/clinic: ${session.server.base}/w/acme/clinic/api/v1/fhir/r4`);
 
-  const listed = jsonLines(succeeded(await admin.run(['project', 'list'])).stdout);
+  const listed = jsonLines(succeeded(await session.admin.run(['project', 'list'])).stdout);
   expect(listed.map((p) => `${String(p.tenant)}/${String(p.name)}`)).toEqual(expect.arrayContaining(['acme/clinic']));
-  const byTenant = jsonLines(succeeded(await admin.run(['project', 'list', 'acme'])).stdout);
+  const byTenant = jsonLines(succeeded(await session.admin.run(['project', 'list', 'acme'])).stdout);
   expect(byTenant.map((p) => p.name)).toEqual(['clinic']);
 
-  const again = await admin.run(['project', 'create', 'acme/clinic']);
+  const again = await session.admin.run(['project', 'create', 'acme/clinic']);
   expect(again.code).toBe(1);
   expect(again.stderr).toMatch(/^fhir-smart: HTTP 4\d\d: /);
-  const bad = await admin.run(['project', 'create', 'Acme/Clinic']);
+  const bad = await session.admin.run(['project', 'create', 'Acme/Clinic']);
   expect(bad.code).toBe(2);
   expect(bad.stderr).toMatch(/tenant must be a slug/);
-  expect((await admin.run(['project', 'create', 'acme'])).code).toBe(2);
+  expect((await session.admin.run(['project', 'create', 'acme'])).code).toBe(2);
 
 }, 180_000);
 
 it('lets the owner log in to the new project with the CLI client and read its seeded data', async () => {
-  const owner = cliUser({ FHIR_SMART_SERVER: server.base });
+  const owner = cliUser({ FHIR_SMART_SERVER: session.server.base });
   try {
     const run = owner.start(['login', '--no-browser', '--tenant', 'acme', '--project', 'clinic']);
-    succeeded(await formLogin(server, run, OWNER));
+    succeeded(await formLogin(session.server, run, OWNER));
     expect(owner.profiles().profiles.default).toMatchObject({ tenant: 'acme', project: 'clinic' });
     const read = succeeded(await owner.run(['api', 'read', 'r4', 'Patient', 'patient-ada']));
     expect(JSON.parse(read.stdout)).toMatchObject({ id: 'patient-ada' });
