@@ -25,7 +25,7 @@ import type { FilterPredicate } from './filter-predicate';
 import { analyzeFilter, isIndexScalar, scalarKey } from './query-plan';
 import type { QueryPlan } from './query-plan';
 import { IdSet } from './id-order';
-import { selectSorted, sortDocuments } from './sort-order';
+import { compareValues, selectSorted, sortDocuments } from './sort-order';
 
 /** A set of candidate ids with a cheap size, used to pick the most selective source. */
 interface Candidates {
@@ -171,6 +171,61 @@ function onlyHeadFields(filter: unknown): boolean {
 function idOnlyDirection(options: FindOptions): 1 | -1 | undefined {
   const sort = options.sort;
   return sort !== undefined && sort.length === 1 && sort[0]?.[0] === '_id' ? sort[0][1] : undefined;
+}
+
+/** An `_id` bound a filter's conjunction states: in the scan's direction, ids not beyond it cannot match. */
+interface IdBound {
+  value: string;
+  inclusive: boolean;
+}
+
+/**
+ * The bound on `_id` a filter states in a scan's direction (`$gt`/`$gte` forwards, `$lt`/`$lte` backwards), found in
+ * its top-level conjunction (the keys of the filter object and of `$and` members, recursively).
+ * @param filter - the filter
+ * @param direction - the scan's direction
+ * @returns the first bound found (any one is a necessary condition), or undefined
+ */
+function idBound(filter: Filter, direction: 1 | -1): IdBound | undefined {
+  for (const [key, value] of Object.entries(filter)) {
+    if (key === '$and' && Array.isArray(value)) {
+      for (const part of value) {
+        const bound = part !== null && typeof part === 'object' && !Array.isArray(part) ? idBound(part as Filter, direction) : undefined;
+        if (bound) return bound;
+      }
+    } else if (key === '_id' && value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof RegExp)) {
+      const condition = value as Record<string, unknown>;
+      for (const op of direction === 1 ? ['$gt', '$gte'] : ['$lt', '$lte']) {
+        const bound = condition[op];
+        if (typeof bound === 'string') return { value: bound, inclusive: op.length === 4 };
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The number of ids a scan in `direction` skips: those not beyond the bound (binary search in the sorted ids).
+ * @param ids - the ids in ascending order
+ * @param bound - the bound
+ * @param direction - 1: from the first id up; -1: from the last id down
+ * @returns the scan's first step
+ */
+function boundaryIndex(ids: readonly string[], bound: IdBound, direction: 1 | -1): number {
+  // beyond(id): the id may match. Forwards that is id > value (≥ when inclusive); backwards id < value (≤).
+  const beyond = (id: string): boolean => {
+    const c = compareValues(id, bound.value) * direction;
+    return c > 0 || (bound.inclusive && c === 0);
+  };
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const id = ids[direction === 1 ? mid : ids.length - 1 - mid] as string;
+    if (beyond(id)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 const SEP = '\u0000';
@@ -474,7 +529,7 @@ export class ResourceCollection {
     const matcher = matcherOf(filter, candidates);
     const idDirection = idOnlyDirection(options);
     if (idDirection !== undefined && candidates.set) {
-      return this.findInIdOrder(matcher, candidates, idDirection, skip, limit);
+      return this.findInIdOrder(matcher, candidates, idDirection, skip, limit, idBound(filter, idDirection));
     }
     const sort = options.sort ?? [];
     const sorted = sort.length > 0;
@@ -528,14 +583,18 @@ export class ResourceCollection {
     direction: 1 | -1,
     skip: number,
     limit: number | undefined,
+    bound: IdBound | undefined,
   ): Promise<ResourceDocument[]> {
     const ids = (candidates.set as IdSet).inIdOrder();
     const wanted = limit === undefined ? Infinity : skip + limit;
     const matched: DocumentHead[] = [];
     const slice = new TimeSlice();
     const n = ids.length;
-    for (let i = 0; i < n && matched.length < wanted; i++) {
-      if (i > 0 && i % YIELD_EVERY === 0) await slice.breathe();
+    // A keyset page starts after the cursor's `_id`: the ids before it cannot match, so the scan starts there instead
+    // of testing every one of them (which made reading a type page by page cost in proportion to its size per page).
+    const first = bound === undefined ? 0 : boundaryIndex(ids, bound, direction);
+    for (let i = first; i < n && matched.length < wanted; i++) {
+      if (i > first && (i - first) % YIELD_EVERY === 0) await slice.breathe();
       const entry = this.docs.get(ids[direction === 1 ? i : n - 1 - i] as string);
       if (entry !== undefined && this.matches(matcher, entry)) matched.push(entry.doc ?? entry.head);
     }

@@ -121,3 +121,35 @@ describe('ResourceCollection candidates', () => {
   });
 });
 
+
+describe('ResourceCollection keyset pages in _id order', () => {
+  // A page after a cursor starts the scan at the cursor (binary search); the answer must be exactly what testing
+  // every candidate gives, in both directions, with strict and inclusive bounds, and with the bound nested in $and.
+  const all = Array.from({ length: 1000 }, (_, i) => `p/Patient/pat${i}`).sort();
+  const cases: Array<{ op: '$gt' | '$gte' | '$lt' | '$lte'; dir: 1 | -1 }> = [
+    { op: '$gt', dir: 1 },
+    { op: '$gte', dir: 1 },
+    { op: '$lt', dir: -1 },
+    { op: '$lte', dir: -1 },
+  ];
+  const holds = (op: string, id: string, bound: string): boolean =>
+    op === '$gt' ? id > bound : op === '$gte' ? id >= bound : op === '$lt' ? id < bound : id <= bound;
+
+  test.each(cases)('$op with sort _id $dir pages like a full scan', async ({ op, dir }) => {
+    for (const bound of [all[0], all[1], all[500], 'p/Patient/pat5', 'p/Patient/pat5x', all[998], all[999], 'p/A', 'p/Z'] as string[]) {
+      for (const filter of [
+        { project: 'p', type: 'Patient', _id: { [op]: bound } },
+        { $and: [{ _id: { [op]: bound } }, { project: 'p', type: 'Patient' }], deleted: false },
+        { $and: [{ $and: [{ _id: { [op]: bound } }] }, { project: 'p', type: 'Patient', 'index.family': { $in: ['f1', 'f2'] } }] },
+      ] as Filter[]) {
+        const page = await collection.find(filter, { sort: [['_id', dir]], limit: 7 });
+        const family = (id: string): string => `f${Number(id.slice('p/Patient/pat'.length)) % 100}`;
+        const narrowed = JSON.stringify(filter).includes('index.family');
+        const expected = (dir === 1 ? all : [...all].reverse())
+          .filter((id) => holds(op, id, bound) && (!narrowed || ['f1', 'f2'].includes(family(id))))
+          .slice(0, 7);
+        expect({ bound, filter, ids: page.map((d) => d._id) }).toEqual({ bound, filter, ids: expected });
+      }
+    }
+  });
+});
