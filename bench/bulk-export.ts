@@ -12,13 +12,12 @@
  * Settings (environment): BENCH_BULK_RESOURCES (default 100000), BENCH_SERVER_ENTRY (default dist/main.js),
  * BENCH_START_TIMEOUT seconds (default 600). Writes bench/results/bulk-export-<n>.json. Not part of `npm run bench`.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FHIR_BASE_PATH, FHIR_JSON } from './fixtures';
-import { envNumber, findFreePort, killTargetsNow, runBenchMain, spawnTarget, stopTarget, type Target } from './processes';
-import { BENCH_CLIENT, fetchToken } from './scenarios';
+import { envNumber, findFreePort, killTargetsNow, runBenchMain, spawnServer, stopTarget, type Target } from './processes';
+import { fetchToken } from './scenarios';
 
 const ROOT = path.resolve(__dirname, '..');
 const GC_ON_SIGNAL = path.join(__dirname, 'gc-on-signal.cjs');
@@ -110,23 +109,7 @@ async function main(): Promise<void> {
   running.dataDir = dataDir;
   const port = await findFreePort();
   console.log(`bench:bulk: ${total.toLocaleString('en')} resources (${patients} Patients, ${observations} Observations), ${os.cpus().length} cpus, node ${process.version}`);
-  const server = spawnTarget(
-    'server',
-    ['--require', GC_ON_SIGNAL, serverEntry],
-    port,
-    {
-      NODE_ENV: 'production',
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      DATA_DIR: dataDir,
-      MONGODB_URI: undefined,
-      LOG_LEVEL: 'silent',
-      SEED_DEMO: 'false',
-      AUDIT: 'off',
-      ADMIN_CLIENT_SECRET: BENCH_CLIENT.secret,
-      KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-    },
-    ROOT,
-  );
+  const server = spawnServer('server', serverEntry, port, dataDir, ROOT, { AUDIT: 'off' }, ['--require', GC_ON_SIGNAL]);
   running.targets.push(server);
   const deadline = Date.now() + startTimeoutMs;
   for (;;) {

@@ -74,10 +74,20 @@ export function spawnTarget(name: string, args: string[], port: number, env: Nod
  * @param port - the port it listens on
  * @param dataDir - a fresh, empty data directory
  * @param cwd - working directory (the repository root)
- * @param extraEnv - variables on top of those (AUDIT=on/off for the audit-overhead scenario)
+ * @param extraEnv - variables on top of those (AUDIT=on/off for the audit-overhead scenario, a fixed
+ *   KEY_ENCRYPTION_KEY for a server restarted on the same data)
+ * @param nodeArgs - Node flags before the entry (e.g. `--require bench/gc-on-signal.cjs`)
  * @returns the running target
  */
-export function spawnServer(name: string, entry: string, port: number, dataDir: string, cwd: string, extraEnv: NodeJS.ProcessEnv = {}): Target {
+export function spawnServer(
+  name: string,
+  entry: string,
+  port: number,
+  dataDir: string,
+  cwd: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+  nodeArgs: readonly string[] = [],
+): Target {
   const env: NodeJS.ProcessEnv = {
     NODE_ENV: 'production',
     PUBLIC_URL: `http://127.0.0.1:${port}`,
@@ -93,8 +103,8 @@ export function spawnServer(name: string, entry: string, port: number, dataDir: 
     ...extraEnv,
   };
   // BENCH_SERVER_NODE_ARGS: extra Node flags for the server alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  return spawnTarget(name, [...nodeArgs, entry], port, env, cwd);
+  const extraNodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  return spawnTarget(name, [...extraNodeArgs, ...nodeArgs, entry], port, env, cwd);
 }
 
 function exited(child: ChildProcess): boolean {

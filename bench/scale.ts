@@ -17,9 +17,9 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { FHIR_BASE_PATH, FHIR_JSON } from './fixtures';
 import { LatencyRecorder } from './latency';
-import { envNumber, findFreePort, killTargetsNow, runBenchMain, spawnTarget, stopTarget } from './processes';
+import { envNumber, findFreePort, killTargetsNow, runBenchMain, spawnServer, stopTarget } from './processes';
 import type { Target } from './processes';
-import { BENCH_CLIENT, fetchToken } from './scenarios';
+import { fetchToken } from './scenarios';
 
 const ROOT = path.resolve(__dirname, '..');
 /** Preloaded into the server: a full GC on SIGUSR2 (see the file). */
@@ -162,19 +162,8 @@ async function inParallel(count: number, concurrency: number, task: (i: number) 
 }
 
 function startServer(serverEntry: string, port: number, dataDir: string, keyEncryptionKey: string): Target {
-  const env: NodeJS.ProcessEnv = {
-    NODE_ENV: 'production',
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
-    DATA_DIR: dataDir,
-    MONGODB_URI: undefined,
-    LOG_LEVEL: 'silent',
-    SEED_DEMO: 'false',
-    BOOTSTRAP_TENANT: 'default',
-    BOOTSTRAP_PROJECT: 'default',
-    ADMIN_CLIENT_SECRET: BENCH_CLIENT.secret,
-    KEY_ENCRYPTION_KEY: keyEncryptionKey,
-  };
-  const target = spawnTarget('server', ['--require', GC_ON_SIGNAL, serverEntry], port, env, ROOT);
+  // The same key on every start: the restarted server reads what the first one sealed.
+  const target = spawnServer('server', serverEntry, port, dataDir, ROOT, { KEY_ENCRYPTION_KEY: keyEncryptionKey }, ['--require', GC_ON_SIGNAL]);
   running.targets.push(target);
   return target;
 }
