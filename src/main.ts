@@ -12,6 +12,7 @@ import { buildApp, startBulkExports } from './app';
 import type { BulkExports } from './fhir/bulk/bulk-exports';
 import { type Audit, startAudit } from './audit';
 import { ConfigError, loadConfig } from './config/load';
+import { usePasswordHashCost } from './security/hashing';
 import type { Config } from './config/schema';
 import { fhirBaseUrl } from './fhir/rest/router';
 import { createLogger, type Logger } from './logger';
@@ -126,6 +127,7 @@ async function main(): Promise<void> {
     throw err;
   }
   loadedConfig = config;
+  usePasswordHashCost(config.passwordHashCost);
   const startupSignals = exitOnSignalsDuringStartup();
   const logger = createLogger(config.logLevel);
   const storage = await openConfiguredStorage(config, logger, (line) => process.stderr.write(`${line}\n`));

@@ -13,6 +13,7 @@
  */
 import { Command } from 'commander';
 import { loadConfig } from '../config/load';
+import { usePasswordHashCost } from '../security/hashing';
 import type { Config } from '../config/schema';
 import { FhirRepository } from '../fhir/repository/repository';
 import { createLogger } from '../logger';
@@ -164,6 +165,7 @@ async function throughApi(config: Config, name: string, tenant: string, projectN
 
 async function run(name: string, options: SeedOptions): Promise<void> {
   const config = loadConfig();
+  usePasswordHashCost(config.passwordHashCost);
   if (!/^[a-z0-9-]+$/.test(name)) throw new SeedError(`seed name must be a file name under seed/, got '${name}'`);
   const tenant = options.tenant ?? config.bootstrapTenant;
   const projectName = options.project ?? config.bootstrapProject;

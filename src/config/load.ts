@@ -21,6 +21,9 @@ export class ConfigError extends Error {
 /** Tenant and project names appear in URLs and storage keys. */
 const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
+/** The lowest PASSWORD_HASH_COST (scrypt N = 1,024: about a millisecond; tests only). */
+const PASSWORD_HASH_COST_MIN = 10;
+
 /**
  * Reads and validates the configuration.
  * @param env - the environment (defaults to process.env)
@@ -83,12 +86,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bulkExportRetentionSeconds: parseInteger(ENV.bulkExportRetentionSeconds, get('bulkExportRetentionSeconds'), DEFAULTS.bulkExportRetentionSeconds, 1, 30 * 86_400),
     bulkExportMaxJobsPerClient: parseInteger(ENV.bulkExportMaxJobsPerClient, get('bulkExportMaxJobsPerClient'), DEFAULTS.bulkExportMaxJobsPerClient, 1, 1000),
     bulkExportConcurrency: parseInteger(ENV.bulkExportConcurrency, get('bulkExportConcurrency'), DEFAULTS.bulkExportConcurrency, 1, 64),
+    passwordHashCost: parseInteger(ENV.passwordHashCost, get('passwordHashCost'), DEFAULTS.passwordHashCost, PASSWORD_HASH_COST_MIN, 20),
   };
   if (config.production && !config.keyEncryptionKey) {
     throw new ConfigError(
       ENV.keyEncryptionKey,
       'required when NODE_ENV=production (32 random bytes as 64 hex digits or 43 base64url characters, e.g. `openssl rand -hex 32`)',
     );
+  }
+  if (config.production && config.passwordHashCost < DEFAULTS.passwordHashCost) {
+    throw new ConfigError(ENV.passwordHashCost, `below ${DEFAULTS.passwordHashCost} is for tests and may not be set when NODE_ENV=production`);
   }
   if (config.production && config.allowHttpJwksUri === 'loopback') {
     throw new ConfigError(ENV.allowHttpJwksUri, 'loopback is for tests and may not be set when NODE_ENV=production');

@@ -119,6 +119,11 @@ export interface Config {
    * `DATA_DIR/key-encryption-key` when it is unset.
    */
   keyEncryptionKey?: Buffer;
+  /**
+   * PASSWORD_HASH_COST: log2 of scrypt's N for new password hashes (r=8, p=1); 15 ≈ 32 MiB and tens of ms per hash.
+   * Stored hashes carry their own parameters, so changing it affects only passwords set afterwards.
+   */
+  passwordHashCost: number;
   /** AUDIT: `on` (default) records every FHIR interaction and security event as an AuditEvent (docs/audit.md); `off` records none. */
   audit: boolean;
   /** AUDIT_RETENTION_DAYS: AuditEvents older than this many days are purged (daily and at start); 0 keeps them forever. */
@@ -175,6 +180,7 @@ export const ENV = {
   jwksCacheMaxSeconds: 'JWKS_CACHE_MAX_SECONDS',
   production: 'NODE_ENV',
   keyEncryptionKey: 'KEY_ENCRYPTION_KEY',
+  passwordHashCost: 'PASSWORD_HASH_COST',
   keyEncryptionKeyPrevious: 'KEY_ENCRYPTION_KEY_PREVIOUS',
   audit: 'AUDIT',
   auditRetentionDays: 'AUDIT_RETENTION_DAYS',
@@ -213,6 +219,7 @@ export const DEFAULTS = {
   oauthRateLimitWindowSeconds: 60,
   dpopRequireNonce: false,
   dpopNonceLifetimeSeconds: 300,
+  passwordHashCost: 15,
   smartStyleUrl: '{issuer}/api/v1/oauth/smart-style.json',
   allowHttpJwksUri: 'never' as Config['allowHttpJwksUri'],
   jwksAllowedHosts: [] as string[],

@@ -1,13 +1,31 @@
 /**
  * Hashing of write-only credentials.
- * - Passwords: scrypt (memory-hard; N=2^15, r=8, p=1 ≈ 32 MiB), format `scrypt$N$r$p$salt$hash`.
+ * - Passwords: scrypt (memory-hard; N=2^PASSWORD_HASH_COST, default 2^15 ≈ 32 MiB, r=8, p=1), format
+ *   `scrypt$N$r$p$salt$hash`: a hash carries its parameters, so hashes made at another cost still verify.
  * - Client secrets: salted SHA-256, format `sha256$salt$hash`. Secrets the server generates carry 256 bits of
  *   entropy, so a fast hash keeps token-endpoint authentication cheap without weakening them.
  * All comparisons are constant-time.
  */
 import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
-const SCRYPT = { N: 2 ** 15, r: 8, p: 1, keyLength: 32 };
+const SCRYPT = { r: 8, p: 1, keyLength: 32 };
+
+/** log2 of scrypt's N for new hashes: PASSWORD_HASH_COST, set once at start-up by {@link usePasswordHashCost}. */
+let passwordCost = 15;
+
+/**
+ * Sets the cost of the password hashes made from now on (the process's PASSWORD_HASH_COST).
+ * @param cost - log2 of scrypt's N
+ */
+export function usePasswordHashCost(cost: number): void {
+  if (!Number.isInteger(cost) || cost < 1 || cost > 20) throw new RangeError(`password hash cost ${cost} is out of range`);
+  passwordCost = cost;
+}
+
+/** The cost new password hashes are made with. */
+export function passwordHashCost(): number {
+  return passwordCost;
+}
 
 function scryptAsync(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -22,7 +40,8 @@ function scryptAsync(password: string, salt: Buffer, keyLength: number, options:
  */
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const { N, r, p, keyLength } = SCRYPT;
+  const { r, p, keyLength } = SCRYPT;
+  const N = 2 ** passwordCost;
   const key = await scryptAsync(password, salt, keyLength, { N, r, p, maxmem: 128 * N * r * 2 });
   return ['scrypt', N, r, p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }

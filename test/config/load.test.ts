@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       bodyLimitBytes: 5 * 1024 * 1024,
       pageSizeDefault: 20,
       pageSizeMax: 1000,
+      passwordHashCost: 15,
       bundleMaxEntries: 1000,
       loginMaxFailures: 10,
       loginFailureWindowSeconds: 900,
@@ -98,6 +99,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', KEY_ENCRYPTION_KEY: key })).toMatchObject({ production: true, keyEncryptionKey: Buffer.alloc(32, 1) });
     expect(loadConfig({ NODE_ENV: 'development' }).production).toBe(false);
     expect(() => loadConfig({ NODE_ENV: 'production', KEY_ENCRYPTION_KEY: key, ALLOW_HTTP_JWKS_URI: 'loopback' })).toThrow(/^ALLOW_HTTP_JWKS_URI: loopback is for tests/);
+    expect(() => loadConfig({ NODE_ENV: 'production', KEY_ENCRYPTION_KEY: key, PASSWORD_HASH_COST: '12' })).toThrow(/^PASSWORD_HASH_COST: below 15 is for tests/);
+    expect(loadConfig({ NODE_ENV: 'production', KEY_ENCRYPTION_KEY: key, PASSWORD_HASH_COST: '17' }).passwordHashCost).toBe(17);
+  });
+
+  it('hashes passwords at PASSWORD_HASH_COST (log2 of scrypt N), 15 unless set', () => {
+    expect(loadConfig({}).passwordHashCost).toBe(15);
+    expect(loadConfig({ PASSWORD_HASH_COST: '10' }).passwordHashCost).toBe(10);
   });
 
   it.each([
@@ -222,6 +230,8 @@ describe('loadConfig', () => {
     ['JWKS_ALLOWED_HOSTS', '10.0.0.0/40', 'JWKS_ALLOWED_HOSTS: not a valid address or CIDR range: "10.0.0.0/40"'],
     ['JWKS_MAX_BYTES', 'lots', 'JWKS_MAX_BYTES: expected a size such as 1048576, 512kb or 5mb, got "lots"'],
     ['JWKS_TIMEOUT_MS', '10', 'JWKS_TIMEOUT_MS: must be between 50 and 60000, got 10'],
+    ['PASSWORD_HASH_COST', '9', 'PASSWORD_HASH_COST: must be between 10 and 20, got 9'],
+    ['PASSWORD_HASH_COST', '21', 'PASSWORD_HASH_COST: must be between 10 and 20, got 21'],
     ['JWKS_CACHE_MAX_SECONDS', '100', 'JWKS_CACHE_MAX_SECONDS: must be between 300 and 604800, got 100'],
   ])('stops on a bad %s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new ConfigError(name, message.slice(name.length + 2)));

@@ -14,6 +14,7 @@ import type { BulkExports } from '../../src/fhir/bulk/bulk-exports';
 import { type Audit, startAudit } from '../../src/audit';
 import type { AuditTrailOptions } from '../../src/audit/trail';
 import { loadConfig } from '../../src/config/load';
+import { usePasswordHashCost } from '../../src/security/hashing';
 import type { Config } from '../../src/config/schema';
 import { createLogger } from '../../src/logger';
 import { prepareKeysAtRest } from '../../src/oauth/tokens/keys-at-rest';
@@ -114,8 +115,11 @@ export async function buildTestApp(env: Record<string, string> = {}, options: Te
     // AuditEvents written in the background would show in the searches and histories other suites compare; the
     // audit suites turn it on (test/audit).
     AUDIT: 'off',
+    // Real scrypt at its lowest cost: a password hash takes about a millisecond instead of ~170 ms.
+    PASSWORD_HASH_COST: '10',
     ...env,
   });
+  usePasswordHashCost(config.passwordHashCost);
   const logLines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {

@@ -1,4 +1,4 @@
-import { generateSecret, hashPassword, hashSecret, verifyPassword, verifySecret } from '../../src/security/hashing';
+import { generateSecret, hashPassword, hashSecret, passwordHashCost, usePasswordHashCost, verifyPassword, verifySecret } from '../../src/security/hashing';
 
 describe('password hashing', () => {
   it('hashes with scrypt and a random salt, verifying only the right password', async () => {
@@ -10,6 +10,23 @@ describe('password hashing', () => {
     expect(await verifyPassword('s3cret pasS', a)).toBe(false);
     expect(await verifyPassword('s3cret pass', 'sha256$x$y')).toBe(false);
     expect(await verifyPassword('s3cret pass', 'scrypt$0$0$0$$')).toBe(false);
+  });
+
+  it('makes new hashes at the configured cost, and hashes made at another cost still verify', async () => {
+    expect(passwordHashCost()).toBe(15);
+    const before = await hashPassword('s3cret pass');
+    usePasswordHashCost(11);
+    try {
+      const after = await hashPassword('s3cret pass');
+      expect(after).toMatch(/^scrypt\$2048\$8\$1\$/);
+      expect(await verifyPassword('s3cret pass', after)).toBe(true);
+      expect(await verifyPassword('s3cret pass', before)).toBe(true);
+      expect(await verifyPassword('other pass', before)).toBe(false);
+    } finally {
+      usePasswordHashCost(15);
+    }
+    expect(() => usePasswordHashCost(0)).toThrow(RangeError);
+    expect(() => usePasswordHashCost(15.5)).toThrow(RangeError);
   });
 });
 

@@ -3,7 +3,7 @@
  * carries its password hash, which never leaves this module). An email is unique per project, so a user is
  * found through the unique key `User.email|<lowercased email>`.
  */
-import { hashPassword, verifyPassword } from '../../security/hashing';
+import { hashPassword, passwordHashCost, verifyPassword } from '../../security/hashing';
 import type { ResourceStore } from '../../storage/ports';
 
 /** A user who may sign in. */
@@ -27,12 +27,12 @@ export type CredentialCheck =
 /** Whether a user may act, and if not, what is inactive. */
 type Standing = { active: true; user: SignInUser; membershipId?: string } | { active: false; inactive: 'user' | 'membership' };
 
-let dummyHash: Promise<string> | undefined;
+let dummyHash: { cost: number; hash: Promise<string> } | undefined;
 
-/** A hash to verify against when the email is unknown, so both cases take the same time. */
+/** A hash (at the current cost) to verify against when the email is unknown, so both cases take the same time. */
 function timingDummy(): Promise<string> {
-  dummyHash ??= hashPassword('timing-equalization-only');
-  return dummyHash;
+  if (dummyHash?.cost !== passwordHashCost()) dummyHash = { cost: passwordHashCost(), hash: hashPassword('timing-equalization-only') };
+  return dummyHash.hash;
 }
 
 function toSignInUser(resource: Record<string, unknown>): SignInUser {
