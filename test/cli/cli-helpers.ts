@@ -1,10 +1,9 @@
 /**
  * Helpers of the `fhir-smart` tests: the real app listening on a loopback port (built by buildTestApp, so tests can
  * also prepare resources through the repository), and the built CLI (`node dist/cli/main.js`, what the package's
- * `bin` runs) started as a tracked child process with its own XDG_CONFIG_HOME. dist/ is rebuilt first when a file
- * under src/ is newer than it (one build at a time, guarded by a lock directory).
+ * `bin` runs) started as a tracked child process with its own XDG_CONFIG_HOME (dist/ is rebuilt when src/ changed:
+ * test/helpers/built.ts).
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,68 +19,17 @@ import { Browser, submitConsent, submitLogin } from '../oauth/authorize-helpers'
 
 /** The built entry point. */
 export const CLI = path.join(ROOT_DIR, 'dist', 'cli', 'main.js');
-/** The test app's admin client (buildTestApp's configuration). */
-export const ADMIN = { clientId: 'admin-cli', secret: 'admin-client-secret-for-tests' };
+import { ensureBuilt } from '../helpers/built';
 
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(full) : fs.statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
-function builtAt(): number {
-  try {
-    return fs.statSync(CLI).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
+export { ensureBuilt };
 
 /**
  * How long a test file's beforeAll may take: a build of dist/ (when src/ changed) plus the app's start. A build takes
  * seconds on a quiet machine and minutes on a loaded one; this only ends a hung start.
  */
 export const BUILD_AND_START_MS = 900_000;
-
-/** Builds dist/ when it is missing or older than src/ (as `npm run build` does, without the validator step). */
-export function ensureBuilt(): void {
-  if (builtAt() >= newestSource(path.join(ROOT_DIR, 'src'))) return;
-  const lock = path.join(ROOT_DIR, 'dist', '.cli-test-build.lock');
-  fs.mkdirSync(path.dirname(lock), { recursive: true });
-  const deadline = Date.now() + CLI_DEADLINE_MS;
-  for (;;) {
-    try {
-      fs.mkdirSync(lock);
-      break;
-    } catch {
-      // Another worker builds: wait for it, then look again. A lock older than a build's deadline was left by a
-      // worker that was killed while building.
-      let age = 0;
-      try {
-        age = Date.now() - fs.statSync(lock).mtimeMs;
-      } catch {
-        continue;
-      }
-      if (age > CLI_DEADLINE_MS) {
-        fs.rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`${lock} stayed locked; remove it if no build runs`);
-      spawnSync(process.execPath, ['-e', 'setTimeout(() => {}, 500)']);
-    }
-  }
-  try {
-    if (builtAt() >= newestSource(path.join(ROOT_DIR, 'src'))) return;
-    const tsc = path.join(ROOT_DIR, 'node_modules', 'typescript', 'bin', 'tsc');
-    const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT_DIR, encoding: 'utf8', timeout: CLI_DEADLINE_MS });
-    if (result.status !== 0) throw new Error(`build failed: ${result.stdout} ${result.stderr}`);
-  } finally {
-    fs.rmdirSync(lock);
-  }
-}
+/** The test app's admin client (buildTestApp's configuration). */
+export const ADMIN = { clientId: 'admin-cli', secret: 'admin-client-secret-for-tests' };
 
 /** The app listening on 127.0.0.1. */
 export interface CliServer {

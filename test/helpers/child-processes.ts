@@ -81,7 +81,18 @@ export function spawnTracked(command: string, args: readonly string[], options: 
  * @returns the result (stdout and stderr as text)
  */
 export function runTsSync(file: string, args: readonly string[], options: SpawnSyncOptions = {}): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, tsArgs(file, args), {
+  return runNodeSync(tsArgs(file, args), options);
+}
+
+/**
+ * Runs `node <args>` (a built entry point such as dist/cli/seed.js) to completion, killed after
+ * {@link CLI_DEADLINE_MS}.
+ * @param args - node's arguments
+ * @param options - spawnSync options
+ * @returns the result (stdout and stderr as text)
+ */
+export function runNodeSync(args: readonly string[], options: SpawnSyncOptions = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, args, {
     cwd: ROOT_DIR,
     timeout: CLI_DEADLINE_MS,
     killSignal: 'SIGKILL',

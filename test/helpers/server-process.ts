@@ -1,16 +1,16 @@
 /**
- * Starts the real server process (`src/main.ts` run from the sources, as `npm start` runs the build) and waits for
- * its banner; helpers to obtain an admin token over HTTP and to read what the process left in DATA_DIR. Every
+ * Starts the real server process (`dist/main.js`, as `npm start` does; test/helpers/built.ts rebuilds it when src/
+ * changed) and waits for its banner; helpers to obtain an admin token over HTTP and to read what the process left in DATA_DIR. Every
  * process is tracked (child-processes.ts): one left running is killed after its test file, or after the run.
  */
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import path from 'node:path';
-import { exitCode, killTrackedChildren, spawnTs } from './child-processes';
+import { builtArgs } from './built';
+import { exitCode, killTrackedChildren, spawnNode } from './child-processes';
 
 export { exitCode } from './child-processes';
 
-const MAIN = path.join('src', 'main.ts');
 /** A deadline for an event, not a pause: on a loaded machine a start takes seconds, never minutes. */
 export const START_DEADLINE_MS = 180_000;
 
@@ -40,14 +40,14 @@ interface Spawned {
 }
 
 /**
- * Starts `src/main.ts` with `PORT=0` and `LOG_LEVEL=warn` unless the test's environment says otherwise.
+ * Starts `dist/main.js` with `PORT=0` and `LOG_LEVEL=warn` unless the test's environment says otherwise.
  * @param env - environment on top of the test's (a variable set to undefined is removed)
  * @returns the child and its output so far
  */
 export function spawnServer(env: Record<string, string | undefined>): Spawned {
   const merged: Record<string, string | undefined> = { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...env };
   for (const [name, value] of Object.entries(merged)) if (value === undefined) delete merged[name];
-  const child = spawnTs(MAIN, [], { env: merged as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnNode(builtArgs('main.js'), { env: merged as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));

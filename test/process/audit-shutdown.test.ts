@@ -1,5 +1,5 @@
 /**
- * The audit trail survives a graceful shutdown of the real server process (`src/main.ts`, started as `npm start`
+ * The audit trail survives a graceful shutdown of the real server process (`dist/main.js`, started as `npm start`
  * starts the build, by test/helpers/server-process.ts): with AUDIT=on the server answers N requests, gets SIGTERM
  * right after the last answer (before the trail's one-second flush), exits 0, and once restarted on the same
  * DATA_DIR the AuditEvents of all N requests are there (docs/audit.md "Graceful shutdown").

@@ -1,5 +1,5 @@
 /**
- * An export job outlives its server process: the real server (src/main.ts) is killed with SIGKILL while a job runs,
+ * An export job outlives its server process: the real server (dist/main.js) is killed with SIGKILL while a job runs,
  * started again on the same DATA_DIR, and the job resumes from the type it was writing: the manifest then lists
  * every resource exactly once, each file holding the count the manifest gives. A running job cancelled with DELETE
  * stops and leaves no file behind.

@@ -1,5 +1,5 @@
 /**
- * Starts the real server process (`src/main.ts`) as `npm start` does, on a temporary DATA_DIR: checks the
+ * Starts the real server process (`dist/main.js`) as `npm start` does, on a temporary DATA_DIR: checks the
  * start-up banner, that the bootstrap project and demo seed are served, that SIGTERM lets an in-flight write
  * finish and exits 0, that the data is there after a restart, and that a bad variable stops start-up.
  */

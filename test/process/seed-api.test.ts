@@ -5,7 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { spawnTs } from '../helpers/child-processes';
+import { builtArgs } from '../helpers/built';
+import { spawnNode } from '../helpers/child-processes';
 import { killLeftoverServers, type ServerProcess, startServer } from '../helpers/server-process';
 
 jest.setTimeout(300_000);
@@ -24,9 +25,9 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** Runs the seed command from the sources against the running server's DATA_DIR, without blocking this process. */
+/** Runs the built seed command against the running server's DATA_DIR, without blocking this process. */
 function seed(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawnTs(path.join('src', 'cli', 'seed.ts'), args, {
+  const child = spawnNode(builtArgs('cli/seed.js', args), {
     env: { ...process.env, DATA_DIR: dataDir, PUBLIC_URL: server.baseUrl, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

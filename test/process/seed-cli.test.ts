@@ -2,12 +2,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runTsSync } from '../helpers/child-processes';
+import { builtArgs } from '../helpers/built';
+import { runNodeSync } from '../helpers/child-processes';
 
 // Each test runs real CLI processes: generous on a loaded machine (each run has its own deadline, CLI_DEADLINE_MS).
 jest.setTimeout(300_000);
 
-const CLI = path.join('src', 'cli', 'seed.ts');
 let dataDir: string;
 
 beforeAll(() => {
@@ -18,7 +18,7 @@ afterAll(() => {
 });
 
 function seed(...args: string[]) {
-  return runTsSync(CLI, args, { env: { ...process.env, DATA_DIR: dataDir, ADMIN_PASSWORD: 'cli test password' } });
+  return runNodeSync(builtArgs('cli/seed.js', args), { env: { ...process.env, DATA_DIR: dataDir, ADMIN_PASSWORD: 'cli test password' } });
 }
 
 describe('seed command', () => {

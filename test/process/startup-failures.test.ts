@@ -1,5 +1,5 @@
 /**
- * Start-up failures of the real server process (`src/main.ts`): each exits with status 1 and one line naming the
+ * Start-up failures of the real server process (`dist/main.js`): each exits with status 1 and one line naming the
  * cause and the variable, prints no "listening" banner, and leaves no LOCK behind — so the next start succeeds.
  * MongoDB is tried against a closed loopback port; HOST binds the address asked for.
  */

@@ -16,6 +16,7 @@
  * once (call {@link preloadResourceValidator} at start-up to do it before the first request).
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { GENERATED_DIR } from '../../paths';
@@ -91,7 +92,9 @@ function loadValidator(): ValidateFunction {
         'run `npm run build` (or `npm run build:validator`)',
     );
   }
-  const loaded = require(VALIDATOR_MODULE) as { validateResource?: ValidateFunction };
+  // Node's own loader, not the module registry of whatever loaded this file (a test runner keeps one per test
+  // file): the 7.5 MB module is pure and is compiled once per process.
+  const loaded = createRequire(__filename)(VALIDATOR_MODULE) as { validateResource?: ValidateFunction };
   if (typeof loaded.validateResource !== 'function') {
     throw new Error(`${VALIDATOR_MODULE} does not export validateResource: rebuild it with \`npm run build\``);
   }
