@@ -14,7 +14,7 @@
  * The allowance is a store filter (pushed into searches) and a matcher for single documents, built from the same
  * search-parameter filters as searches.
  */
-import { Query } from 'mingo';
+import { type MongoQuery, mongoQuery } from '../../storage/mongo-query';
 import type { Filter, ResourceDocument } from '../../storage/ports';
 import type { PolicyInteraction } from '../../policy/types';
 import { parseResourceScope, type ResourceScope, type ScopePermission } from '../../smart/scopes';
@@ -112,7 +112,7 @@ export class ScopeGate {
       branches.push(conditions.length === 1 ? (conditions[0] as Filter) : { $and: conditions });
     }
     const filter = branches.length === 1 ? (branches[0] as Filter) : { $or: branches };
-    const query = new Query(filter, { scriptEnabled: false });
+    const query = mongoQuery(filter);
     return { kind: 'some', filter, test: (doc) => query.test(doc as unknown as Record<string, unknown>) };
   }
 

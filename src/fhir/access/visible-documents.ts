@@ -4,7 +4,7 @@
  * counts exact and limits count only visible documents. Documents come back as clients may see them (write-only
  * fields removed; a plan's view applied, and the search's criteria tested again on what it shows).
  */
-import { Query } from 'mingo';
+import { type MongoQuery, mongoQuery } from '../../storage/mongo-query';
 import type { Filter, ResourceDocument, Sort } from '../../storage/ports';
 import type { FhirRepository } from '../repository/repository';
 import { toPublicView } from '../repository/write-only-fields';
@@ -32,14 +32,14 @@ type Shown = (doc: ResourceDocument) => Promise<ResourceDocument | undefined>;
  * @returns the decision
  */
 function shownUnder(plan: TypePlan, filter: Filter): Shown {
-  let criteria: Query | undefined;
+  let criteria: MongoQuery | undefined;
   return async (doc) => {
     if (!(await plan.accept(doc, true))) return undefined;
     const shown = publicDocument(doc);
     if (!plan.view) return shown;
     const viewed = await plan.view(shown);
     if (viewed === shown) return shown;
-    criteria ??= new Query(filter, { scriptEnabled: false });
+    criteria ??= mongoQuery(filter);
     return criteria.test(viewed as unknown as Record<string, unknown>) ? viewed : undefined;
   };
 }

@@ -10,7 +10,7 @@
  *
  * A resource may be written at most once per transaction (FHIR: overlapping identities fail the transaction).
  */
-import { Query } from 'mingo';
+import { type MongoQuery, mongoQuery } from '../../storage/mongo-query';
 import {
   type Filter,
   type FindOptions,
@@ -28,7 +28,7 @@ import { currentDocumentId, historyDocumentId } from '../../storage/store-rules'
 import { BadRequestError } from '../errors';
 
 function matching(filter: Filter, docs: Iterable<ResourceDocument>): ResourceDocument[] {
-  const query = new Query(filter, { scriptEnabled: false });
+  const query = mongoQuery(filter);
   return [...docs].filter((doc) => query.test(doc as unknown as Record<string, unknown>));
 }
 

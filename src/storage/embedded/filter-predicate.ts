@@ -10,7 +10,7 @@
  * (mingo resolves paths and wraps values generically, which dominated search time on pages of a few hundred
  * candidates).
  */
-import { Query } from 'mingo';
+import { type MongoQuery, mongoQuery } from '../mongo-query';
 import type { Filter } from '../ports';
 
 /** true / false, or undefined when the native evaluator cannot decide and mingo must. */
@@ -26,7 +26,6 @@ export interface FilterPredicate {
 type Scalar = string | number | boolean;
 type Comparison = '$gt' | '$gte' | '$lt' | '$lte';
 
-const MINGO_OPTIONS = { scriptEnabled: false } as const;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof RegExp) && !(value instanceof Date);
@@ -260,20 +259,20 @@ function conjuncts(filter: Filter, out: Filter[] = []): Filter[] {
 
 /** One conjunct: its native node (if any) and its mingo query (built on first need). */
 class Conjunct {
-  private query: Query | undefined;
+  private query: MongoQuery | undefined;
 
   constructor(
     private readonly filter: Filter,
     private readonly node: Node | undefined,
   ) {
     // Conjuncts mingo must evaluate are compiled now, so a filter mingo rejects fails at once as it did before.
-    if (!node) this.query = new Query(filter, MINGO_OPTIONS);
+    if (!node) this.query = mongoQuery(filter);
   }
 
   test(doc: Record<string, unknown>): boolean {
     const verdict = this.node?.(doc);
     if (verdict !== undefined) return verdict;
-    this.query ??= new Query(this.filter, MINGO_OPTIONS);
+    this.query ??= mongoQuery(this.filter);
     return this.query.test(doc);
   }
 }

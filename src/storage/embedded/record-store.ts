@@ -11,7 +11,7 @@
  * Expired records are never returned; they are removed from memory when met (and by a periodic sweep) without
  * a journal entry, and dropped from the journal at the next compaction.
  */
-import { Query } from 'mingo';
+import { type MongoQuery, mongoQuery } from '../mongo-query';
 import type { Filter, RecordStore, StoredRecord } from '../ports';
 import { checkRecord, prefixRecordFilter } from '../store-rules';
 import { deepFreeze } from '../freeze';
@@ -75,7 +75,7 @@ export class RecordTable {
     const checked = filter && prefixRecordFilter(filter, '');
     const byKey = this.kinds.get(kind);
     if (!byKey) return [];
-    const query = checked && Object.keys(checked).length > 0 ? new Query(checked, { scriptEnabled: false }) : undefined;
+    const query = checked && Object.keys(checked).length > 0 ? mongoQuery(checked) : undefined;
     const out: StoredRecord[] = [];
     for (const entry of byKey.values()) {
       if (entry.expiresMs <= now) continue;
@@ -94,7 +94,7 @@ export class RecordTable {
   matches(record: StoredRecord, filter: Filter, now: number): boolean {
     if (record.expiresAt !== undefined && Date.parse(record.expiresAt) <= now) return false;
     const checked = prefixRecordFilter(filter, '');
-    return Object.keys(checked).length === 0 || new Query(checked, { scriptEnabled: false }).test(record.value);
+    return Object.keys(checked).length === 0 || mongoQuery(checked).test(record.value);
   }
 
   /**
