@@ -80,8 +80,49 @@ function syntaxMessage(message: string): string {
   return (message.split('\n')[0] ?? message).replace(/ expecting \{[^}]*\}\s*$/, '');
 }
 
-function parse(source: string): AstNode {
-  return fhirpath.parse(source) as AstNode;
+type CompiledFunction = (focus: unknown, env: Record<string, unknown>) => unknown[];
+
+/** What parsing (and, once asked for, compiling) one expression text gave: the same for every policy using it. */
+interface ParsedSource {
+  facts?: ReturnType<typeof analyzeExpression>;
+  syntaxError?: string;
+  compiled?: { fn: CompiledFunction } | { error: string };
+}
+
+/**
+ * Parsed and compiled expression texts, least recently used first: policies share expressions (`%resource.meta…`),
+ * and a policy edit or a project's first request recompiles every policy it loads; none of that parses again.
+ */
+const parsedSources = new Map<string, ParsedSource>();
+const MAX_PARSED_SOURCES = 2000;
+
+function parsedSource(source: string): ParsedSource {
+  const known = parsedSources.get(source);
+  if (known) {
+    parsedSources.delete(source);
+    parsedSources.set(source, known);
+    return known;
+  }
+  let entry: ParsedSource;
+  try {
+    entry = { facts: analyzeExpression(fhirpath.parse(source) as AstNode) };
+  } catch (err) {
+    entry = { syntaxError: err instanceof Error ? syntaxMessage(err.message) : 'unparseable' };
+  }
+  parsedSources.set(source, entry);
+  if (parsedSources.size > MAX_PARSED_SOURCES) parsedSources.delete(parsedSources.keys().next().value as string);
+  return entry;
+}
+
+function compiledFunction(source: string, entry: ParsedSource): { fn: CompiledFunction } | { error: string } {
+  if (!entry.compiled) {
+    try {
+      entry.compiled = { fn: fhirpath.compile(source, r4, OPTIONS as never) as never };
+    } catch (err) {
+      entry.compiled = { error: err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : 'does not compile' };
+    }
+  }
+  return entry.compiled;
 }
 
 /**
@@ -99,13 +140,9 @@ export function compileExpression(
   const fail = (diagnostics: string): { issues: Issue[] } => ({ issues: [{ code: 'invalid', diagnostics, expression: [location] }] });
   if (source.trim() === '') return fail('The expression is empty');
   if (source.length > MAX_EXPRESSION_LENGTH) return fail(`The expression is longer than ${MAX_EXPRESSION_LENGTH} characters`);
-  let ast: AstNode;
-  try {
-    ast = parse(source);
-  } catch (err) {
-    return fail(`FHIRPath syntax error: ${err instanceof Error ? syntaxMessage(err.message) : 'unparseable'}`);
-  }
-  const facts = analyzeExpression(ast);
+  const parsed = parsedSource(source);
+  if (!parsed.facts) return fail(`FHIRPath syntax error: ${parsed.syntaxError ?? 'unparseable'}`);
+  const { facts } = parsed;
   const issues: Issue[] = [];
   for (const name of facts.variables) {
     if (isBuiltInVariable(name, scope.resourceLevel) || scope.attributes.has(name) || facts.definedVariables.has(name)) continue;
@@ -117,12 +154,9 @@ export function compileExpression(
     if (problem) issues.push({ code: 'invalid', diagnostics: problem, expression: [location] });
   }
   if (issues.length > 0) return { issues: dedupe(issues) };
-  let fn: (focus: unknown, env: Record<string, unknown>) => unknown[];
-  try {
-    fn = fhirpath.compile(source, r4, OPTIONS as never) as never;
-  } catch (err) {
-    return fail(`FHIRPath error: ${err instanceof Error ? err.message.split('\n')[0] : 'does not compile'}`);
-  }
+  const compiled = compiledFunction(source, parsed);
+  if ('error' in compiled) return fail(`FHIRPath error: ${compiled.error}`);
+  const { fn } = compiled;
   const constants = bindConstants(facts.variables);
   const variables = new Set(facts.variables);
   const evaluate = (focus: unknown, env: Readonly<Record<string, unknown>>): unknown[] =>
