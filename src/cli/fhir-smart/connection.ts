@@ -3,6 +3,8 @@
  * profile (in that order), and a bearer token that is refreshed before it expires and once more on a 401.
  * A token given with `--token` or `FHIR_SMART_TOKEN` is used as is.
  */
+import http from 'node:http';
+import https from 'node:https';
 import { CliError, EXIT_HTTP, EXIT_NETWORK, usageError } from './errors';
 import type { CliEnvironment } from './environment';
 import { type Profile, ProfileStore, projectKey, type StoredSession } from './profiles';
@@ -27,7 +29,8 @@ export const CLI_CLIENT_ID = 'fhir-smart-cli';
 export interface HttpResult {
   status: number;
   statusText: string;
-  headers: Headers;
+  /** Response headers, names in lower case. */
+  headers: Record<string, string>;
   /** Parsed JSON, or the text when it is not JSON, or undefined when empty. */
   body: unknown;
 }
@@ -88,21 +91,28 @@ export function resolveTarget(options: GlobalOptions, env: CliEnvironment, store
   };
 }
 
+/** A request of {@link httpRequest}. */
+export interface HttpRequestInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
 /**
- * fetch, with network failures turned into exit code 3.
+ * One HTTP exchange (Node's http/https: a command starts faster without loading fetch's engine), redirects not
+ * followed, with network failures turned into exit code 3.
  * @param url - the URL
  * @param init - the request
  * @returns the answer, body parsed
  */
-export async function httpRequest(url: string, init: RequestInit): Promise<HttpResult> {
-  let res: Response;
+export async function httpRequest(url: string, init: HttpRequestInit): Promise<HttpResult> {
+  let res: { status: number; statusText: string; headers: Record<string, string> };
   let text: string;
   try {
-    res = await fetch(url, { ...init, redirect: 'manual' });
-    text = await res.text();
+    ({ text, ...res } = await exchange(new URL(url), init));
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new CliError(`cannot reach ${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, EXIT_NETWORK);
+    const error = err as NodeJS.ErrnoException;
+    throw new CliError(`cannot reach ${new URL(url).origin}: ${error.code ?? error.message}`, EXIT_NETWORK);
   }
   let body: unknown = text === '' ? undefined : text;
   if (text !== '') {
@@ -113,6 +123,26 @@ export async function httpRequest(url: string, init: RequestInit): Promise<HttpR
     }
   }
   return { status: res.status, statusText: res.statusText, headers: res.headers, body };
+}
+
+function exchange(url: URL, init: HttpRequestInit): Promise<{ status: number; statusText: string; headers: Record<string, string>; text: string }> {
+  const client = url.protocol === 'https:' ? https : http;
+  const headers: Record<string, string> = { ...init.headers };
+  if (init.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(init.body));
+  return new Promise((resolve, reject) => {
+    const req = client.request(url, { method: init.method ?? 'GET', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const flat: Record<string, string> = {};
+        for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: flat, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
 }
 
 /**

@@ -173,7 +173,7 @@ function tally(summary: Summary, batch: Item[], responses: EntryResponse[]): voi
     else if (status >= 200 && status < 300) summary.updated++;
     else {
       summary.failed++;
-      const text = response?.outcome ? errorText({ status, statusText: '', headers: new Headers(), body: response.outcome }) : `HTTP ${status || '?'}`;
+      const text = response?.outcome ? errorText({ status, statusText: '', headers: {}, body: response.outcome }) : `HTTP ${status || '?'}`;
       summary.failures.push(`${item.source} ${item.resource.resourceType}/${item.resource.id ?? '(new)'}: ${text}`);
     }
   }
