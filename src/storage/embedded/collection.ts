@@ -127,6 +127,13 @@ interface Entry {
 /** Default number of loaded documents kept (parsed) for repeated reads. */
 export const DEFAULT_DOCUMENT_CACHE_SIZE = 1024;
 
+/**
+ * A search page of more documents than this is a scan (an export, a large `_count`): its documents are served from
+ * the cache when there but not added to it, so a scan neither flushes the documents that reads repeat nor keeps
+ * every document it passes alive long enough to reach the old generation of the heap.
+ */
+const SCAN_PAGE_SIZE = 100;
+
 const HEAD_FIELDS: ReadonlySet<string> = new Set(['_id', 'project', 'type', 'id', 'versionId', 'lastUpdated', 'deleted', 'method', 'uniqueKeys']);
 
 /** Strings many documents repeat (projects, types, methods): one copy each. */
@@ -360,8 +367,8 @@ export class ResourceCollection {
     return this.docs.get(id)?.slot;
   }
 
-  /** The whole document of an entry: kept, cached or loaded (and cached). */
-  private load(entry: Entry): ResourceDocument {
+  /** The whole document of an entry: kept, cached or loaded (and cached unless the caller scans). */
+  private load(entry: Entry, cache = true): ResourceDocument {
     if (entry.doc) return entry.doc;
     const id = entry.head._id;
     const cached = this.cache.get(id);
@@ -374,7 +381,7 @@ export class ResourceCollection {
     if (doc._id !== id || doc.versionId !== entry.head.versionId) {
       throw new Error(`stored document ${id} (version ${entry.head.versionId}) was not found where it was written`);
     }
-    this.remember(doc);
+    if (cache) this.remember(doc);
     return doc;
   }
 
@@ -559,11 +566,12 @@ export class ResourceCollection {
   private async documents(page: ReadonlyArray<ResourceDocument | DocumentHead>, heads: boolean, slice: TimeSlice): Promise<ResourceDocument[]> {
     if (!heads) return page as ResourceDocument[];
     const out: ResourceDocument[] = new Array<ResourceDocument>(page.length);
+    const cache = page.length <= SCAN_PAGE_SIZE;
     for (let i = 0; i < page.length; i++) {
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await slice.breathe();
       const head = page[i] as DocumentHead;
       const entry = this.docs.get(head._id);
-      if (entry !== undefined && (entry.head === head || entry.doc === head)) out[i] = this.load(entry);
+      if (entry !== undefined && (entry.head === head || entry.doc === head)) out[i] = this.load(entry, cache);
       else {
         // Replaced while the search let the event loop turn: the version the search matched is still returned.
         const former = this.formerVersion?.(head._id, head.versionId);
