@@ -28,7 +28,7 @@ const HEARTBEAT_MS = 5_000;
 /** How often expired files are swept and (MongoDB) jobs left by a stopped instance are taken over. */
 const SWEEP_MS = 60_000;
 /** Resources per page search. */
-const PAGE_SIZE = 500;
+const PAGE_SIZE = 250;
 
 /** What the service needs. */
 export interface BulkExportDeps {

@@ -40,7 +40,8 @@ export async function* typePages(
 ): AsyncGenerator<Array<Record<string, unknown>>> {
   let cursor: string | undefined;
   for (;;) {
-    const query: Array<[string, string]> = [...search.query, ['_count', String(pageSize)], ...(cursor ? [['_cursor', cursor] as [string, string]] : [])];
+    // `_total=none`: a page needs no count (counting every page would cost in proportion to the type's size).
+    const query: Array<[string, string]> = [...search.query, ['_count', String(pageSize)], ['_total', 'none'], ...(cursor ? [['_cursor', cursor] as [string, string]] : [])];
     const line = { method: 'GET', path: [search.type], query };
     const budget = new RequestBudget(context.config.maxResponseBytes, context.config.requestTimeoutMs);
     const pageContext = { ...context, budget };
