@@ -120,7 +120,7 @@ export interface Config {
    */
   keyEncryptionKey?: Buffer;
   /**
-   * PASSWORD_HASH_COST: log2 of scrypt's N for new password hashes (r=8, p=1); 15 ≈ 32 MiB and tens of ms per hash.
+   * PASSWORD_HASH_COST: log2 of scrypt's N for new password hashes (r=8, p=1); 15 ≈ 32 MiB and ~170 ms of CPU per hash.
    * Stored hashes carry their own parameters, so changing it affects only passwords set afterwards.
    */
   passwordHashCost: number;
