@@ -13,6 +13,8 @@ export default function globalSetup(): void {
   // Servers the tests start (they inherit this environment) hash passwords with real scrypt at its lowest cost:
   // about a millisecond per hash instead of ~170 ms (README, PASSWORD_HASH_COST).
   process.env.PASSWORD_HASH_COST ??= '10';
+  // Each worker's bootstrapped data directory (test/helpers/build-test-app.ts).
+  process.env.FHIR_TEST_TEMPLATES_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'fhir-test-templates-'));
   // The process tests start dist/ (what `npm start` runs): rebuilt here, once, when src/ changed since the last build.
   ensureBuilt();
 }

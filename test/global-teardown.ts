@@ -22,6 +22,8 @@ function runs(pid: number, recorded: string): boolean {
 }
 
 export default function globalTeardown(): void {
+  const templates = process.env.FHIR_TEST_TEMPLATES_DIR;
+  if (templates) fs.rmSync(templates, { recursive: true, force: true });
   const dir = process.env[REGISTRY_ENV];
   if (!dir || !fs.existsSync(dir)) return;
   for (const name of fs.readdirSync(dir)) {

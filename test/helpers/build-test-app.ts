@@ -1,8 +1,10 @@
 /**
- * Builds the real application on a fresh embedded store in a temporary directory, with the bootstrap project
- * created exactly as `npm start` does (key-encryption key included). Nothing is stubbed.
+ * Builds the real application on its own embedded store in a temporary directory, with the bootstrap project
+ * created exactly as `npm start` does (key-encryption key included): bootstrapped in that directory when the test
+ * changes a setting the bootstrap depends on, otherwise started from a copy of a store bootstrapped once per jest
+ * worker with the same code (then the bootstrap finds its project, as on a restart). Nothing is stubbed.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -14,6 +16,7 @@ import type { BulkExports } from '../../src/fhir/bulk/bulk-exports';
 import { type Audit, startAudit } from '../../src/audit';
 import type { AuditTrailOptions } from '../../src/audit/trail';
 import { loadConfig } from '../../src/config/load';
+import { KeyStore } from '../../src/oauth/tokens/keys';
 import { usePasswordHashCost } from '../../src/security/hashing';
 import type { Config } from '../../src/config/schema';
 import { createLogger } from '../../src/logger';
@@ -103,22 +106,73 @@ export interface TestAppOptions {
  * @param options - how the store is opened
  * @returns the app and its parts
  */
+/** The configuration every test app starts from (`env` adds to it). */
+const BASE_ENV: Readonly<Record<string, string>> = {
+  PORT: '0',
+  PUBLIC_URL: 'https://fhir.example.test',
+  ADMIN_PASSWORD: 'correct horse battery staple',
+  ADMIN_CLIENT_SECRET: 'admin-client-secret-for-tests',
+  LOG_LEVEL: 'info',
+  // AuditEvents written in the background would show in the searches and histories other suites compare; the
+  // audit suites turn it on (test/audit).
+  AUDIT: 'off',
+  // Real scrypt at its lowest cost: a password hash takes about a millisecond instead of ~170 ms.
+  PASSWORD_HASH_COST: '10',
+};
+
+/** Settings the bootstrapped store depends on: a test that sets one bootstraps its own store. */
+const BOOTSTRAP_SETTINGS = [
+  'PUBLIC_URL',
+  'BOOTSTRAP_TENANT',
+  'BOOTSTRAP_PROJECT',
+  'ADMIN_EMAIL',
+  'ADMIN_PASSWORD',
+  'ADMIN_CLIENT_ID',
+  'ADMIN_CLIENT_SECRET',
+  'KEY_ENCRYPTION_KEY',
+  'KEY_ENCRYPTION_KEY_PREVIOUS',
+  'PASSWORD_HASH_COST',
+];
+
+/**
+ * A data directory bootstrapped once per jest worker with {@link BASE_ENV} (key-encryption key, bootstrap project and
+ * its signing key): an app with the base bootstrap settings starts from a copy of it, as `npm start` starts on a
+ * store it bootstrapped before, instead of generating an RSA key per test file. Kept under the run's temporary
+ * directory (test/global-setup.ts), removed after the run.
+ */
+async function bootstrappedTemplate(): Promise<string | undefined> {
+  const root = process.env.FHIR_TEST_TEMPLATES_DIR;
+  if (!root) return undefined;
+  const template = path.join(root, `worker-${process.env.JEST_WORKER_ID ?? '0'}`);
+  try {
+    await stat(template);
+    return template;
+  } catch {
+    // not made yet in this worker
+  }
+  const building = `${template}.${process.pid}.tmp`;
+  await rm(building, { recursive: true, force: true });
+  const config = loadConfig({ ...BASE_ENV, DATA_DIR: building });
+  usePasswordHashCost(config.passwordHashCost);
+  const logger = createLogger('silent');
+  const storage = await openStorage({ dataDir: building, logger });
+  try {
+    const { encryption } = await prepareKeysAtRest(config, storage, logger);
+    const boot = await bootstrap(config, storage, new ProjectRegistry(storage.records));
+    await new KeyStore(storage.records, encryption).activeKey(boot.project.key);
+  } finally {
+    await storage.close();
+  }
+  await rename(building, template);
+  return template;
+}
+
 export async function buildTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'fhir-test-'));
-  const config = loadConfig({
-    PORT: '0',
-    PUBLIC_URL: 'https://fhir.example.test',
-    DATA_DIR: dataDir,
-    ADMIN_PASSWORD: 'correct horse battery staple',
-    ADMIN_CLIENT_SECRET: 'admin-client-secret-for-tests',
-    LOG_LEVEL: 'info',
-    // AuditEvents written in the background would show in the searches and histories other suites compare; the
-    // audit suites turn it on (test/audit).
-    AUDIT: 'off',
-    // Real scrypt at its lowest cost: a password hash takes about a millisecond instead of ~170 ms.
-    PASSWORD_HASH_COST: '10',
-    ...env,
-  });
+  const ownBootstrap = options.journalFileSystem !== undefined || BOOTSTRAP_SETTINGS.some((name) => env[name] !== undefined);
+  const template = ownBootstrap ? undefined : await bootstrappedTemplate();
+  if (template) await cp(template, dataDir, { recursive: true });
+  const config = loadConfig({ ...BASE_ENV, DATA_DIR: dataDir, ...env });
   usePasswordHashCost(config.passwordHashCost);
   const logLines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
