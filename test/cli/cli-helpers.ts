@@ -10,16 +10,15 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { FhirRepository } from '../../src/fhir/repository/repository';
-import { ROOT_DIR } from '../../src/paths';
 import { readSeedBundle } from '../../src/seed/bootstrap';
 import { loadSeedBundle } from '../../src/seed/load-bundle';
 import { buildTestApp, type TestApp } from '../helpers/build-test-app';
+import { built, ensureBuilt } from '../helpers/built';
 import { CLI_DEADLINE_MS, spawnNode, spawnTracked } from '../helpers/child-processes';
 import { Browser, submitConsent, submitLogin } from '../oauth/authorize-helpers';
 
 /** The built entry point. */
-export const CLI = path.join(ROOT_DIR, 'dist', 'cli', 'main.js');
-import { ensureBuilt } from '../helpers/built';
+export const CLI = built('cli/main.js');
 
 export { ensureBuilt };
 

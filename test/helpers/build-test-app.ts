@@ -100,12 +100,6 @@ export interface TestAppOptions {
   auditTrail?: Pick<AuditTrailOptions, 'queueLimit' | 'batchSize' | 'flushIntervalMs'>;
 }
 
-/**
- * Builds a test app.
- * @param env - extra environment variables (config names as in README)
- * @param options - how the store is opened
- * @returns the app and its parts
- */
 /** The configuration every test app starts from (`env` adds to it). */
 const BASE_ENV: Readonly<Record<string, string>> = {
   PORT: '0',
@@ -167,6 +161,12 @@ async function bootstrappedTemplate(): Promise<string | undefined> {
   return template;
 }
 
+/**
+ * Builds a test app.
+ * @param env - extra environment variables (config names as in README)
+ * @param options - how the store is opened
+ * @returns the app and its parts
+ */
 export async function buildTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'fhir-test-'));
   const ownBootstrap = options.journalFileSystem !== undefined || BOOTSTRAP_SETTINGS.some((name) => env[name] !== undefined);

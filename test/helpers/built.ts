@@ -1,7 +1,7 @@
 /**
  * The built server and CLIs (`dist/`, what `npm start` and the package's `bin` run), which the process tests start:
- * dist/ is rebuilt (TypeScript only, as `npm run build` does without its validator and admin-app steps) when a file
- * under src/ is newer than it. test/global-setup.ts calls {@link ensureBuilt} once before the run; a test file that
+ * dist/ is rebuilt (TypeScript only, as `npm run build` does without its validator and admin-app steps) when a
+ * TypeScript or JSON source of that build is newer than it. test/global-setup.ts calls {@link ensureBuilt} once before the run; a test file that
  * starts a built entry point may call it again (one build at a time, guarded by a lock directory).
  */
 import { spawnSync } from 'node:child_process';
@@ -11,9 +11,9 @@ import { ROOT_DIR } from '../../src/paths';
 import { CLI_DEADLINE_MS } from './child-processes';
 
 /** The build output. */
-export const DIST_DIR = path.join(ROOT_DIR, 'dist');
+const DIST_DIR = path.join(ROOT_DIR, 'dist');
 /** A file every build writes. */
-const MARKER = path.join(DIST_DIR, 'cli', 'main.js');
+const MARKER = built('cli/main.js');
 
 /**
  * The path of a built entry point.
