@@ -89,7 +89,10 @@ describeBrowser('admin app in Chromium', () => {
     page.on('response', async (res) => {
       if (!res.url().endsWith('/api/v1/oauth/token')) return;
       grantTypes.push(`${new URLSearchParams(res.request().postData() ?? '').get('grant_type')} ${res.status()}`);
-      if (res.ok()) tokenResponses.push((await res.json()) as Record<string, unknown>);
+      if (!res.ok()) return;
+      // A token answer that arrives while the page navigates away (the page.goto below) has no readable body any more.
+      const body = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+      if (body) tokenResponses.push(body);
     });
   }, 180_000);
 
