@@ -12,6 +12,8 @@ module.exports = {
     ],
   },
   transformIgnorePatterns: ['/node_modules/(?!(openid-client|oauth4webapi|jose)/)'],
+  // The generated 7.5 MB validator is loaded once per worker, not once per test file (test/helpers/shared/).
+  moduleNameMapper: { '/generated/r4-validator\\.js$': '<rootDir>/test/helpers/shared/r4-validator.js' },
   // Property and fuzz tests take seconds on a quiet machine and several times that on a loaded one; a test that
   // waits on something waits for an event, so this bound only ends a test that hangs.
   testTimeout: 180000,
