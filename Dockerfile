@@ -13,7 +13,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 
 COPY . .
-# Compiles src/ to dist/, generates generated/r4-validator.js and builds the admin web app into generated/admin-app/.
+# Compiles src/ to dist/, generates generated/r4-validator.js (with its code and V8 code cache) and builds the admin web app into generated/admin-app/.
 RUN npm run build \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 

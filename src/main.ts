@@ -139,7 +139,8 @@ async function main(): Promise<void> {
   try {
     // Load the generated validator now rather than on the first write (after the store: a store that cannot be
     // opened should not wait for this).
-    preloadResourceValidator();
+    const { codeCache } = preloadResourceValidator();
+    if (codeCache === 'rejected') logger.warn('validator: V8 rejected the code cache made by another Node version; `npm run build` remakes it (start-up is about 0.2 s slower without)');
     atRest = await prepareKeysAtRest(config, storage, logger);
     const projects = new ProjectRegistry(storage.records);
     boot = await bootstrap(config, storage, projects);

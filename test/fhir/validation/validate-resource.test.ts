@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Bundle } from 'fhir/r4';
-import { buildValidator } from '../../../scripts/build-validator';
+import { spawnSync } from 'node:child_process';
+import { buildValidator, validatorFiles } from '../../../scripts/build-validator';
 import type { Issue } from '../../../src/fhir/errors';
 import { DEFINITIONS_DIR, ROOT_DIR } from '../../../src/paths';
 import { VALIDATOR_MODULE, validateResource } from '../../../src/fhir/validation/validate-resource';
@@ -341,6 +342,32 @@ describe('validateResource: required elements', () => {
 });
 
 describe('validateResource: loading', () => {
+  /** What a plain Node process (as `npm start` runs) makes of the validator module at `file`. */
+  function loadInNode(file: string): { codeCache: string; verdict: string } {
+    const script = `const m = require(${JSON.stringify(file)}); console.log(JSON.stringify({ codeCache: m.codeCache, verdict: String(m.validateResource({ resourceType: 'Patient', active: 'yes' })) }))`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(run.stderr);
+    return JSON.parse(run.stdout) as { codeCache: string; verdict: string };
+  }
+
+  it("compiles with the build's V8 code cache, and from source when V8 rejects the cache or it is missing", () => {
+    expect(loadInNode(VALIDATOR_MODULE)).toEqual({ codeCache: 'accepted', verdict: 'false' });
+    // Beside the original (gitignored), so that the code's require of ajv's runtime resolves as it does there.
+    const dir = fs.mkdtempSync(path.join(path.dirname(VALIDATOR_MODULE), 'validator-copy-'));
+    try {
+      const from = validatorFiles(VALIDATOR_MODULE);
+      const to = validatorFiles(path.join(dir, path.basename(VALIDATOR_MODULE)));
+      fs.copyFileSync(from.loader, to.loader);
+      fs.copyFileSync(from.code, to.code);
+      fs.writeFileSync(to.cache, Buffer.alloc(64, 7));
+      expect(loadInNode(to.loader)).toEqual({ codeCache: 'rejected', verdict: 'false' });
+      fs.rmSync(to.cache);
+      expect(loadInNode(to.loader)).toEqual({ codeCache: 'absent', verdict: 'false' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('tells to run the build when the generated validator is missing', () => {
     const emptyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'no-validator-'));
     try {
