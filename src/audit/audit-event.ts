@@ -18,7 +18,7 @@
  * one AuditEvent: `period` spans them, `outcomeDesc` counts them, `entity` lists every resource and patient.
  */
 import { getPatientCompartmentParams } from '../fhir/definitions';
-import { buildSearchIndex } from '../fhir/search/indexing/build-index';
+import { searchValues } from '../fhir/search/indexing/build-index';
 import type { Caller, DecisionEvent, RestEvent, SecurityEvent, SecurityEventName } from './events';
 
 /** Code systems and codes used (see docs/audit.md). */
@@ -184,7 +184,7 @@ export function compartmentPatients(type: string, id: string, resource?: Record<
   if (type === 'Patient') return [id];
   const params = getPatientCompartmentParams(type);
   if ((!resource && !stored) || params.length === 0) return [];
-  const index = stored ?? buildSearchIndex(resource as Json & { resourceType: string }).index;
+  const index = stored ?? searchValues(resource as Json & { resourceType: string }, params);
   const ids: string[] = [];
   for (const code of params) {
     for (const entry of (index[code] ?? []) as Array<{ t?: string; i?: string }>) {

@@ -123,18 +123,39 @@ export function buildSearchIndex(resource: Record<string, unknown>): SearchIndex
   const index: Record<string, Entry[]> = {};
   const sort: Record<string, unknown> = {};
   for (const param of planFor(resource.resourceType as string)) {
-    let entries: Entry[];
-    try {
-      entries = param.entries(resource);
-    } catch {
-      continue;
-    }
+    const entries = entriesOf(param, resource);
     if (entries.length === 0) continue;
     index[param.code] = dedupe(entries);
     const key = sortKey(param.type, entries);
     if (key !== undefined && key !== Infinity) sort[param.code] = key;
   }
   return { index, sort };
+}
+
+/**
+ * The search values of some of a resource's parameters, as {@link buildSearchIndex} indexes them, computing only
+ * those parameters.
+ * @param resource - the resource as stored
+ * @param codes - the parameter codes
+ * @returns the index entries of the codes that have values
+ */
+export function searchValues(resource: Record<string, unknown>, codes: readonly string[]): Record<string, Entry[]> {
+  const index: Record<string, Entry[]> = {};
+  for (const param of planFor(resource.resourceType as string)) {
+    if (!codes.includes(param.code)) continue;
+    const entries = entriesOf(param, resource);
+    if (entries.length > 0) index[param.code] = dedupe(entries);
+  }
+  return index;
+}
+
+/** A parameter's entries for a resource; none when its expression fails on the resource. */
+function entriesOf(param: ParamPlan, resource: Record<string, unknown>): Entry[] {
+  try {
+    return param.entries(resource);
+  } catch {
+    return [];
+  }
 }
 
 function dedupe(entries: Entry[]): Entry[] {
