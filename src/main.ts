@@ -7,7 +7,7 @@
  * prints one line naming the cause and the variable and exits with status 1, the store closed (its LOCK released).
  * SIGTERM/SIGINT during start-up exit at once (143/130).
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { buildApp, startBulkExports } from './app';
 import type { BulkExports } from './fhir/bulk/bulk-exports';
 import { type Audit, startAudit } from './audit';
@@ -71,11 +71,46 @@ async function loadDemo(storage: Storage, boot: BootstrapResult, logger: Logger)
   logger.info({ project: boot.project.key, ...summary }, 'demo seed loaded');
 }
 
+/**
+ * Ends each keep-alive connection as soon as its response is written once shutdown began: `server.close()` closes
+ * the connections idle at that moment, while a connection whose request was in flight would otherwise stay open
+ * until its keep-alive timeout (5 s) and hold the exit back that long.
+ * @param server - the listening server
+ * @returns a function to call when shutdown begins
+ */
+function closeConnectionsWhenAnswered(server: Server): () => void {
+  const inFlight = new Set<ServerResponse>();
+  let closing = false;
+  const closeAfter = (res: ServerResponse): void => {
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+    const closeIdle = (): void => {
+      setImmediate(() => server.closeIdleConnections());
+    };
+    if (res.writableFinished) closeIdle();
+    else res.once('finish', closeIdle);
+  };
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (closing) {
+      closeAfter(res);
+      return;
+    }
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
+  return () => {
+    closing = true;
+    for (const res of inFlight) closeAfter(res);
+    inFlight.clear();
+  };
+}
+
 function installShutdown(server: Server, storage: Storage, logger: Logger, timeoutMs: number, audit: Audit, bulk: BulkExports, invalidation?: CacheInvalidation): void {
   let stopping = false;
+  const closeConnections = closeConnectionsWhenAnswered(server);
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
+    closeConnections();
     logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
     const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
     force.unref();
