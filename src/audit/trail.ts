@@ -3,8 +3,10 @@
  * project's resource store, asynchronously and in batches, never in the request's own write (docs/audit.md):
  * - `record` only appends to a bounded in-memory queue; a request never waits for the trail;
  * - the queue is written at least every second (FLUSH_INTERVAL_MS), and at once when a full batch is waiting;
- *   one store write per project and batch; within a batch, FHIR interactions of the same caller, interaction and
- *   outcome share one AuditEvent (`period` spans them; see audit-event.ts), which keeps a read's cost small;
+ *   a batch is built a time slice at a time and stored at most RECORDS_PER_WRITE AuditEvents of one project per
+ *   store write, so writing a second's events never holds requests back for long; within a batch, FHIR
+ *   interactions of the same caller, interaction and outcome share one AuditEvent (`period` spans them; see
+ *   audit-event.ts), which keeps a read's cost small;
  * - a full queue drops the new event, counts it (`dropped`) and logs `audit_dropped` at error level (the first
  *   drop at once, then at most once a second with the count since the last line);
  * - a failed write (storage unavailable) is retried on the next tick while the queue has room, counted as dropped
@@ -15,6 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger';
 import { buildSearchIndex } from '../fhir/search/indexing/build-index';
+import { TimeSlice } from '../time-slice';
 import type { ResourceStore, ResourceWrite } from '../storage/ports';
 import { type AuditSource, groupKey, toAuditEvent, toGroupedAuditEvent } from './audit-event';
 import type { DecisionEvent, DecisionListener, RestEvent } from './events';
@@ -22,6 +25,8 @@ import type { DecisionEvent, DecisionListener, RestEvent } from './events';
 /** The most requests one AuditEvent records, and the most resources it lists. */
 const GROUP_EVENTS = 100;
 const GROUP_RESOURCES = 200;
+/** The most AuditEvents one store write holds. */
+const RECORDS_PER_WRITE = 10;
 
 /**
  * The records of a batch: FHIR interaction events of the same caller, interaction and outcome share one
@@ -57,7 +62,7 @@ export interface AuditTrailOptions {
   source: AuditSource;
   /** Events held at most before new ones are dropped (default 20,000). */
   queueLimit?: number;
-  /** Events written per store write at most (default 500). */
+  /** Events taken from the queue per batch at most (default 500). */
   batchSize?: number;
   /** The longest an event waits before it is written (default 1000 ms). */
   flushIntervalMs?: number;
@@ -176,41 +181,54 @@ export class AuditTrail implements DecisionListener {
   }
 
   private async write(batch: DecisionEvent[]): Promise<boolean> {
-    const byProject = new Map<string, ResourceWrite[]>();
-    const eventsOf = new Map<string, number>();
+    // Built a time slice at a time and stored a few records per store write, so that writing a second's events
+    // never holds requests back for long (a record of a search lists up to GROUP_RESOURCES resources).
+    const slice = new TimeSlice();
+    const records: Array<{ project: string; write: ResourceWrite; events: readonly DecisionEvent[] }> = [];
     const lastUpdated = new Date().toISOString();
     let unbuildable = 0;
     for (const group of groups(batch)) {
+      await slice.breathe();
       const event = group[0] as DecisionEvent;
-      let write: ResourceWrite;
       try {
-        write = this.toWrite(group, lastUpdated);
+        records.push({ project: event.caller.project, write: this.toWrite(group, lastUpdated), events: group });
       } catch (err) {
         // Never expected; an event that cannot be built is counted and logged, and never stops the others.
         unbuildable += group.length;
         this.options.logger.error({ event: 'audit_build_failed', err: err instanceof Error ? err.message : String(err) }, 'an audit event could not be built');
-        continue;
       }
-      let writes = byProject.get(event.caller.project);
-      if (!writes) byProject.set(event.caller.project, (writes = []));
-      writes.push(write);
-      eventsOf.set(event.caller.project, (eventsOf.get(event.caller.project) ?? 0) + group.length);
     }
     if (unbuildable > 0) this.drop(unbuildable, 'they could not be built');
+    // Grouped by project (a store write is one project's), in chunks of at most RECORDS_PER_WRITE.
+    const chunks: Array<typeof records> = [];
+    const open = new Map<string, typeof records>();
+    for (const record of records) {
+      let chunk = open.get(record.project);
+      if (!chunk || chunk.length >= RECORDS_PER_WRITE) {
+        chunk = [];
+        open.set(record.project, chunk);
+        chunks.push(chunk);
+      }
+      chunk.push(record);
+    }
+    const stored = new Set<DecisionEvent>();
     try {
-      for (const [project, writes] of byProject) {
-        await this.options.store.write(writes);
-        this.counts.written += eventsOf.get(project) ?? 0;
-        byProject.delete(project);
+      for (const chunk of chunks) {
+        await slice.breathe();
+        await this.options.store.write(chunk.map((record) => record.write));
+        for (const record of chunk) {
+          for (const event of record.events) stored.add(event);
+          this.counts.written += record.events.length;
+        }
       }
       return true;
     } catch (err) {
       this.counts.failedWrites++;
       this.options.logger.error({ event: 'audit_write_failed', err: err instanceof Error ? err.message : String(err), events: batch.length }, 'audit events could not be stored; retrying');
-      // Projects already written are not written again.
-      const written = new Set(batch.filter((e) => !byProject.has(e.caller.project)));
-      // (Events that could not be built are not retried either: they were counted as dropped.)
-      batch.splice(0, batch.length, ...batch.filter((e) => !written.has(e)));
+      // Records already stored are not written again; events that could not be built are not retried either
+      // (they were counted as dropped).
+      const built = new Set(records.flatMap((record) => record.events));
+      batch.splice(0, batch.length, ...batch.filter((e) => built.has(e) && !stored.has(e)));
       return false;
     }
   }

@@ -105,6 +105,29 @@ describe('shutdown', () => {
     expect(await count(storage, 't/b')).toBe(600);
   });
 
+  it('stores a batch in several store writes; after a failed one it writes the rest once: nothing lost, nothing twice', async () => {
+    const { logger, lines } = capturedLogger();
+    // The real store, with its third write refused once (as a full disk would).
+    let writes = 0;
+    const store = Object.create(storage.resources) as Storage['resources'];
+    store.write = async (batch) => {
+      writes++;
+      if (writes === 3) throw new Error('no space left on device');
+      return storage.resources.write(batch);
+    };
+    const trail = new AuditTrail({ store, logger, source: { publicUrl: 'https://fhir.example.test' }, flushIntervalMs: 600_000 }).start();
+    // A client each: no two events share a record, so the 300 events make 300 AuditEvents of one project.
+    for (let i = 0; i < 300; i++) trail.record({ ...event('t/a', i), caller: { project: 't/a', clientId: `app-${i}`, ip: '10.0.0.1' } });
+    await trail.close();
+    expect(writes).toBeGreaterThan(3);
+    expect(trail.stats()).toMatchObject({ queued: 0, written: 300, dropped: 0, failedWrites: 1 });
+    expect(lines.filter((l) => l.event === 'audit_write_failed')).toHaveLength(1);
+    const stored = await storage.resources.search({ project: 't/a', type: 'AuditEvent', deleted: false });
+    expect(stored).toHaveLength(300);
+    const clients = stored.map((doc) => JSON.stringify((doc.resource as { agent?: unknown }).agent));
+    expect(new Set(clients).size).toBe(300);
+  });
+
   it('writes within the flush interval without being asked', async () => {
     const { logger } = capturedLogger();
     const trail = new AuditTrail({ store: storage.resources, logger, source: { publicUrl: 'https://fhir.example.test' }, flushIntervalMs: 50 }).start();
